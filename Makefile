@@ -1,0 +1,59 @@
+# firegap: every target calls the CLI; the stage dependency logic lives in pipeline/stage.py.
+PROVINCE ?= bac_ninh
+OSM ?=
+LANG_OPT ?=
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CLI := $(PY) -m pipeline
+ARGS := --province $(PROVINCE) $(if $(OSM),--osm $(OSM)) $(if $(LANG_OPT),--lang $(LANG_OPT)) $(if $(FORCE),--force)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup analyze ingest network water coverage report test lint typecheck bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the pinned dependencies
+
+analyze: $(STAMP) ## Run every stage for PROVINCE (OSM=file overrides the OSM source)
+	$(CLI) analyze $(ARGS)
+
+ingest: $(STAMP) ## Stage 1: OSM -> clipped layers + street graph
+	$(CLI) ingest $(ARGS)
+
+network: $(STAMP) ## Stage 2: widths, truck classes, alleys, dead ends
+	$(CLI) network $(ARGS)
+
+water: $(STAMP) ## Stage 3: water sources, reach, gaps, hydrant candidates
+	$(CLI) water $(ARGS)
+
+coverage: $(STAMP) ## Stage 4: response-time isochrones, dense unreached areas, scenarios
+	$(CLI) coverage $(ARGS)
+
+report: $(STAMP) ## Stage 5: maps, shortlists, report
+	$(CLI) report $(ARGS)
+
+test: $(STAMP) ## Run the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff check + format check
+	$(PY) -m ruff check pipeline tests
+	$(PY) -m ruff format --check pipeline tests
+
+typecheck: $(STAMP) ## mypy (strict) on pipeline/
+	$(PY) -m pip install --quiet mypy pandas-stubs
+	$(PY) -m mypy
+
+bench: $(STAMP) ## Benchmarks: every stage on real + generated data, against baselines
+	$(PY) -m pipeline.bench
+
+clean: ## Remove outputs/ for PROVINCE (the download cache is kept)
+	rm -rf outputs/$(PROVINCE)

@@ -1,0 +1,161 @@
+"""File I/O: atomic writes, GeoParquet read/write, input hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from pipeline._errors import InputDataError, MissingInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+logger = logging.getLogger(__name__)
+
+_HASH_CHUNK = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file, or of every file below a folder.
+
+    Parameters
+    ----------
+    path
+        A file or a folder.
+
+    Returns
+    -------
+    str
+    """
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        with f.open("rb") as fh:
+            while chunk := fh.read(_HASH_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def json_sha256(obj: Any) -> str:  # noqa: ANN401 - any JSON-serialisable value
+    """Return the SHA-256 of a JSON-serialisable object in canonical form."""
+    text = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def tmp_path_for(path: Path) -> Path:
+    """Return the temporary sibling a file or folder is written to before its rename."""
+    return path.with_name(path.name + ".tmp")
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a folder if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def commit_tmp(path: Path) -> None:
+    """Move ``<path>.tmp`` onto ``path`` (a file or a folder), replacing what was there."""
+    tmp = tmp_path_for(path)
+    if tmp.is_dir():
+        remove_path(path)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path; on success rename it onto ``path``, on error remove it.
+
+    Parameters
+    ----------
+    path
+        The final path of the file or folder.
+
+    Yields
+    ------
+    Path
+        Where to write.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_for(path)
+    remove_path(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        remove_path(tmp)
+        raise
+    commit_tmp(path)
+
+
+def write_json(obj: Any, path: Path) -> None:  # noqa: ANN401 - any JSON-serialisable value
+    """Write JSON atomically (UTF-8, indented, non-ASCII kept)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(
+            json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
+
+
+def read_json(path: Path) -> Any:  # noqa: ANN401 - whatever the file holds
+    """Read a JSON file, naming the file in any error."""
+    if not path.exists():
+        msg = f"{path}: file not found"
+        raise MissingInputError(msg)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        msg = f"{path}: not valid JSON ({e})"
+        raise InputDataError(msg) from e
+
+
+def write_parquet(df: pd.DataFrame | gpd.GeoDataFrame, path: Path) -> None:
+    """Write a (Geo)DataFrame as (Geo)Parquet at ``path`` (the caller makes it atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(df, gpd.GeoDataFrame):
+        df.to_parquet(path, index=True, compression="zstd", write_covering_bbox=False)
+    else:
+        df.to_parquet(path, index=True, compression="zstd")
+
+
+def read_geoparquet(path: Path) -> gpd.GeoDataFrame:
+    """Read a GeoParquet artifact, naming the file and the stage to rerun on failure.
+
+    Parameters
+    ----------
+    path
+        An artifact written by a previous stage.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    if not path.exists():
+        msg = f"{path}: not found; run the stage that makes it first (make analyze)"
+        raise MissingInputError(msg)
+    try:
+        return gpd.read_parquet(path)
+    except Exception as e:
+        msg = f"{path}: cannot read as GeoParquet ({type(e).__name__}: {e})"
+        raise InputDataError(msg) from e
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a plain Parquet artifact, naming the file on failure."""
+    if not path.exists():
+        msg = f"{path}: not found; run the stage that makes it first (make analyze)"
+        raise MissingInputError(msg)
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:
+        msg = f"{path}: cannot read as Parquet ({type(e).__name__}: {e})"
+        raise InputDataError(msg) from e

@@ -1,0 +1,331 @@
+"""Province config: ``data/provinces/<slug>.yaml`` deep-merged over ``defaults.yaml``, validated."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipeline._errors import ConfigError
+from pipeline.paths import PROJECT_ROOT, ProvincePaths
+
+logger = logging.getLogger(__name__)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Threshold(_Model):
+    """A number from a standard, with its unit and its source, as the config must hold it."""
+
+    value: float
+    unit: str
+    source: str = Field(min_length=1)
+
+
+class Names(_Model):
+    """Names of the province in Vietnamese and English."""
+
+    vi: str
+    en: str
+
+
+class OsmConfig(_Model):
+    """Where the OSM data comes from.
+
+    ``file`` is a local ``.osm.pbf``, ``.osm`` (XML) or Overpass ``.json``. Without it the online
+    path downloads ``download_url`` into ``cache/raw/<province>/`` once and clips it.
+    """
+
+    file: str | None = None
+    download_url: str | None = None
+    download_name: str = "vietnam-latest.osm.pbf"
+    timeout_s: float = 60.0
+
+
+class BoundaryConfig(_Model):
+    """The province boundary: a vector file (one feature selected by a field) or the OSM data.
+
+    With neither, the boundary is the convex hull of the OSM data (logged as a warning).
+    """
+
+    file: str | None = None
+    layer: str | None = None
+    field: str | None = None
+    value: str | None = None
+    osm_admin_level: int | None = None
+    osm_name: str | None = None
+
+
+class StationsConfig(_Model):
+    """Fire stations: OSM ``amenity=fire_station`` plus the authority's own lists.
+
+    Authority CSVs have columns ``name`` (or ``name_vi``), ``status`` (``existing`` or
+    ``planned``), ``lat``, ``lon``; rows without coordinates are reported and skipped.
+    """
+
+    from_osm: bool = True
+    files: list[str] = Field(default_factory=list)
+
+
+class SourceFile(_Model):
+    """An authority file of water sources or buildings (CSV, GeoJSON, GPKG, XLSX)."""
+
+    path: str
+    crs: str = "EPSG:4326"
+    x_column: str | None = None
+    y_column: str | None = None
+    type_column: str | None = None
+    default_type: str | None = None
+    layer: str | None = None
+
+
+class BuildingsConfig(_Model):
+    """Building footprints beyond OSM (Google Open Buildings CSV, Microsoft GeoJSON lines)."""
+
+    extra_files: list[SourceFile] = Field(default_factory=list)
+    default_levels: Threshold
+    storey_height_m: Threshold
+
+
+class AccessConfig(_Model):
+    """Fire-truck access thresholds and width inference settings (stage ``network``)."""
+
+    truck_min_width_m: Threshold
+    urban_renovated_min_width_m: Threshold
+    use_urban_renovated_width: bool = False
+    truck_min_clear_height_m: Threshold
+    hose_reach_from_truck_road_m: Threshold
+    dead_end_max_length_m: Threshold
+    deep_alley_fire_point_m: Threshold
+    passing_place_spacing_m: Threshold
+    fire_engine_width_m: Threshold
+    small_fire_vehicle_width_m: Threshold
+    small_vehicle_margin_m: Threshold
+    hose_cart_reach_m: Threshold
+    lane_width_m: Threshold
+    gap_sample_step_m: float = 5.0
+    gap_search_m: float = 15.0
+    gap_quantile: float = 0.1
+    width_by_highway_m: dict[str, float] = Field(default_factory=dict)
+    alley_name_prefixes: list[str] = Field(default_factory=list)
+    alley_width_m: float = 2.5
+    public_fire_points_files: list[SourceFile] = Field(default_factory=list)
+
+
+class WaterConfig(_Model):
+    """Water-for-fire-fighting thresholds and authority files (stage ``water``)."""
+
+    files: list[SourceFile] = Field(default_factory=list)
+    hydrant_spacing_max_m: Threshold
+    hydrant_spacing_low_flow_m: Threshold
+    hydrant_road_edge_max_m: Threshold
+    hydrant_reach_m: Threshold
+    natural_source_reach_truck_m: Threshold
+    natural_source_reach_portable_m: Threshold
+    natural_source_road_access_m: Threshold
+    duplicate_merge_m: Threshold
+    candidate_count: int = 20
+
+
+class ResponseConfig(_Model):
+    """Response-time thresholds, truck speeds and isochrone breaks (stage ``coverage``)."""
+
+    station_service_radius_urban_m: Threshold
+    station_service_radius_rural_m: Threshold
+    first_engine_travel_s: Threshold
+    full_alarm_travel_s: Threshold
+    volunteer_urban_s: Threshold
+    volunteer_rural_s: Threshold
+    target_time_s: Threshold
+    speed_scenario: str = "base"
+    speed_scenarios_kph: dict[str, dict[str, float]]
+    speed_source: str
+    turn_delay_s: float = 0.0
+    isochrone_breaks_min: list[float]
+    station_candidate_count: int = 5
+
+    @field_validator("isochrone_breaks_min")
+    @classmethod
+    def _breaks_sorted(cls, v: list[float]) -> list[float]:
+        if not v or any(b <= 0 for b in v) or sorted(v) != v:
+            msg = "must be a non-empty list of positive minutes in increasing order"
+            raise ValueError(msg)
+        return v
+
+
+class DensityConfig(_Model):
+    """How dense areas are found: grid, thresholds and optional population inputs."""
+
+    cell_size_m: float = 100.0
+    dense_floor_area_m2_per_ha: Threshold
+    dense_population_per_ha: Threshold
+    population_raster: str | None = None
+    communes_csv: str | None = None
+    urban_ward_types: list[str] = Field(default_factory=lambda: ["phường"])
+
+
+class ReportConfig(_Model):
+    """Language and size targets of the planners' outputs (stage ``report``)."""
+
+    language: Literal["vi", "en"] = "vi"
+    max_map_mb: float = 25.0
+    shortlist_rows: int = 50
+
+
+class ProvinceConfig(_Model):
+    """One province's resolved config (defaults merged with the province file)."""
+
+    slug: str
+    name: Names
+    crs: str = "EPSG:32648"
+    osm: OsmConfig
+    boundary: BoundaryConfig
+    stations: StationsConfig
+    buildings: BuildingsConfig
+    access: AccessConfig
+    water: WaterConfig
+    response: ResponseConfig
+    density: DensityConfig
+    report: ReportConfig
+
+    @field_validator("crs")
+    @classmethod
+    def _projected_crs(cls, v: str) -> str:
+        from pyproj import CRS  # noqa: PLC0415 - keep import time of the CLI low
+        from pyproj.exceptions import CRSError  # noqa: PLC0415
+
+        try:
+            crs = CRS.from_user_input(v)
+        except CRSError as e:
+            msg = f"unknown CRS {v!r}"
+            raise ValueError(msg) from e
+        if not crs.is_projected:
+            msg = f"{v} is not a projected CRS; metric work needs one (e.g. EPSG:32648, UTM 48N)"
+            raise ValueError(msg)
+        return v
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Return one section as plain data (for hashing into a stage's cache key)."""
+        return self.model_dump(mode="json")[name]  # type: ignore[no-any-return]
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in; nested dicts merge, anything else replaces.
+
+    Parameters
+    ----------
+    base
+        The defaults.
+    override
+        The province's values.
+
+    Returns
+    -------
+    dict
+        A new dict; neither input is changed.
+    """
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        msg = f"{path}: not valid YAML ({e})"
+        raise ConfigError(msg) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        msg = f"{path}: the top level must be a mapping of keys, not {type(data).__name__}"
+        raise ConfigError(msg)
+    return data
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    current: Any = model
+    for part in loc[:-1]:
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            current = annotation
+        else:
+            return []
+    return list(current.model_fields)
+
+
+def _describe(error: Any, model: type[BaseModel]) -> str:  # noqa: ANN401 - pydantic error dict
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc)
+    if error["type"] == "extra_forbidden":
+        hint = difflib.get_close_matches(str(loc[-1]), _known_keys(model, loc), n=1)
+        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return f"unknown key {key!r}{suggestion}"
+    if error["type"] == "missing":
+        return f"missing key {key!r}"
+    return f"key {key!r}: {error['msg']}"
+
+
+def available_provinces(root: Path = PROJECT_ROOT) -> list[str]:
+    """Return the slugs of every province config in ``data/provinces/``."""
+    folder = root / "data" / "provinces"
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "defaults")
+
+
+def load_config(province: str, *, root: Path = PROJECT_ROOT) -> ProvinceConfig:
+    """Load, merge and validate a province config.
+
+    Parameters
+    ----------
+    province
+        Slug of ``data/provinces/<slug>.yaml``.
+    root
+        Project root.
+
+    Returns
+    -------
+    ProvinceConfig
+
+    Raises
+    ------
+    ConfigError
+        Unknown province, YAML syntax error, unknown or missing key, or a bad value; the
+        message names the file and the key path.
+    """
+    paths = ProvincePaths(province, root)
+    if not paths.config.exists():
+        known = ", ".join(available_provinces(root)) or "none"
+        msg = (
+            f"{paths.config}: unknown province {province!r}; known provinces: {known}. "
+            "Add a province by adding data/provinces/<slug>.yaml"
+        )
+        raise ConfigError(msg)
+    defaults = _read_yaml(paths.defaults) if paths.defaults.exists() else {}
+    own = _read_yaml(paths.config)
+    merged = deep_merge(defaults, own)
+    merged.setdefault("slug", province)
+    try:
+        return ProvinceConfig.model_validate(merged)
+    except pydantic.ValidationError as e:
+        problems = "; ".join(_describe(err, ProvinceConfig) for err in e.errors())
+        msg = f"{paths.config}: {problems}"
+        raise ConfigError(msg) from e
+
+
+def dump_config(config: ProvinceConfig) -> str:
+    """Return the resolved config as YAML text (written to ``config.resolved.yaml``)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)

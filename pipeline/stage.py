@@ -1,0 +1,229 @@
+"""Stage runner: cache key from inputs + config + code, skip or run, atomic outputs, manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline import __version__
+from pipeline._errors import ValidationError
+from pipeline._io import (
+    commit_tmp,
+    file_sha256,
+    json_sha256,
+    read_json,
+    remove_path,
+    tmp_path_for,
+    write_json,
+)
+from pipeline.config import dump_config
+from pipeline.paths import ARTIFACTS, ProvincePaths
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pipeline.config import ProvinceConfig
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What a stage depends on: upstream stages and config sections (``None``: all of it)."""
+
+    upstream: tuple[str, ...]
+    config_sections: tuple[str, ...] | None
+
+
+#: Implemented stages, in run order. ``pipeline.<name>`` must define ``run(ctx) -> dict`` and may
+#: define ``external_inputs(config) -> list[Path]`` (files outside outputs/ that it reads).
+STAGE_SPECS: dict[str, StageSpec] = {
+    "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "buildings")),
+}
+
+
+@dataclass
+class StageContext:
+    """What a running stage gets: config, paths, and where to write each of its outputs."""
+
+    stage: str
+    config: ProvinceConfig
+    paths: ProvincePaths
+    progress: bool = False
+    written: set[str] = field(default_factory=set)
+
+    def output(self, name: str) -> Path:
+        """Return the temporary path to write artifact ``name`` to (renamed on success)."""
+        final = self.paths.artifact(self.stage, name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.written.add(name)
+        return tmp_path_for(final)
+
+    def input(self, stage: str, name: str) -> Path:
+        """Return the path of an upstream stage's artifact."""
+        return self.paths.artifact(stage, name)
+
+
+def code_version() -> str:
+    """Hash of the package's source files: any code change invalidates the cache."""
+    parts = {p.name: file_sha256(p) for p in sorted(PACKAGE_DIR.glob("*.py"))}
+    return json_sha256({"version": __version__, "files": parts})
+
+
+def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
+    return importlib.import_module(f"pipeline.{name}")
+
+
+def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> str:
+    """Return the cache key of a stage: SHA-256 of code, config sections, upstream and files."""
+    spec = STAGE_SPECS[name]
+    module = _stage_module(name)
+    external: Callable[[ProvinceConfig], list[Path]] | None = getattr(
+        module, "external_inputs", None
+    )
+    files = external(config) if external else []
+    cfg = config.model_dump(mode="json")
+    sections = cfg if spec.config_sections is None else {s: cfg[s] for s in spec.config_sections}
+    return json_sha256(
+        {
+            "code": code_version(),
+            "config": sections,
+            "upstream": {u: manifest.get(u, {}).get("key") for u in spec.upstream},
+            "files": {str(p): file_sha256(p) for p in files if p.exists()},
+            "missing_files": sorted(str(p) for p in files if not p.exists()),
+        }
+    )
+
+
+def _outputs_exist(paths: ProvincePaths, name: str) -> bool:
+    return all(p.exists() for p in paths.stage_artifacts(name).values())
+
+
+def run_stage(
+    name: str,
+    config: ProvinceConfig,
+    paths: ProvincePaths,
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run one stage unless its cache key matches the manifest; return its manifest entry.
+
+    Outputs are written to ``*.tmp`` and renamed only when the stage succeeds. A failed stage
+    leaves none of its outputs behind (not even older ones) and drops its manifest entry, so
+    nothing stale looks complete.
+    """
+    manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
+    key = stage_key(name, config, manifest)
+    entry = manifest.get(name, {})
+    if not force and entry.get("key") == key and _outputs_exist(paths, name):
+        logger.info("%s: up to date, skipped (cache hit)", name)
+        return dict(entry)
+    ctx = StageContext(stage=name, config=config, paths=paths, progress=progress)
+    artifacts = paths.stage_artifacts(name)
+    for final in artifacts.values():
+        remove_path(tmp_path_for(final))
+    logger.info("%s: running", name)
+    t0 = time.perf_counter()
+    try:
+        summary = _stage_module(name).run(ctx)
+        missing = sorted(set(artifacts) - ctx.written)
+        if missing:
+            msg = f"stage {name} did not write {', '.join(missing)}"
+            raise ValidationError(msg)
+    except BaseException:
+        for final in artifacts.values():
+            remove_path(tmp_path_for(final))
+            remove_path(final)
+        manifest.pop(name, None)
+        if paths.manifest.exists():
+            write_json(manifest, paths.manifest)
+        raise
+    for final in artifacts.values():
+        commit_tmp(final)
+    elapsed = time.perf_counter() - t0
+    entry = {
+        "key": key,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(elapsed, 3),
+        "summary": summary,
+    }
+    manifest[name] = entry
+    write_json(manifest, paths.manifest)
+    logger.info("%s: done (%.1f s)", name, elapsed)
+    return entry
+
+
+def run_pipeline(
+    target: str,
+    config: ProvinceConfig,
+    paths: ProvincePaths,
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Run ``target`` after its upstream stages (``analyze``: every stage), each cached.
+
+    Parameters
+    ----------
+    target
+        A stage name, or ``"analyze"``.
+    config
+        The validated province config.
+    paths
+        The province's paths.
+    force
+        Rerun ``target`` (with ``analyze``: every stage) even when cached.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        Manifest entry of every stage run or skipped, by name.
+    """
+    order = list(STAGE_SPECS)
+    wanted = order if target == "analyze" else order[: order.index(target) + 1]
+    paths.outputs.mkdir(parents=True, exist_ok=True)
+    write_resolved_config(config, paths)
+    results = {}
+    for name in wanted:
+        stage_force = force and (target in ("analyze", name))
+        results[name] = run_stage(name, config, paths, force=stage_force, progress=progress)
+    return results
+
+
+def write_resolved_config(config: ProvinceConfig, paths: ProvincePaths) -> None:
+    """Write the merged config the run uses to ``outputs/<p>/config.resolved.yaml``."""
+    target = paths.resolved_config
+    tmp = tmp_path_for(target)
+    tmp.write_text(dump_config(config), encoding="utf-8")
+    commit_tmp(target)
+
+
+def setup_logging(paths: ProvincePaths | None, *, verbose: bool = False) -> None:
+    """Log to stderr and to ``outputs/<p>/firegap.log`` (OSMnx's logs go to the same place)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    if paths is not None:
+        paths.outputs.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(paths.outputs / "firegap.log", encoding="utf-8")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+
+
+__all__ = ["ARTIFACTS", "STAGE_SPECS", "StageContext", "run_pipeline", "run_stage"]

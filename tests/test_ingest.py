@@ -1,0 +1,192 @@
+"""Ingestion of generated OSM files (PBF, XML, Overpass JSON) and of the real Hà Nội sample."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import pytest
+
+from pipeline.config import load_config
+from pipeline.graph import read_graph_layers, to_graph
+from pipeline.paths import ProvincePaths
+from pipeline.stage import run_pipeline
+from tests.conftest import SHARED_DATA
+from tests.osm_fixtures import TOWN_COUNTS, town
+
+
+def _ingest(project, slug="town"):
+    paths = ProvincePaths(slug, project.root)
+    result = run_pipeline("ingest", load_config(slug, root=project.root), paths)
+    return paths, result["ingest"]
+
+
+def test_town_counts_exact(town_project):
+    paths, entry = _ingest(town_project)
+    s = entry["summary"]
+    for key in ("streets", "buildings", "water_points", "water_bodies", "stations",
+                "graph_nodes", "graph_edges"):  # fmt: skip
+        assert s[key] == TOWN_COUNTS[key], key
+    assert s["street_km"] * 1000 == pytest.approx(TOWN_COUNTS["street_m"], abs=1)
+    assert s["water_points_by_kind"] == {"fire_hydrant": 2, "water_tank": 1}
+
+
+def test_town_graph_is_osmnx_compatible(town_project):
+    paths, _ = _ingest(town_project)
+    nodes, edges = read_graph_layers(
+        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
+    )
+    G = to_graph(nodes, edges)
+    assert isinstance(G, nx.MultiDiGraph)
+    assert G.graph["crs"].to_epsg() == 32648
+    assert (G.number_of_nodes(), G.number_of_edges()) == (7, 12)
+    # Hand-computed lengths (metres) survive the lon/lat round trip.
+    assert G.edges[1, 2, 0]["length"] == pytest.approx(100.0, abs=0.03)
+    assert G.edges[3, 5, 0]["length"] == pytest.approx(80.0, abs=0.03)
+    assert G.edges[5, 3, 0]["reversed"]
+    # The primary way A-B-C is split at B, where the residential street joins.
+    assert not G.has_edge(1, 3)
+    assert G.edges[1, 2, 0]["highway"] == "primary"
+    assert G.edges[2, 4, 0]["width"] == "6"
+    assert G.edges[1, 7, 0]["oneway"]
+    # OSMnx's own functions run on it.
+    assert ox.distance.nearest_nodes(G, 199.0 + 590_000, 79.0 + 2_340_000) == 5
+    route = ox.routing.shortest_path(G, 1, 5, weight="length")
+    assert route == [1, 2, 3, 5]
+    stats = ox.stats.basic_stats(G)
+    assert stats["street_length_total"] == pytest.approx(530.0, abs=0.1)
+    assert dict(G.nodes(data="street_count"))[2] == 3
+
+
+def test_town_layers_content(town_project):
+    paths, _ = _ingest(town_project)
+    b = gpd.read_parquet(paths.artifact("ingest", "buildings"))
+    assert b.crs.to_epsg() == 32648
+    five = b[b["levels_tag"] == "5"].iloc[0]
+    assert five["levels"] == 5
+    assert five["footprint_m2"] == pytest.approx(400, rel=1e-4)
+    assert five["floor_area_m2"] == pytest.approx(2000, rel=1e-4)
+    tall = b[b["height_tag"] == "10"].iloc[0]
+    assert tall["levels"] == 3  # 10 m / 3.3 m per storey
+    assert tall["levels_source"] == "height"
+    house = b[b["building"] == "house"].iloc[0]
+    assert house["levels"] == 2
+    assert house["levels_source"] == "default"
+    st = gpd.read_parquet(paths.artifact("ingest", "stations"))
+    assert sorted(st["name"]) == ["PCCC Kinh Bắc", "Đội PCCC số 1"]
+    assert set(st["status"]) == {"existing"}
+    wb = gpd.read_parquet(paths.artifact("ingest", "water_bodies"))
+    assert sorted(wb["kind"]) == ["pond", "river"]
+    streets = gpd.read_parquet(paths.artifact("ingest", "streets"))
+    assert "construction" not in set(streets["highway"])
+    assert set(streets.columns) >= {"highway", "name", "width", "est_width", "maxwidth", "lanes",
+                                    "oneway", "access", "service", "surface", "bridge", "tunnel",
+                                    "maxheight", "motor_vehicle"}  # fmt: skip
+    assert streets.set_index("osmid").loc[103, "service"] == "alley"
+
+
+@pytest.mark.parametrize("suffix", [".osm", ".json"])
+def test_xml_and_overpass_json_match_pbf(project, town_boundary, tmp_path, suffix):
+    pbf = town().write(tmp_path / "t.osm.pbf")
+    other = town().write(tmp_path / f"t{suffix}")
+    project.province("a", {"osm": {"file": str(pbf)}, "boundary": {"file": str(town_boundary)}})
+    project.province("b", {"osm": {"file": str(other)}, "boundary": {"file": str(town_boundary)}})
+    pa, ea = _ingest(project, "a")
+    pb, eb = _ingest(project, "b")
+    for key in ("streets", "buildings", "water_points", "water_bodies", "stations",
+                "graph_nodes", "graph_edges", "street_km"):  # fmt: skip
+        assert ea["summary"][key] == eb["summary"][key], key
+    ea_edges = gpd.read_parquet(pa.artifact("ingest", "graph_edges"))
+    eb_edges = gpd.read_parquet(pb.artifact("ingest", "graph_edges"))
+    pd.testing.assert_series_equal(
+        ea_edges.sort_values(["u", "v", "key"])["length"].reset_index(drop=True),
+        eb_edges.sort_values(["u", "v", "key"])["length"].reset_index(drop=True),
+    )
+
+
+def test_authority_station_csv(town_project, tmp_path):
+    csv = tmp_path / "stations.csv"
+    from tests.osm_fixtures import lonlat
+
+    lon, lat = lonlat(150, 50)
+    csv.write_text(
+        "name_vi,status,lat,lon\n"
+        f"Đội PCCC khu vực 2,planned,{lat},{lon}\n"
+        "Đội không toạ độ,existing,,\n"
+        f"Đội sai trạng thái,closed,{lat},{lon}\n",
+        encoding="utf-8",
+    )
+    town_project.province("town", {"osm": {"file": str(tmp_path / "town.osm.pbf")},
+                                   "boundary": {"file": str(tmp_path / "boundary.geojson")},
+                                   "stations": {"files": [str(csv)]}})  # fmt: skip
+    paths, entry = _ingest(town_project)
+    st = gpd.read_parquet(paths.artifact("ingest", "stations"))
+    assert len(st) == 3
+    planned = st[st["status"] == "planned"]
+    assert list(planned["name"]) == ["Đội PCCC khu vực 2"]
+    assert planned.geometry.iloc[0].x == pytest.approx(590_150, abs=0.01)
+    rejects = {(r["line"], r["reason"]) for r in entry["summary"]["station_rejects"]}
+    assert rejects == {(3, "no coordinates"), (4, "status must be existing or planned")}
+
+
+def test_second_run_is_cache_hit_and_config_change_reruns(town_project):
+    paths, first = _ingest(town_project)
+    _, second = _ingest(town_project)
+    assert second == first
+    town_project.province("town", {"osm": {"file": first["summary"]["source"]},
+                                   "boundary": {"file": str(town_project.root.parent / "boundary.geojson")},
+                                   "buildings": {"default_levels": {"value": 3, "unit": "storeys",
+                                                                    "source": "test"}}})  # fmt: skip
+    _, third = _ingest(town_project)
+    assert third["key"] != first["key"]
+
+
+@pytest.mark.shared_data
+def test_real_hanoi_xml_sample():
+    """The real ODbL export of central Hà Nội (see ../shared/data/PROVENANCE.md)."""
+    from pipeline.boundary import load_boundary
+    from pipeline.config import BoundaryConfig
+    from pipeline.graph import build_edges, clip_edges
+    from pipeline.osm_read import read_osm
+
+    layers = read_osm(SHARED_DATA / "hanoi_osm_sample" / "map.osm")
+    assert len(layers.buildings) == 497  # PROVENANCE.md: 497 buildings
+    assert len(layers.water_points) == 0
+    boundary = load_boundary(BoundaryConfig(), layers, crs="EPSG:32648")
+    nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat,
+                               crs="EPSG:32648")  # fmt: skip
+    nodes, edges = clip_edges(nodes, edges, boundary)
+    alleys = edges[(edges["service"] == "alley") & ~edges["reversed"]]
+    assert alleys["osmid"].nunique() == 46  # PROVENANCE.md: 46 service=alley ways
+    named = layers.streets["name"].fillna("").str.match(r"^(Ngõ|Ngách)")
+    assert named.sum() > 50
+
+
+@pytest.mark.shared_data
+def test_real_overpass_json_matches_osmnx():
+    """Overpass JSON of Hà Nội: our graph has OSMnx's node set and street length."""
+    from pipeline.graph import build_edges
+    from pipeline.osm_read import read_osm
+
+    path = SHARED_DATA / "hanoi_osm_sample" / "overpass_highways_hanoi_center_2023-12-13.json"
+    layers = read_osm(path)
+    assert len(layers.streets) == 5074  # PROVENANCE.md: 5,074 ways, all highways
+    nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat,
+                               crs="EPSG:32648")  # fmt: skip
+    import json
+
+    from osmnx import graph as oxg
+
+    G = oxg._create_graph([json.loads(path.read_text())], bidirectional=True)
+    G = ox.simplify_graph(G, track_merged=False)
+    G = ox.project_graph(G, to_crs="EPSG:32648")
+    ox_len = sum(d["length"] for _, _, d in ox.convert.to_undirected(G).edges(data=True))
+    ours = edges.loc[~edges["reversed"], "length"].sum()
+    # OSMnx measures great-circle lengths; ours are UTM lengths (scale factor ~0.9996-1.0).
+    assert ours == pytest.approx(ox_len, rel=2e-3)
+    assert math.isclose(len(nodes), 8158, rel_tol=0.25)
+    assert np.isfinite(edges["length"]).all()
