@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline._errors import FiregapError
 from pipeline.config import ProvinceConfig, load_config
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
-from pipeline.stage import STAGE_SPECS, run_pipeline, setup_logging
+from pipeline.stage import available_stages, run_pipeline, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "stage",
-        choices=[*STAGE_SPECS, "analyze"],
+        choices=[*available_stages(), "analyze"],
         help="the stage to run (its upstream stages run first when out of date); "
         "'analyze' runs them all",
     )
