@@ -301,18 +301,24 @@ def reference_isochrones_osmnx(
 
 
 def _coverage_functions() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None, str]:
-    """Return the coverage stage's isochrone function and OSMnx baseline, when they exist."""
-    try:
-        cov = importlib.import_module("pipeline.coverage")
-    except ImportError:
-        return None, None, "pipeline.coverage not available yet"
-    base = getattr(cov, "isochrones_baseline_osmnx", None)
-    ours = getattr(cov, "isochrones", None)
-    missing = [
-        n for n, f in (("isochrones", ours), ("isochrones_baseline_osmnx", base)) if f is None
-    ]
-    note = f"pipeline.coverage lacks {', '.join(missing)}" if missing else "pipeline.coverage"
-    return ours, base, note
+    """Return the coverage stage's isochrone function and OSMnx baseline, when they exist.
+
+    Looked up in ``pipeline.coverage`` then ``pipeline.isochrones`` as ``isochrones(G,
+    station_nodes, breaks_s, *, weight)`` and ``isochrones_baseline_osmnx`` (same signature).
+    """
+    ours = base = None
+    found = []
+    for name in ("pipeline.coverage", "pipeline.isochrones"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found.append(name)
+        ours = ours or getattr(module, "isochrones", None)
+        base = base or getattr(module, "isochrones_baseline_osmnx", None)
+    if ours and base:
+        return ours, base, f"{ours.__module__}"
+    return ours, base, f"coverage isochrones not available yet (looked in {found or 'nothing'})"
 
 
 def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
@@ -353,13 +359,15 @@ def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
             result = base(G, stations, breaks_s, weight="travel_time")
         else:
             result = reference_isochrones_osmnx(G, stations, breaks_s)
+    elif ours is not None:  # the coverage stage's: from an OSMnx graph, as the baseline
+        G = to_graph(nodes, edges)
+        prep = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        result = ours(G, stations, breaks_s, weight="travel_time")
     else:
         prep = time.perf_counter() - t0
         t1 = time.perf_counter()
-        if ours is not None:
-            result = ours(nodes, edges, stations, breaks_s)
-        else:
-            result = reference_isochrones_csgraph(nodes, edges, stations, breaks_s)
+        result = reference_isochrones_csgraph(nodes, edges, stations, breaks_s)
     seconds = time.perf_counter() - t1
     return {"method": method, "impl": impl, "seconds": round(seconds, 3), "prep_s": round(prep, 2),
             "stations": len(stations), "breaks": len(breaks_s), "graph_nodes": len(nodes),
@@ -372,10 +380,15 @@ def _bind(fn: Callable[..., Any], edges: Any, buildings: Any, config: ProvinceCo
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for name, p in inspect.signature(fn).parameters.items():
-        if name in ("edges", "gdf", "streets", "lines", "G"):
+        if name in ("edges", "gdf", "streets", "G"):
             value = edges
+        elif name == "lines":
+            value = edges.geometry.to_numpy()
         elif name in ("buildings", "footprints"):
-            value = buildings
+            value = buildings.geometry.to_numpy()
+        elif f"gap_{name}" in access or f"gap_sample_{name}" in access:
+            a = access.get(f"gap_{name}", access.get(f"gap_sample_{name}"))
+            value = a["value"] if isinstance(a, dict) and "value" in a else a
         elif name in ("config", "cfg", "access"):
             value = config.access
         elif name in access:

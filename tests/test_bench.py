@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
 from pipeline.bench import (
     StageRow,
+    _bind,
     _travel_time_edges,
     growth_exponents,
     markdown_table,
@@ -114,3 +116,25 @@ def test_reference_isochrones_agree_and_nest(tiny_bench):
     a = shapely.area(ours).reshape(len(breaks), 2)
     assert (np.diff(a, axis=0) >= 0).all()  # a longer time never shrinks an isochrone
     assert a[-1].max() > 0
+
+
+def test_gap_width_functions_get_geometries_and_config_values(tiny_bench):
+    base, doc = tiny_bench
+    slug = doc["datasets"][0]["slug"]
+    config = load_config(slug, root=base / "root")
+    seen = {}
+
+    def gap_widths(lines, buildings, *, step_m, search_m, quantile, chunk_samples=10):
+        seen.update(lines=lines, buildings=buildings, step_m=step_m, search_m=search_m,
+                    quantile=quantile, chunk_samples=chunk_samples)  # fmt: skip
+        return len(lines)
+
+    edges = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=32648)
+    buildings = gpd.GeoDataFrame(geometry=[shapely.box(0, 1, 1, 2)] * 2, crs=32648)
+    assert _bind(gap_widths, edges, buildings, config) == 1
+    assert seen["step_m"] == config.access.gap_sample_step_m
+    assert seen["search_m"] == config.access.gap_search_m
+    assert seen["quantile"] == config.access.gap_quantile
+    assert seen["chunk_samples"] == 10
+    assert len(seen["buildings"]) == 2
+    assert isinstance(seen["lines"][0], shapely.LineString)
