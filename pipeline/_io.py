@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -18,6 +16,7 @@ from pipeline._errors import InputDataError, MissingInputError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def commit_tmp(path: Path) -> None:
     tmp = tmp_path_for(path)
     if tmp.is_dir():
         remove_path(path)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 @contextmanager

@@ -71,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(None, verbose=args.verbose)
     t0 = time.perf_counter()
     try:
-        config = apply_overrides(load_config(args.province, root=args.root), osm=args.osm, lang=args.lang)
-        setup_logging(paths, verbose=args.verbose)
-        run_pipeline(
-            args.stage, config, paths, force=args.force, progress=not args.no_progress
+        config = apply_overrides(
+            load_config(args.province, root=args.root), osm=args.osm, lang=args.lang
         )
+        setup_logging(paths, verbose=args.verbose)
+        run_pipeline(args.stage, config, paths, force=args.force, progress=not args.no_progress)
     except FiregapError as e:
         logging.getLogger().handlers.clear()
         sys.stderr.write(f"firegap: error: {e}\n")

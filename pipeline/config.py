@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 import yaml
@@ -13,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline._errors import ConfigError
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,26 @@ class StationsConfig(_Model):
 
     from_osm: bool = True
     files: list[str] = Field(default_factory=list)
+
+
+class WardsConfig(_Model):
+    """Wards and communes (phường / xã), the unit every summary is given per.
+
+    Taken from the first of: a polygon ``file``; OSM administrative areas at
+    ``osm_admin_level``; a ``centroids_csv`` of commune centroids (Voronoi cells clipped to the
+    boundary, flagged approximate); else the whole province as one unit.
+    """
+
+    file: str | None = None
+    layer: str | None = None
+    osm_admin_level: int | None = None
+    centroids_csv: str | None = None
+    id_column: str = "code"
+    name_column: str = "name"
+    type_column: str = "type"
+    population_column: str = "population_2025"
+    lon_column: str = "centroid_lon"
+    lat_column: str = "centroid_lat"
 
 
 class SourceFile(_Model):
@@ -188,6 +210,7 @@ class ProvinceConfig(_Model):
     osm: OsmConfig
     boundary: BoundaryConfig
     stations: StationsConfig
+    wards: WardsConfig = Field(default_factory=WardsConfig)
     buildings: BuildingsConfig
     access: AccessConfig
     water: WaterConfig

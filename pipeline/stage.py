@@ -47,7 +47,7 @@ class StageSpec:
 #: Implemented stages, in run order. ``pipeline.<name>`` must define ``run(ctx) -> dict`` and may
 #: define ``external_inputs(config) -> list[Path]`` (files outside outputs/ that it reads).
 STAGE_SPECS: dict[str, StageSpec] = {
-    "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "buildings")),
+    "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "wards", "buildings")),
     "network": StageSpec(("ingest",), ("crs", "access", "buildings")),
     "water": StageSpec(("ingest", "network"), ("crs", "water", "access", "density")),
     "coverage": StageSpec(("ingest", "network"), ("crs", "response", "density", "access")),
@@ -148,7 +148,7 @@ def run_stage(
         missing = sorted(set(artifacts) - ctx.written)
         if missing:
             msg = f"stage {name} did not write {', '.join(missing)}"
-            raise ValidationError(msg)
+            raise ValidationError(msg)  # noqa: TRY301 - cleaned up below like any failure
     except BaseException:
         for final in artifacts.values():
             remove_path(tmp_path_for(final))
