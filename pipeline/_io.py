@@ -24,7 +24,7 @@ _HASH_CHUNK = 1 << 20
 
 
 def file_sha256(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file, or of every file below a folder.
+    """Return the SHA-256 hex digest of a file (as ``sha256sum``), or of a folder's files and names.
 
     Parameters
     ----------
@@ -38,7 +38,8 @@ def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for f in files:
-        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        if path.is_dir():
+            digest.update(str(f.relative_to(path)).encode())
         with f.open("rb") as fh:
             while chunk := fh.read(_HASH_CHUNK):
                 digest.update(chunk)

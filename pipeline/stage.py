@@ -131,11 +131,17 @@ def run_stage(
     leaves none of its outputs behind (not even older ones) and drops its manifest entry, so
     nothing stale looks complete.
     """
+    t_check = time.perf_counter()
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
     key = stage_key(name, config, manifest)
     entry = manifest.get(name, {})
     if not force and entry.get("key") == key and _outputs_exist(paths, name):
-        logger.info("%s: up to date, skipped (cache hit)", name)
+        logger.info(
+            "%s: up to date, skipped (cache hit, %.2f s to check; the run took %.1f s)",
+            name,
+            time.perf_counter() - t_check,
+            entry.get("seconds", float("nan")),
+        )
         return dict(entry)
     ctx = StageContext(stage=name, config=config, paths=paths, progress=progress)
     artifacts = paths.stage_artifacts(name)
@@ -227,9 +233,8 @@ def write_resolved_config(config: ProvinceConfig, paths: ProvincePaths) -> None:
 
 def setup_logging(paths: ProvincePaths | None, *, verbose: bool = False) -> None:
     """Log to stderr and to ``outputs/<p>/firegap.log`` (OSMnx's logs go to the same place)."""
+    close_logging()
     root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     console = logging.StreamHandler(sys.stderr)
@@ -240,6 +245,14 @@ def setup_logging(paths: ProvincePaths | None, *, verbose: bool = False) -> None
         fh = logging.FileHandler(paths.outputs / "firegap.log", encoding="utf-8")
         fh.setFormatter(fmt)
         root.addHandler(fh)
+
+
+def close_logging() -> None:
+    """Remove and close every root log handler (the log file is released)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
 
 
 __all__ = ["ARTIFACTS", "STAGE_SPECS", "StageContext", "run_pipeline", "run_stage"]
