@@ -9,14 +9,14 @@ import shutil
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
-
 from pipeline._errors import InputDataError, MissingInputError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    import geopandas as gpd
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ def read_json(path: Path) -> Any:  # noqa: ANN401 - whatever the file holds
 
 def write_parquet(df: pd.DataFrame | gpd.GeoDataFrame, path: Path) -> None:
     """Write a (Geo)DataFrame as (Geo)Parquet at ``path`` (the caller makes it atomic)."""
+    import geopandas as gpd  # noqa: PLC0415 - keep the CLI's cache-hit path light
+
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(df, gpd.GeoDataFrame):
         df.to_parquet(path, index=True, compression="zstd", write_covering_bbox=False)
@@ -142,6 +144,8 @@ def read_geoparquet(path: Path) -> gpd.GeoDataFrame:
     if not path.exists():
         msg = f"{path}: not found; run the stage that makes it first (make analyze)"
         raise MissingInputError(msg)
+    import geopandas as gpd  # noqa: PLC0415 - keep the CLI's cache-hit path light
+
     try:
         return gpd.read_parquet(path)
     except Exception as e:
@@ -154,6 +158,8 @@ def read_parquet(path: Path) -> pd.DataFrame:
     if not path.exists():
         msg = f"{path}: not found; run the stage that makes it first (make analyze)"
         raise MissingInputError(msg)
+    import pandas as pd  # noqa: PLC0415 - keep the CLI's cache-hit path light
+
     try:
         return pd.read_parquet(path)
     except Exception as e:

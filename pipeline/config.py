@@ -349,6 +349,56 @@ def load_config(province: str, *, root: Path = PROJECT_ROOT) -> ProvinceConfig:
         raise ConfigError(msg) from e
 
 
+_FILE_KEYS = ("file", "files", "path")
+_FILE_SUFFIXES = ("_csv", "_raster", "_files", "_file")
+
+
+def _is_file_key(key: str) -> bool:
+    return key in _FILE_KEYS or key.endswith(_FILE_SUFFIXES)
+
+
+def config_files(
+    config: ProvinceConfig, sections: tuple[str, ...] | None, *, root: Path = PROJECT_ROOT
+) -> list[Path]:
+    """Return every input file named in the given config sections (all sections for ``None``).
+
+    A key counts as a file when it is ``file``, ``files`` or ``path``, or ends in ``_csv``,
+    ``_raster``, ``_file`` or ``_files``; lists and nested source entries are followed. Their
+    hashes key the stages' caches, so a changed input file reruns the stages that read it.
+
+    Parameters
+    ----------
+    config
+        The resolved config.
+    sections
+        Top-level section names.
+    root
+        Project root relative paths are resolved against.
+
+    Returns
+    -------
+    list of Path
+    """
+    from pipeline.paths import resolve_input  # noqa: PLC0415 - paths imports nothing heavy
+
+    data = config.model_dump(mode="json")
+    found: list[Path] = []
+
+    def walk(node: Any, is_file: bool) -> None:  # noqa: ANN401 - JSON data
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, _is_file_key(str(k)))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, is_file)
+        elif is_file and isinstance(node, str) and node:
+            found.append(resolve_input(node, root))
+
+    for name in data if sections is None else sections:
+        walk(data.get(name), is_file=False)
+    return sorted(set(found))
+
+
 def dump_config(config: ProvinceConfig) -> str:
     """Return the resolved config as YAML text (written to ``config.resolved.yaml``)."""
     return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)

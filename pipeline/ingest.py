@@ -40,19 +40,6 @@ def osm_source(config: ProvinceConfig) -> Path | None:
     return resolve_input(config.osm.file) if config.osm.file else None
 
 
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside ``outputs/`` this stage reads (their hashes key its cache)."""
-    files = [resolve_input(f) for f in config.stations.files]
-    files += [resolve_input(f) for f in (config.wards.file, config.wards.centroids_csv) if f]
-    files += [resolve_input(f.path) for f in config.buildings.extra_files]
-    if config.boundary.file:
-        files.append(resolve_input(config.boundary.file))
-    src = osm_source(config)
-    if src is not None:
-        files.append(src)
-    return files
-
-
 def _within(gdf: gpd.GeoDataFrame, boundary: BaseGeometry) -> np.ndarray:
     """Which rows lie in the boundary: points directly, areas by a point on their surface."""
     geoms = gdf.geometry.to_numpy()

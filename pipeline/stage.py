@@ -23,12 +23,10 @@ from pipeline._io import (
     tmp_path_for,
     write_json,
 )
-from pipeline.config import dump_config
+from pipeline.config import config_files, dump_config
 from pipeline.paths import ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pipeline.config import ProvinceConfig
 
 logger = logging.getLogger(__name__)
@@ -44,8 +42,8 @@ class StageSpec:
     config_sections: tuple[str, ...] | None
 
 
-#: Implemented stages, in run order. ``pipeline.<name>`` must define ``run(ctx) -> dict`` and may
-#: define ``external_inputs(config) -> list[Path]`` (files outside outputs/ that it reads).
+#: Stages in run order. ``pipeline.<name>`` defines ``run(ctx) -> dict``. The input files a stage
+#: reads outside outputs/ are those named in its config sections (see ``config.config_files``).
 STAGE_SPECS: dict[str, StageSpec] = {
     "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "wards", "buildings")),
     "network": StageSpec(("ingest",), ("crs", "access", "buildings")),
@@ -95,11 +93,7 @@ def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
 def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> str:
     """Return the cache key of a stage: SHA-256 of code, config sections, upstream and files."""
     spec = STAGE_SPECS[name]
-    module = _stage_module(name)
-    external: Callable[[ProvinceConfig], list[Path]] | None = getattr(
-        module, "external_inputs", None
-    )
-    files = external(config) if external else []
+    files = config_files(config, spec.config_sections)
     cfg = config.model_dump(mode="json")
     sections = cfg if spec.config_sections is None else {s: cfg[s] for s in spec.config_sections}
     return json_sha256(
