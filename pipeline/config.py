@@ -401,4 +401,5 @@ def config_files(
 
 def dump_config(config: ProvinceConfig) -> str:
     """Return the resolved config as YAML text (written to ``config.resolved.yaml``)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+    text: str = yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+    return text

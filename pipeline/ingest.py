@@ -46,7 +46,8 @@ def _within(gdf: gpd.GeoDataFrame, boundary: BaseGeometry) -> np.ndarray:
     if len(geoms) == 0:
         return np.zeros(0, dtype=bool)
     shapely.prepare(boundary)
-    return shapely.contains(boundary, shapely.point_on_surface(geoms))
+    inside: np.ndarray = shapely.contains(boundary, shapely.point_on_surface(geoms))
+    return inside
 
 
 def _clip(gdf: gpd.GeoDataFrame, boundary: BaseGeometry, crs: str, how: str) -> gpd.GeoDataFrame:

@@ -157,21 +157,21 @@ def overpass_json_to_pbf(path: Path, out: Path) -> None:
             key=lambda e: (order[e["type"]], int(e["id"])),
         )
         with osmium.SimpleWriter(str(out), overwrite=True) as writer:
-            for e in elements:
-                tags = {str(k): str(v) for k, v in (e.get("tags") or {}).items()}
-                if e["type"] == "node":
-                    loc = (float(e["lon"]), float(e["lat"]))
-                    writer.add_node(mutable.Node(id=int(e["id"]), location=loc, tags=tags))
-                elif e["type"] == "way":
-                    nodes = [int(n) for n in e.get("nodes", [])]
-                    writer.add_way(mutable.Way(id=int(e["id"]), nodes=nodes, tags=tags))
+            for el in elements:
+                tags = {str(k): str(v) for k, v in (el.get("tags") or {}).items()}
+                if el["type"] == "node":
+                    loc = (float(el["lon"]), float(el["lat"]))
+                    writer.add_node(mutable.Node(id=int(el["id"]), location=loc, tags=tags))
+                elif el["type"] == "way":
+                    nodes = [int(n) for n in el.get("nodes", [])]
+                    writer.add_way(mutable.Way(id=int(el["id"]), nodes=nodes, tags=tags))
                 else:
                     members = [
                         (m["type"][0], int(m["ref"]), m.get("role", ""))
-                        for m in e.get("members", [])
+                        for m in el.get("members", [])
                     ]
                     writer.add_relation(
-                        mutable.Relation(id=int(e["id"]), members=members, tags=tags)
+                        mutable.Relation(id=int(el["id"]), members=members, tags=tags)
                     )
     except (KeyError, TypeError, ValueError) as e:
         msg = f"{path}: malformed Overpass element ({type(e).__name__}: {e})"
