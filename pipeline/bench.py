@@ -155,6 +155,7 @@ def prepare_synth(scale: float, *, seed: int, root: Path, cache_dir: Path = CACH
         "name": {"vi": f"Tỉnh tổng hợp {scale:g}", "en": f"Synthetic province x{scale:g}"},
         "osm": {"file": str(ds.pbf.resolve())},
         "boundary": {"file": str(ds.boundary.resolve())},
+        "wards": {"file": str(ds.wards.resolve())},
     }
     text = yaml.safe_dump(cfg, allow_unicode=True)
     (provinces / f"{slug}.yaml").write_text(text, encoding="utf-8")
@@ -254,7 +255,8 @@ def _station_nodes(paths: ProvincePaths, nodes: gpd.GeoDataFrame) -> np.ndarray:
         rng = np.random.default_rng(0)
         return rng.choice(nodes.index.to_numpy(), size=min(5, len(nodes)), replace=False)
     tree = shapely.STRtree(nodes.geometry.to_numpy())
-    return nodes.index.to_numpy()[tree.query_nearest(pts, all_matches=False)[1]]
+    nearest = tree.query_nearest(pts, all_matches=False)[1]
+    return np.asarray(nodes.index.to_numpy()[nearest], dtype=np.int64)
 
 
 def reference_isochrones_csgraph(

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path  # noqa: TC003 - used at run time by dataclasses
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ import numpy as np
 import osmium
 import osmium.io
 import pyproj
+import shapely
 from osmium.osm import mutable
 from tqdm import tqdm
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bump when the generated data changes, so cached files are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 #: Projected CRS of the generator's metric world.
 CRS = "EPSG:32648"
 #: South-west corner of the world in UTM 48N: near Bắc Ninh city; a full province world of
@@ -148,6 +149,7 @@ class _Features:
     tags: list[dict[str, str]]
     node_xy: list[tuple[float, float]]
     node_tags: list[dict[str, str]]
+    urban_cells: list[tuple[int, int]] = field(default_factory=list)
 
     def add(self, xy: np.ndarray, way_len: np.ndarray, tags: list[dict[str, str]]) -> None:
         self.xy.append(np.asarray(xy, dtype=float).reshape(-1, 2))
@@ -281,6 +283,7 @@ def generate_features(spec: SynthSpec, seed: int) -> _Features:  # noqa: C901, P
     free = [(i, j) for j in range(spec.cells_y) for i in range(spec.cells_x) if j not in river_rows]
     pick = rng.choice(len(free), size=min(spec.urban_wards, len(free)), replace=False)
     urban = sorted(free[k] for k in pick)
+    feats.urban_cells = urban
     urban_set = set(urban)
 
     # Skeleton: horizontal (y, x0, x1, tags) and vertical (x, y0, y1, tags) street lines.
@@ -466,6 +469,57 @@ def _write_pbf(feats: _Features, out: Path, *, progress: bool) -> dict[str, int]
     return {"nodes": n_nodes, "ways": len(refs)}
 
 
+def ward_features(spec: SynthSpec, urban: list[tuple[int, int]], seed: int) -> dict[str, Any]:
+    """Return ward polygons (GeoJSON, WGS84): each urban cell a phường, 2 x 2 cells a xã.
+
+    Parameters
+    ----------
+    spec
+        Sizes.
+    urban
+        The urban cells ``(i, j)``.
+    seed
+        Seed of the made-up populations.
+
+    Returns
+    -------
+    dict
+        A FeatureCollection with ``code``, ``name``, ``type`` and ``population_2025`` (a
+        made-up figure: 20,000-45,000 per phường, 5,000-15,000 per xã), covering the boundary.
+    """
+    rng = np.random.default_rng(seed + 1)
+    D, m = spec.cell_m, BOUNDARY_MARGIN_M
+    cx, cy = spec.cells_x, spec.cells_y
+
+    def cell_box(i: int, j: int) -> shapely.Polygon:
+        x0, y0 = i * D - m * (i == 0), j * D - m * (j == 0)
+        x1, y1 = (i + 1) * D + m * (i == cx - 1), (j + 1) * D + m * (j == cy - 1)
+        return shapely.box(x0, y0, x1, y1)
+
+    urban_set = set(urban)
+    groups: list[tuple[str, list[tuple[int, int]]]] = [("phường", [c]) for c in urban]
+    for gj in range(0, cy, 2):
+        for gi in range(0, cx, 2):
+            cells = [(i, j) for i in (gi, gi + 1) for j in (gj, gj + 1)
+                     if i < cx and j < cy and (i, j) not in urban_set]  # fmt: skip
+            if cells:
+                groups.append(("xã", cells))
+    features = []
+    for k, (kind, cells) in enumerate(groups):
+        geom = shapely.union_all([cell_box(i, j) for i, j in cells])
+        ring_sets = [geom] if geom.geom_type == "Polygon" else list(geom.geoms)
+        coords = [[_lonlat(np.asarray(p.exterior.coords)).round(7).tolist()] for p in ring_sets]
+        pop = rng.integers(20_000, 45_000) if kind == "phường" else rng.integers(5_000, 15_000)
+        prefix = "Phường" if kind == "phường" else "Xã"
+        features.append({
+            "type": "Feature",
+            "properties": {"code": f"{k + 1:05d}", "name": f"{prefix} Tổng hợp {k + 1}",
+                           "type": kind, "population_2025": int(pop) * len(cells)},
+            "geometry": {"type": "MultiPolygon", "coordinates": coords},
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "features": features}
+
+
 def boundary_lonlat(spec: SynthSpec) -> list[list[float]]:
     """Return the world's boundary ring in WGS84, ``BOUNDARY_MARGIN_M`` outside the outer roads."""
     m = BOUNDARY_MARGIN_M
@@ -484,10 +538,11 @@ def boundary_lonlat(spec: SynthSpec) -> list[list[float]]:
 
 @dataclass(frozen=True)
 class SynthDataset:
-    """A generated dataset on disk: the PBF, its boundary GeoJSON and what it holds."""
+    """A generated dataset on disk: the PBF, boundary and ward GeoJSONs, and what it holds."""
 
     pbf: Path
     boundary: Path
+    wards: Path
     meta: dict[str, Any]
 
 
@@ -523,18 +578,20 @@ def generate(
     Returns
     -------
     SynthDataset
-        ``synth.osm.pbf`` and ``boundary.geojson`` in ``cache_dir/s<scale>-seed<seed>/``.
+        ``synth.osm.pbf``, ``boundary.geojson`` and ``wards.geojson`` (for the ``wards.file``
+        config key) in ``cache_dir/s<scale>-seed<seed>/``.
     """
     spec = SynthSpec.for_scale(scale)
     folder = dataset_dir(scale, seed, cache_dir)
     pbf, boundary, meta_path = (
         folder / "synth.osm.pbf", folder / "boundary.geojson", folder / "meta.json"
     )  # fmt: skip
-    if not force and meta_path.exists() and pbf.exists() and boundary.exists():
+    wards = folder / "wards.geojson"
+    if not force and all(p.exists() for p in (meta_path, pbf, boundary, wards)):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("generator_version") == GENERATOR_VERSION:
             logger.info("synth: reusing %s (%s buildings)", pbf, f"{meta['buildings']:,}")
-            return SynthDataset(pbf, boundary, meta)
+            return SynthDataset(pbf, boundary, wards, meta)
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     feats = generate_features(spec, seed)
@@ -545,6 +602,9 @@ def generate(
         "geometry": {"type": "Polygon", "coordinates": [boundary_lonlat(spec)]}}]}  # fmt: skip
     with atomic_path(boundary) as tmp:
         tmp.write_text(json.dumps(fc), encoding="utf-8")
+    ward_fc = ward_features(spec, feats.urban_cells, seed)
+    with atomic_path(wards) as tmp:
+        tmp.write_text(json.dumps(ward_fc, ensure_ascii=False), encoding="utf-8")
     n_buildings = sum(1 for t in feats.tags if "building" in t)
     meta = {
         "generator_version": GENERATOR_VERSION, "scale": scale, "seed": seed,
@@ -553,6 +613,7 @@ def generate(
         "streets": sum(1 for t in feats.tags if "highway" in t),
         "hydrants": sum(1 for t in feats.node_tags if t.get("emergency") == "fire_hydrant"),
         "stations": sum(1 for t in feats.node_tags if t.get("amenity") == "fire_station"),
+        "wards": len(ward_fc["features"]),
         "pbf_mb": round(pbf.stat().st_size / 1e6, 2),
         "layout_s": round(t1 - t0, 2), "write_s": round(time.perf_counter() - t1, 2),
     }  # fmt: skip
@@ -562,7 +623,7 @@ def generate(
         pbf, f"{meta['osm_nodes']:,}", f"{meta['osm_ways']:,}", f"{n_buildings:,}",
         meta["pbf_mb"], time.perf_counter() - t0,
     )  # fmt: skip
-    return SynthDataset(pbf, boundary, meta)
+    return SynthDataset(pbf, boundary, wards, meta)
 
 
 def iter_scales(text: str) -> Iterator[float]:

@@ -33,7 +33,12 @@ def tiny(tmp_path_factory):
 def tiny_ingested(tiny, tmp_path_factory):
     project = Project(tmp_path_factory.mktemp("proj") / "root")
     project.province(
-        "synth_tiny", {"osm": {"file": str(tiny.pbf)}, "boundary": {"file": str(tiny.boundary)}}
+        "synth_tiny",
+        {
+            "osm": {"file": str(tiny.pbf)},
+            "boundary": {"file": str(tiny.boundary)},
+            "wards": {"file": str(tiny.wards)},
+        },
     )
     paths = ProvincePaths("synth_tiny", project.root)
     result = run_pipeline("ingest", load_config("synth_tiny", root=project.root), paths)
@@ -77,6 +82,12 @@ def test_tiny_goes_through_ingest(tiny, tiny_ingested):
     assert s["stations"] == tiny.meta["stations"]
     assert s["water_points"] == tiny.meta["hydrants"]
     assert s["water_bodies"] >= 1  # the village pond
+    wards = gpd.read_parquet(paths.artifact("ingest", "wards"))
+    assert s["wards"] == tiny.meta["wards"] == 2  # one phường (the urban cell), one xã
+    assert sorted(wards["ward_type"]) == ["phường", "xã"]
+    assert not wards["approximate"].any()
+    boundary = gpd.read_parquet(paths.artifact("ingest", "boundary")).geometry.iloc[0]
+    assert wards.area.sum() == pytest.approx(boundary.area, rel=1e-3)
     nodes, edges = read_graph_layers(
         paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
     )
