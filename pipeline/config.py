@@ -127,6 +127,7 @@ class AccessConfig(_Model):
     blocked_highways: list[str] = Field(default_factory=lambda: ["steps"])
     blocked_access_values: list[str] = Field(default_factory=lambda: ["no"])
     fire_point_snap_m: float = 30.0
+    frontage_tolerance_m: float = 1.0
 
     @field_validator("width_confidence")
     @classmethod

@@ -17,7 +17,13 @@ from scipy.sparse import csgraph
 from pipeline._io import read_geoparquet, write_json, write_parquet
 from pipeline.graph import read_graph_layers
 from pipeline.paths import ARTIFACTS, resolve_input
-from pipeline.routing import edge_arrays, multi_source_dijkstra, point_costs, snap_to_edges
+from pipeline.routing import (
+    Snap,
+    edge_arrays,
+    multi_source_dijkstra,
+    point_costs,
+    snap_to_edges,
+)
 from pipeline.tables import read_point_table
 from pipeline.widths import estimate_widths, parse_length_m, undirected_twins
 
@@ -297,6 +303,49 @@ def bottleneck_to_sources(
     return bott
 
 
+def frontage_snap(
+    snap: Snap, polygons: np.ndarray, lines: np.ndarray, *, tolerance_m: float
+) -> Snap:
+    """Widen each footprint's access spot to its whole frontage on the snapped edge.
+
+    Parameters
+    ----------
+    snap
+        From :func:`pipeline.routing.snap_to_edges` (one nearest spot per footprint).
+    polygons
+        The footprints snapped.
+    lines
+        The edge geometries ``snap.edge`` indexes.
+    tolerance_m
+        Footprint vertices at most this much farther from the edge than its nearest point
+        count as frontage.
+
+    Returns
+    -------
+    Snap
+        The same edges and gaps; ``to_u_m``/``to_v_m`` measured to the frontage's nearer end
+        on each side, so a row house parallel to an alley is reached at its near corner
+        (the nearest point of a parallel wall is otherwise an arbitrary one of its corners).
+    """
+    ok = np.flatnonzero(snap.edge >= 0)
+    if len(ok) == 0:
+        return snap
+    coords, owner = shapely.get_coordinates(polygons[ok], return_index=True)
+    line = lines[snap.edge[ok]][owner]
+    pts = shapely.points(coords)
+    near = shapely.distance(pts, line) <= snap.gap_m[ok][owner] + tolerance_m
+    along = shapely.line_locate_point(line[near], pts[near])
+    lo = snap.to_u_m.copy()
+    hi = snap.to_v_m.copy()
+    length = shapely.length(lines[snap.edge[ok]])
+    lo_ok = lo[ok]
+    np.minimum.at(lo_ok, owner[near], along)
+    hi_ok = hi[ok]
+    np.minimum.at(hi_ok, owner[near], length[owner[near]] - along)
+    lo[ok], hi[ok] = lo_ok, hi_ok
+    return Snap(snap.edge, snap.gap_m, lo, hi)
+
+
 def _ward_of(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
     """Return the ward name of each point (``None`` outside every ward): one STRtree query."""
     out = np.full(len(points), None, dtype=object)
@@ -466,7 +515,9 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     n_alleys = int(alley_codes.max()) + 1 if len(alley_codes) else 0
 
     bgeoms = buildings.geometry.to_numpy()
-    snap = snap_to_edges(bgeoms, edges)
+    snap = frontage_snap(
+        snap_to_edges(bgeoms, edges), bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m
+    )
     dist = point_costs(cost, snap, arr.u, arr.v)
     e = np.maximum(snap.edge, 0)
     on_truck_edge = (snap.edge >= 0) & truck_connected[e]
