@@ -128,6 +128,10 @@ class AccessConfig(_Model):
     blocked_access_values: list[str] = Field(default_factory=lambda: ["no"])
     fire_point_snap_m: float = 30.0
     frontage_tolerance_m: float = 1.0
+    direct_access_max_m: float = 20.0
+    gap_cap_only_highways: list[str] = Field(
+        default_factory=lambda: ["footway", "path", "steps", "cycleway", "corridor", "bridleway"]
+    )
 
     @field_validator("width_confidence")
     @classmethod

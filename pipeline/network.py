@@ -39,6 +39,8 @@ WIDTH_CLASSES: tuple[str, ...] = ("truck", "small_vehicle", "hose_only")
 #: Node ``highway`` values that give a truck room to turn (when ingest keeps node tags).
 TURNING_NODES = frozenset({"turning_circle", "turning_loop"})
 _TIE_M = 1e-6
+#: A link this close to a footprint grazes it (coordinates carry ~mm noise from lon/lat).
+_GRAZE_M = 0.05
 
 
 def external_inputs(config: ProvinceConfig) -> list[Path]:
@@ -346,6 +348,58 @@ def frontage_snap(
     return Snap(snap.edge, snap.gap_m, lo, hi)
 
 
+def direct_truck_access(
+    polygons: np.ndarray, truck_lines: np.ndarray, *, max_distance_m: float, trim_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gap from each footprint straight to the nearest truck street, when nothing is between.
+
+    Parameters
+    ----------
+    polygons
+        Building footprints.
+    truck_lines
+        Truck-network street lines (one per street).
+    max_distance_m
+        Longest straight gap considered.
+    trim_m
+        Length of the link's start left out of the obstacle test.
+
+    Returns
+    -------
+    gap_m, line
+        Per footprint: the gap (``inf`` if beyond ``max_distance_m`` or if the straight link
+        crosses another footprint) and the position of the street in ``truck_lines``
+        (-1 where none).
+
+    Notes
+    -----
+    This lets a building set back from a main road, whose nearest mapped way is a sidewalk
+    footway, front the road it faces; the link must not cross another building, so a house
+    behind a street-front row still counts through its alley.
+    """
+    n = len(polygons)
+    gap = np.full(n, np.inf)
+    line = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(truck_lines) == 0:
+        return gap, line
+    tree = shapely.STRtree(truck_lines)
+    (p_idx, l_idx), d = tree.query_nearest(
+        polygons, max_distance=max_distance_m, return_distance=True, all_matches=False
+    )
+    ends = shapely.get_coordinates(shapely.shortest_line(polygons[p_idx], truck_lines[l_idx]))
+    start, stop = ends[0::2], ends[1::2]
+    # Leave the footprint's own corner out, so a neighbour sharing that corner is no obstacle;
+    # a link grazing another footprint's wall is blocked.
+    frac = np.minimum(1.0, trim_m / np.maximum(d, 1e-9))[:, None]
+    links = shapely.linestrings(np.stack([start + (stop - start) * frac, stop], axis=1))
+    link_idx, b_idx = shapely.STRtree(polygons).query(links, predicate="dwithin", distance=_GRAZE_M)
+    obstructed = np.zeros(len(p_idx), dtype=bool)
+    obstructed[link_idx[b_idx != p_idx[link_idx]]] = True
+    gap[p_idx[~obstructed]] = d[~obstructed]
+    line[p_idx[~obstructed]] = l_idx[~obstructed]
+    return gap, line
+
+
 def _ward_of(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
     """Return the ward name of each point (``None`` outside every ward): one STRtree query."""
     out = np.full(len(points), None, dtype=object)
@@ -520,14 +574,23 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     )
     dist = point_costs(cost, snap, arr.u, arr.v)
     e = np.maximum(snap.edge, 0)
+    truck_first = first[truck_connected[first]]
+    direct_gap, direct_edge = direct_truck_access(
+        bgeoms,
+        geoms[truck_first],
+        max_distance_m=cfg.direct_access_max_m,
+        trim_m=cfg.frontage_tolerance_m,
+    )
     on_truck_edge = (snap.edge >= 0) & truck_connected[e]
-    dist = np.where(on_truck_edge, snap.gap_m, dist)
+    direct = ~on_truck_edge & (direct_gap <= dist)
+    dist = np.where(on_truck_edge, snap.gap_m, np.fmin(dist, direct_gap))
     via_u = cost[arr.u[e]] + snap.to_u_m <= cost[arr.v[e]] + snap.to_v_m
     end = np.where(via_u, arr.u[e], arr.v[e])
     bottleneck = np.where(on_truck_edge, width_arr[e], np.fmin(width_arr[e], bott_node[end]))
+    bottleneck[direct] = width_arr[truck_first[direct_edge[direct]]]
     reach = cfg.hose_reach_from_truck_road_m.value
-    b_alley = np.where(snap.edge >= 0, alley_id[e], -1)
-    b_mouth = np.where(on_truck_edge | (snap.edge < 0), -1, mouth_of_node[end])
+    b_alley = np.where((snap.edge >= 0) & ~direct, alley_id[e], -1)
+    b_mouth = np.where(on_truck_edge | direct | (snap.edge < 0), -1, mouth_of_node[end])
     deep_b = gpd.GeoDataFrame(
         {
             "hose_distance_m": np.where(np.isfinite(dist), dist, np.nan),

@@ -336,7 +336,8 @@ def estimate_widths(
     the ``highway`` default. A measured building gap caps every untagged estimate (a street
     cannot be wider than the space between its houses); with ``gap_replaces_default`` it also
     replaces a mere default when wider (houses fronting both sides are better evidence than
-    a class-wide guess). A line and its reverse twin are measured once.
+    a class-wide guess), except on ``gap_cap_only_highways`` (footways are not widened into
+    truck streets). A line and its reverse twin are measured once.
     """
     t0 = time.perf_counter()
     conf = cfg.width_confidence
@@ -378,6 +379,9 @@ def estimate_widths(
     width[use_lanes], source[use_lanes] = by_lanes[use_lanes], "lanes"
     confidence[use_lanes] = conf["lanes"]
     is_default &= ~use_lanes
+    is_default &= ~edges["highway"].astype("string").isin(cfg.gap_cap_only_highways).to_numpy(
+        dtype=bool
+    )
     measured = gap.notna() & tagged.isna()
     use_gap = measured & ((gap < width) | (is_default & cfg.gap_replaces_default))
     width[use_gap], source[use_gap] = gap[use_gap], "building_gap"

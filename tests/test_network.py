@@ -17,6 +17,7 @@ from pipeline.network import (
     Topology,
     bottleneck_to_sources,
     classify_edges,
+    direct_truck_access,
     find_dead_ends,
     truck_connectivity,
 )
@@ -353,3 +354,16 @@ def test_real_hanoi_sample(project):
     alleys = _read(paths, "alleys")
     named = alleys["name"].fillna("").str.match(r"^(Ngõ|Ngách)")
     assert named.sum() > 10
+
+
+def test_direct_access_needs_a_clear_line_and_a_short_gap():
+    street = np.array([shapely.LineString([(0, 0), (100, 0)])])
+    school = shapely.box(10, 12, 30, 30)  # 12 m back from the street, nothing in between
+    behind = shapely.box(50, 14, 60, 24)  # behind a street-front house
+    front = shapely.box(48, 2, 62, 12)
+    far = shapely.box(80, 25, 90, 35)  # 25 m back: beyond the 20 m limit
+    gap, line = direct_truck_access(
+        np.array([school, behind, front, far]), street, max_distance_m=20, trim_m=1
+    )
+    np.testing.assert_allclose(gap, [12, np.inf, 2, np.inf])
+    assert line.tolist() == [0, -1, 0, -1]
