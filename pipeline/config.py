@@ -129,6 +129,7 @@ class AccessConfig(_Model):
     fire_point_snap_m: float = 30.0
     frontage_tolerance_m: float = 1.0
     direct_access_max_m: float = 20.0
+    node_direct_access_m: float = 12.0
     gap_cap_only_highways: list[str] = Field(
         default_factory=lambda: ["footway", "path", "steps", "cycleway", "corridor", "bridleway"]
     )

@@ -253,8 +253,58 @@ def find_dead_ends(
     return out.reset_index(drop=True), members
 
 
+def alley_labels(
+    topo: Topology,
+    alley_edge: np.ndarray,
+    on_truck: np.ndarray,
+    cost: np.ndarray,
+    mouth_of_node: np.ndarray,
+) -> np.ndarray:
+    """Split the non-truck streets into alleys, one per mouth on the truck network.
+
+    Parameters
+    ----------
+    topo
+        The graph's :class:`Topology`.
+    alley_edge
+        Boolean per directed edge: not on the truck network.
+    on_truck
+        Boolean per node: on the truck network.
+    cost
+        Per node, the walking distance from the truck network.
+    mouth_of_node
+        Per node, the truck-network node it is reached from (-1 if unreached).
+
+    Returns
+    -------
+    numpy.ndarray
+        Alley number ``0..k-1`` of each undirected alley street (in the order of
+        ``topo.first[alley_edge[topo.first]]``).
+
+    Notes
+    -----
+    A street belongs to the mouth its deeper end is reached from: shortest paths from one
+    mouth form a tree, so each alley is connected and is what a construction department
+    would widen from that entrance. Runs that no truck reaches are grouped by connected
+    component instead.
+    """
+    idx = topo.first[alley_edge[topo.first]]
+    a, b = topo.u[idx], topo.v[idx]
+    deeper = np.where(cost[a] >= cost[b], a, b)
+    mouth = mouth_of_node[deeper]
+    component = _chain_labels(topo, alley_edge[topo.first], on_truck)
+    key = np.where(mouth >= 0, mouth, -1 - component)
+    codes, _ = pd.factorize(key)
+    return codes
+
+
 def bottleneck_to_sources(
-    topo: Topology, cost: np.ndarray, width_m: np.ndarray, *, max_iter: int = 64
+    topo: Topology,
+    cost: np.ndarray,
+    width_m: np.ndarray,
+    *,
+    is_source: np.ndarray | None = None,
+    max_iter: int = 64,
 ) -> np.ndarray:
     """Narrowest edge on each node's shortest path from the sources (pointer jumping).
 
@@ -266,6 +316,9 @@ def bottleneck_to_sources(
         Per node, the shortest distance from the sources (0 at sources, ``inf`` unreached).
     width_m
         Per directed edge.
+    is_source
+        Boolean per node: a source (a root of the tree, even with a start cost); by default
+        the nodes at cost 0.
     max_iter
         Bound on pointer-jumping rounds (each halves the remaining depth).
 
@@ -293,7 +346,7 @@ def bottleneck_to_sources(
     bott = np.where(np.isfinite(cost), np.inf, np.nan)
     parent[child] = topo.u[cand[first]]
     bott[child] = width_m[cand[first]]
-    orphan = np.isfinite(cost) & (cost > 0)
+    orphan = np.isfinite(cost) & ((cost > 0) if is_source is None else ~is_source)
     orphan[child] = False
     bott[orphan] = np.nan  # reached, but no tree edge found within the tolerance
     for _ in range(max_iter):
@@ -349,16 +402,24 @@ def frontage_snap(
 
 
 def direct_truck_access(
-    polygons: np.ndarray, truck_lines: np.ndarray, *, max_distance_m: float, trim_m: float
+    geoms: np.ndarray,
+    truck_lines: np.ndarray,
+    *,
+    obstacles: np.ndarray | None = None,
+    max_distance_m: float,
+    trim_m: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gap from each footprint straight to the nearest truck street, when nothing is between.
+    """Gap from each geometry straight to the nearest truck street, when nothing is between.
 
     Parameters
     ----------
-    polygons
-        Building footprints.
+    geoms
+        Building footprints, or alley nodes.
     truck_lines
         Truck-network street lines (one per street).
+    obstacles
+        Footprints that block a straight link; by default ``geoms`` themselves (each one
+        ignoring itself).
     max_distance_m
         Longest straight gap considered.
     trim_m
@@ -374,9 +435,13 @@ def direct_truck_access(
     Notes
     -----
     This lets a building set back from a main road, whose nearest mapped way is a sidewalk
-    footway, front the road it faces; the link must not cross another building, so a house
-    behind a street-front row still counts through its alley.
+    footway, front the road it faces, and an alley opening onto a sidewalk start at the road;
+    the link must not cross another building, so a house behind a street-front row still
+    counts through its alley.
     """
+    own = obstacles is None
+    polygons = geoms
+    obstacles = geoms if obstacles is None else obstacles
     n = len(polygons)
     gap = np.full(n, np.inf)
     line = np.full(n, -1, dtype=np.int64)
@@ -392,9 +457,12 @@ def direct_truck_access(
     # a link grazing another footprint's wall is blocked.
     frac = np.minimum(1.0, trim_m / np.maximum(d, 1e-9))[:, None]
     links = shapely.linestrings(np.stack([start + (stop - start) * frac, stop], axis=1))
-    link_idx, b_idx = shapely.STRtree(polygons).query(links, predicate="dwithin", distance=_GRAZE_M)
     obstructed = np.zeros(len(p_idx), dtype=bool)
-    obstructed[link_idx[b_idx != p_idx[link_idx]]] = True
+    if len(obstacles):
+        tree = shapely.STRtree(obstacles)
+        link_idx, b_idx = tree.query(links, predicate="dwithin", distance=_GRAZE_M)
+        other = (b_idx != p_idx[link_idx]) if own else np.ones(len(b_idx), dtype=bool)
+        obstructed[link_idx[other]] = True
     gap[p_idx[~obstructed]] = d[~obstructed]
     line[p_idx[~obstructed]] = l_idx[~obstructed]
     return gap, line
@@ -554,27 +622,43 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     on_truck = np.zeros(topo.n_nodes, dtype=bool)
     on_truck[arr.u[truck_connected]] = True
     on_truck[arr.v[truck_connected]] = True
-    sources = np.flatnonzero(on_truck)
-    cost, nearest = multi_source_dijkstra(arr.csr(), sources)
+    truck_first = first[truck_connected[first]]
+    bgeoms = buildings.geometry.to_numpy()
+    off = np.flatnonzero(~on_truck)
+    node_gap, _ = direct_truck_access(
+        nodes.geometry.to_numpy()[off],
+        geoms[truck_first],
+        obstacles=bgeoms,
+        max_distance_m=cfg.node_direct_access_m,
+        trim_m=0.0,
+    )
+    near = np.isfinite(node_gap)
+    sources = np.concatenate([np.flatnonzero(on_truck), off[near]])
+    source_cost = np.concatenate([np.zeros(int(on_truck.sum())), node_gap[near]])
+    cost, nearest = multi_source_dijkstra(arr.csr(), sources, source_costs=source_cost)
     mouth_of_node = np.where(nearest >= 0, sources[np.maximum(nearest, 0)], -1)
     width_arr = widths["width_m"].to_numpy(dtype=float)
-    bott_node = bottleneck_to_sources(topo, cost, width_arr)
+    is_source = np.zeros(topo.n_nodes, dtype=bool)
+    is_source[sources] = True
+    bott_node = bottleneck_to_sources(topo, cost, width_arr, is_source=is_source)
+    logger.info(
+        "network: %s alley nodes within %.0f m of a truck street start a hose run there",
+        f"{int(near.sum()):,}",
+        cfg.node_direct_access_m,
+    )
 
     alley_edge = ~truck_connected
-    labels = _chain_labels(topo, alley_edge[first], on_truck)
-    alley_codes, _ = pd.factorize(labels)
+    alley_codes = alley_labels(topo, alley_edge, on_truck, cost, mouth_of_node)
     alley_of_street = np.full(len(first), -1, dtype=np.int64)
     alley_of_street[alley_edge[first]] = alley_codes
     alley_id = alley_of_street[codes]
     n_alleys = int(alley_codes.max()) + 1 if len(alley_codes) else 0
 
-    bgeoms = buildings.geometry.to_numpy()
     snap = frontage_snap(
         snap_to_edges(bgeoms, edges), bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m
     )
     dist = point_costs(cost, snap, arr.u, arr.v)
     e = np.maximum(snap.edge, 0)
-    truck_first = first[truck_connected[first]]
     direct_gap, direct_edge = direct_truck_access(
         bgeoms,
         geoms[truck_first],

@@ -367,3 +367,11 @@ def test_direct_access_needs_a_clear_line_and_a_short_gap():
     )
     np.testing.assert_allclose(gap, [12, np.inf, 2, np.inf])
     assert line.tolist() == [0, -1, 0, -1]
+
+
+def test_direct_access_of_alley_nodes_is_blocked_by_footprints():
+    street = np.array([shapely.LineString([(0, 0), (100, 0)])])
+    nodes = shapely.points([(10, 8), (50, 8), (90, 30)])
+    houses = np.array([shapely.box(45, 2, 55, 6)])
+    gap, _ = direct_truck_access(nodes, street, obstacles=houses, max_distance_m=12, trim_m=0)
+    np.testing.assert_allclose(gap, [8, np.inf, np.inf])
