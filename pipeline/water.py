@@ -299,6 +299,7 @@ def building_water(
     buildings: gpd.GeoDataFrame,
     segs: Segments,
     sources: gpd.GeoDataFrame,
+    *,
     hydrant_spots: Spots,
     static_spots: Spots,
     config: WaterConfig,
@@ -345,6 +346,7 @@ def street_water(
     segs: Segments,
     index: pd.Index,
     edges: pd.DataFrame,
+    *,
     parts: dict[str, Any],
     hydrant_spots: Spots,
     static_spots: Spots,
@@ -359,7 +361,7 @@ def street_water(
     both = Spots.concat(
         [hydrant_spots.with_cost(top - reach_h), static_spots.with_cost(top - reach_s)]
     )
-    worst_c, covered_m = source_envelope(segs, both).segment_stats(top)
+    _, covered_m = source_envelope(segs, both).segment_stats(top)
     worst_h, _ = parts["env_h"].segment_stats(reach_h)
     worst_s, _ = parts["env_s"].segment_stats(reach_s)
     covered_m = np.minimum(covered_m, segs.length_m)
@@ -382,7 +384,6 @@ def street_water(
         crs=edges.crs,
     )
     out["covered"] = out["uncovered_m"] <= 0
-    _ = worst_c
     return out
 
 
@@ -521,6 +522,7 @@ def ward_summary(
     wards: gpd.GeoDataFrame,
     table: pd.DataFrame,
     sources: gpd.GeoDataFrame,
+    *,
     source_ward: np.ndarray,
     cells: pd.DataFrame,
     cell_ward: np.ndarray,
@@ -593,8 +595,18 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
 
     t = time.perf_counter()
     buildings = inputs["buildings"]
-    table, parts = building_water(buildings, segs, sources, hyd_spots, static_spots, wcfg)
-    street = street_water(segs, seg_index, inputs["edges"], parts, hyd_spots, static_spots, wcfg)
+    table, parts = building_water(
+        buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots, config=wcfg
+    )
+    street = street_water(
+        segs,
+        seg_index,
+        inputs["edges"],
+        parts=parts,
+        hydrant_spots=hyd_spots,
+        static_spots=static_spots,
+        config=wcfg,
+    )
     gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
     logger.info(
         "water: %s of %s buildings without water in reach, %.1f km of street uncovered, "
@@ -658,7 +670,15 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     src_points = shapely.point_on_surface(sources.geometry.to_numpy())
     source_ward = assign_wards(src_points, wards)
     sources_out = sources.assign(ward_id=wards["ward_id"].to_numpy()[source_ward])
-    wards_out = ward_summary(wards, table, sources, source_ward, cells, cell_ward, cand_ward)
+    wards_out = ward_summary(
+        wards,
+        table,
+        sources,
+        source_ward=source_ward,
+        cells=cells,
+        cell_ward=cell_ward,
+        candidate_ward=cand_ward,
+    )
     dense = gpd.GeoDataFrame(
         cells.assign(ward_id=wards["ward_id"].to_numpy()[cell_ward]).drop(columns=["cx", "cy"]),
         geometry=cell_geoms,
@@ -676,7 +696,16 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     write_parquet(candidates, ctx.output("hydrant_candidates"))
     write_parquet(wards_out, ctx.output("water_wards"))
     write_parquet(dense, ctx.output("dense_gaps"))
-    summary = _summary(sources, rejects, table, street, gaps, candidates, dense, cand_info)
+    summary = _summary(
+        sources,
+        rejects,
+        table,
+        street=street,
+        gaps=gaps,
+        candidates=candidates,
+        dense=dense,
+        cand_info=cand_info,
+    )
     summary["weight_kind"] = weight_kind
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     write_json(summary, ctx.output("water_summary"))
@@ -687,6 +716,7 @@ def _summary(
     sources: gpd.GeoDataFrame,
     rejects: pd.DataFrame,
     table: pd.DataFrame,
+    *,
     street: gpd.GeoDataFrame,
     gaps: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,

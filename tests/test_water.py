@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline._errors import InputDataError
 from pipeline.config import load_config
 from pipeline.graph import read_graph_layers
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline, run_stage
+from pipeline.water import read_truck_flags
 from tests.conftest import SHARED_DATA, Project
 from tests.osm_fixtures import OsmBuilder, boundary_geojson, lonlat
 
@@ -74,7 +76,7 @@ def csv_rows() -> str:
 
 def write_network_edges(paths: ProvincePaths) -> None:
     """Stand-in for the network stage: trucks use every street but footways and the like."""
-    nodes, edges = read_graph_layers(
+    _, edges = read_graph_layers(
         paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
     )
     net = pd.DataFrame(
@@ -165,7 +167,9 @@ def test_bad_rows_reported_with_line_numbers(water_project):
     }
     dup = rejects[rejects["file"] == "OSM"]
     assert len(dup) == 1
-    assert dup["reason"].iloc[0].startswith("duplicate OSM n11: within 1.4 m of file:hydrants.csv:2")
+    assert (
+        dup["reason"].iloc[0].startswith("duplicate OSM n11: within 1.4 m of file:hydrants.csv:2")
+    )
 
 
 def test_spacing_gaps_and_candidates(water_project):
@@ -195,10 +199,7 @@ def test_spacing_gaps_and_candidates(water_project):
     assert cd["hydrant_distance_max_m"] == pytest.approx(180, abs=0.05)
 
 
-def test_missing_network_columns_is_an_error(project, tmp_path):
-    from pipeline._errors import InputDataError
-    from pipeline.water import read_truck_flags
-
+def test_missing_network_columns_is_an_error(tmp_path):
     path = tmp_path / "edges.parquet"
     idx = pd.MultiIndex.from_tuples([(1, 2, 0)], names=["u", "v", "key"])
     pd.DataFrame({"truck_ok": [True]}, index=idx).to_parquet(path)
