@@ -15,7 +15,7 @@ from pipeline._errors import InputDataError
 from pipeline._io import read_geoparquet, read_parquet, write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.graph import read_graph_layers
-from pipeline.paths import ARTIFACTS, resolve_input
+from pipeline.paths import ARTIFACTS
 from pipeline.siting import greedy_mclp
 from pipeline.water_reach import (
     Segments,
@@ -45,11 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: Columns of the ``network`` stage's edges this stage needs.
 TRUCK_COLUMNS = ("truck_ok", "truck_connected")
-
-
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside ``outputs/`` this stage reads: the authority source files."""
-    return [resolve_input(f.path) for f in config.water.files]
 
 
 def natural_reach_m(config: WaterConfig) -> float:

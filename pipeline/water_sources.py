@@ -202,7 +202,7 @@ def file_sources(
         )
     sources = pd.concat(frames, ignore_index=True)
     rejects_df = pd.concat(rejects, ignore_index=True)
-    rejects_df["line"] = pd.array(rejects_df["line"], dtype="Int64")
+    rejects_df["line"] = rejects_df["line"].astype("Int64")
     return sources, rejects_df
 
 
