@@ -510,6 +510,9 @@ def hydrant_candidates(
     total = float(w.sum())
     ranked["cumulative_share"] = ranked["cumulative_weight"] / total if total > 0 else 0.0
     info["uncovered_weight"] = total
+    reachable = np.asarray(cov.sum(axis=0)).ravel() > 0
+    info["demand_out_of_reach_buildings"] = int((~reachable).sum())
+    info["demand_out_of_reach_floor_area_m2"] = round(float(floor[~reachable].sum()), 1)
     return ranked, info
 
 
@@ -674,11 +677,15 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
         cell_ward=cell_ward,
         candidate_ward=cand_ward,
     )
+    gap_cells = cells["without_water"].to_numpy(dtype=bool)
     dense = gpd.GeoDataFrame(
-        cells.assign(ward_id=wards["ward_id"].to_numpy()[cell_ward]).drop(columns=["cx", "cy"]),
-        geometry=cell_geoms,
+        cells.assign(ward_id=wards["ward_id"].to_numpy()[cell_ward])
+        .drop(columns=["cx", "cy", "without_water"])
+        .loc[gap_cells],
+        geometry=cell_geoms[gap_cells],
         crs=crs,
-    )
+    ).reset_index(drop=True)
+    cand_info["dense_cells"] = len(cells)
     bw = gpd.GeoDataFrame(
         table.drop(columns=["ward_row"]), geometry=buildings.geometry.to_numpy(), crs=crs
     )
@@ -739,10 +746,12 @@ def _summary(
         "street_km_without_water": round(float(street["uncovered_m"].sum()) / 1000, 3),
         "spacing_gap_segments": len(gaps),
         "spacing_gap_km": round(float(gaps["beyond_half_spacing_m"].sum()) / 1000, 3),
-        "dense_cells": len(dense),
-        "dense_cells_without_water": int(dense["without_water"].sum()),
+        "dense_cells": cand_info.get("dense_cells", 0),
+        "dense_cells_without_water": len(dense),
         "candidate_sites_considered": cand_info.get("candidates", 0),
         "coverage_pairs": cand_info.get("coverage_pairs", 0),
+        "buildings_no_candidate_reaches": cand_info.get("demand_out_of_reach_buildings", 0),
+        "floor_area_no_candidate_reaches_m2": cand_info.get("demand_out_of_reach_floor_area_m2", 0),
         "hydrant_candidates": len(candidates),
         "candidates_cover_share": round(float(candidates["cumulative_share"].max()), 4)
         if len(candidates)

@@ -239,3 +239,29 @@ def test_ha_noi_sample(project):
     cand = gpd.read_parquet(paths.artifact("water", "hydrant_candidates"))
     assert (np.diff(cand["added_weight"]) <= 1e-9).all()  # greedy gains never grow
     assert cand["added_buildings"].sum() <= s["buildings_without_water"]
+
+
+def test_dense_cells_and_population_weights():
+    from pipeline.water import _demand_weight, dense_cells
+
+    config = load_config("ha_noi")
+    # 100 m cells, 5000 m2/ha: two buildings of 3000 m2 in one cell (one without water), one alone
+    xy = np.array([[10.0, 10.0], [20.0, 30.0], [250.0, 10.0]])
+    floor = np.array([3000.0, 3000.0, 6000.0])
+    uncovered = np.array([True, False, True])
+    cells = dense_cells(xy, floor, uncovered, None, config.density)
+    assert cells[["cx", "cy"]].to_numpy().tolist() == [[0, 0], [200, 0]]
+    assert cells["floor_area_m2"].tolist() == [6000, 6000]
+    assert cells["without_water"].tolist() == [False, True]  # 3000 m2 without water < 5000
+    wards = gpd.GeoDataFrame(
+        {"ward_id": ["a", "b"], "population": [60.0, 30.0]}, geometry=[None, None]
+    )
+    table = pd.DataFrame({"floor_area_m2": floor, "ward_row": [0, 0, 1]})
+    weight, kind, people = _demand_weight(table, wards, config.water)
+    assert kind == "population"
+    assert weight.tolist() == pytest.approx([30, 30, 30])  # ward people shared by floor area
+    wards.loc[1, "population"] = np.nan
+    weight, kind, people = _demand_weight(table, wards, config.water)
+    assert kind == "floor_area"
+    assert people is None
+    assert weight.tolist() == floor.tolist()
