@@ -420,12 +420,18 @@ def candidate_coverage(
     tile_id = tile_id.ravel()
     order = np.argsort(tile_id, kind="stable")
     bounds = np.flatnonzero(np.r_[True, np.diff(tile_id[order]) != 0, True])
-    ok = demand_seg >= 0
-    d_u = np.where(ok, segs.u[np.maximum(demand_seg, 0)], -1)
-    d_v = np.where(ok, segs.v[np.maximum(demand_seg, 0)], -1)
-    to_u = demand_along_m + demand_gap_m
-    to_v = np.where(ok, segs.length_m[np.maximum(demand_seg, 0)], 0.0) - demand_along_m
-    to_v = to_v + demand_gap_m
+    by_x = np.argsort(xy[:, 0], kind="stable")
+    sorted_x = xy[by_x, 0]
+    ok = np.flatnonzero(demand_seg >= 0)
+    d_u = segs.u[demand_seg[ok]]
+    d_v = segs.v[demand_seg[ok]]
+    to_u = demand_along_m[ok] + demand_gap_m[ok]
+    to_v = segs.length_m[demand_seg[ok]] - demand_along_m[ok] + demand_gap_m[ok]
+    # node -> demand points on a segment ending there (each tile reads only its own rows)
+    incidence = sparse.csr_matrix(
+        (np.ones(2 * len(ok), dtype=bool), (np.r_[d_u, d_v], np.tile(np.arange(len(ok)), 2))),
+        shape=(len(xy), len(ok)),
+    )
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     local = np.full(len(xy), -1, dtype=np.int64)
@@ -438,21 +444,27 @@ def candidate_coverage(
         members = order[a:b]
         lo = cxy[members].min(axis=0) - reach_m
         hi = cxy[members].max(axis=0) + reach_m
-        near = np.flatnonzero(((xy >= lo) & (xy <= hi)).all(axis=1))
+        strip = by_x[np.searchsorted(sorted_x, lo[0]) : np.searchsorted(sorted_x, hi[0], "right")]
+        near = strip[(xy[strip, 1] >= lo[1]) & (xy[strip, 1] <= hi[1])]
         local[near] = np.arange(len(near))
-        sub = graph[near][:, near]
+        rows_near = graph[near].tocoo()
+        keep = local[rows_near.col] >= 0
+        sub = sparse.csr_matrix(
+            (rows_near.data[keep], (rows_near.row[keep], local[rows_near.col[keep]])),
+            shape=(len(near), len(near)),
+        )
         dist = csgraph.dijkstra(
             sub, directed=True, indices=local[candidates[members]], limit=reach_m
         )
-        lu, lv = local[d_u], local[d_v]
-        dem = np.flatnonzero(ok & ((lu >= 0) | (lv >= 0)))
+        dem = np.unique(incidence[near].indices)
         if len(dem):
-            du = np.where(lu[dem] >= 0, dist[:, np.maximum(lu[dem], 0)], np.inf)
-            dv = np.where(lv[dem] >= 0, dist[:, np.maximum(lv[dem], 0)], np.inf)
+            lu, lv = local[d_u[dem]], local[d_v[dem]]
+            du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf)
+            dv = np.where(lv >= 0, dist[:, np.maximum(lv, 0)], np.inf)
             reach = np.minimum(du + to_u[dem], dv + to_v[dem]) <= reach_m
             r, c = np.nonzero(reach)
             rows.append(members[r])
-            cols.append(dem[c])
+            cols.append(ok[dem[c]])
         local[near] = -1
     r_all = np.concatenate(rows) if rows else np.empty(0, np.int64)
     c_all = np.concatenate(cols) if cols else np.empty(0, np.int64)
