@@ -178,7 +178,14 @@ class WaterConfig(_Model):
     natural_source_reach_portable_m: Threshold
     natural_source_road_access_m: Threshold
     duplicate_merge_m: Threshold
-    candidate_count: int = 20
+    point_access_max_m: Threshold
+    use_low_flow_spacing: bool = False
+    natural_source_pump: Literal["truck", "portable"] = "truck"
+    natural_kinds: list[str] = Field(default_factory=list)
+    type_aliases: dict[str, str] = Field(default_factory=dict)
+    candidate_count: int = Field(default=20, ge=0)
+    candidate_weight: Literal["auto", "floor_area", "population"] = "auto"
+    candidate_tile_m: float = Field(default=500.0, gt=0)
 
 
 class ResponseConfig(_Model):
