@@ -205,7 +205,7 @@ class ResponseConfig(_Model):
     follow_oneway: bool = True
     isochrone_breaks_min: list[float]
     isochrone_buffer_m: Threshold
-    isochrone_cell_m: float = Field(default=10.0, gt=0)
+    isochrone_cell_m: float = Field(default=20.0, gt=0)
     station_snap_max_m: float = Field(default=500.0, gt=0)
     station_candidate_count: int = Field(default=5, ge=0)
     candidate_min_street_count: int = Field(default=3, ge=1)

@@ -20,6 +20,7 @@ from pipeline.isochrones import (
     isochrone_polygons,
     isochrones,
     isochrones_baseline_osmnx,
+    octagon_min_filter,
     parse_maxspeed_kph,
     reach_from_sources,
     sample_edges,
@@ -190,3 +191,18 @@ def test_isochrones_nested(seed, b1, extra):
     p1, p2 = isochrone_polygons(edges.geometry.to_numpy(), reach.cost[arr.u], arr.weight,
                                 [b1, b1 + extra], buffer_m=30, cell_m=10)  # fmt: skip
     assert p2.buffer(1e-6).contains(p1)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 5, 6])
+def test_octagon_filter_is_close_to_a_disc(radius):
+    grid = np.full((31, 31), 9, dtype=np.uint8)
+    grid[15, 15] = 0
+    out = octagon_min_filter(grid, radius)
+    yy, xx = np.mgrid[-15:16, -15:16]
+    d = np.hypot(xx, yy)
+    reached = out == 0
+    assert reached[15, 15 + radius]  # exact along the axes
+    assert not reached[15, 15 + radius + 1]
+    assert reached[d <= radius * 0.9].all()  # never much smaller than the disc
+    assert not reached[d > radius * 1.1 + 0.5].any()  # nor much larger
+    assert (out[~reached] == 9).all()
