@@ -608,11 +608,11 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
     logger.info(
         "water: %s of %s buildings without water in reach, %.1f km of street uncovered, "
-        "%d truck segments with hydrant spacing gaps (%.1f s)",
+        "%s truck segments with hydrant spacing gaps (%.1f s)",
         f"{int((~table['covered']).sum()):,}",
         f"{len(table):,}",
         street["uncovered_m"].sum() / 1000,
-        len(gaps),
+        f"{len(gaps):,}",
         time.perf_counter() - t,
     )
 
