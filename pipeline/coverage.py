@@ -333,7 +333,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
         raster_people = raster_population(
             resolve_input(config.density.population_raster), crs=config.crs,
             cell_m=config.density.cell_size_m,
-            bounds=tuple(boundary.total_bounds),  # type: ignore[arg-type]
+            bounds=tuple(boundary.total_bounds),
         )  # fmt: skip
     cells = build_cells(buildings, wards, config.density, raster_people=raster_people)
 
