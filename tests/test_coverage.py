@@ -169,6 +169,9 @@ def test_scenarios_siting_and_wards(coverage_run):
     assert len(cand) == 1
     assert cand["gain"].iloc[0] == pytest.approx(470.6, rel=1e-3)
     assert scen.loc["with_suggested", "dense_unreached_cells"] == 0
+    siting = json.loads(paths.artifact("coverage", "coverage_summary").read_text("utf-8"))["siting"]
+    assert siting["planned_newly_covered_weight"] == pytest.approx(470.6, rel=1e-3)
+    assert siting["suggested_same_count_newly_covered_weight"] == pytest.approx(470.6, rel=1e-3)
     wards = _art(paths, "coverage_wards")
     assert len(wards) == 1
     assert wards["buildings"].iloc[0] == 3
