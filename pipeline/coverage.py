@@ -363,7 +363,8 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     def evaluate(name: str, src_pos: np.ndarray, src_ids: np.ndarray) -> None:
         t = time.perf_counter()
         reach = reach_from_sources(graph, src_pos)
-        nearest = np.where(reach.nearest >= 0, src_ids[np.maximum(reach.nearest, 0)], -1)
+        ids = np.r_[src_ids, -1]  # position -1 (unreached) maps to -1
+        nearest = ids[np.where(reach.nearest >= 0, reach.nearest, len(src_ids))]
         reach = Reach(reach.cost, nearest)
         reaches[name], sources[name] = reach, (src_pos, src_ids)
         for frame, snap in ((buildings, b_snap), (cells, c_snap)):
