@@ -300,7 +300,20 @@ def _service_area(  # noqa: PLR0917 - private helper, arrays in one order
 
 
 def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage, steps in order
-    """Run the coverage stage (see the module docstring)."""
+    """Run the coverage stage: response times per scenario, isochrones, dense gaps, siting.
+
+    Scenarios: ``existing`` (stations with status existing), ``with_planned`` (plus the
+    planned ones) and ``with_suggested`` (existing plus the greedy MCLP sites, when any).
+    Artifacts: ``node_times`` (``time_s_<scenario>``, ``station_<scenario>``: station_id or
+    -1); ``isochrones`` (scenario, break_min, polygon); ``service_areas`` (QCVN 01:2021
+    network radius per scenario); ``building_times`` and ``cells`` (times, nearest station,
+    ``within_<break>min`` for today, ``within_target_<scenario>``; cells add floor area,
+    population and ``dense``); ``dense_unreached`` (dense cells beyond the target today,
+    ranked by people, else floor area); ``station_candidates`` (rank, node, gain);
+    ``scenarios`` (totals and ``newly_covered_*`` deltas); ``coverage_wards``; summary.json.
+    Times are truck driving seconds to the street point nearest each building (``inf`` when
+    no truck street is within the hose reach, QCVN 06:2022/BXD §6.2.2.1).
+    """
     config = ctx.config
     resp, access = config.response, config.access
     target_s = resp.target_time_s.value
