@@ -249,12 +249,14 @@ def find_dead_ends(
 
 def alley_labels(
     topo: Topology,
+    *,
     alley_edge: np.ndarray,
     on_truck: np.ndarray,
     cost: np.ndarray,
     mouth_of_node: np.ndarray,
+    head: np.ndarray,
 ) -> np.ndarray:
-    """Split the non-truck streets into alleys, one per mouth on the truck network.
+    """Split the non-truck streets into alleys, one per branch off the truck network.
 
     Parameters
     ----------
@@ -268,6 +270,8 @@ def alley_labels(
         Per node, the walking distance from the truck network.
     mouth_of_node
         Per node, the truck-network node it is reached from (-1 if unreached).
+    head
+        Per node, its branch head (:attr:`PathTree.head`).
 
     Returns
     -------
@@ -277,17 +281,18 @@ def alley_labels(
 
     Notes
     -----
-    A street belongs to the mouth its deeper end is reached from: shortest paths from one
-    mouth form a tree, so each alley is connected and is what a construction department
-    would widen from that entrance. Runs that no truck reaches are grouped by connected
-    component instead.
+    A street belongs to the branch its deeper end is reached through: the first street
+    walked from the truck network (the alley's entrance). Shortest paths form a tree, so each
+    alley is connected; two alleys leaving one junction stay apart. It is what a
+    construction department would widen from that entrance. Runs that no truck reaches are
+    grouped by connected component instead.
     """
     idx = topo.first[alley_edge[topo.first]]
     a, b = topo.u[idx], topo.v[idx]
     deeper = np.where(cost[a] >= cost[b], a, b)
-    mouth = mouth_of_node[deeper]
+    reached = mouth_of_node[deeper] >= 0
     component = _chain_labels(topo, alley_edge[topo.first], on_truck)
-    key = np.where(mouth >= 0, mouth, -1 - component)
+    key = np.where(reached, head[deeper], -1 - component)
     codes, _ = pd.factorize(key)
     return codes
 
@@ -298,9 +303,28 @@ def bottleneck_to_sources(
     width_m: np.ndarray,
     *,
     is_source: np.ndarray | None = None,
-    max_iter: int = 64,
 ) -> np.ndarray:
-    """Narrowest edge on each node's shortest path from the sources (pointer jumping).
+    """Narrowest edge on each node's shortest path from the sources (see :func:`path_tree`)."""
+    return path_tree(topo, cost, width_m, is_source=is_source).bottleneck_m
+
+
+@dataclass(frozen=True)
+class PathTree:
+    """Per node: the narrowest edge on its shortest path, and its branch head below the root."""
+
+    bottleneck_m: np.ndarray
+    head: np.ndarray
+
+
+def path_tree(
+    topo: Topology,
+    cost: np.ndarray,
+    width_m: np.ndarray,
+    *,
+    is_source: np.ndarray | None = None,
+    max_iter: int = 64,
+) -> PathTree:
+    """Read the shortest-path tree off the costs: bottleneck widths and branch heads.
 
     Parameters
     ----------
@@ -318,8 +342,9 @@ def bottleneck_to_sources(
 
     Returns
     -------
-    numpy.ndarray
-        Per node: ``inf`` at sources, ``NaN`` where unreached.
+    PathTree
+        ``bottleneck_m``: ``inf`` at sources, ``NaN`` where unreached. ``head``: the first
+        node after the source on the node's path (a source, or an unreached node, is its own).
 
     Notes
     -----
@@ -343,13 +368,21 @@ def bottleneck_to_sources(
     orphan = np.isfinite(cost) & ((cost > 0) if is_source is None else ~is_source)
     orphan[child] = False
     bott[orphan] = np.nan  # reached, but no tree edge found within the tolerance
+    root = parent == np.arange(n)
+    # Each node's branch head: the node right below its root (a root is its own head).
+    head = np.where(root[parent], np.arange(n), parent)
     for _ in range(max_iter):
         grand = parent[parent]
         bott = np.minimum(bott, bott[parent])
         if np.array_equal(grand, parent):
             break
         parent = grand
-    return bott
+    for _ in range(max_iter):
+        nxt = head[head]
+        if np.array_equal(nxt, head):
+            break
+        head = nxt
+    return PathTree(bottleneck_m=bott, head=head)
 
 
 def frontage_snap(
@@ -633,7 +666,8 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     width_arr = widths["width_m"].to_numpy(dtype=float)
     is_source = np.zeros(topo.n_nodes, dtype=bool)
     is_source[sources] = True
-    bott_node = bottleneck_to_sources(topo, cost, width_arr, is_source=is_source)
+    tree = path_tree(topo, cost, width_arr, is_source=is_source)
+    bott_node = tree.bottleneck_m
     t0 = _timed(
         "hose distances",
         t0,
@@ -642,7 +676,14 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     )
 
     alley_edge = ~truck_connected
-    alley_codes = alley_labels(topo, alley_edge, on_truck, cost, mouth_of_node)
+    alley_codes = alley_labels(
+        topo,
+        alley_edge=alley_edge,
+        on_truck=on_truck,
+        cost=cost,
+        mouth_of_node=mouth_of_node,
+        head=tree.head,
+    )
     alley_of_street = np.full(len(first), -1, dtype=np.int64)
     alley_of_street[alley_edge[first]] = alley_codes
     alley_id = alley_of_street[codes]

@@ -40,7 +40,7 @@ def network_town(*, station: bool = True) -> OsmBuilder:
           | tertiary     | Ngõ 12:    |
           |              | 2 m alley  |
         A(0,0)--D(100,0)--B(200,0)--E(300,0)--C(400,0)   primary, lanes=2
-                  |                   |
+                  |          | Ngõ 13 |
             (100,-60) width=5    (300,-40) width=5         truck dead ends: 60 m, 40 m
 
     Also: a 5 m island street (600..700, 0) joined to nothing; a blocked tertiary
@@ -55,6 +55,7 @@ def network_town(*, station: bool = True) -> OsmBuilder:
     b.way([H, G], {"highway": "tertiary"})
     b.way([G, A], {"highway": "tertiary"})
     b.way([B, N], {"highway": "service", "service": "alley", "name": "Ngõ 12"})
+    b.way([B, b.node(200, -30, nid=14)], {"highway": "service", "name": "Ngõ 13"})
     b.way([D, b.node(100, -60, nid=9)], {"highway": "residential", "width": "5"})
     b.way([E, b.node(300, -40, nid=10)], {"highway": "residential", "width": "5"})
     b.way(
@@ -218,6 +219,11 @@ def test_alley_table_and_fire_point_candidate(town_run):
         b.loc[b["alley_id"] == alley["alley_id"], "floor_area_m2"].sum()
     )
     assert alley["mouth_node"] == 3
+    # The alley on the other side of the same junction is another alley.
+    other = alleys[alleys["name"] == "Ngõ 13"].iloc[0]
+    assert other["alley_id"] != alley["alley_id"]
+    assert other["mouth_node"] == 3
+    assert other["length_m"] == pytest.approx(30, abs=0.1)
     assert not alley["has_fire_point"]
     assert alley["priority_rank"] == 1
     assert alley.geometry.geom_type == "MultiLineString"
