@@ -20,6 +20,7 @@ from pipeline.network import (
     direct_truck_access,
     find_dead_ends,
     truck_connectivity,
+    urban_edges,
 )
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.routing import multi_source_dijkstra
@@ -381,3 +382,18 @@ def test_direct_access_of_alley_nodes_is_blocked_by_footprints():
     houses = np.array([shapely.box(45, 2, 55, 6)])
     gap, _ = direct_truck_access(nodes, street, obstacles=houses, max_distance_m=12, trim_m=0)
     np.testing.assert_allclose(gap, [8, np.inf, np.inf])
+
+
+def test_urban_width_rule_only_in_the_configured_ward_types():
+    on = ACCESS.model_copy(update={"use_urban_renovated_width": True})
+    types = np.array(["phường", "xã", None], dtype=object)
+    assert urban_edges(types, on).tolist() == [True, True, True]
+    by_type = on.model_copy(update={"urban_renovated_ward_types": ["phường"]})
+    assert urban_edges(types, by_type).tolist() == [True, False, False]
+    off = ACCESS.model_copy(update={"use_urban_renovated_width": False})
+    assert urban_edges(types, off).tolist() == [False, False, False]
+    tags = pd.DataFrame({"highway": "service", "access": None, "motor_vehicle": None,
+                         "maxheight": None}, index=range(3))  # fmt: skip
+    widths = pd.Series([3.8, 3.8, 4.2])
+    got = classify_edges(tags, widths, by_type, urban=urban_edges(types, by_type))
+    assert got["width_class"].tolist() == ["small_vehicle", "truck", "truck"]
