@@ -171,6 +171,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat, crs=crs)
     nodes, edges = clip_edges(nodes, edges, boundary)
+    # Node tags as OSMnx keeps them: turning circles matter for dead ends (QCVN 06:2022 §6.2.5).
+    nodes["highway"] = pd.Series(layers.node_highway, dtype=object).reindex(nodes.index).to_numpy()
     if edges.empty:
         msg = f"{src}: no streets inside the boundary; is it the right file for {config.slug}?"
         raise NoDataError(msg)

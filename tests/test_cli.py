@@ -114,3 +114,13 @@ def test_a_stage_runs_only_its_upstream_stages():
 
     assert upstream_closure("coverage") == {"ingest", "network", "coverage"}
     assert upstream_closure("report") == {"ingest", "network", "water", "coverage", "report"}
+
+
+def test_stage_code_hash_covers_exactly_the_modules_it_imports():
+    from pipeline.stage import stage_modules
+
+    ingest = stage_modules("ingest")
+    assert {"ingest", "osm_read", "graph", "boundary", "wards", "tables", "_io"} <= set(ingest)
+    assert "report" not in ingest
+    assert "network" not in ingest
+    assert {"network", "widths", "routing"} <= set(stage_modules("network"))

@@ -67,6 +67,7 @@ def test_town_graph_is_osmnx_compatible(town_project):
     stats = ox.stats.basic_stats(G)
     assert stats["street_length_total"] == pytest.approx(530.0, abs=0.1)
     assert dict(G.nodes(data="street_count"))[2] == 3
+    assert G.nodes[5]["highway"] == "turning_circle"
 
 
 def test_town_layers_content(town_project):
