@@ -112,6 +112,7 @@ class BuildingsConfig(_Model):
     """Building footprints beyond OSM (Google Open Buildings CSV, Microsoft GeoJSON lines)."""
 
     extra_files: list[SourceFile] = Field(default_factory=list)
+    extra_min_confidence: float = Field(default=0.7, ge=0, le=1)
     default_levels: Threshold
     storey_height_m: Threshold
 
