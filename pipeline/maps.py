@@ -1,0 +1,624 @@
+"""Folium (Leaflet) maps of the province and its wards: render only, self-contained HTML."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import Layer
+from jinja2 import Template
+
+from pipeline.i18n import MISSING, column_label, t
+from pipeline.paths import PROJECT_ROOT, resolve_input
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipeline.config import ProvinceConfig
+    from pipeline.i18n import Language
+
+logger = logging.getLogger(__name__)
+
+Detail = Literal["province", "ward"]
+
+LEAFLET_CDN = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/"
+
+#: Colours of every category drawn (legend swatches use the same table).
+COLOURS: dict[str, str] = {
+    "truck": "#1971c2",
+    "small_vehicle": "#f08c00",
+    "hose_only": "#e03131",
+    "blocked": "#862e9c",
+    "alley": "#c2255c",
+    "deep_building": "#5f3dc4",
+    "water_usable": "#1098ad",
+    "water_unusable": "#868e96",
+    "station_existing": "#c92a2a",
+    "station_planned": "#e67700",
+    "dense_unreached": "#f03e3e",
+    "site_station": "#d6336c",
+    "site_hydrant": "#0c8599",
+    "site_fire_point": "#7048e8",
+    "ward": "#343a40",
+}
+#: Isochrone fill colours, from the shortest break to the longest.
+ISOCHRONE_COLOURS: tuple[str, ...] = ("#2f9e44", "#94d82d", "#fcc419", "#fd7e14", "#e8590c")
+WIDTH_CLASSES: tuple[str, ...] = ("truck", "small_vehicle", "hose_only", "blocked")
+
+
+@dataclass
+class MapData:
+    """Everything a map draws, in the project CRS; ``None`` or empty when a stage has no result.
+
+    Every frame may carry a ``ward_id`` column (from a spatial join on the ward layer); ward
+    maps keep only their ward's rows.
+    """
+
+    wards: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame | None = None
+    alleys: gpd.GeoDataFrame | None = None
+    deep_buildings: gpd.GeoDataFrame | None = None
+    water_sources: gpd.GeoDataFrame | None = None
+    stations: gpd.GeoDataFrame | None = None
+    isochrones: gpd.GeoDataFrame | None = None
+    dense_unreached: gpd.GeoDataFrame | None = None
+    sites: gpd.GeoDataFrame | None = None
+    truck_min_width_m: float = 3.5
+
+
+@dataclass
+class DrawnLayer:
+    """One overlay of the layer control: GeoJSON text and its legend entries."""
+
+    key: str
+    geojson: str
+    n_features: int
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    weight: float = 2.0
+    fill_opacity: float = 0.3
+    point_radius_px: float = 4.0
+    show: bool = True
+
+
+class _GeoJsonLayer(Layer):
+    """A Leaflet GeoJSON layer styled from compact per-feature properties.
+
+    Properties: ``c`` colour, ``w`` line weight, ``r`` circle radius in metres (drawn as
+    ``L.circle``), ``t`` tooltip HTML, ``p`` popup HTML.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
+            style: function (f) {
+                var p = f.properties;
+                return {color: p.c, weight: p.w || {{ this.weight }}, opacity: 0.9,
+                        fillColor: p.c, fillOpacity: {{ this.fill_opacity }},
+                        dashArray: p.d || null};
+            },
+            pointToLayer: function (f, ll) {
+                var p = f.properties;
+                if (p.r) { return L.circle(ll, {radius: p.r}); }
+                return L.circleMarker(ll, {radius: {{ this.point_radius }}});
+            },
+            onEachFeature: function (f, l) {
+                var p = f.properties;
+                if (p.t) { l.bindTooltip(p.t, {sticky: true}); }
+                if (p.p) { l.bindPopup(p.p, {maxWidth: 360}); }
+            }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, drawn: DrawnLayer, name: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=drawn.show)
+        self._name = "GeoJsonLayer"
+        self.data = drawn.geojson.replace("</", "<\\/")
+        self.weight = drawn.weight
+        self.fill_opacity = drawn.fill_opacity
+        self.point_radius = drawn.point_radius_px
+
+
+class _Legend(MacroElement):
+    """A fixed legend box listing every layer and its colours."""
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <div class="firegap-legend">{{ this.content }}</div>
+        <style>
+        .firegap-legend {position: fixed; bottom: 24px; left: 10px; z-index: 1000;
+          background: rgba(255,255,255,0.92); padding: 6px 10px; border-radius: 4px;
+          font: 12px/1.35 sans-serif; max-height: 60vh; overflow-y: auto;
+          box-shadow: 0 1px 4px rgba(0,0,0,0.3);}
+        .firegap-legend b {display: block; margin-top: 4px;}
+        .firegap-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 5px;
+          vertical-align: -2px; border-radius: 2px;}
+        .firegap-title {position: fixed; top: 10px; left: 50px; z-index: 1000;
+          background: rgba(255,255,255,0.92); padding: 4px 10px; border-radius: 4px;
+          font: bold 15px sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,0.3);}
+        </style>
+        <div class="firegap-title">{{ this.title }}</div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            function go() {
+                var h = window.location.hash.slice(1).split("/").map(Number);
+                if (h.length === 3 && h.every(isFinite)) { map.setView([h[1], h[2]], h[0]); }
+            }
+            go();
+            window.addEventListener("hashchange", go);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: str, layers: list[tuple[str, DrawnLayer]], lang: Language) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.title = html.escape(title)
+        parts = [f"<b>{html.escape(t('legend', lang))}</b>"]
+        for name, drawn in layers:
+            if len(drawn.legend) == 1:
+                colour = drawn.legend[0][0]
+                parts.append(f'<b><i style="background:{colour}"></i>{html.escape(name)}</b>')
+                continue
+            parts.append(f"<b>{html.escape(name)}</b>")
+            parts.extend(
+                f'<i style="background:{colour}"></i>{html.escape(label)}<br>'
+                for colour, label in drawn.legend
+            )
+        self.content = "\n".join(parts)
+
+
+def leaflet_assets(config: ProvinceConfig, root: Path = PROJECT_ROOT) -> tuple[str, str] | None:
+    """Return Leaflet's JS and CSS text (the layer icon inlined), or ``None`` if not fetched.
+
+    Parameters
+    ----------
+    config
+        The province config (``report.leaflet_dir``).
+    root
+        Project root the directory is resolved against; the package's own root is tried next.
+
+    Returns
+    -------
+    tuple of str, or None
+    """
+    for base in dict.fromkeys((root, PROJECT_ROOT)):
+        dist = resolve_input(config.report.leaflet_dir, base) / "dist"
+        if (dist / "leaflet.js").is_file() and (dist / "leaflet.css").is_file():
+            js = (dist / "leaflet.js").read_text(encoding="utf-8")
+            css = (dist / "leaflet.css").read_text(encoding="utf-8")
+
+            def _inline(match: re.Match[str], dist: Path = dist) -> str:
+                img = dist / "images" / match.group(1)
+                if not img.is_file():
+                    return "url()"
+                data = base64.b64encode(img.read_bytes()).decode()
+                return f"url(data:image/png;base64,{data})"
+
+            css = re.sub(r"url\(images/([\w.-]+\.png)\)", _inline, css)
+            return js, css
+    return None
+
+
+def _round(gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float) -> np.ndarray:
+    """Simplify in metres, project to WGS84 and round coordinates to ``decimals``."""
+    geoms = gdf.geometry.to_numpy()
+    if simplify_m > 0:
+        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
+    wgs = gpd.GeoSeries(geoms, crs=gdf.crs).to_crs(4326).to_numpy()
+    return shapely.transform(wgs, lambda c: np.round(c, decimals))
+
+
+def _geojson(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
+    """Return a FeatureCollection of ``geoms`` (WGS84) with ``props``, compact."""
+    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    geo = shapely.to_geojson(geoms[keep])
+    kept = [p for p, k in zip(props, keep, strict=True) if k]
+    features = [
+        f'{{"type":"Feature","geometry":{g},"properties":'
+        f"{json.dumps(p, ensure_ascii=False, separators=(',', ':'))}}}"
+        for g, p in zip(geo, kept, strict=True)
+    ]
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+
+
+def _fmt(value: object, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return MISSING
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):,.{digits}f}"
+    return html.escape(str(value))
+
+
+def _tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = "") -> list[str]:
+    """One tooltip per row: ``title`` then ``label: value`` of the columns present."""
+    present = [c for c in columns if c in df.columns]
+    head = f"<b>{html.escape(title)}</b><br>" if title else ""
+    names = df["name"].fillna("").astype(str).to_numpy() if "name" in df.columns else None
+    rows = df[present].to_numpy(dtype=object) if present else np.empty((len(df), 0), object)
+    labels = [html.escape(column_label(c, lang)) for c in present]
+    out = []
+    for i, row in enumerate(rows):
+        name = names[i] if names is not None else ""
+        line = f"<b>{html.escape(name)}</b><br>" if name else head
+        line += "<br>".join(f"{lab}: {_fmt(v)}" for lab, v in zip(labels, row, strict=True))
+        out.append(line)
+    return out
+
+
+def _empty() -> str:
+    return '{"type":"FeatureCollection","features":[]}'
+
+
+def _has(gdf: gpd.GeoDataFrame | None) -> bool:
+    return gdf is not None and len(gdf) > 0
+
+
+def _grid_counts(
+    gdf: gpd.GeoDataFrame, cell_m: float, decimals: int, colour: str, lang: Language
+) -> tuple[str, int]:
+    """Bin points (or centroids) into square cells; one square per non-empty cell."""
+    pts = shapely.centroid(gdf.geometry.to_numpy())
+    xy = shapely.get_coordinates(pts)
+    ij = np.floor(xy / cell_m).astype(np.int64)
+    cells, counts = np.unique(ij, axis=0, return_counts=True)
+    boxes = shapely.box(
+        cells[:, 0] * cell_m, cells[:, 1] * cell_m,
+        (cells[:, 0] + 1) * cell_m, (cells[:, 1] + 1) * cell_m,
+    )  # fmt: skip
+    sq = gpd.GeoDataFrame(geometry=boxes, crs=gdf.crs)
+    geoms = _round(sq, decimals, 0)
+    props = [{"c": colour, "t": t("cells_count", lang, n=int(n))} for n in counts]
+    return _geojson(geoms, props), len(cells)
+
+
+def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    rc = cfg.report
+    legend = [
+        (COLOURS[c], t(f"class_{c}", lang, truck=f"{data.truck_min_width_m:g}"))
+        for c in WIDTH_CLASSES
+    ]
+    if not _has(data.edges):
+        return DrawnLayer("layer_streets", _empty(), 0, legend)
+    edges = data.edges
+    if "reversed" in edges.columns:
+        edges = edges[~edges["reversed"].astype(bool)]
+    cls = edges["width_class"].astype(str)
+    if "blocked" in edges.columns:
+        cls = cls.where(~edges["blocked"].fillna(value=False).astype(bool), "blocked")
+    cols = ["width_m", "width_source", "highway"]
+    if detail == "province":
+        # Truck streets merged and simplified (no tooltips); other streets keep theirs.
+        truck = edges[cls == "truck"]
+        other = edges[cls != "truck"]
+        merged = shapely.line_merge(shapely.multilinestrings(truck.geometry.to_numpy()))
+        parts = shapely.get_parts(merged) if len(truck) else np.array([], dtype=object)
+        tg = gpd.GeoDataFrame(geometry=parts, crs=edges.crs)
+        g1 = _round(tg, rc.coordinate_decimals, rc.province_simplify_m)
+        p1: list[dict[str, Any]] = [{"c": COLOURS["truck"]}] * len(g1)
+        g2 = _round(other, rc.coordinate_decimals, rc.province_simplify_m)
+        ocls = cls[cls != "truck"]
+        tips = _tooltips(other, cols, lang)
+        p2 = [
+            {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
+            for c, tip in zip(ocls, tips, strict=True)
+        ]
+        geoms = np.concatenate([g1, g2])
+        return DrawnLayer("layer_streets", _geojson(geoms, p1 + p2), len(geoms), legend)
+    geoms = _round(edges, rc.coordinate_decimals, rc.ward_simplify_m)
+    tips = _tooltips(edges, cols, lang)
+    props = [
+        {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
+        for c, tip in zip(cls, tips, strict=True)
+    ]
+    return DrawnLayer("layer_streets", _geojson(geoms, props), len(geoms), legend)
+
+
+def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    legend = [(COLOURS["alley"], t("layer_alleys", lang))]
+    if not _has(data.alleys):
+        return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=5)
+    a = data.alleys
+    tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
+    geoms = _round(a, cfg.report.coordinate_decimals, tol)
+    cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
+    tips = _tooltips(a, cols, lang, t("layer_alleys", lang))
+    props = [{"c": COLOURS["alley"], "t": tip} for tip in tips]
+    return DrawnLayer("layer_alleys", _geojson(geoms, props), len(geoms), legend, weight=5)
+
+
+def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    colour = COLOURS["deep_building"]
+    legend = [(colour, t("layer_deep_buildings", lang))]
+    if not _has(data.deep_buildings):
+        return DrawnLayer("layer_deep_buildings", _empty(), 0, legend)
+    b = data.deep_buildings
+    rc = cfg.report
+    if detail == "province":
+        if len(b) > rc.province_max_points:
+            text, n = _grid_counts(b, rc.province_grid_m, rc.coordinate_decimals, colour, lang)
+            return DrawnLayer("layer_deep_buildings", text, n, legend, fill_opacity=0.5)
+        pts = gpd.GeoDataFrame(geometry=shapely.centroid(b.geometry.to_numpy()), crs=b.crs)
+        geoms = _round(pts, rc.coordinate_decimals, 0)
+    else:
+        geoms = _round(b, rc.coordinate_decimals, rc.ward_simplify_m)
+    tips = _tooltips(b, ["hose_distance_m", "bottleneck_width_m", "floor_area_m2"], lang,
+                     t("layer_deep_buildings", lang))  # fmt: skip
+    props = [{"c": colour, "t": tip} for tip in tips]
+    return DrawnLayer(
+        "layer_deep_buildings", _geojson(geoms, props), len(geoms), legend,
+        fill_opacity=0.6, point_radius_px=3,
+    )  # fmt: skip
+
+
+def _water(
+    data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language
+) -> tuple[DrawnLayer, DrawnLayer]:
+    legend = [
+        (COLOURS["water_usable"], t("water_usable", lang)),
+        (COLOURS["water_unusable"], t("water_unusable", lang)),
+    ]
+    reach_legend = [(COLOURS["water_usable"], t("layer_water_reach", lang))]
+    if not _has(data.water_sources):
+        return (
+            DrawnLayer("layer_water", _empty(), 0, legend),
+            DrawnLayer("layer_water_reach", _empty(), 0, reach_legend),
+        )
+    w = data.water_sources
+    rc = cfg.report
+    pts = gpd.GeoDataFrame(
+        w.drop(columns="geometry"), geometry=shapely.centroid(w.geometry.to_numpy()), crs=w.crs
+    )
+    geoms = _round(pts, rc.coordinate_decimals, 0)
+    usable = (
+        w["usable"].fillna(value=False).astype(bool).to_numpy()
+        if "usable" in w.columns
+        else np.ones(len(w), bool)
+    )
+    colours = np.where(usable, COLOURS["water_usable"], COLOURS["water_unusable"])
+    tips = _tooltips(w, ["kind", "reach_m", "reason"], lang, t("layer_water", lang))
+    props = [{"c": c, "t": tip} for c, tip in zip(colours, tips, strict=True)]
+    reach = w["reach_m"].to_numpy(dtype=float) if "reach_m" in w.columns else np.zeros(len(w))
+    has_reach = usable & np.isfinite(reach) & (reach > 0)
+    rprops = [{"c": COLOURS["water_usable"], "r": round(float(r), 1)} for r in reach[has_reach]]
+    reach_layer = DrawnLayer(
+        "layer_water_reach", _geojson(geoms[has_reach], rprops), int(has_reach.sum()),
+        reach_legend, weight=1, fill_opacity=0.08, show=detail == "ward",
+    )  # fmt: skip
+    return DrawnLayer("layer_water", _geojson(geoms, props), len(geoms), legend), reach_layer
+
+
+def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    legend = [
+        (COLOURS["station_existing"], t("status_existing", lang)),
+        (COLOURS["station_planned"], t("status_planned", lang)),
+    ]
+    if not _has(data.stations):
+        return DrawnLayer("layer_stations", _empty(), 0, legend, point_radius_px=8)
+    s = data.stations
+    pts = gpd.GeoDataFrame(
+        s.drop(columns="geometry"), geometry=shapely.centroid(s.geometry.to_numpy()), crs=s.crs
+    )
+    geoms = _round(pts, cfg.report.coordinate_decimals, 0)
+    status = s["status"].astype(str) if "status" in s.columns else pd.Series("existing", s.index)
+    tips = _tooltips(s, ["status"], lang, t("layer_stations", lang))
+    props = [
+        {"c": COLOURS.get(f"station_{st}", COLOURS["station_existing"]), "t": tip, "w": 3}
+        for st, tip in zip(status, tips, strict=True)
+    ]
+    return DrawnLayer(
+        "layer_stations", _geojson(geoms, props), len(geoms), legend,
+        point_radius_px=8, fill_opacity=0.9,
+    )  # fmt: skip
+
+
+def _isochrones(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    if not _has(data.isochrones):
+        return DrawnLayer("layer_isochrones", _empty(), 0, [], weight=1)
+    iso = data.isochrones.sort_values("minutes", ascending=False)
+    breaks = sorted(iso["minutes"].unique())
+    colour = {
+        m: ISOCHRONE_COLOURS[min(i, len(ISOCHRONE_COLOURS) - 1)] for i, m in enumerate(breaks)
+    }
+    tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
+    geoms = _round(iso, cfg.report.coordinate_decimals, tol)
+    props = [{"c": colour[m], "t": t("minutes", lang, m=float(m))} for m in iso["minutes"]]
+    legend = [(colour[m], t("minutes", lang, m=float(m))) for m in breaks]
+    return DrawnLayer(
+        "layer_isochrones", _geojson(geoms, props), len(geoms), legend,
+        weight=1, fill_opacity=0.15,
+    )  # fmt: skip
+
+
+def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    colour = COLOURS["dense_unreached"]
+    legend = [(colour, t("layer_dense_unreached", lang))]
+    if not _has(data.dense_unreached):
+        return DrawnLayer("layer_dense_unreached", _empty(), 0, legend, weight=1)
+    d = data.dense_unreached
+    rc = cfg.report
+    if detail == "province":
+        merged = shapely.coverage_union_all(d.geometry.to_numpy())
+        d = gpd.GeoDataFrame(geometry=shapely.get_parts([merged]), crs=d.crs)
+        tips = [t("layer_dense_unreached", lang)] * len(d)
+    else:
+        tips = _tooltips(d, ["floor_area_m2", "population", "time_s"], lang,
+                         t("layer_dense_unreached", lang))  # fmt: skip
+    geoms = _round(d, rc.coordinate_decimals, 0)
+    props = [{"c": colour, "t": tip} for tip in tips]
+    return DrawnLayer(
+        "layer_dense_unreached", _geojson(geoms, props), len(geoms), legend,
+        weight=1, fill_opacity=0.45,
+    )  # fmt: skip
+
+
+def _sites(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    kinds = ("site_station", "site_hydrant", "site_fire_point")
+    legend = [(COLOURS[k], t(k, lang)) for k in kinds]
+    if not _has(data.sites):
+        return DrawnLayer("layer_shortlist", _empty(), 0, legend, point_radius_px=7)
+    s = data.sites
+    geoms = _round(s, cfg.report.coordinate_decimals, 0)
+    props = [
+        {"c": COLOURS.get(k, "#000"), "t": html.escape(t(k, lang)), "p": why, "w": 3}
+        for k, why in zip(s["kind"], s["why_html"], strict=True)
+    ]
+    return DrawnLayer(
+        "layer_shortlist", _geojson(geoms, props), len(geoms), legend,
+        point_radius_px=7, fill_opacity=0.8,
+    )  # fmt: skip
+
+
+def _ward_outlines(
+    data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language
+) -> DrawnLayer:
+    legend = [(COLOURS["ward"], t("layer_wards", lang))]
+    w = data.wards
+    tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
+    geoms = _round(w, cfg.report.coordinate_decimals, tol)
+    props = []
+    for _, row in w[["ward_id", "name", "map_file"]].iterrows():
+        popup = f"<b>{html.escape(str(row['name']))}</b>"
+        if detail == "province" and row["map_file"]:
+            href = html.escape(str(row["map_file"]))
+            popup += f'<br><a href="{href}">{html.escape(t("open_ward_map", lang))}</a>'
+        props.append({"c": COLOURS["ward"], "t": html.escape(str(row["name"])), "p": popup,
+                      "d": "4 4"})  # fmt: skip
+    return DrawnLayer(
+        "layer_wards", _geojson(geoms, props), len(geoms), legend, weight=1.5, fill_opacity=0.0
+    )
+
+
+def build_layers(
+    data: MapData, cfg: ProvinceConfig, lang: Language, *, detail: Detail
+) -> list[DrawnLayer]:
+    """Return every overlay of a map, in drawing order (bottom first).
+
+    Parameters
+    ----------
+    data
+        What to draw (a ward map gets only its ward's rows).
+    cfg
+        Province config (``report`` section: simplification, rounding, aggregation).
+    lang
+        {"vi", "en"}
+    detail
+        {"province", "ward"}: the province map merges truck streets and bins dense point
+        layers into grid cells; ward maps draw every feature with its tooltip.
+
+    Returns
+    -------
+    list of DrawnLayer
+    """
+    water, reach = _water(data, detail, cfg, lang)
+    return [
+        _ward_outlines(data, detail, cfg, lang),
+        _isochrones(data, detail, cfg, lang),
+        _dense(data, detail, cfg, lang),
+        reach,
+        _streets(data, detail, cfg, lang),
+        _alleys(data, detail, cfg, lang),
+        _deep(data, detail, cfg, lang),
+        water,
+        _stations(data, cfg, lang),
+        _sites(data, cfg, lang),
+    ]
+
+
+def render_map(
+    layers: list[DrawnLayer],
+    bounds_wgs84: tuple[float, float, float, float],
+    cfg: ProvinceConfig,
+    lang: Language,
+    *,
+    title: str,
+    assets: tuple[str, str] | None,
+) -> str:
+    """Return a self-contained Leaflet map page with a layer control and a legend.
+
+    Parameters
+    ----------
+    layers
+        The overlays (see :func:`build_layers`).
+    bounds_wgs84
+        ``(west, south, east, north)`` the map opens on.
+    cfg
+        Province config (tile URLs).
+    lang
+        {"vi", "en"}
+    title
+        Shown at the top of the map and as the page title.
+    assets
+        Leaflet's JS and CSS text to inline (:func:`leaflet_assets`); ``None`` loads Leaflet
+        from a CDN, which needs an internet connection.
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
+    west, south, east, north = bounds_wgs84
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles=None, prefer_canvas=True, control_scale=True, zoom_start=13,
+    )  # fmt: skip
+    # Only Leaflet itself is needed: no jQuery, Bootstrap or icon fonts.
+    m.default_js = []
+    m.default_css = []
+    fig = m.get_root()
+    fig.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    if assets is not None:
+        js, css = assets
+        fig.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+        safe_js = js.replace("</script", "<\\/script")
+        fig.header.add_child(Element(f"<script>{safe_js}</script>"), name="leaflet_js_inline")
+    else:
+        m.default_js = [("leaflet", LEAFLET_CDN + "leaflet.js")]
+        m.default_css = [("leaflet_css", LEAFLET_CDN + "leaflet.css")]
+    folium.TileLayer("OpenStreetMap", name=t("base_osm", lang), attr=t("attribution", lang)).add_to(
+        m
+    )
+    folium.TileLayer(
+        cfg.report.satellite_tiles, name=t("base_satellite", lang),
+        attr=cfg.report.satellite_attribution, show=False,
+    ).add_to(m)  # fmt: skip
+    named = [(t(d.key, lang), d) for d in layers]
+    for name, drawn in named:
+        _GeoJsonLayer(drawn, name).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.add_child(_Legend(title, [(n, d) for n, d in named if d.legend], lang))
+    m.fit_bounds([[south, west], [north, east]])
+    return fig.render()
+
+
+def write_map(text: str, path: Path, *, max_mb: float | None = None) -> float:
+    """Write a map page and return its size in MB (a warning when above ``max_mb``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    size_mb = path.stat().st_size / 1e6
+    if max_mb is not None and size_mb > max_mb:
+        logger.warning(
+            "report: %s is %.1f MB, above report.max_map_mb = %g; raise "
+            "report.province_simplify_m or lower report.province_max_points",
+            path, size_mb, max_mb,
+        )  # fmt: skip
+    return size_mb

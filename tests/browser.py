@@ -1,0 +1,76 @@
+"""Open a map page in headless Chromium: JS errors, layer-control entries, load time, screenshot."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path  # noqa: TC003 - used at run time by selenium callers
+
+#: Console messages that are failed network loads (tiles, CDNs offline), not page errors.
+NETWORK_NOISE = ("Failed to load resource", "net::ERR_", "ERR_NAME_NOT_RESOLVED", "favicon")
+
+
+def chromium_paths() -> tuple[str, str] | None:
+    """Return (chromium, chromedriver) executables, or None when either is absent."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@dataclass
+class PageCheck:
+    """What a page load showed."""
+
+    js_errors: list[str]
+    overlays: list[str]
+    base_layers: list[str]
+    legend_text: str
+    leaflet_loaded: bool
+    load_s: float
+    dom_s: float
+
+
+def open_map(html: Path, screenshot: Path, *, size: tuple[int, int] = (1280, 900)) -> PageCheck:
+    """Load ``html`` in headless Chromium, save a screenshot, return what it found."""
+    from selenium import webdriver  # noqa: PLC0415
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+
+    exe = chromium_paths()
+    assert exe is not None
+    profile = tempfile.mkdtemp(prefix="firegap-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = exe[0]
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"):  # fmt: skip
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(exe[1]), options=opts)
+    try:
+        driver.set_page_load_timeout(120)
+        t0 = time.perf_counter()
+        driver.get(html.resolve().as_uri())
+        load_s = time.perf_counter() - t0
+        time.sleep(0.5)  # let the canvas draw
+        js = """
+        const txt = s => Array.from(document.querySelectorAll(s)).map(e => e.textContent.trim());
+        return [txt('.leaflet-control-layers-overlays label span > span'),
+                txt('.leaflet-control-layers-base label span > span'),
+                (document.querySelector('.firegap-legend') || {}).textContent || '',
+                typeof L !== 'undefined',
+                performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart];
+        """
+        overlays, bases, legend, has_leaflet, dom_ms = driver.execute_script(js)
+        driver.save_screenshot(str(screenshot))
+        logs = driver.get_log("browser")
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+    errors = [
+        m["message"] for m in logs
+        if m["level"] == "SEVERE" and not any(n in m["message"] for n in NETWORK_NOISE)
+    ]  # fmt: skip
+    return PageCheck(errors, overlays, bases, legend, bool(has_leaflet), load_s, dom_ms / 1000)
