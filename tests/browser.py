@@ -32,8 +32,10 @@ class PageCheck:
     dom_s: float
 
 
-def open_map(html: Path, screenshot: Path, *, size: tuple[int, int] = (1280, 900)) -> PageCheck:
-    """Load ``html`` in headless Chromium, save a screenshot, return what it found."""
+def open_maps(
+    pages: list[tuple[Path, Path]], *, size: tuple[int, int] = (1280, 900)
+) -> list[PageCheck]:
+    """Load each ``(html, screenshot)`` in one headless Chromium; return what each showed."""
     from selenium import webdriver  # noqa: PLC0415
     from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
 
@@ -45,32 +47,44 @@ def open_map(html: Path, screenshot: Path, *, size: tuple[int, int] = (1280, 900
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                # offline machine: fail tile / CDN lookups at once instead of waiting
+                "--host-resolver-rules=MAP * ~NOTFOUND",
                 f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"):  # fmt: skip
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(exe[1]), options=opts)
+    js = """
+    const txt = s => Array.from(document.querySelectorAll(s)).map(e => e.textContent.trim());
+    return [txt('.leaflet-control-layers-overlays label span > span'),
+            txt('.leaflet-control-layers-base label span > span'),
+            (document.querySelector('.firegap-legend') || {}).textContent || '',
+            typeof L !== 'undefined',
+            performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart];
+    """
+    out = []
     try:
-        driver.set_page_load_timeout(120)
-        t0 = time.perf_counter()
-        driver.get(html.resolve().as_uri())
-        load_s = time.perf_counter() - t0
-        time.sleep(0.5)  # let the canvas draw
-        js = """
-        const txt = s => Array.from(document.querySelectorAll(s)).map(e => e.textContent.trim());
-        return [txt('.leaflet-control-layers-overlays label span > span'),
-                txt('.leaflet-control-layers-base label span > span'),
-                (document.querySelector('.firegap-legend') || {}).textContent || '',
-                typeof L !== 'undefined',
-                performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart];
-        """
-        overlays, bases, legend, has_leaflet, dom_ms = driver.execute_script(js)
-        driver.save_screenshot(str(screenshot))
-        logs = driver.get_log("browser")
+        driver.set_page_load_timeout(300)
+        for html, screenshot in pages:
+            driver.get_log("browser")  # drop messages of the previous page
+            t0 = time.perf_counter()
+            driver.get(html.resolve().as_uri())
+            load_s = time.perf_counter() - t0
+            time.sleep(0.3)  # let the canvas draw
+            overlays, bases, legend, has_leaflet, dom_ms = driver.execute_script(js)
+            driver.save_screenshot(str(screenshot))
+            errors = [
+                m["message"] for m in driver.get_log("browser")
+                if m["level"] == "SEVERE" and not any(n in m["message"] for n in NETWORK_NOISE)
+            ]  # fmt: skip
+            out.append(
+                PageCheck(errors, overlays, bases, legend, bool(has_leaflet), load_s, dom_ms / 1000)
+            )
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-    errors = [
-        m["message"] for m in logs
-        if m["level"] == "SEVERE" and not any(n in m["message"] for n in NETWORK_NOISE)
-    ]  # fmt: skip
-    return PageCheck(errors, overlays, bases, legend, bool(has_leaflet), load_s, dom_ms / 1000)
+    return out
+
+
+def open_map(html: Path, screenshot: Path, *, size: tuple[int, int] = (1280, 900)) -> PageCheck:
+    """Load one page in headless Chromium (see :func:`open_maps`)."""
+    return open_maps([(html, screenshot)], size=size)[0]
