@@ -63,7 +63,6 @@ lint: $(STAMP) ## ruff check + format check
 	$(PY) -m ruff format --check pipeline tests
 
 typecheck: $(STAMP) ## mypy (strict) on pipeline/
-	$(PY) -m pip install --quiet mypy pandas-stubs
 	$(PY) -m mypy
 
 bench: $(STAMP) ## Benchmarks: every stage on real + generated data, against baselines

@@ -1,4 +1,4 @@
-"""The province boundary: read, check and project it (from a file, the OSM data, or the data hull)."""
+"""The province boundary: read, check and project it (file, OSM admin area, or data hull)."""
 
 from __future__ import annotations
 

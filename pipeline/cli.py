@@ -11,7 +11,7 @@ from pathlib import Path
 from pipeline._errors import FiregapError
 from pipeline.config import ProvinceConfig, load_config
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
-from pipeline.stage import available_stages, run_pipeline, setup_logging
+from pipeline.stage import available_stages, close_logging, run_pipeline, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(None, verbose=args.verbose)
     t0 = time.perf_counter()
     try:
-        config = apply_overrides(load_config(args.province, root=args.root), osm=args.osm, lang=args.lang)
-        setup_logging(paths, verbose=args.verbose)
-        run_pipeline(
-            args.stage, config, paths, force=args.force, progress=not args.no_progress
+        config = apply_overrides(
+            load_config(args.province, root=args.root), osm=args.osm, lang=args.lang
         )
+        setup_logging(paths, verbose=args.verbose)
+        run_pipeline(args.stage, config, paths, force=args.force, progress=not args.no_progress)
     except FiregapError as e:
-        logging.getLogger().handlers.clear()
+        logger.debug("error", exc_info=True)
+        close_logging()
         sys.stderr.write(f"firegap: error: {e}\n")
         return 2
     logger.info("%s for %s finished in %.1f s", args.stage, args.province, time.perf_counter() - t0)
+    close_logging()
     return 0

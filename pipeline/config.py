@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 import yaml
@@ -13,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline._errors import ConfigError
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,26 @@ class StationsConfig(_Model):
 
     from_osm: bool = True
     files: list[str] = Field(default_factory=list)
+
+
+class WardsConfig(_Model):
+    """Wards and communes (phường / xã), the unit every summary is given per.
+
+    Taken from the first of: a polygon ``file``; OSM administrative areas at
+    ``osm_admin_level``; a ``centroids_csv`` of commune centroids (Voronoi cells clipped to the
+    boundary, flagged approximate); else the whole province as one unit.
+    """
+
+    file: str | None = None
+    layer: str | None = None
+    osm_admin_level: int | None = None
+    centroids_csv: str | None = None
+    id_column: str = "code"
+    name_column: str = "name"
+    type_column: str = "type"
+    population_column: str = "population_2025"
+    lon_column: str = "centroid_lon"
+    lat_column: str = "centroid_lat"
 
 
 class SourceFile(_Model):
@@ -208,6 +230,7 @@ class ProvinceConfig(_Model):
     osm: OsmConfig
     boundary: BoundaryConfig
     stations: StationsConfig
+    wards: WardsConfig = Field(default_factory=WardsConfig)
     buildings: BuildingsConfig
     access: AccessConfig
     water: WaterConfig
@@ -346,6 +369,57 @@ def load_config(province: str, *, root: Path = PROJECT_ROOT) -> ProvinceConfig:
         raise ConfigError(msg) from e
 
 
+_FILE_KEYS = ("file", "files", "path")
+_FILE_SUFFIXES = ("_csv", "_raster", "_files", "_file")
+
+
+def _is_file_key(key: str) -> bool:
+    return key in _FILE_KEYS or key.endswith(_FILE_SUFFIXES)
+
+
+def config_files(
+    config: ProvinceConfig, sections: tuple[str, ...] | None, *, root: Path = PROJECT_ROOT
+) -> list[Path]:
+    """Return every input file named in the given config sections (all sections for ``None``).
+
+    A key counts as a file when it is ``file``, ``files`` or ``path``, or ends in ``_csv``,
+    ``_raster``, ``_file`` or ``_files``; lists and nested source entries are followed. Their
+    hashes key the stages' caches, so a changed input file reruns the stages that read it.
+
+    Parameters
+    ----------
+    config
+        The resolved config.
+    sections
+        Top-level section names.
+    root
+        Project root relative paths are resolved against.
+
+    Returns
+    -------
+    list of Path
+    """
+    from pipeline.paths import resolve_input  # noqa: PLC0415 - paths imports nothing heavy
+
+    data = config.model_dump(mode="json")
+    found: list[Path] = []
+
+    def walk(node: Any, is_file: bool) -> None:  # noqa: ANN401 - JSON data
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, _is_file_key(str(k)))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, is_file)
+        elif is_file and isinstance(node, str) and node:
+            found.append(resolve_input(node, root))
+
+    for name in data if sections is None else sections:
+        walk(data.get(name), is_file=False)
+    return sorted(set(found))
+
+
 def dump_config(config: ProvinceConfig) -> str:
     """Return the resolved config as YAML text (written to ``config.resolved.yaml``)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+    text: str = yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+    return text

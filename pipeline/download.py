@@ -87,6 +87,11 @@ def _log_source(raw_dir: Path, dataset: str, url: str, path: Path) -> None:
         if new:
             writer.writerow(["dataset", "url", "sha256", "bytes", "retrieved"])
         writer.writerow(
-            [dataset, url, file_sha256(path), path.stat().st_size,
-             dt.datetime.now(dt.UTC).isoformat(timespec="seconds")]
-        )  # fmt: skip
+            [
+                dataset,
+                url,
+                file_sha256(path),
+                path.stat().st_size,
+                dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            ]
+        )

@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import osmnx as ox
 import pandas as pd
@@ -16,6 +15,7 @@ import shapely
 from pipeline._errors import NoDataError, ValidationError
 
 if TYPE_CHECKING:
+    import networkx as nx
     from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_read import read_osm
 from pipeline.paths import resolve_input
 from pipeline.tables import REJECT_COLUMNS, read_point_table
+from pipeline.wards import build_wards
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,25 +40,14 @@ def osm_source(config: ProvinceConfig) -> Path | None:
     return resolve_input(config.osm.file) if config.osm.file else None
 
 
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside ``outputs/`` this stage reads (their hashes key its cache)."""
-    files = [resolve_input(f) for f in config.stations.files]
-    files += [resolve_input(f.path) for f in config.buildings.extra_files]
-    if config.boundary.file:
-        files.append(resolve_input(config.boundary.file))
-    src = osm_source(config)
-    if src is not None:
-        files.append(src)
-    return files
-
-
 def _within(gdf: gpd.GeoDataFrame, boundary: BaseGeometry) -> np.ndarray:
     """Which rows lie in the boundary: points directly, areas by a point on their surface."""
     geoms = gdf.geometry.to_numpy()
     if len(geoms) == 0:
         return np.zeros(0, dtype=bool)
     shapely.prepare(boundary)
-    return shapely.contains(boundary, shapely.point_on_surface(geoms))
+    inside: np.ndarray = shapely.contains(boundary, shapely.point_on_surface(geoms))
+    return inside
 
 
 def _clip(gdf: gpd.GeoDataFrame, boundary: BaseGeometry, crs: str, how: str) -> gpd.GeoDataFrame:
@@ -73,15 +63,17 @@ def _clip(gdf: gpd.GeoDataFrame, boundary: BaseGeometry, crs: str, how: str) -> 
 def _levels(buildings: gpd.GeoDataFrame, cfg: BuildingsConfig) -> pd.DataFrame:
     """Parse ``building:levels`` and ``height``; fill levels from height, then the default."""
     levels = pd.to_numeric(
-        buildings["building:levels"].astype("string").str.replace(",", ".").str.extract(
-            r"^\s*(\d+(?:\.\d+)?)", expand=False
-        ),
+        buildings["building:levels"]
+        .astype("string")
+        .str.replace(",", ".")
+        .str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False),
         errors="coerce",
     )
     height = pd.to_numeric(
-        buildings["height"].astype("string").str.replace(",", ".").str.extract(
-            r"^\s*(\d+(?:\.\d+)?)", expand=False
-        ),
+        buildings["height"]
+        .astype("string")
+        .str.replace(",", ".")
+        .str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False),
         errors="coerce",
     )
     from_height = np.maximum(1, np.round(height / cfg.storey_height_m.value))
@@ -114,10 +106,15 @@ def _stations(
         o = osm.to_crs(crs)
         frames.append(
             gpd.GeoDataFrame(
-                {"name": o["name"].fillna("").to_numpy(), "status": "existing", "source": "osm",
-                 "source_id": o["osm_id"].to_numpy()},
-                geometry=o.geometry.to_numpy(), crs=crs,
-            )  # fmt: skip
+                {
+                    "name": o["name"].fillna("").to_numpy(),
+                    "status": "existing",
+                    "source": "osm",
+                    "source_id": o["osm_id"].to_numpy(),
+                },
+                geometry=o.geometry.to_numpy(),
+                crs=crs,
+            )
         )
     for f in cfg.files:
         table = read_point_table(f, crs=crs)
@@ -125,15 +122,25 @@ def _stations(
         name_col = "name" if "name" in pts.columns else "name_vi" if "name_vi" in pts else None
         status = pts["status"].str.strip().str.lower() if "status" in pts else "existing"
         frame = gpd.GeoDataFrame(
-            {"name": pts[name_col].to_numpy() if name_col else "", "status": status,
-             "source": pts["source_file"], "source_id": pts["source_line"].astype(str)},
-            geometry=pts.geometry.to_numpy(), crs=crs,
-        )  # fmt: skip
+            {
+                "name": pts[name_col].to_numpy() if name_col else "",
+                "status": status,
+                "source": pts["source_file"],
+                "source_id": pts["source_line"].astype(str),
+            },
+            geometry=pts.geometry.to_numpy(),
+            crs=crs,
+        )
         bad = ~frame["status"].isin(STATION_STATUSES)
         if bad.any():
             rejects.append(
-                pd.DataFrame({"file": f, "line": pts.loc[bad, "source_line"].to_numpy(),
-                              "reason": "status must be existing or planned"})  # fmt: skip
+                pd.DataFrame(
+                    {
+                        "file": f,
+                        "line": pts.loc[bad, "source_line"].to_numpy(),
+                        "reason": "status must be existing or planned",
+                    }
+                )
             )
         frames.append(frame[~bad])
         rejects.append(table.rejects)
@@ -170,18 +177,23 @@ def run(ctx: StageContext) -> dict[str, Any]:
     check_graph_layers(nodes, edges)
     logger.info(
         "ingest: graph %s nodes, %s edges, %.0f km of street (%.1f s)",
-        f"{len(nodes):,}", f"{len(edges):,}",
-        edges.loc[~edges["reversed"], "length"].sum() / 1000, time.perf_counter() - t0,
-    )  # fmt: skip
+        f"{len(nodes):,}",
+        f"{len(edges):,}",
+        edges.loc[~edges["reversed"], "length"].sum() / 1000,
+        time.perf_counter() - t0,
+    )
 
     street_ids = set(edges["osmid"].unique().tolist())
     streets = layers.streets[layers.streets["osmid"].isin(street_ids)]
     way_geoms = gpd.GeoSeries(
-        shapely.linestrings(np.concatenate(layers.street_lonlat),
-                            indices=np.repeat(np.arange(len(layers.street_refs)),
-                                              [len(r) for r in layers.street_refs])),
+        shapely.linestrings(
+            np.concatenate(layers.street_lonlat),
+            indices=np.repeat(
+                np.arange(len(layers.street_refs)), [len(r) for r in layers.street_refs]
+            ),
+        ),
         crs="EPSG:4326",
-    )  # fmt: skip
+    )
     streets = gpd.GeoDataFrame(
         streets, geometry=way_geoms.iloc[streets.index].to_numpy(), crs="EPSG:4326"
     ).to_crs(crs)
@@ -191,17 +203,24 @@ def run(ctx: StageContext) -> dict[str, Any]:
     water_points = _clip(layers.water_points, boundary, crs, "inside")
     water_bodies = _clip(layers.water_bodies, boundary, crs, "intersects")
     admin = _clip(layers.admin, boundary, crs, "intersects")
+    wards = build_wards(config, admin, boundary)
     stations, station_rejects = _stations(layers.stations, config.stations, boundary, crs)
     boundary_gdf = gpd.GeoDataFrame(
         {"name_vi": [config.name.vi], "name_en": [config.name.en]}, geometry=[boundary], crs=crs
     )
 
     outputs = {
-        "boundary": boundary_gdf, "streets": streets, "buildings": buildings,
-        "stations": stations, "water_points": water_points, "water_bodies": water_bodies,
-        "admin": admin, "graph_nodes": nodes.reset_index(),
+        "boundary": boundary_gdf,
+        "streets": streets,
+        "buildings": buildings,
+        "stations": stations,
+        "water_points": water_points,
+        "water_bodies": water_bodies,
+        "admin": admin,
+        "wards": wards,
+        "graph_nodes": nodes.reset_index(),
         "graph_edges": edges.reset_index(),
-    }  # fmt: skip
+    }
     for name, gdf in outputs.items():
         write_parquet(gdf, ctx.output(name))
     summary = {
@@ -215,6 +234,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "water_points_by_kind": water_points["emergency"].value_counts().to_dict(),
         "water_bodies": len(water_bodies),
         "admin_areas": len(admin),
+        "wards": len(wards),
+        "wards_approximate": bool(wards["approximate"].any()),
         "graph_nodes": len(nodes),
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
@@ -225,7 +246,16 @@ def run(ctx: StageContext) -> dict[str, Any]:
     logger.info(
         "ingest: %s streets, %s buildings, %s stations, %s water points, %s water bodies, "
         "%s admin areas",
-        *(f"{summary[k]:,}" for k in ("streets", "buildings", "stations", "water_points",
-                                      "water_bodies", "admin_areas")),
-    )  # fmt: skip
+        *(
+            f"{summary[k]:,}"
+            for k in (
+                "streets",
+                "buildings",
+                "stations",
+                "water_points",
+                "water_bodies",
+                "admin_areas",
+            )
+        ),
+    )
     return summary

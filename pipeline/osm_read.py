@@ -26,27 +26,70 @@ logger = logging.getLogger(__name__)
 
 #: Street tags kept on every street way and graph edge.
 STREET_TAGS: tuple[str, ...] = (
-    "highway", "name", "width", "est_width", "maxwidth", "lanes", "oneway", "access",
-    "service", "surface", "bridge", "tunnel", "maxheight", "motor_vehicle", "maxspeed", "ref",
-)  # fmt: skip
+    "highway",
+    "name",
+    "width",
+    "est_width",
+    "maxwidth",
+    "lanes",
+    "oneway",
+    "access",
+    "service",
+    "surface",
+    "bridge",
+    "tunnel",
+    "maxheight",
+    "motor_vehicle",
+    "maxspeed",
+    "ref",
+)
 #: ``highway`` values that are not usable ways (as OSMnx's ``network_type="all"`` filter).
 EXCLUDED_HIGHWAYS = frozenset(
-    {"abandoned", "construction", "no", "planned", "platform", "proposed", "raceway", "razed",
-     "bus_stop", "elevator", "emergency_bay", "rest_area", "services"}
-)  # fmt: skip
+    {
+        "abandoned",
+        "construction",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+        "bus_stop",
+        "elevator",
+        "emergency_bay",
+        "rest_area",
+        "services",
+    }
+)
 #: ``emergency`` values of fire-fighting water points.
 WATER_POINT_KINDS = frozenset({"fire_hydrant", "water_tank", "suction_point", "fire_water_pond"})
 BUILDING_TAGS: tuple[str, ...] = ("building", "building:levels", "height", "name", "amenity")
 WATER_POINT_TAGS: tuple[str, ...] = (
-    "emergency", "name", "fire_hydrant:type", "fire_hydrant:diameter", "fire_hydrant:position",
-    "water_source", "water_tank:volume", "couplings", "operator",
-)  # fmt: skip
+    "emergency",
+    "name",
+    "fire_hydrant:type",
+    "fire_hydrant:diameter",
+    "fire_hydrant:position",
+    "water_source",
+    "water_tank:volume",
+    "couplings",
+    "operator",
+)
 WATERWAY_KINDS = frozenset({"river", "stream", "canal", "ditch", "drain", "riverbank"})
 WATER_LANDUSE = frozenset({"reservoir", "basin"})
 SUFFIXES: dict[str, str] = {".pbf": "pbf", ".osm": "xml", ".xml": "xml", ".json": "overpass"}
 
-_KEYS = ("highway", "building", "amenity", "emergency", "natural", "waterway", "landuse",
-         "water", "boundary")  # fmt: skip
+_KEYS = (
+    "highway",
+    "building",
+    "amenity",
+    "emergency",
+    "natural",
+    "waterway",
+    "landuse",
+    "water",
+    "boundary",
+)
 
 
 @dataclass
@@ -114,21 +157,21 @@ def overpass_json_to_pbf(path: Path, out: Path) -> None:
             key=lambda e: (order[e["type"]], int(e["id"])),
         )
         with osmium.SimpleWriter(str(out), overwrite=True) as writer:
-            for e in elements:
-                tags = {str(k): str(v) for k, v in (e.get("tags") or {}).items()}
-                if e["type"] == "node":
-                    loc = (float(e["lon"]), float(e["lat"]))
-                    writer.add_node(mutable.Node(id=int(e["id"]), location=loc, tags=tags))
-                elif e["type"] == "way":
-                    nodes = [int(n) for n in e.get("nodes", [])]
-                    writer.add_way(mutable.Way(id=int(e["id"]), nodes=nodes, tags=tags))
+            for el in elements:
+                tags = {str(k): str(v) for k, v in (el.get("tags") or {}).items()}
+                if el["type"] == "node":
+                    loc = (float(el["lon"]), float(el["lat"]))
+                    writer.add_node(mutable.Node(id=int(el["id"]), location=loc, tags=tags))
+                elif el["type"] == "way":
+                    nodes = [int(n) for n in el.get("nodes", [])]
+                    writer.add_way(mutable.Way(id=int(el["id"]), nodes=nodes, tags=tags))
                 else:
                     members = [
                         (m["type"][0], int(m["ref"]), m.get("role", ""))
-                        for m in e.get("members", [])
+                        for m in el.get("members", [])
                     ]
                     writer.add_relation(
-                        mutable.Relation(id=int(e["id"]), members=members, tags=tags)
+                        mutable.Relation(id=int(el["id"]), members=members, tags=tags)
                     )
     except (KeyError, TypeError, ValueError) as e:
         msg = f"{path}: malformed Overpass element ({type(e).__name__}: {e})"
@@ -213,8 +256,9 @@ class _Collector:
             except (osmium.InvalidLocationError, RuntimeError):
                 self._skip("waterways with missing nodes")
                 return
-            self.water_bodies.append({"osm_id": f"w{o.id}", "kind": waterway,
-                                      "name": tags.get("name"), "wkb": geom})  # fmt: skip
+            self.water_bodies.append(
+                {"osm_id": f"w{o.id}", "kind": waterway, "name": tags.get("name"), "wkb": geom}
+            )
 
     def area(self, o: Any) -> None:  # noqa: ANN401 - osmium object
         tags = o.tags
@@ -238,16 +282,22 @@ class _Collector:
             self.stations.append({"osm_id": osm_id, "name": tags.get("name"), "wkb": geom})
         elif kind == "admin":
             level = _parse_float(tags.get("admin_level"))
-            self.admin.append({"osm_id": osm_id, "name": tags.get("name"),
-                               "name_en": tags.get("name:en"), "admin_level": level,
-                               "wkb": geom})  # fmt: skip
+            self.admin.append(
+                {
+                    "osm_id": osm_id,
+                    "name": tags.get("name"),
+                    "name_en": tags.get("name:en"),
+                    "admin_level": level,
+                    "wkb": geom,
+                }
+            )
         else:
             self.water_bodies.append(
                 {"osm_id": osm_id, "kind": kind, "name": tags.get("name"), "wkb": geom}
             )
 
     @staticmethod
-    def _area_kind(tags: Any) -> str | None:  # noqa: ANN401 - osmium TagList
+    def _area_kind(tags: Any) -> str | None:  # noqa: ANN401, PLR0911 - osmium TagList; a tag table
         if tags.get("building") not in (None, "no"):
             return "building"
         if tags.get("amenity") == "fire_station":
@@ -358,9 +408,7 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         msg = f"{shown_as}: no streets, buildings or water in this OSM file"
         raise InputDataError(msg)
     streets = pd.DataFrame(c.street_rows, columns=["osmid", *STREET_TAGS])
-    extent = (
-        (c.lon_min, c.lat_min, c.lon_max, c.lat_max) if np.isfinite(c.lon_min) else None
-    )
+    extent = (c.lon_min, c.lat_min, c.lon_max, c.lat_max) if np.isfinite(c.lon_min) else None
     layers = OsmLayers(
         streets=streets,
         street_refs=c.street_refs,
@@ -370,9 +418,7 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         water_points=_points_gdf(c.points, ("osm_id", *WATER_POINT_TAGS)),
         water_bodies=_wkb_gdf(c.water_bodies)
         if c.water_bodies
-        else gpd.GeoDataFrame(
-            {"osm_id": [], "kind": [], "name": []}, geometry=[], crs="EPSG:4326"
-        ),
+        else gpd.GeoDataFrame({"osm_id": [], "kind": [], "name": []}, geometry=[], crs="EPSG:4326"),
         admin=_wkb_gdf(c.admin)
         if c.admin
         else gpd.GeoDataFrame(
@@ -386,10 +432,15 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
     logger.info(
         "osm: read %s: %s objects, %s street ways, %s buildings, %s water points, "
         "%s water bodies, %s stations (%.1f s)",
-        shown_as.name, f"{n_objects:,}", f"{len(streets):,}", f"{len(layers.buildings):,}",
-        f"{len(layers.water_points):,}", f"{len(layers.water_bodies):,}",
-        f"{len(layers.stations):,}", time.perf_counter() - t0,
-    )  # fmt: skip
+        shown_as.name,
+        f"{n_objects:,}",
+        f"{len(streets):,}",
+        f"{len(layers.buildings):,}",
+        f"{len(layers.water_points):,}",
+        f"{len(layers.water_bodies):,}",
+        f"{len(layers.stations):,}",
+        time.perf_counter() - t0,
+    )
     for what, n in c.skipped.items():
         logger.warning("osm: skipped %s %s", f"{n:,}", what)
     return layers

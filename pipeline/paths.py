@@ -18,6 +18,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "water_points": "ingest/water_points.parquet",
         "water_bodies": "ingest/water_bodies.parquet",
         "admin": "ingest/admin.parquet",
+        "wards": "ingest/wards.parquet",
         "graph_nodes": "ingest/graph_nodes.parquet",
         "graph_edges": "ingest/graph_edges.parquet",
         "ingest_summary": "ingest/summary.json",

@@ -74,7 +74,11 @@ def edge_arrays(nodes: pd.DataFrame, edges: pd.DataFrame, weight: np.ndarray | s
     pos = {int(n): i for i, n in enumerate(node_ids)}
     u = np.fromiter((pos[int(n)] for n in edges.index.get_level_values(0)), np.int64, len(edges))
     v = np.fromiter((pos[int(n)] for n in edges.index.get_level_values(1)), np.int64, len(edges))
-    w = edges[weight].to_numpy(dtype=float) if isinstance(weight, str) else np.asarray(weight, float)
+    w = (
+        edges[weight].to_numpy(dtype=float)
+        if isinstance(weight, str)
+        else np.asarray(weight, float)
+    )
     return EdgeArrays(node_ids=node_ids, u=u, v=v, weight=w)
 
 
@@ -116,15 +120,17 @@ def multi_source_dijkstra(
     if k == 0:
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
     costs = np.zeros(k) if source_costs is None else np.asarray(source_costs, dtype=float)
-    virtual = sparse.csr_matrix(
-        (np.maximum(costs, 1e-9), (np.arange(k), sources)), shape=(k, n)
-    )
+    virtual = sparse.csr_matrix((np.maximum(costs, 1e-9), (np.arange(k), sources)), shape=(k, n))
     full = sparse.bmat([[graph, None], [virtual, None]], format="csr")
     full = sparse.csr_matrix(full, shape=(n + k, n + k))
     dist, _, origin = csgraph.dijkstra(
-        full, directed=True, indices=np.arange(n, n + k), min_only=True,
-        return_predecessors=True, limit=limit,
-    )  # fmt: skip
+        full,
+        directed=True,
+        indices=np.arange(n, n + k),
+        min_only=True,
+        return_predecessors=True,
+        limit=limit,
+    )
     cost = np.where(dist[:n] < 1e-6, 0.0, dist[:n])  # noqa: PLR2004 - undo the epsilon weights
     nearest = np.where(np.isfinite(cost), origin[:n] - n, -1).astype(np.int64)
     return cost, nearest

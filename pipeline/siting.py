@@ -68,7 +68,7 @@ def greedy_mclp(
     chosen: list[int] = []
     gains: list[float] = []
     while heap and len(chosen) < k:
-        neg, i = heapq.heappop(heap)
+        _neg, i = heapq.heappop(heap)
         cols = cov.indices[cov.indptr[i] : cov.indptr[i + 1]]
         gain = float(uncovered_w[cols].sum())
         if gain <= 0:

@@ -23,12 +23,10 @@ from pipeline._io import (
     tmp_path_for,
     write_json,
 )
-from pipeline.config import dump_config
+from pipeline.config import config_files, dump_config
 from pipeline.paths import ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pipeline.config import ProvinceConfig
 
 logger = logging.getLogger(__name__)
@@ -44,10 +42,10 @@ class StageSpec:
     config_sections: tuple[str, ...] | None
 
 
-#: Implemented stages, in run order. ``pipeline.<name>`` must define ``run(ctx) -> dict`` and may
-#: define ``external_inputs(config) -> list[Path]`` (files outside outputs/ that it reads).
+#: Stages in run order. ``pipeline.<name>`` defines ``run(ctx) -> dict``. The input files a stage
+#: reads outside outputs/ are those named in its config sections (see ``config.config_files``).
 STAGE_SPECS: dict[str, StageSpec] = {
-    "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "buildings")),
+    "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "wards", "buildings")),
     "network": StageSpec(("ingest",), ("crs", "access", "buildings")),
     "water": StageSpec(("ingest", "network"), ("crs", "water", "access", "density")),
     "coverage": StageSpec(("ingest", "network"), ("crs", "response", "density", "access")),
@@ -95,11 +93,7 @@ def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
 def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> str:
     """Return the cache key of a stage: SHA-256 of code, config sections, upstream and files."""
     spec = STAGE_SPECS[name]
-    module = _stage_module(name)
-    external: Callable[[ProvinceConfig], list[Path]] | None = getattr(
-        module, "external_inputs", None
-    )
-    files = external(config) if external else []
+    files = config_files(config, spec.config_sections)
     cfg = config.model_dump(mode="json")
     sections = cfg if spec.config_sections is None else {s: cfg[s] for s in spec.config_sections}
     return json_sha256(
@@ -131,11 +125,17 @@ def run_stage(
     leaves none of its outputs behind (not even older ones) and drops its manifest entry, so
     nothing stale looks complete.
     """
+    t_check = time.perf_counter()
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
     key = stage_key(name, config, manifest)
     entry = manifest.get(name, {})
     if not force and entry.get("key") == key and _outputs_exist(paths, name):
-        logger.info("%s: up to date, skipped (cache hit)", name)
+        logger.info(
+            "%s: up to date, skipped (cache hit, %.2f s to check; the run took %.1f s)",
+            name,
+            time.perf_counter() - t_check,
+            entry.get("seconds", float("nan")),
+        )
         return dict(entry)
     ctx = StageContext(stage=name, config=config, paths=paths, progress=progress)
     artifacts = paths.stage_artifacts(name)
@@ -148,7 +148,7 @@ def run_stage(
         missing = sorted(set(artifacts) - ctx.written)
         if missing:
             msg = f"stage {name} did not write {', '.join(missing)}"
-            raise ValidationError(msg)
+            raise ValidationError(msg)  # noqa: TRY301 - cleaned up below like any failure
     except BaseException:
         for final in artifacts.values():
             remove_path(tmp_path_for(final))
@@ -227,9 +227,8 @@ def write_resolved_config(config: ProvinceConfig, paths: ProvincePaths) -> None:
 
 def setup_logging(paths: ProvincePaths | None, *, verbose: bool = False) -> None:
     """Log to stderr and to ``outputs/<p>/firegap.log`` (OSMnx's logs go to the same place)."""
+    close_logging()
     root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
     console = logging.StreamHandler(sys.stderr)
@@ -240,6 +239,14 @@ def setup_logging(paths: ProvincePaths | None, *, verbose: bool = False) -> None
         fh = logging.FileHandler(paths.outputs / "firegap.log", encoding="utf-8")
         fh.setFormatter(fmt)
         root.addHandler(fh)
+
+
+def close_logging() -> None:
+    """Remove and close every root log handler (the log file is released)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
 
 
 __all__ = ["ARTIFACTS", "STAGE_SPECS", "StageContext", "run_pipeline", "run_stage"]

@@ -143,7 +143,9 @@ def read_point_table(
         missing = frame[col].astype(str).str.strip().isin(["", "nan", "None"])
         reasons[missing & (reasons == "")] = f"missing {col}"
     good = (reasons == "").to_numpy() & good_geom
-    points = gpd.GeoDataFrame(frame[good].copy(), geometry=pts[good].to_crs(crs).to_numpy(), crs=crs)
+    points = gpd.GeoDataFrame(
+        frame[good].copy(), geometry=pts[good].to_crs(crs).to_numpy(), crs=crs
+    )
     points["source_file"] = path.name
     points["source_line"] = lines[good]
     rejects = pd.DataFrame(
@@ -153,6 +155,10 @@ def read_point_table(
     if len(rejects):
         logger.warning(
             "%s: %d of %d rows rejected (first: line %d, %s)",
-            path, len(rejects), len(df), rejects["line"].iloc[0], rejects["reason"].iloc[0],
-        )  # fmt: skip
+            path,
+            len(rejects),
+            len(df),
+            rejects["line"].iloc[0],
+            rejects["reason"].iloc[0],
+        )
     return PointTable(points=points, rejects=rejects)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from pipeline.paths import PROJECT_ROOT
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 

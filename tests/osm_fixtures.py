@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import osmium
 import pyproj
 from osmium.osm import mutable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CRS = "EPSG:32648"
 #: Origin of the fixture town in UTM 48N (near Bắc Ninh city).
@@ -35,7 +37,9 @@ class OsmBuilder:
     _next_node: int = 1000
     _next_way: int = 5000
 
-    def node(self, x: float, y: float, tags: dict[str, str] | None = None, nid: int | None = None) -> int:
+    def node(
+        self, x: float, y: float, tags: dict[str, str] | None = None, nid: int | None = None
+    ) -> int:
         if nid is None:
             self._next_node += 1
             nid = self._next_node
@@ -84,17 +88,37 @@ class OsmBuilder:
         for wid, (refs, tags) in self.ways.items():
             elements.append({"type": "way", "id": wid, "nodes": refs, "tags": tags})
         for rid, (members, tags) in self.relations.items():
-            elements.append({"type": "relation", "id": rid, "tags": tags,
-                             "members": [{"type": {"n": "node", "w": "way", "r": "relation"}[t],
-                                          "ref": ref, "role": role} for t, ref, role in members]})
+            elements.append(
+                {
+                    "type": "relation",
+                    "id": rid,
+                    "tags": tags,
+                    "members": [
+                        {
+                            "type": {"n": "node", "w": "way", "r": "relation"}[t],
+                            "ref": ref,
+                            "role": role,
+                        }
+                        for t, ref, role in members
+                    ],
+                }
+            )
         return {"version": 0.6, "generator": "firegap tests", "elements": elements}
 
 
 def boundary_geojson(path: Path, x0: float, y0: float, x1: float, y1: float) -> Path:
     """Write a WGS84 GeoJSON rectangle (town metres) as a province boundary."""
     ring = [lonlat(x0, y0), lonlat(x1, y0), lonlat(x1, y1), lonlat(x0, y1), lonlat(x0, y0)]
-    fc = {"type": "FeatureCollection", "features": [{"type": "Feature",
-          "properties": {"name": "Test"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}  # fmt: skip
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "Test"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
     path.write_text(json.dumps(fc), encoding="utf-8")
     return path
 
@@ -133,7 +157,9 @@ def town() -> OsmBuilder:
     b.rect(20, 10, 40, 30, {"building": "yes", "building:levels": "5"})
     b.rect(120, 10, 140, 30, {"building": "house"})
     b.rect(205, 20, 215, 40, {"building": "yes", "height": "10"})
-    b.rect(60, 110, 80, 130, {"building": "yes", "amenity": "fire_station", "name": "PCCC Kinh Bắc"})
+    b.rect(
+        60, 110, 80, 130, {"building": "yes", "amenity": "fire_station", "name": "PCCC Kinh Bắc"}
+    )
     b.rect(5000, 5010, 5020, 5030, {"building": "yes"})  # outside
     b.node(50, 3, {"emergency": "fire_hydrant", "fire_hydrant:type": "pillar"})
     b.node(150, 3, {"emergency": "fire_hydrant"})

@@ -26,10 +26,17 @@ def _ingest(project, slug="town"):
 
 
 def test_town_counts_exact(town_project):
-    paths, entry = _ingest(town_project)
+    _paths, entry = _ingest(town_project)
     s = entry["summary"]
-    for key in ("streets", "buildings", "water_points", "water_bodies", "stations",
-                "graph_nodes", "graph_edges"):  # fmt: skip
+    for key in (
+        "streets",
+        "buildings",
+        "water_points",
+        "water_bodies",
+        "stations",
+        "graph_nodes",
+        "graph_edges",
+    ):
         assert s[key] == TOWN_COUNTS[key], key
     assert s["street_km"] * 1000 == pytest.approx(TOWN_COUNTS["street_m"], abs=1)
     assert s["water_points_by_kind"] == {"fire_hydrant": 2, "water_tank": 1}
@@ -83,9 +90,22 @@ def test_town_layers_content(town_project):
     assert sorted(wb["kind"]) == ["pond", "river"]
     streets = gpd.read_parquet(paths.artifact("ingest", "streets"))
     assert "construction" not in set(streets["highway"])
-    assert set(streets.columns) >= {"highway", "name", "width", "est_width", "maxwidth", "lanes",
-                                    "oneway", "access", "service", "surface", "bridge", "tunnel",
-                                    "maxheight", "motor_vehicle"}  # fmt: skip
+    assert set(streets.columns) >= {
+        "highway",
+        "name",
+        "width",
+        "est_width",
+        "maxwidth",
+        "lanes",
+        "oneway",
+        "access",
+        "service",
+        "surface",
+        "bridge",
+        "tunnel",
+        "maxheight",
+        "motor_vehicle",
+    }
     assert streets.set_index("osmid").loc[103, "service"] == "alley"
 
 
@@ -97,8 +117,16 @@ def test_xml_and_overpass_json_match_pbf(project, town_boundary, tmp_path, suffi
     project.province("b", {"osm": {"file": str(other)}, "boundary": {"file": str(town_boundary)}})
     pa, ea = _ingest(project, "a")
     pb, eb = _ingest(project, "b")
-    for key in ("streets", "buildings", "water_points", "water_bodies", "stations",
-                "graph_nodes", "graph_edges", "street_km"):  # fmt: skip
+    for key in (
+        "streets",
+        "buildings",
+        "water_points",
+        "water_bodies",
+        "stations",
+        "graph_nodes",
+        "graph_edges",
+        "street_km",
+    ):
         assert ea["summary"][key] == eb["summary"][key], key
     ea_edges = gpd.read_parquet(pa.artifact("ingest", "graph_edges"))
     eb_edges = gpd.read_parquet(pb.artifact("ingest", "graph_edges"))
@@ -120,9 +148,14 @@ def test_authority_station_csv(town_project, tmp_path):
         f"Đội sai trạng thái,closed,{lat},{lon}\n",
         encoding="utf-8",
     )
-    town_project.province("town", {"osm": {"file": str(tmp_path / "town.osm.pbf")},
-                                   "boundary": {"file": str(tmp_path / "boundary.geojson")},
-                                   "stations": {"files": [str(csv)]}})  # fmt: skip
+    town_project.province(
+        "town",
+        {
+            "osm": {"file": str(tmp_path / "town.osm.pbf")},
+            "boundary": {"file": str(tmp_path / "boundary.geojson")},
+            "stations": {"files": [str(csv)]},
+        },
+    )
     paths, entry = _ingest(town_project)
     st = gpd.read_parquet(paths.artifact("ingest", "stations"))
     assert len(st) == 3
@@ -134,13 +167,17 @@ def test_authority_station_csv(town_project, tmp_path):
 
 
 def test_second_run_is_cache_hit_and_config_change_reruns(town_project):
-    paths, first = _ingest(town_project)
+    _paths, first = _ingest(town_project)
     _, second = _ingest(town_project)
     assert second == first
-    town_project.province("town", {"osm": {"file": first["summary"]["source"]},
-                                   "boundary": {"file": str(town_project.root.parent / "boundary.geojson")},
-                                   "buildings": {"default_levels": {"value": 3, "unit": "storeys",
-                                                                    "source": "test"}}})  # fmt: skip
+    town_project.province(
+        "town",
+        {
+            "osm": {"file": first["summary"]["source"]},
+            "boundary": {"file": str(town_project.root.parent / "boundary.geojson")},
+            "buildings": {"default_levels": {"value": 3, "unit": "storeys", "source": "test"}},
+        },
+    )
     _, third = _ingest(town_project)
     assert third["key"] != first["key"]
 
@@ -157,8 +194,9 @@ def test_real_hanoi_xml_sample():
     assert len(layers.buildings) == 497  # PROVENANCE.md: 497 buildings
     assert len(layers.water_points) == 0
     boundary = load_boundary(BoundaryConfig(), layers, crs="EPSG:32648")
-    nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat,
-                               crs="EPSG:32648")  # fmt: skip
+    nodes, edges = build_edges(
+        layers.streets, layers.street_refs, layers.street_lonlat, crs="EPSG:32648"
+    )
     nodes, edges = clip_edges(nodes, edges, boundary)
     alleys = edges[(edges["service"] == "alley") & ~edges["reversed"]]
     assert alleys["osmid"].nunique() == 46  # PROVENANCE.md: 46 service=alley ways
@@ -175,8 +213,9 @@ def test_real_overpass_json_matches_osmnx():
     path = SHARED_DATA / "hanoi_osm_sample" / "overpass_highways_hanoi_center_2023-12-13.json"
     layers = read_osm(path)
     assert len(layers.streets) == 5074  # PROVENANCE.md: 5,074 ways, all highways
-    nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat,
-                               crs="EPSG:32648")  # fmt: skip
+    nodes, edges = build_edges(
+        layers.streets, layers.street_refs, layers.street_lonlat, crs="EPSG:32648"
+    )
     import json
 
     from osmnx import graph as oxg

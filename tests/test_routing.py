@@ -51,13 +51,16 @@ def test_mask_removes_edges():
     arr = edge_arrays(nodes, edges, "length")
     keep = ~((arr.u == 1) & (arr.v == 2)) & ~((arr.u == 2) & (arr.v == 1))
     cost, _ = multi_source_dijkstra(arr.csr(keep), np.array([0]))
-    assert np.isinf(cost[2]) and np.isinf(cost[3])
+    assert np.isinf(cost[2])
+    assert np.isinf(cost[3])
 
 
 def test_snap_and_point_costs():
     nodes, edges = _line_graph()
-    geoms = [shapely.LineString([(nodes.loc[u, "x"], 0), (nodes.loc[v, "x"], 0)])
-             for u, v, _ in edges.index]  # fmt: skip
+    geoms = [
+        shapely.LineString([(nodes.loc[u, "x"], 0), (nodes.loc[v, "x"], 0)])
+        for u, v, _ in edges.index
+    ]
     gedges = gpd.GeoDataFrame(edges, geometry=geoms, crs="EPSG:32648")
     arr = edge_arrays(nodes, edges, "length")
     cost, _ = multi_source_dijkstra(arr.csr(), np.array([0]))
@@ -71,7 +74,9 @@ def test_snap_and_point_costs():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(3, 8), st.integers(0, 10_000), st.lists(st.integers(0, 63), min_size=1, max_size=4))
+@given(
+    st.integers(3, 8), st.integers(0, 10_000), st.lists(st.integers(0, 63), min_size=1, max_size=4)
+)
 def test_adding_a_source_never_increases_cost(n, seed, extra):
     rng = np.random.default_rng(seed)
     ids = np.arange(n * n)

@@ -32,7 +32,8 @@ def test_lscp_covers_everything_coverable():
     cov = sparse.csr_matrix(np.array([[1, 1, 0, 0, 0], [0, 0, 1, 1, 0]], dtype=bool))
     r = greedy_lscp(cov)
     assert sorted(r.chosen.tolist()) == [0, 1]
-    assert r.covered[:4].all() and not r.covered[4]
+    assert r.covered[:4].all()
+    assert not r.covered[4]
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,0 +1,77 @@
+"""Ward polygons: Voronoi cells from commune centroids, files, the whole-province fallback."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from pipeline.boundary import read_vector
+from pipeline.config import load_config
+from pipeline.paths import ProvincePaths
+from pipeline.stage import run_pipeline
+from pipeline.wards import assign_ward, build_wards
+from tests.osm_fixtures import lonlat
+
+
+def _centroids_csv(path):
+    rows = [
+        ("001", "Phường A", "phường", 1000, *lonlat(20, 20)),
+        ("002", "Xã B", "xã", 300, *lonlat(250, 150)),
+    ]
+    pd.DataFrame(
+        rows, columns=["code", "name", "type", "population_2025", "centroid_lon", "centroid_lat"]
+    ).to_csv(path, index=False)
+    return path
+
+
+def test_voronoi_wards_from_centroids(town_project, tmp_path):
+    csv = _centroids_csv(tmp_path / "communes.csv")
+    town_project.province(
+        "town",
+        {
+            "osm": {"file": str(tmp_path / "town.osm.pbf")},
+            "boundary": {"file": str(tmp_path / "boundary.geojson")},
+            "wards": {"centroids_csv": str(csv)},
+        },
+    )
+    paths = ProvincePaths("town", town_project.root)
+    run_pipeline("ingest", load_config("town", root=town_project.root), paths)
+    wards = gpd.read_parquet(paths.artifact("ingest", "wards"))
+    assert list(wards["name"]) == ["Phường A", "Xã B"]
+    assert wards["approximate"].all()
+    assert wards["population"].tolist() == [1000, 300]
+    # The cells tile the 350 x 250 m boundary, each holding its own centroid.
+    assert wards["area_km2"].sum() == pytest.approx(0.35 * 0.25, rel=1e-3)
+    a = wards.geometry.iloc[0]
+    assert a.contains(shapely.Point(590_020, 2_340_020))
+    assert not a.contains(shapely.Point(590_250, 2_340_150))
+    b = gpd.read_parquet(paths.artifact("ingest", "buildings"))
+    names = assign_ward(b.geometry, wards)
+    # The 5-storey building at (20..40, 10..30) is in ward A.
+    assert names[b["levels_tag"] == "5"].item() == "Phường A"
+
+
+def test_whole_province_fallback(town_project):
+    paths = ProvincePaths("town", town_project.root)
+    run_pipeline("ingest", load_config("town", root=town_project.root), paths)
+    wards = gpd.read_parquet(paths.artifact("ingest", "wards"))
+    assert len(wards) == 1
+    assert wards["ward_type"].item() == "province"
+
+
+@pytest.mark.shared_data
+def test_bac_ninh_99_communes():
+    config = load_config("bac_ninh")
+    boundary = read_vector(config.boundary.file).to_crs(config.crs).geometry.iloc[0]
+    admin = gpd.GeoDataFrame(
+        {"osm_id": [], "name": [], "admin_level": []}, geometry=[], crs=config.crs
+    )
+    wards = build_wards(config, admin, boundary)
+    assert len(wards) == 99
+    assert (wards["ward_type"] == "phường").sum() == 33
+    assert wards["population"].sum() == 3_619_442  # PROVENANCE.md
+    assert wards["area_km2"].sum() == pytest.approx(boundary.area / 1e6, rel=1e-6)
+    assert np.isfinite(wards["area_km2"]).all()
