@@ -220,7 +220,7 @@ def check_language(lang: str) -> Language:
     if lang not in LANGUAGES:
         msg = f"report.language: unknown language {lang!r}; use one of {', '.join(LANGUAGES)}"
         raise ConfigError(msg)
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 def t(key: str, lang: Language, **values: object) -> str:

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import folium
 import geopandas as gpd
@@ -24,6 +24,8 @@ from pipeline.paths import PROJECT_ROOT, resolve_input
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from branca.element import Figure
 
     from pipeline.config import ProvinceConfig
     from pipeline.i18n import Language
@@ -168,7 +170,7 @@ class _Legend(MacroElement):
     )
 
     def __init__(self, title: str, layers: list[tuple[str, DrawnLayer]], lang: Language) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Legend"
         self.title = html.escape(title)
         parts = [f"<b>{html.escape(t('legend', lang))}</b>"]
@@ -223,7 +225,8 @@ def _round(gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float) -> np.ndarra
     if simplify_m > 0:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
     wgs = gpd.GeoSeries(geoms, crs=gdf.crs).to_crs(4326).to_numpy()
-    return shapely.transform(wgs, lambda c: np.round(c, decimals))
+    out: np.ndarray = shapely.transform(wgs, lambda c: np.round(c, decimals))
+    return out
 
 
 def _geojson(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
@@ -269,10 +272,6 @@ def _empty() -> str:
     return '{"type":"FeatureCollection","features":[]}'
 
 
-def _has(gdf: gpd.GeoDataFrame | None) -> bool:
-    return gdf is not None and len(gdf) > 0
-
-
 def _grid_counts(
     gdf: gpd.GeoDataFrame, cell_m: float, decimals: int, colour: str, lang: Language
 ) -> tuple[str, int]:
@@ -297,9 +296,9 @@ def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language)
         (COLOURS[c], t(f"class_{c}", lang, truck=f"{data.truck_min_width_m:g}"))
         for c in WIDTH_CLASSES
     ]
-    if not _has(data.edges):
-        return DrawnLayer("layer_streets", _empty(), 0, legend)
     edges = data.edges
+    if edges is None or len(edges) == 0:
+        return DrawnLayer("layer_streets", _empty(), 0, legend)
     if "reversed" in edges.columns:
         edges = edges[~edges["reversed"].astype(bool)]
     cls = edges["width_class"].astype(str)
@@ -335,9 +334,9 @@ def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language)
 
 def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     legend = [(COLOURS["alley"], t("layer_alleys", lang))]
-    if not _has(data.alleys):
-        return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=5)
     a = data.alleys
+    if a is None or len(a) == 0:
+        return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=5)
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
     geoms = _round(a, cfg.report.coordinate_decimals, tol)
     cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
@@ -349,9 +348,9 @@ def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) 
 def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     colour = COLOURS["deep_building"]
     legend = [(colour, t("layer_deep_buildings", lang))]
-    if not _has(data.deep_buildings):
-        return DrawnLayer("layer_deep_buildings", _empty(), 0, legend)
     b = data.deep_buildings
+    if b is None or len(b) == 0:
+        return DrawnLayer("layer_deep_buildings", _empty(), 0, legend)
     rc = cfg.report
     if detail == "province":
         if len(b) > rc.province_max_points:
@@ -378,12 +377,12 @@ def _water(
         (COLOURS["water_unusable"], t("water_unusable", lang)),
     ]
     reach_legend = [(COLOURS["water_usable"], t("layer_water_reach", lang))]
-    if not _has(data.water_sources):
+    w = data.water_sources
+    if w is None or len(w) == 0:
         return (
             DrawnLayer("layer_water", _empty(), 0, legend),
             DrawnLayer("layer_water_reach", _empty(), 0, reach_legend),
         )
-    w = data.water_sources
     rc = cfg.report
     pts = gpd.GeoDataFrame(
         w.drop(columns="geometry"), geometry=shapely.centroid(w.geometry.to_numpy()), crs=w.crs
@@ -412,9 +411,9 @@ def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
         (COLOURS["station_existing"], t("status_existing", lang)),
         (COLOURS["station_planned"], t("status_planned", lang)),
     ]
-    if not _has(data.stations):
-        return DrawnLayer("layer_stations", _empty(), 0, legend, point_radius_px=8)
     s = data.stations
+    if s is None or len(s) == 0:
+        return DrawnLayer("layer_stations", _empty(), 0, legend, point_radius_px=8)
     pts = gpd.GeoDataFrame(
         s.drop(columns="geometry"), geometry=shapely.centroid(s.geometry.to_numpy()), crs=s.crs
     )
@@ -432,9 +431,10 @@ def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
 
 
 def _isochrones(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    if not _has(data.isochrones):
+    iso = data.isochrones
+    if iso is None or len(iso) == 0:
         return DrawnLayer("layer_isochrones", _empty(), 0, [], weight=1)
-    iso = data.isochrones.sort_values("minutes", ascending=False)
+    iso = iso.sort_values("minutes", ascending=False)
     breaks = sorted(iso["minutes"].unique())
     colour = {
         m: ISOCHRONE_COLOURS[min(i, len(ISOCHRONE_COLOURS) - 1)] for i, m in enumerate(breaks)
@@ -452,9 +452,9 @@ def _isochrones(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Langua
 def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     colour = COLOURS["dense_unreached"]
     legend = [(colour, t("layer_dense_unreached", lang))]
-    if not _has(data.dense_unreached):
-        return DrawnLayer("layer_dense_unreached", _empty(), 0, legend, weight=1)
     d = data.dense_unreached
+    if d is None or len(d) == 0:
+        return DrawnLayer("layer_dense_unreached", _empty(), 0, legend, weight=1)
     rc = cfg.report
     if detail == "province":
         merged = shapely.coverage_union_all(d.geometry.to_numpy())
@@ -474,9 +474,9 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
 def _sites(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     kinds = ("site_station", "site_hydrant", "site_fire_point")
     legend = [(COLOURS[k], t(k, lang)) for k in kinds]
-    if not _has(data.sites):
-        return DrawnLayer("layer_shortlist", _empty(), 0, legend, point_radius_px=7)
     s = data.sites
+    if s is None or len(s) == 0:
+        return DrawnLayer("layer_shortlist", _empty(), 0, legend, point_radius_px=7)
     geoms = _round(s, cfg.report.coordinate_decimals, 0)
     props = [
         {"c": COLOURS.get(k, "#000"), "t": html.escape(t(k, lang)), "p": why, "w": 3}
@@ -584,7 +584,7 @@ def render_map(
     # Only Leaflet itself is needed: no jQuery, Bootstrap or icon fonts.
     m.default_js = []
     m.default_css = []
-    fig = m.get_root()
+    fig = cast("Figure", m.get_root())
     fig.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
     if assets is not None:
         js, css = assets

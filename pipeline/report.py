@@ -10,7 +10,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -538,7 +538,7 @@ def load_data(
     buildings = raw["buildings"]
     bward = None
     if isinstance(buildings, gpd.GeoDataFrame):
-        buildings = _with_ward(buildings, wards, None)
+        buildings = cast("gpd.GeoDataFrame", _with_ward(buildings, wards, None))
         ids = buildings.get("building_id", pd.Series(buildings.index, buildings.index))
         bward = pd.Series(buildings["ward_id"].to_numpy(), index=np.asarray(ids))
     data: dict[str, Any] = {"buildings": buildings}

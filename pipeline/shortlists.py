@@ -65,7 +65,7 @@ def anchor_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """Return one point per row: the point itself, a line's midpoint, a polygon's inner point."""
     geoms = gdf.geometry.to_numpy()
     kind = shapely.get_type_id(geoms)
-    out = shapely.point_on_surface(geoms)
+    out: np.ndarray = shapely.point_on_surface(geoms)
     lines = np.isin(kind, (1, 2, 5))
     if lines.any():
         out[lines] = shapely.line_interpolate_point(geoms[lines], 0.5, normalized=True)

@@ -3,7 +3,8 @@
 Used while the network, water and coverage stages are not in this branch: each writer skips a
 stage whose module exists (the real stage's outputs are then used instead).
 
-Wards: W1 "Phường Kinh Bắc" is x < 160 m, W2 "Xã Hòa Long" is x >= 160 m (town metres).
+Wards (:func:`ward_geojson`, read by ingest): W1 "Phường Kinh Bắc" is x < 160 m, W2 "Xã Hòa
+Long" is x >= 160 m (town metres).
 Width classes: primary, residential, tertiary are truck streets; the alley C-E (80 m) and the
 footway D-F are hose-only. Building b2 (205-215, 20-40) is deep, has no water and is reached in
 700 s (target 600 s); the others are reached in 100, 300 and 50 s and have water.
@@ -23,6 +24,8 @@ from pipeline._io import write_parquet
 from tests.osm_fixtures import CRS, TOWN_BOUNDS, X0, Y0
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pipeline.paths import ProvincePaths
 
 SPLIT_X = 160.0
@@ -60,25 +63,22 @@ def building_keys(paths: ProvincePaths) -> pd.Series:
     return pd.Series(key, index=b.index)
 
 
-def write_wards(paths: ProvincePaths) -> None:
-    """Write the two-ward layer (the ``ingest/wards.parquet`` contract) unless ingest makes it."""
-    path = paths.outputs / "ingest" / "wards.parquet"
-    if path.exists():
-        return
+def ward_geojson(path: Path) -> Path:
+    """Write the two wards as a WGS84 GeoJSON file (the ``wards.file`` config input)."""
     x0, y0, x1, y1 = TOWN_BOUNDS
+    margin = 10.0  # beyond the boundary: ingest clips the wards to it
     wards = _gdf(
-        {"ward_id": ["W1", "W2"], "name": ["Phường Kinh Bắc", "Xã Hòa Long"],
-         "ward_type": ["phường", "xã"], "population": [12000.0, np.nan],
-         "area_km2": [np.nan, np.nan], "approximate": [False, True]},
-        [_box(x0, y0, SPLIT_X, y1), _box(SPLIT_X, y0, x1, y1)],
+        {"code": ["W1", "W2"], "name": ["Phường Kinh Bắc", "Xã Hòa Long"],
+         "type": ["phường", "xã"], "population_2025": [12000.0, np.nan]},
+        [_box(x0 - margin, y0 - margin, SPLIT_X, y1 + margin),
+         _box(SPLIT_X, y0 - margin, x1 + margin, y1 + margin)],
     )  # fmt: skip
-    wards["area_km2"] = wards.area / 1e6
-    write_parquet(wards, path)
+    wards.to_crs(4326).to_file(path, driver="GeoJSON")
+    return path
 
 
 def write_upstream(paths: ProvincePaths) -> None:
     """Write network, water and coverage artifacts for the stages this branch lacks."""
-    write_wards(paths)
     keys = building_keys(paths)
     bid = {k: int(i) for i, k in keys.items()}
     out = paths.outputs

@@ -14,7 +14,7 @@ from pipeline.report import INPUTS, _stage_available, read_input
 from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
-from tests.report_fixtures import write_upstream
+from tests.report_fixtures import ward_geojson, write_upstream
 
 SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
 
@@ -22,13 +22,17 @@ SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
 @pytest.fixture(scope="module")
 def town_run(tmp_path_factory):
     """Ingest the town, add the upstream artifacts, run the report once (Vietnamese)."""
-    from tests.conftest import Project  # noqa: PLC0415
+    from tests.conftest import Project
 
     tmp = tmp_path_factory.mktemp("report")
     pbf = town().write(tmp / "town.osm.pbf")
     bnd = boundary_geojson(tmp / "boundary.geojson", *TOWN_BOUNDS)
     project = Project(tmp / "project")
-    project.province("town", {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}})
+    wards = ward_geojson(tmp / "wards.geojson")
+    project.province(
+        "town",
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}, "wards": {"file": str(wards)}},
+    )
     config = load_config("town", root=project.root)
     paths = ProvincePaths("town", project.root)
     run_pipeline("ingest", config, paths)
