@@ -43,7 +43,7 @@ COLOURS: dict[str, str] = {
     "hose_only": "#e03131",
     "blocked": "#862e9c",
     "alley": "#c2255c",
-    "deep_building": "#5f3dc4",
+    "deep_building": "#ae3ec9",
     "water_usable": "#1098ad",
     "water_unusable": "#868e96",
     "station_existing": "#c92a2a",
@@ -51,7 +51,7 @@ COLOURS: dict[str, str] = {
     "dense_unreached": "#f03e3e",
     "site_station": "#d6336c",
     "site_hydrant": "#0c8599",
-    "site_fire_point": "#7048e8",
+    "site_fire_point": "#2b8a3e",
     "ward": "#343a40",
 }
 #: Isochrone fill colours, from the shortest break to the longest.
@@ -89,6 +89,7 @@ class DrawnLayer:
     legend: list[tuple[str, str]] = field(default_factory=list)
     weight: float = 2.0
     fill_opacity: float = 0.3
+    opacity: float = 0.9
     point_radius_px: float = 4.0
     show: bool = True
 
@@ -106,7 +107,7 @@ class _GeoJsonLayer(Layer):
         var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
             style: function (f) {
                 var p = f.properties;
-                return {color: p.c, weight: p.w || {{ this.weight }}, opacity: 0.9,
+                return {color: p.c, weight: p.w || {{ this.weight }}, opacity: {{ this.opacity }},
                         fillColor: p.c, fillOpacity: {{ this.fill_opacity }},
                         dashArray: p.d || null};
             },
@@ -131,6 +132,7 @@ class _GeoJsonLayer(Layer):
         self.data = drawn.geojson.replace("</", "<\\/")
         self.weight = drawn.weight
         self.fill_opacity = drawn.fill_opacity
+        self.opacity = drawn.opacity
         self.point_radius = drawn.point_radius_px
 
 
@@ -336,13 +338,16 @@ def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) 
     legend = [(COLOURS["alley"], t("layer_alleys", lang))]
     a = data.alleys
     if a is None or len(a) == 0:
-        return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=5)
+        return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=9, opacity=0.35)
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
     geoms = _round(a, cfg.report.coordinate_decimals, tol)
     cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
     tips = _tooltips(a, cols, lang, t("layer_alleys", lang))
     props = [{"c": COLOURS["alley"], "t": tip} for tip in tips]
-    return DrawnLayer("layer_alleys", _geojson(geoms, props), len(geoms), legend, weight=5)
+    # A wide translucent halo under the street lines: the line inside still shows the width class.
+    return DrawnLayer(
+        "layer_alleys", _geojson(geoms, props), len(geoms), legend, weight=9, opacity=0.35
+    )
 
 
 def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
@@ -362,7 +367,7 @@ def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) ->
         geoms = _round(b, rc.coordinate_decimals, rc.ward_simplify_m)
     tips = _tooltips(b, ["hose_distance_m", "bottleneck_width_m", "floor_area_m2"], lang,
                      t("layer_deep_buildings", lang))  # fmt: skip
-    props = [{"c": colour, "t": tip} for tip in tips]
+    props = [{"c": colour, "t": tip, "w": 1} for tip in tips]
     return DrawnLayer(
         "layer_deep_buildings", _geojson(geoms, props), len(geoms), legend,
         fill_opacity=0.6, point_radius_px=3,
@@ -535,8 +540,8 @@ def build_layers(
         _isochrones(data, detail, cfg, lang),
         _dense(data, detail, cfg, lang),
         reach,
-        _streets(data, detail, cfg, lang),
         _alleys(data, detail, cfg, lang),
+        _streets(data, detail, cfg, lang),
         _deep(data, detail, cfg, lang),
         water,
         _stations(data, cfg, lang),

@@ -563,8 +563,21 @@ def _subset(df: Any, ward_id: str) -> Any:  # noqa: ANN401 - a frame or None
     return df[df["ward_id"] == ward_id]
 
 
-def _bounds_wgs84(geom: Any, crs: str) -> tuple[float, float, float, float]:  # noqa: ANN401
-    b = gpd.GeoSeries([geom], crs=crs).to_crs(4326).total_bounds
+def _view_bounds(
+    area: Any,  # noqa: ANN401 - a shapely geometry
+    layers: list[gpd.GeoDataFrame | None],
+    crs: str,
+) -> tuple[float, float, float, float]:
+    """Return the WGS84 bounds a map opens on: the data's extent within ``area``, else ``area``.
+
+    A province whose OSM extract covers only part of it (or a ward layer that is the whole
+    province) then opens on the data, not on an empty outline.
+    """
+    boxes = [shapely.box(*df.total_bounds) for df in layers if df is not None and len(df) > 0]
+    extent = shapely.intersection(shapely.union_all(boxes), area) if boxes else area
+    if extent.is_empty:
+        extent = area
+    b = gpd.GeoSeries([shapely.box(*extent.bounds)], crs=crs).to_crs(4326).total_bounds
     return float(b[0]), float(b[1]), float(b[2]), float(b[3])
 
 
@@ -601,7 +614,11 @@ def render_maps(
     layers = build_layers(full, config, lang, detail="province")
     text = render_map(
         layers,
-        _bounds_wgs84(shapely.union_all(wtable.geometry.to_numpy()), config.crs),
+        _view_bounds(
+            shapely.union_all(wtable.geometry.to_numpy()),
+            [full.edges, full.deep_buildings],
+            config.crs,
+        ),
         config,
         lang,
         title=t("map_title", lang, name=province_name),
@@ -641,7 +658,7 @@ def render_maps(
         wl = build_layers(one, config, lang, detail="ward")
         page = render_map(
             wl,
-            _bounds_wgs84(geom, config.crs),
+            _view_bounds(geom, [one.edges], config.crs),
             config,
             lang,
             title=str(ward["name"]),

@@ -166,7 +166,7 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     assert page.leaflet_loaded
     assert page.js_errors == []
     expected = [t(k, "vi") for k in ("layer_wards", "layer_isochrones", "layer_dense_unreached",
-                "layer_water_reach", "layer_streets", "layer_alleys", "layer_deep_buildings",
+                "layer_water_reach", "layer_alleys", "layer_streets", "layer_deep_buildings",
                 "layer_water", "layer_stations", "layer_shortlist")]  # fmt: skip
     assert page.overlays == expected
     assert page.base_layers == [t("base_osm", "vi"), t("base_satellite", "vi")]
