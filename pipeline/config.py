@@ -205,8 +205,11 @@ class ReportConfig(_Model):
     shortlist_rows: int = 50
     risk_weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "unreached": 0.35, "response_time": 0.25, "alley_access": 0.25, "water": 0.15,
-        }  # fmt: skip
+            "unreached": 0.35,
+            "response_time": 0.25,
+            "alley_access": 0.25,
+            "water": 0.15,
+        }
     )
     isochrone_scenario: str | None = None
     coordinate_decimals: int = Field(default=6, ge=4, le=8)
@@ -215,7 +218,8 @@ class ReportConfig(_Model):
     province_max_points: int = 5000
     province_grid_m: float = 250.0
     satellite_tiles: str = (
-        "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}"
+        "https://server.arcgisonline.com/ArcGIS/rest/services/"
+        "World_Imagery/MapServer/tile/{z}/{y}/{x}"
     )
     satellite_attribution: str = "Esri World Imagery"
     leaflet_dir: str = "cache/vendor/leaflet-1.9.4"
