@@ -213,6 +213,7 @@ class ReportConfig(_Model):
     )
     isochrone_scenario: str | None = None
     coordinate_decimals: int = Field(default=6, ge=4, le=8)
+    province_coordinate_decimals: int = Field(default=5, ge=4, le=8)
     province_simplify_m: float = 5.0
     ward_simplify_m: float = 0.5
     province_max_points: int = 5000

@@ -92,19 +92,24 @@ class DrawnLayer:
     opacity: float = 0.9
     point_radius_px: float = 4.0
     show: bool = True
+    #: Province-scale lines without tooltips: ``[{"c": colour, "s": encoded, "n": counts}]``
+    #: as JSON (see :func:`encode_lines`), drawn in the same layer as ``geojson``.
+    encoded: str = "[]"
+    decimals: int = 6
 
 
 class _GeoJsonLayer(Layer):
     """A Leaflet GeoJSON layer styled from compact per-feature properties.
 
     Properties: ``c`` colour, ``w`` line weight, ``r`` circle radius in metres (drawn as
-    ``L.circle``), ``t`` tooltip HTML, ``p`` popup HTML.
+    ``L.circle``), ``t`` tooltip HTML, ``p`` popup HTML. Encoded line groups (no tooltips) are
+    decoded in the page and added to the same layer.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data }}, {
+        var {{ this.get_name() }} = L.geoJSON({{ this.data_token }}, {
             style: function (f) {
                 var p = f.properties;
                 return {color: p.c, weight: p.w || {{ this.weight }}, opacity: {{ this.opacity }},
@@ -122,6 +127,30 @@ class _GeoJsonLayer(Layer):
                 if (p.p) { l.bindPopup(p.p, {maxWidth: 360}); }
             }
         });
+        (function (layer, groups, f) {
+            function decode(s, counts) {
+                var i = 0, lat = 0, lng = 0, out = [];
+                function next() {
+                    var r = 0, sh = 0, b;
+                    do {
+                        b = s.charCodeAt(i++) - 63; r |= (b & 31) << sh; sh += 5;
+                    } while (b >= 32);
+                    return (r & 1) ? ~(r >> 1) : (r >> 1);
+                }
+                for (var c = 0; c < counts.length; c++) {
+                    var line = [];
+                    for (var k = 0; k < counts[c]; k++) {
+                        lat += next(); lng += next(); line.push([lat / f, lng / f]);
+                    }
+                    out.push(line);
+                }
+                return out;
+            }
+            groups.forEach(function (g) {
+                L.polyline(decode(g.s, g.n), {color: g.c, weight: {{ this.weight }},
+                    opacity: {{ this.opacity }}, interactive: false}).addTo(layer);
+            });
+        })({{ this.get_name() }}, {{ this.encoded_token }}, {{ this.scale }});
         {% endmacro %}
         """
     )
@@ -129,11 +158,19 @@ class _GeoJsonLayer(Layer):
     def __init__(self, drawn: DrawnLayer, name: str) -> None:
         super().__init__(name=name, overlay=True, control=True, show=drawn.show)
         self._name = "GeoJsonLayer"
-        self.data = drawn.geojson.replace("</", "<\\/")
+        # The data goes in after rendering (see render_map): branca compiles every rendered
+        # script as a Jinja template, which is slow on megabytes and breaks on "{{" in them.
+        self.data_token = f"__firegap_data_{self.get_name()}__"
+        self.encoded_token = f"__firegap_encoded_{self.get_name()}__"
+        self.payload = {
+            self.data_token: drawn.geojson.replace("</", "<\\/"),
+            self.encoded_token: drawn.encoded.replace("</", "<\\/"),
+        }
         self.weight = drawn.weight
         self.fill_opacity = drawn.fill_opacity
         self.opacity = drawn.opacity
         self.point_radius = drawn.point_radius_px
+        self.scale = 10**drawn.decimals
 
 
 class _Legend(MacroElement):
@@ -231,6 +268,63 @@ def _round(gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float) -> np.ndarra
     return out
 
 
+def _decimals(cfg: ProvinceConfig, detail: Detail) -> int:
+    """Coordinate decimals: fewer on the province map (1e-5 degree is about 1 m)."""
+    rc = cfg.report
+    return rc.province_coordinate_decimals if detail == "province" else rc.coordinate_decimals
+
+
+def encode_lines(geoms: np.ndarray, decimals: int) -> tuple[str, list[int]]:
+    """Encode WGS84 lines as one Google encoded-polyline string, deltas running across lines.
+
+    Parameters
+    ----------
+    geoms
+        LineStrings in WGS84 (lon, lat).
+    decimals
+        Precision: coordinates are stored as integers of ``10**-decimals`` degree.
+
+    Returns
+    -------
+    str, list of int
+        The encoded ``lat, lon`` deltas of every vertex, and the vertex count of each line
+        (lines with fewer than 2 vertices are dropped).
+
+    Notes
+    -----
+    The algorithm of Google's polyline format (zig-zag, 5-bit chunks + 63), vectorised: a
+    few bytes per vertex instead of ~20 in GeoJSON, which keeps a province-scale map small.
+    """
+    keep = shapely.get_num_coordinates(geoms) >= 2  # noqa: PLR2004 - a line needs two vertices
+    coords, idx = shapely.get_coordinates(geoms[keep], return_index=True)
+    counts = np.bincount(idx, minlength=int(keep.sum())).tolist()
+    if not len(coords):
+        return "", counts
+    ints = np.round(coords[:, ::-1] * 10**decimals).astype(np.int64)
+    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64)).ravel()
+    z = (deltas << 1) ^ (deltas >> 63)
+    shifts = 5 * np.arange(7, dtype=np.int64)
+    chunks = (z[:, None] >> shifts) & 31
+    needed = (z[:, None] >> shifts) > 0
+    needed[:, 0] = True
+    more = np.zeros_like(needed)
+    more[:, :-1] = needed[:, 1:]
+    chars = chunks + 32 * more + 63
+    return chars[needed].astype(np.uint8).tobytes().decode("ascii"), counts
+
+
+def _merged(lines: gpd.GeoDataFrame, colour: str, cfg: ProvinceConfig) -> dict[str, Any]:
+    """One encoded line group (no tooltips) of the province map."""
+    decimals = _decimals(cfg, "province")
+    geoms = _round(lines, decimals, cfg.report.province_simplify_m)
+    text, counts = encode_lines(geoms, decimals)
+    return {"c": colour, "s": text, "n": counts}
+
+
+def _encoded(groups: list[dict[str, Any]]) -> str:
+    return json.dumps(groups, separators=(",", ":"))
+
+
 def _geojson(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
     """Return a FeatureCollection of ``geoms`` (WGS84) with ``props``, compact."""
     keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
@@ -308,23 +402,29 @@ def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language)
         cls = cls.where(~edges["blocked"].fillna(value=False).astype(bool), "blocked")
     cols = ["width_m", "width_source", "highway"]
     if detail == "province":
-        # Truck streets merged and simplified (no tooltips); other streets keep theirs.
-        truck = edges[cls == "truck"]
-        other = edges[cls != "truck"]
-        merged = shapely.line_merge(shapely.multilinestrings(truck.geometry.to_numpy()))
-        parts = shapely.get_parts(merged) if len(truck) else np.array([], dtype=object)
-        tg = gpd.GeoDataFrame(geometry=parts, crs=edges.crs)
-        g1 = _round(tg, rc.coordinate_decimals, rc.province_simplify_m)
-        p1: list[dict[str, Any]] = [{"c": COLOURS["truck"]}] * len(g1)
-        g2 = _round(other, rc.coordinate_decimals, rc.province_simplify_m)
-        ocls = cls[cls != "truck"]
-        tips = _tooltips(other, cols, lang)
-        p2 = [
-            {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
-            for c, tip in zip(ocls, tips, strict=True)
+        # Truck streets merged and simplified, without tooltips; other streets keep theirs
+        # unless there are more than province_max_points of them (then merged by class too).
+        truck = (cls == "truck").to_numpy()
+        few = int((~truck).sum()) <= rc.province_max_points
+        merge = truck if few else np.ones(len(cls), dtype=bool)
+        groups = [
+            _merged(edges[merge & (cls == c).to_numpy()], COLOURS.get(c, COLOURS["blocked"]), cfg)
+            for c in dict.fromkeys(cls[merge])
         ]
-        geoms = np.concatenate([g1, g2])
-        return DrawnLayer("layer_streets", _geojson(geoms, p1 + p2), len(geoms), legend)
+        text, n = _empty(), 0
+        if few and (~truck).any():
+            other = edges[~truck]
+            g2 = _round(other, _decimals(cfg, detail), rc.province_simplify_m)
+            tips = _tooltips(other, cols, lang)
+            p2 = [
+                {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
+                for c, tip in zip(cls[~truck], tips, strict=True)
+            ]
+            text, n = _geojson(g2, p2), len(g2)
+        return DrawnLayer(
+            "layer_streets", text, n + sum(len(g["n"]) for g in groups), legend,
+            encoded=_encoded(groups), decimals=_decimals(cfg, detail),
+        )  # fmt: skip
     geoms = _round(edges, rc.coordinate_decimals, rc.ward_simplify_m)
     tips = _tooltips(edges, cols, lang)
     props = [
@@ -339,8 +439,14 @@ def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) 
     a = data.alleys
     if a is None or len(a) == 0:
         return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=9, opacity=0.35)
+    if detail == "province" and len(a) > cfg.report.province_max_points:
+        group = _merged(a, COLOURS["alley"], cfg)
+        return DrawnLayer(
+            "layer_alleys", _empty(), len(group["n"]), legend, weight=9, opacity=0.35,
+            encoded=_encoded([group]), decimals=_decimals(cfg, detail),
+        )  # fmt: skip
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = _round(a, cfg.report.coordinate_decimals, tol)
+    geoms = _round(a, _decimals(cfg, detail), tol)
     cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
     tips = _tooltips(a, cols, lang, t("layer_alleys", lang))
     props = [{"c": COLOURS["alley"], "t": tip} for tip in tips]
@@ -359,10 +465,10 @@ def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) ->
     rc = cfg.report
     if detail == "province":
         if len(b) > rc.province_max_points:
-            text, n = _grid_counts(b, rc.province_grid_m, rc.coordinate_decimals, colour, lang)
+            text, n = _grid_counts(b, rc.province_grid_m, _decimals(cfg, detail), colour, lang)
             return DrawnLayer("layer_deep_buildings", text, n, legend, fill_opacity=0.5)
         pts = gpd.GeoDataFrame(geometry=shapely.centroid(b.geometry.to_numpy()), crs=b.crs)
-        geoms = _round(pts, rc.coordinate_decimals, 0)
+        geoms = _round(pts, _decimals(cfg, detail), 0)
     else:
         geoms = _round(b, rc.coordinate_decimals, rc.ward_simplify_m)
     tips = _tooltips(b, ["hose_distance_m", "bottleneck_width_m", "floor_area_m2"], lang,
@@ -388,11 +494,10 @@ def _water(
             DrawnLayer("layer_water", _empty(), 0, legend),
             DrawnLayer("layer_water_reach", _empty(), 0, reach_legend),
         )
-    rc = cfg.report
     pts = gpd.GeoDataFrame(
         w.drop(columns="geometry"), geometry=shapely.centroid(w.geometry.to_numpy()), crs=w.crs
     )
-    geoms = _round(pts, rc.coordinate_decimals, 0)
+    geoms = _round(pts, _decimals(cfg, detail), 0)
     usable = (
         w["usable"].fillna(value=False).astype(bool).to_numpy()
         if "usable" in w.columns
@@ -445,7 +550,7 @@ def _isochrones(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Langua
         m: ISOCHRONE_COLOURS[min(i, len(ISOCHRONE_COLOURS) - 1)] for i, m in enumerate(breaks)
     }
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = _round(iso, cfg.report.coordinate_decimals, tol)
+    geoms = _round(iso, _decimals(cfg, detail), tol)
     props = [{"c": colour[m], "t": t("minutes", lang, m=float(m))} for m in iso["minutes"]]
     legend = [(colour[m], t("minutes", lang, m=float(m))) for m in breaks]
     return DrawnLayer(
@@ -460,7 +565,6 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
     d = data.dense_unreached
     if d is None or len(d) == 0:
         return DrawnLayer("layer_dense_unreached", _empty(), 0, legend, weight=1)
-    rc = cfg.report
     if detail == "province":
         merged = shapely.coverage_union_all(d.geometry.to_numpy())
         d = gpd.GeoDataFrame(geometry=shapely.get_parts([merged]), crs=d.crs)
@@ -468,7 +572,7 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
     else:
         tips = _tooltips(d, ["floor_area_m2", "population", "time_s"], lang,
                          t("layer_dense_unreached", lang))  # fmt: skip
-    geoms = _round(d, rc.coordinate_decimals, 0)
+    geoms = _round(d, _decimals(cfg, detail), 0)
     props = [{"c": colour, "t": tip} for tip in tips]
     return DrawnLayer(
         "layer_dense_unreached", _geojson(geoms, props), len(geoms), legend,
@@ -499,7 +603,7 @@ def _ward_outlines(
     legend = [(COLOURS["ward"], t("layer_wards", lang))]
     w = data.wards
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = _round(w, cfg.report.coordinate_decimals, tol)
+    geoms = _round(w, _decimals(cfg, detail), tol)
     props = []
     for _, row in w[["ward_id", "name", "map_file"]].iterrows():
         popup = f"<b>{html.escape(str(row['name']))}</b>"
@@ -591,11 +695,13 @@ def render_map(
     m.default_css = []
     fig = cast("Figure", m.get_root())
     fig.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    payload: dict[str, str] = {}
     if assets is not None:
         js, css = assets
-        fig.header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+        marker = "<!--firegap-leaflet-->"
+        fig.header.add_child(Element(marker), name="leaflet_inline")
         safe_js = js.replace("</script", "<\\/script")
-        fig.header.add_child(Element(f"<script>{safe_js}</script>"), name="leaflet_js_inline")
+        payload[marker] = f"<style>{css}</style>\n<script>{safe_js}</script>"
     else:
         m.default_js = [("leaflet", LEAFLET_CDN + "leaflet.js")]
         m.default_css = [("leaflet_css", LEAFLET_CDN + "leaflet.css")]
@@ -608,11 +714,16 @@ def render_map(
     ).add_to(m)  # fmt: skip
     named = [(t(d.key, lang), d) for d in layers]
     for name, drawn in named:
-        _GeoJsonLayer(drawn, name).add_to(m)
+        layer = _GeoJsonLayer(drawn, name)
+        payload.update(layer.payload)
+        layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.add_child(_Legend(title, [(n, d) for n, d in named if d.legend], lang))
     m.fit_bounds([[south, west], [north, east]])
-    return fig.render()
+    page = fig.render()
+    for token, text in payload.items():
+        page = page.replace(token, text, 1)
+    return page
 
 
 def write_map(text: str, path: Path, *, max_mb: float | None = None) -> float:

@@ -9,9 +9,17 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from pyproj import Transformer
 
 from pipeline.config import load_config
-from pipeline.maps import COLOURS, MapData, build_layers, leaflet_assets, render_map
+from pipeline.maps import (
+    COLOURS,
+    MapData,
+    build_layers,
+    encode_lines,
+    leaflet_assets,
+    render_map,
+)
 
 CRS = "EPSG:32648"
 X0, Y0 = 590_000.0, 2_340_000.0
@@ -68,17 +76,53 @@ def test_ward_detail_draws_each_street_once_with_its_width_and_source(config):
     assert "Phường &lt;Một&gt;" in _features(layers["layer_wards"])[0]["properties"]["t"]
 
 
-def test_province_detail_merges_truck_streets_and_keeps_tooltips_on_the_rest(config):
+def test_province_detail_encodes_truck_streets_and_keeps_tooltips_on_the_rest(config):
     layers = _by_key(build_layers(MapData(wards=_wards(), edges=_edges()), config, "en",
                                   detail="province"))  # fmt: skip
-    feats = _features(layers["layer_streets"])
-    truck = [f for f in feats if f["properties"]["c"] == COLOURS["truck"]]
-    other = [f for f in feats if f["properties"]["c"] != COLOURS["truck"]]
-    assert len(other) == 1
-    assert "t" in other[0]["properties"]
-    # The two truck streets do not touch end to end, so they stay two lines, untooltipped.
-    assert len(truck) == 2
-    assert all("t" not in f["properties"] for f in truck)
+    streets = layers["layer_streets"]
+    feats = _features(streets)
+    assert len(feats) == 1  # the one non-truck street keeps its tooltip
+    assert feats[0]["properties"]["c"] == COLOURS["hose_only"]
+    assert "t" in feats[0]["properties"]
+    (group,) = json.loads(streets.encoded)
+    assert group["c"] == COLOURS["truck"]
+    assert group["n"] == [2, 2]  # two truck streets, 2 vertices each (simplified)
+    assert streets.decimals == config.report.province_coordinate_decimals
+    lines = decode_lines(group["s"], group["n"], streets.decimals)
+    lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(X0 + 50, Y0 + 80)
+    assert lines[1][1] == pytest.approx([lat, lon], abs=1e-5)
+
+
+def test_encode_lines_matches_googles_example():
+    g = np.array([shapely.LineString([(-120.2, 38.5), (-120.95, 40.7), (-126.453, 43.252)]),
+                  shapely.LineString([(0, 0), (0, 0)]), shapely.LineString()])  # fmt: skip
+    text, counts = encode_lines(g, 5)
+    assert text.startswith("_p~iF~ps|U_ulLnnqC_mqNvxq`@")
+    assert counts == [3, 2]  # the empty line is dropped
+    back = decode_lines(text, counts, 5)
+    assert back[0][2] == pytest.approx([43.252, -126.453])
+    assert back[1] == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def decode_lines(text, counts, decimals):
+    """Python twin of the page's decoder (the JS in maps._GeoJsonLayer)."""
+    values, i = [], 0
+    while i < len(text):
+        r = sh = 0
+        while True:
+            b = ord(text[i]) - 63
+            i += 1
+            r |= (b & 31) << sh
+            sh += 5
+            if b < 32:
+                break
+        values.append(~(r >> 1) if r & 1 else r >> 1)
+    pts = np.cumsum(np.array(values).reshape(-1, 2), axis=0) / 10**decimals
+    out, k = [], 0
+    for n in counts:
+        out.append(pts[k : k + n].tolist())
+        k += n
+    return out
 
 
 def test_many_points_become_grid_counts_on_the_province_map(config):
