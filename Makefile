@@ -3,6 +3,11 @@ PROVINCE ?= bac_ninh
 OSM ?=
 LANG_OPT ?=
 PYTHON ?= python3
+# make bench: generated sizes (1 = a province), generator seed, extra options (--no-real,
+# --no-baselines, --gap-sample N; see python -m pipeline.bench --help).
+BENCH_SCALES ?= 0.125,0.25,0.5,1
+BENCH_SEED ?= 42
+BENCH_OPTS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -66,7 +71,7 @@ typecheck: $(STAMP) ## mypy (strict) on pipeline/
 	$(PY) -m mypy
 
 bench: $(STAMP) ## Benchmarks: every stage on real + generated data, against baselines
-	$(PY) -m pipeline.bench
+	$(PY) -m pipeline.bench --scales $(BENCH_SCALES) --seed $(BENCH_SEED) $(BENCH_OPTS)
 
 clean: ## Remove outputs/ for PROVINCE (the download cache is kept)
 	rm -rf outputs/$(PROVINCE)

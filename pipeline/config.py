@@ -139,6 +139,31 @@ class AccessConfig(_Model):
     alley_name_prefixes: list[str] = Field(default_factory=list)
     alley_width_m: float = 2.5
     public_fire_points_files: list[SourceFile] = Field(default_factory=list)
+    gap_replaces_default: bool = True
+    width_confidence: dict[str, float] = Field(
+        default_factory=lambda: {
+            "tag": 0.9, "lanes": 0.6, "building_gap": 0.8,
+            "name_default": 0.4, "highway_default": 0.3,
+        }
+    )  # fmt: skip
+    blocked_highways: list[str] = Field(default_factory=lambda: ["steps"])
+    blocked_access_values: list[str] = Field(default_factory=lambda: ["no"])
+    fire_point_snap_m: float = 30.0
+    frontage_tolerance_m: float = 1.0
+    direct_access_max_m: float = 20.0
+    node_direct_access_m: float = 12.0
+    gap_cap_only_highways: list[str] = Field(
+        default_factory=lambda: ["footway", "path", "steps", "cycleway", "corridor", "bridleway"]
+    )
+
+    @field_validator("width_confidence")
+    @classmethod
+    def _confidence_complete(cls, v: dict[str, float]) -> dict[str, float]:
+        wanted = {"tag", "lanes", "building_gap", "name_default", "highway_default"}
+        if set(v) != wanted or any(not 0 <= c <= 1 for c in v.values()):
+            msg = f"must give a confidence in [0, 1] for exactly {', '.join(sorted(wanted))}"
+            raise ValueError(msg)
+        return v
 
 
 class WaterConfig(_Model):
@@ -153,7 +178,14 @@ class WaterConfig(_Model):
     natural_source_reach_portable_m: Threshold
     natural_source_road_access_m: Threshold
     duplicate_merge_m: Threshold
-    candidate_count: int = 20
+    point_access_max_m: Threshold
+    use_low_flow_spacing: bool = False
+    natural_source_pump: Literal["truck", "portable"] = "truck"
+    natural_kinds: list[str] = Field(default_factory=list)
+    type_aliases: dict[str, str] = Field(default_factory=dict)
+    candidate_count: int = Field(default=20, ge=0)
+    candidate_weight: Literal["auto", "floor_area", "population"] = "auto"
+    candidate_tile_m: float = Field(default=500.0, gt=0)
 
 
 class ResponseConfig(_Model):

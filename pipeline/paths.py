@@ -36,9 +36,11 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "sources": "water/sources.parquet",
         "source_rejects": "water/source_rejects.csv",
         "building_water": "water/building_water.parquet",
+        "street_water": "water/street_water.parquet",
         "spacing_gaps": "water/spacing_gaps.parquet",
         "hydrant_candidates": "water/hydrant_candidates.parquet",
         "water_wards": "water/wards.parquet",
+        "dense_gaps": "water/dense_gaps.parquet",
         "water_summary": "water/summary.json",
     },
     "coverage": {

@@ -1,0 +1,770 @@
+"""Stage ``water``: hydrants and natural sources -> reach along the streets, gaps, new hydrants."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pipeline._errors import InputDataError
+from pipeline._io import read_geoparquet, read_parquet, write_json, write_parquet
+from pipeline._validate import check_graph_layers
+from pipeline.graph import read_graph_layers
+from pipeline.paths import ARTIFACTS
+from pipeline.siting import greedy_mclp
+from pipeline.water_reach import (
+    Segments,
+    Spots,
+    candidate_coverage,
+    segments_from_edges,
+    snap_points,
+    source_envelope,
+    spots_at_points,
+    spots_near_bodies,
+)
+from pipeline.water_sources import (
+    HYDRANT,
+    OSM_POINT_KINDS,
+    file_sources,
+    merge_duplicates,
+    osm_sources,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipeline.config import DensityConfig, ProvinceConfig, WaterConfig
+    from pipeline.stage import StageContext
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the ``network`` stage's edges this stage needs.
+TRUCK_COLUMNS = ("truck_ok", "truck_connected")
+
+
+def natural_reach_m(config: WaterConfig) -> float:
+    """Reach of a static source (tank, suction point, pond, river) with the configured pump."""
+    if config.natural_source_pump == "portable":
+        return config.natural_source_reach_portable_m.value
+    return config.natural_source_reach_truck_m.value
+
+
+def spacing_max_m(config: WaterConfig) -> float:
+    """Largest hydrant spacing along truck streets (the low-flow value when configured)."""
+    if config.use_low_flow_spacing:
+        return config.hydrant_spacing_low_flow_m.value
+    return config.hydrant_spacing_max_m.value
+
+
+def classify_sources(
+    sources: gpd.GeoDataFrame, segs: Segments, config: WaterConfig
+) -> tuple[gpd.GeoDataFrame, Spots, Spots]:
+    """Decide which sources a fire truck can use and where each meets the truck streets.
+
+    Parameters
+    ----------
+    sources
+        From :mod:`pipeline.water_sources`.
+    segs
+        Street segments with their ``truck`` flag.
+    config
+        The ``water`` config.
+
+    Returns
+    -------
+    sources, hydrant_spots, static_spots
+        ``sources`` gains ``usable``, ``reason`` (why not), ``reach_m`` and ``access_points``;
+        spots index rows of ``sources``.
+
+    Notes
+    -----
+    A hydrant, tank or suction point must lie within ``point_access_max_m`` of a truck street; a
+    pond, lake, river or canal must have a truck street within ``natural_source_road_access_m``
+    of its bank (TCVN 2622: a truck street to the bank), and every such street is an access
+    point. Other water kinds (streams, ditches, drains) are listed but not counted.
+    """
+    out = sources.copy()
+    n = len(out)
+    kind = out["kind"].astype(str).to_numpy()
+    counted_kinds = {*OSM_POINT_KINDS.values(), *config.natural_kinds}
+    counted = np.isin(kind, list(counted_kinds))
+    geoms = out.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    truck = segs.truck
+    pt_idx = np.flatnonzero(counted & is_point)
+    body_idx = np.flatnonzero(counted & ~is_point)
+    pt_spots = spots_at_points(
+        geoms[pt_idx], segs, mask=truck, max_distance_m=config.point_access_max_m.value
+    )
+    pt_spots = Spots(pt_spots.seg, pt_spots.along_m, pt_idx[pt_spots.source], pt_spots.cost)
+    body_spots = spots_near_bodies(
+        geoms[body_idx], segs, mask=truck, distance_m=config.natural_source_road_access_m.value
+    )
+    body_spots = Spots(
+        body_spots.seg, body_spots.along_m, body_idx[body_spots.source], body_spots.cost
+    )
+    access = np.bincount(pt_spots.source, minlength=n) + np.bincount(body_spots.source, minlength=n)
+    reason = np.full(n, "", dtype=object)
+    reason[~counted] = (
+        "kind '" + kind[~counted].astype(object) + "' is not counted (water.natural_kinds)"
+    )
+    reason[counted & is_point & (access == 0)] = (
+        f"no truck street within {config.point_access_max_m.value:g} m"
+    )
+    reason[counted & ~is_point & (access == 0)] = (
+        f"no truck street within {config.natural_source_road_access_m.value:g} m of the bank"
+    )
+    out["usable"] = reason == ""
+    out["reason"] = reason
+    out["reach_m"] = np.where(
+        kind == HYDRANT, config.hydrant_reach_m.value, natural_reach_m(config)
+    )
+    out["access_points"] = access
+    spots = Spots.concat([pt_spots, body_spots])
+    is_hydrant = kind[spots.source] == HYDRANT
+    return out, spots.subset(is_hydrant), spots.subset(~is_hydrant)
+
+
+def read_truck_flags(path: Path, edges: pd.DataFrame) -> np.ndarray:
+    """Return per ingest edge whether a fire truck can use it and reach it from the network.
+
+    Parameters
+    ----------
+    path
+        The ``network`` stage's ``edges`` artifact.
+    edges
+        The ``ingest`` edges, indexed by ``(u, v, key)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, aligned with ``edges`` (edges missing from the network table are not truck).
+    """
+    net = read_parquet(path)
+    if {"u", "v", "key"} <= set(net.columns):
+        net = net.set_index(["u", "v", "key"])
+    missing = [c for c in TRUCK_COLUMNS if c not in net.columns]
+    if missing:
+        msg = (
+            f"{path}: column(s) {', '.join(missing)} missing; rerun the network stage "
+            "(python -m pipeline network --force)"
+        )
+        raise InputDataError(msg)
+    ok = net["truck_ok"].astype(bool) & net["truck_connected"].astype(bool)
+    return ok.reindex(edges.index, fill_value=False).to_numpy(dtype=bool)
+
+
+def read_wards(ctx: StageContext, boundary: shapely.Geometry) -> gpd.GeoDataFrame:
+    """Return the ward polygons, or one ward (the whole province) when there is no ward layer."""
+    name = ARTIFACTS["ingest"].get("wards")
+    crs = ctx.config.crs
+    if name is not None and ctx.input("ingest", "wards").exists():
+        wards = read_geoparquet(ctx.input("ingest", "wards")).to_crs(crs)
+        if len(wards):
+            if "population" not in wards:
+                wards["population"] = np.nan
+            return wards.reset_index(drop=True)
+    logger.info("water: no ward layer; the whole province is one ward")
+    return gpd.GeoDataFrame(
+        {"ward_id": [ctx.config.slug], "name": [ctx.config.name.vi], "population": [np.nan]},
+        geometry=[boundary],
+        crs=crs,
+    )
+
+
+def assign_wards(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the ward row of each point (inside, else the nearest ward)."""
+    geoms = wards.geometry.to_numpy()
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0:
+        return out
+    tree = shapely.STRtree(geoms)
+    p, w = tree.query(points, predicate="within")
+    out[p[::-1]] = w[::-1]
+    left = np.flatnonzero(out < 0)
+    if len(left):
+        p2, w2 = tree.query_nearest(points[left], all_matches=False)
+        out[left[p2]] = w2
+    return out
+
+
+def dense_cells(
+    xy: np.ndarray,
+    floor_m2: np.ndarray,
+    uncovered: np.ndarray,
+    population: np.ndarray | None,
+    config: DensityConfig,
+) -> pd.DataFrame:
+    """Return grid cells that are densely built, with the floor area out of reach of water.
+
+    Parameters
+    ----------
+    xy
+        Building points (projected metres).
+    floor_m2
+        Floor area per building.
+    uncovered
+        Whether each building has no usable water within reach.
+    population
+        People per building, or ``None``.
+    config
+        The ``density`` config (cell size, density thresholds).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per dense cell: ``cx, cy`` (cell corner), ``floor_area_m2``,
+        ``floor_area_without_water_m2``, ``population`` and ``without_water`` (the floor area out
+        of reach alone meets the density threshold).
+    """
+    size = config.cell_size_m
+    cell_ha = size * size / 1e4
+    cell = np.floor(xy / size).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "cx": cell[:, 0],
+            "cy": cell[:, 1],
+            "floor_area_m2": floor_m2,
+            "floor_area_without_water_m2": np.where(uncovered, floor_m2, 0.0),
+            "population": population if population is not None else np.nan,
+            "population_without_water": np.where(uncovered, population, 0.0)
+            if population is not None
+            else np.nan,
+        }
+    )
+    cells = frame.groupby(["cx", "cy"], as_index=False).sum(min_count=1)
+    floor_thr = config.dense_floor_area_m2_per_ha.value * cell_ha
+    pop_thr = config.dense_population_per_ha.value * cell_ha
+    dense = (cells["floor_area_m2"] >= floor_thr) | (cells["population"].fillna(0) >= pop_thr)
+    cells = cells[dense].copy()
+    cells["without_water"] = (cells["floor_area_without_water_m2"] >= floor_thr) | (
+        cells["population_without_water"].fillna(0) >= pop_thr
+    )
+    cells["cx"] = cells["cx"] * size
+    cells["cy"] = cells["cy"] * size
+    return cells.reset_index(drop=True)
+
+
+def _nan_inf(a: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def _read_inputs(ctx: StageContext) -> dict[str, Any]:
+    crs = ctx.config.crs
+    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(crs).geometry.union_all()
+    nodes, edges = read_graph_layers(
+        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
+    )
+    check_graph_layers(nodes, edges)
+    truck = read_truck_flags(ctx.input("network", "edges"), edges)
+    return {
+        "boundary": boundary,
+        "nodes": nodes,
+        "edges": edges,
+        "truck": truck,
+        "buildings": read_geoparquet(ctx.input("ingest", "buildings")).to_crs(crs),
+        "water_points": read_geoparquet(ctx.input("ingest", "water_points")),
+        "water_bodies": read_geoparquet(ctx.input("ingest", "water_bodies")),
+    }
+
+
+def collect_sources(
+    inputs: dict[str, Any], config: ProvinceConfig
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Return OSM and authority sources (authority rows first), duplicates merged, and rejects."""
+    crs = config.crs
+    from_files, rejects = file_sources(
+        config.water.files, crs=crs, boundary=inputs["boundary"], config=config.water
+    )
+    from_osm = osm_sources(inputs["water_points"], inputs["water_bodies"], crs=crs)
+    frames = [f for f in (from_files, from_osm) if len(f)]
+    both = pd.concat(frames, ignore_index=True) if frames else from_osm
+    sources, dup_rejects = merge_duplicates(both, distance_m=config.water.duplicate_merge_m.value)
+    all_rejects = pd.concat([d for d in (rejects, dup_rejects) if len(d)] or [rejects])
+    all_rejects = all_rejects.sort_values(["file", "line"], kind="stable", na_position="last")
+    return sources, all_rejects.reset_index(drop=True)
+
+
+def building_water(
+    buildings: gpd.GeoDataFrame,
+    segs: Segments,
+    sources: gpd.GeoDataFrame,
+    *,
+    hydrant_spots: Spots,
+    static_spots: Spots,
+    config: WaterConfig,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return, per building, the network distance to water and whether it is within reach.
+
+    Returns
+    -------
+    table, parts
+        ``table`` has ``hydrant_distance_m``, ``natural_distance_m``, ``water_distance_m``
+        (NaN: no source reachable), ``nearest_source_id``, ``nearest_source_kind``,
+        ``covered``; ``parts`` holds the snap arrays and envelopes for later steps.
+    """
+    reach_h = config.hydrant_reach_m.value
+    reach_s = natural_reach_m(config)
+    env_h = source_envelope(segs, hydrant_spots)
+    env_s = source_envelope(segs, static_spots)
+    seg, along, gap = snap_points(buildings.geometry.to_numpy(), segs)
+    h, h_src = env_h.at(seg, along)
+    s, s_src = env_s.at(seg, along)
+    h, s = h + gap, s + gap
+    covered = (h <= reach_h) | (s <= reach_s)
+    use_h = (h <= reach_h) | ((s > reach_s) & (h <= s))
+    src = np.where(use_h, h_src, s_src)
+    ids = sources["source_id"].to_numpy(dtype=object)
+    kinds = sources["kind"].to_numpy(dtype=object)
+    table = pd.DataFrame(
+        {
+            "floor_area_m2": buildings["floor_area_m2"].to_numpy(dtype=float),
+            "hydrant_distance_m": _nan_inf(h),
+            "natural_distance_m": _nan_inf(s),
+            "water_distance_m": _nan_inf(np.minimum(h, s)),
+            "nearest_source_id": np.where(src >= 0, ids[np.maximum(src, 0)], None),
+            "nearest_source_kind": np.where(src >= 0, kinds[np.maximum(src, 0)], None),
+            "covered": covered,
+            "street_gap_m": gap,
+        },
+        index=buildings.index,
+    )
+    return table, {"seg": seg, "along": along, "gap": gap, "env_h": env_h, "env_s": env_s}
+
+
+def street_water(
+    segs: Segments,
+    index: pd.Index,
+    edges: pd.DataFrame,
+    *,
+    parts: dict[str, Any],
+    hydrant_spots: Spots,
+    static_spots: Spots,
+    config: WaterConfig,
+) -> gpd.GeoDataFrame:
+    """Return every street segment with its worst distance to water and its length in reach."""
+    reach_h = config.hydrant_reach_m.value
+    reach_s = natural_reach_m(config)
+    top = max(reach_h, reach_s)
+    # One search for both kinds: a hydrant starts at (top - its reach), so "within top" means
+    # "within its own reach" for every source.
+    both = Spots.concat(
+        [hydrant_spots.with_cost(top - reach_h), static_spots.with_cost(top - reach_s)]
+    )
+    _, covered_m = source_envelope(segs, both).segment_stats(top)
+    worst_h, _ = parts["env_h"].segment_stats(reach_h)
+    worst_s, _ = parts["env_s"].segment_stats(reach_s)
+    covered_m = np.minimum(covered_m, segs.length_m)
+    fwd = edges.loc[index]
+    out = gpd.GeoDataFrame(
+        {
+            "u": index.get_level_values(0),
+            "v": index.get_level_values(1),
+            "key": index.get_level_values(2),
+            "name": fwd["name"].to_numpy() if "name" in fwd else None,
+            "highway": fwd["highway"].to_numpy() if "highway" in fwd else None,
+            "truck": segs.truck,
+            "length_m": segs.length_m,
+            "hydrant_distance_max_m": _nan_inf(worst_h),
+            "natural_distance_max_m": _nan_inf(worst_s),
+            "covered_m": covered_m,
+            "uncovered_m": segs.length_m - covered_m,
+        },
+        geometry=segs.geometry,
+        crs=edges.crs,
+    )
+    out["covered"] = out["uncovered_m"] <= 0
+    return out
+
+
+def spacing_gaps(
+    segs: Segments, street: gpd.GeoDataFrame, hydrant_spots: Spots, config: WaterConfig
+) -> gpd.GeoDataFrame:
+    """Return truck-street segments with stretches farther than half the spacing from a hydrant.
+
+    Notes
+    -----
+    Hydrants at most ``s`` apart along a street leave no point of it more than ``s / 2`` from
+    one (QCVN 01:2021/BXD §2.10.5, TCVN 2622:1995 §10.9: ``s`` = 150 m, or 120 m at low flow).
+    Distances here run along truck streets only.
+    """
+    half = spacing_max_m(config) / 2
+    env = source_envelope(segs, hydrant_spots, mask=segs.truck)
+    worst, covered = env.segment_stats(half)
+    beyond = segs.length_m - np.minimum(covered, segs.length_m)
+    gap = segs.truck & (beyond > 0)
+    out = street[["u", "v", "key", "name", "highway", "length_m", "geometry"]][gap].copy()
+    out["hydrant_distance_max_m"] = _nan_inf(worst[gap])
+    out["beyond_half_spacing_m"] = beyond[gap]
+    return out.reset_index(drop=True)
+
+
+def _demand_weight(
+    table: pd.DataFrame, wards: gpd.GeoDataFrame, config: WaterConfig
+) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """Return the weight of each building, which weight it is, and people per building."""
+    floor = table["floor_area_m2"].to_numpy(dtype=float)
+    pop = wards["population"].to_numpy(dtype=float)
+    ward_floor = np.bincount(table["ward_row"], weights=floor, minlength=len(wards))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_m2 = np.where(ward_floor > 0, pop / ward_floor, np.nan)
+    people = floor * per_m2[table["ward_row"].to_numpy()]
+    has_pop = bool(np.isfinite(pop[ward_floor > 0]).all()) and (ward_floor > 0).any()
+    mode = config.candidate_weight
+    if mode == "auto":
+        mode = "population" if has_pop else "floor_area"
+    if mode == "population" and not has_pop:
+        logger.warning("water: candidate_weight population, but a ward has none; using floor area")
+        mode = "floor_area"
+    weight = np.nan_to_num(people) if mode == "population" else floor
+    return weight, mode, people if has_pop else None
+
+
+def hydrant_candidates(
+    segs: Segments,
+    table: pd.DataFrame,
+    parts: dict[str, Any],
+    weight: np.ndarray,
+    config: WaterConfig,
+    *,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rank new hydrant sites on truck-street nodes by the uncovered demand each adds (MCLP).
+
+    Parameters
+    ----------
+    segs
+        Street segments.
+    table
+        Per building: ``covered`` and ``floor_area_m2``.
+    parts
+        Building snap arrays from :func:`building_water`.
+    weight
+        Demand weight per building (floor area or people).
+    config
+        The ``water`` config (reach, number of sites, tile size).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    ranked, info
+        One row per pick: ``rank, node_pos, added_weight, added_floor_area_m2,
+        added_buildings, cumulative_weight, cumulative_share``; ``info`` has counts.
+
+    Notes
+    -----
+    Greedy MCLP (:func:`pipeline.siting.greedy_mclp`) reaches at least ``1 - 1/e`` of the
+    optimal covered weight. Candidates are truck-street nodes within ``hydrant_reach_m`` (in a
+    straight line, a lower bound of the street distance) of an uncovered building.
+    """
+    reach = config.hydrant_reach_m.value
+    seg = parts["seg"]
+    demand = np.flatnonzero(~table["covered"].to_numpy() & (seg >= 0) & (weight > 0))
+    truck_nodes = np.unique(np.r_[segs.u[segs.truck], segs.v[segs.truck]])
+    info: dict[str, Any] = {"demand_buildings": len(demand), "candidates": 0}
+    if len(demand) == 0 or len(truck_nodes) == 0 or config.candidate_count == 0:
+        return pd.DataFrame(), info
+    u_xy = segs.node_xy[segs.u[seg[demand]]]
+    cell = np.floor(u_xy / reach).astype(np.int64)
+    offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    near = (cell[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
+    big = np.int64(1 << 31)
+    wanted = np.unique(near[:, 0] * big + near[:, 1])
+    n_cell = np.floor(segs.node_xy[truck_nodes] / reach).astype(np.int64)
+    cands = truck_nodes[np.isin(n_cell[:, 0] * big + n_cell[:, 1], wanted)]
+    info["candidates"] = len(cands)
+    t0 = time.perf_counter()
+    cov = candidate_coverage(
+        segs,
+        cands,
+        seg[demand],
+        parts["along"][demand],
+        parts["gap"][demand],
+        reach_m=reach,
+        tile_m=config.candidate_tile_m,
+        progress=progress,
+    )
+    info["coverage_pairs"] = int(cov.nnz)
+    info["coverage_s"] = round(time.perf_counter() - t0, 3)
+    w = weight[demand]
+    res = greedy_mclp(cov, w, config.candidate_count)
+    floor = table["floor_area_m2"].to_numpy(dtype=float)[demand]
+    done = np.zeros(len(demand), dtype=bool)
+    rows = []
+    for rank, (pick, gain) in enumerate(zip(res.chosen, res.gains, strict=True), start=1):
+        cols = cov.indices[cov.indptr[pick] : cov.indptr[pick + 1]]
+        new = cols[~done[cols]]
+        done[new] = True
+        rows.append((rank, cands[pick], gain, floor[new].sum(), len(new)))
+    ranked = pd.DataFrame(
+        rows,
+        columns=["rank", "node_pos", "added_weight", "added_floor_area_m2", "added_buildings"],
+    )
+    ranked["cumulative_weight"] = ranked["added_weight"].cumsum()
+    total = float(w.sum())
+    ranked["cumulative_share"] = ranked["cumulative_weight"] / total if total > 0 else 0.0
+    info["uncovered_weight"] = total
+    reachable = np.asarray(cov.sum(axis=0)).ravel() > 0
+    info["demand_out_of_reach_buildings"] = int((~reachable).sum())
+    info["demand_out_of_reach_floor_area_m2"] = round(float(floor[~reachable].sum()), 1)
+    return ranked, info
+
+
+def ward_summary(
+    wards: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    sources: gpd.GeoDataFrame,
+    *,
+    source_ward: np.ndarray,
+    cells: pd.DataFrame,
+    cell_ward: np.ndarray,
+    candidate_ward: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """Return one row per ward: buildings, floor area and dense cells without water, sources."""
+    n = len(wards)
+    row = table["ward_row"].to_numpy()
+    unc = ~table["covered"].to_numpy()
+    floor = table["floor_area_m2"].to_numpy(dtype=float)
+    usable = sources["usable"].to_numpy(dtype=bool)
+    hyd = sources["kind"].to_numpy() == HYDRANT
+    out = gpd.GeoDataFrame(
+        {
+            "ward_id": wards["ward_id"].to_numpy(),
+            "name": wards["name"].to_numpy() if "name" in wards else None,
+            "population": wards["population"].to_numpy(dtype=float),
+            "buildings": np.bincount(row, minlength=n),
+            "buildings_without_water": np.bincount(row[unc], minlength=n),
+            "floor_area_m2": np.bincount(row, weights=floor, minlength=n),
+            "floor_area_without_water_m2": np.bincount(row[unc], weights=floor[unc], minlength=n),
+            "dense_cells": np.bincount(cell_ward, minlength=n),
+            "dense_cells_without_water": np.bincount(
+                cell_ward[cells["without_water"].to_numpy(dtype=bool)], minlength=n
+            ),
+            "usable_hydrants": np.bincount(source_ward[usable & hyd], minlength=n),
+            "usable_other_sources": np.bincount(source_ward[usable & ~hyd], minlength=n),
+            "hydrant_candidates": np.bincount(candidate_ward, minlength=n),
+        },
+        geometry=wards.geometry.to_numpy(),
+        crs=wards.crs,
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share_buildings_without_water"] = out["buildings_without_water"] / out["buildings"]
+        out["share_floor_area_without_water"] = (
+            out["floor_area_without_water_m2"] / out["floor_area_m2"]
+        )
+    out["population_without_water"] = out["population"] * out["share_floor_area_without_water"]
+    return out
+
+
+def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after another
+    """Run the water stage: sources, reach along the streets, gaps, wards, hydrant candidates."""
+    config = ctx.config
+    wcfg = config.water
+    crs = config.crs
+    t0 = time.perf_counter()
+    inputs = _read_inputs(ctx)
+    segs, seg_index = segments_from_edges(inputs["nodes"], inputs["edges"], inputs["truck"])
+    logger.info(
+        "water: %s street segments, %s truck (%.1f s)",
+        f"{len(segs):,}",
+        f"{int(segs.truck.sum()):,}",
+        time.perf_counter() - t0,
+    )
+
+    t = time.perf_counter()
+    sources, rejects = collect_sources(inputs, config)
+    sources, hyd_spots, static_spots = classify_sources(sources, segs, wcfg)
+    usable = sources["usable"].to_numpy(dtype=bool)
+    logger.info(
+        "water: %d sources (%d usable: %d hydrants, %d others), %d rejected rows (%.1f s)",
+        len(sources),
+        int(usable.sum()),
+        int((usable & (sources["kind"] == HYDRANT)).sum()),
+        int((usable & (sources["kind"] != HYDRANT)).sum()),
+        len(rejects),
+        time.perf_counter() - t,
+    )
+
+    t = time.perf_counter()
+    buildings = inputs["buildings"]
+    table, parts = building_water(
+        buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots, config=wcfg
+    )
+    street = street_water(
+        segs,
+        seg_index,
+        inputs["edges"],
+        parts=parts,
+        hydrant_spots=hyd_spots,
+        static_spots=static_spots,
+        config=wcfg,
+    )
+    gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
+    logger.info(
+        "water: %s of %s buildings without water in reach, %.1f km of street uncovered, "
+        "%d truck segments with hydrant spacing gaps (%.1f s)",
+        f"{int((~table['covered']).sum()):,}",
+        f"{len(table):,}",
+        street["uncovered_m"].sum() / 1000,
+        len(gaps),
+        time.perf_counter() - t,
+    )
+
+    t = time.perf_counter()
+    wards = read_wards(ctx, inputs["boundary"])
+    points = shapely.point_on_surface(buildings.geometry.to_numpy())
+    table["ward_row"] = assign_wards(points, wards)
+    table["ward_id"] = wards["ward_id"].to_numpy()[table["ward_row"].to_numpy()]
+    weight, weight_kind, people = _demand_weight(table, wards, wcfg)
+    xy = shapely.get_coordinates(points) if len(points) else np.empty((0, 2))
+    cells = dense_cells(
+        xy,
+        table["floor_area_m2"].to_numpy(dtype=float),
+        ~table["covered"].to_numpy(),
+        people,
+        config.density,
+    )
+    size = config.density.cell_size_m
+    cell_geoms = shapely.box(cells["cx"], cells["cy"], cells["cx"] + size, cells["cy"] + size)
+    cell_ward = (
+        assign_wards(shapely.centroid(cell_geoms), wards) if len(cells) else np.empty(0, int)
+    )
+    ranked, cand_info = hydrant_candidates(segs, table, parts, weight, wcfg, progress=ctx.progress)
+    if len(ranked):
+        node_pos = ranked["node_pos"].to_numpy()
+        cand_pts = shapely.points(segs.node_xy[node_pos])
+        cand_ward = assign_wards(cand_pts, wards)
+        candidates = gpd.GeoDataFrame(
+            ranked.drop(columns="node_pos").assign(
+                node_id=segs.node_ids[node_pos], ward_id=wards["ward_id"].to_numpy()[cand_ward]
+            ),
+            geometry=cand_pts,
+            crs=crs,
+        )
+    else:
+        cand_ward = np.empty(0, dtype=np.int64)
+        candidates = gpd.GeoDataFrame(
+            {c: [] for c in ("rank", "node_id", "added_weight", "added_floor_area_m2",
+                             "added_buildings", "cumulative_weight", "cumulative_share",
+                             "ward_id")},
+            geometry=gpd.GeoSeries([], crs=crs),
+            crs=crs,
+        )  # fmt: skip
+    candidates["weight_kind"] = weight_kind
+    logger.info(
+        "water: %d hydrant candidates ranked from %s sites by %s (%.1f s)",
+        len(candidates),
+        f"{cand_info['candidates']:,}",
+        weight_kind,
+        time.perf_counter() - t,
+    )
+
+    src_points = shapely.point_on_surface(sources.geometry.to_numpy())
+    source_ward = assign_wards(src_points, wards)
+    sources_out = sources.assign(ward_id=wards["ward_id"].to_numpy()[source_ward])
+    wards_out = ward_summary(
+        wards,
+        table,
+        sources,
+        source_ward=source_ward,
+        cells=cells,
+        cell_ward=cell_ward,
+        candidate_ward=cand_ward,
+    )
+    gap_cells = cells["without_water"].to_numpy(dtype=bool)
+    dense = gpd.GeoDataFrame(
+        cells.assign(ward_id=wards["ward_id"].to_numpy()[cell_ward])
+        .drop(columns=["cx", "cy", "without_water"])
+        .loc[gap_cells],
+        geometry=cell_geoms[gap_cells],
+        crs=crs,
+    ).reset_index(drop=True)
+    cand_info["dense_cells"] = len(cells)
+    bw = gpd.GeoDataFrame(
+        table.drop(columns=["ward_row"]), geometry=buildings.geometry.to_numpy(), crs=crs
+    )
+
+    write_parquet(sources_out, ctx.output("sources"))
+    rejects.to_csv(ctx.output("source_rejects"), index=False, encoding="utf-8")
+    write_parquet(bw, ctx.output("building_water"))
+    write_parquet(street, ctx.output("street_water"))
+    write_parquet(gaps, ctx.output("spacing_gaps"))
+    write_parquet(candidates, ctx.output("hydrant_candidates"))
+    write_parquet(wards_out, ctx.output("water_wards"))
+    write_parquet(dense, ctx.output("dense_gaps"))
+    summary = _summary(
+        sources,
+        rejects,
+        table,
+        street=street,
+        gaps=gaps,
+        candidates=candidates,
+        dense=dense,
+        cand_info=cand_info,
+    )
+    summary["weight_kind"] = weight_kind
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    write_json(summary, ctx.output("water_summary"))
+    return summary
+
+
+def _summary(
+    sources: gpd.GeoDataFrame,
+    rejects: pd.DataFrame,
+    table: pd.DataFrame,
+    *,
+    street: gpd.GeoDataFrame,
+    gaps: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    dense: gpd.GeoDataFrame,
+    cand_info: dict[str, Any],
+) -> dict[str, Any]:
+    usable = sources["usable"].to_numpy(dtype=bool)
+    n_b = len(table)
+    unc = ~table["covered"].to_numpy()
+    floor = table["floor_area_m2"].to_numpy(dtype=float)
+    top = candidates.head(10)
+    return {
+        "sources": len(sources),
+        "sources_by_kind": sources["kind"].value_counts().to_dict(),
+        "usable_by_kind": sources.loc[usable, "kind"].value_counts().to_dict(),
+        "unusable_by_reason": sources.loc[~usable, "reason"].value_counts().to_dict(),
+        "rejected_rows": len(rejects),
+        "buildings": n_b,
+        "buildings_without_water": int(unc.sum()),
+        "share_buildings_without_water": round(float(unc.mean()), 4) if n_b else None,
+        "share_floor_area_without_water": round(float(floor[unc].sum() / floor.sum()), 4)
+        if floor.sum() > 0
+        else None,
+        "street_km": round(float(street["length_m"].sum()) / 1000, 3),
+        "street_km_without_water": round(float(street["uncovered_m"].sum()) / 1000, 3),
+        "spacing_gap_segments": len(gaps),
+        "spacing_gap_km": round(float(gaps["beyond_half_spacing_m"].sum()) / 1000, 3),
+        "dense_cells": cand_info.get("dense_cells", 0),
+        "dense_cells_without_water": len(dense),
+        "candidate_sites_considered": cand_info.get("candidates", 0),
+        "coverage_pairs": cand_info.get("coverage_pairs", 0),
+        "buildings_no_candidate_reaches": cand_info.get("demand_out_of_reach_buildings", 0),
+        "floor_area_no_candidate_reaches_m2": cand_info.get("demand_out_of_reach_floor_area_m2", 0),
+        "hydrant_candidates": len(candidates),
+        "candidates_cover_share": round(float(candidates["cumulative_share"].max()), 4)
+        if len(candidates)
+        else 0.0,
+        "top_candidates": [
+            {
+                "rank": int(r["rank"]),
+                "node_id": int(r["node_id"]),
+                "added_floor_area_m2": round(float(r["added_floor_area_m2"]), 1),
+                "added_buildings": int(r["added_buildings"]),
+                "ward_id": str(r["ward_id"]),
+            }
+            for _, r in top.iterrows()
+        ],
+        "mclp_bound": "greedy: at least 1 - 1/e (63 %) of the optimal covered weight",
+    }

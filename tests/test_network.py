@@ -1,0 +1,377 @@
+"""Stage ``network`` on a generated town with known geometry, and its building blocks."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from pipeline import paths as paths_mod
+from pipeline.config import load_config
+from pipeline.network import (
+    Topology,
+    bottleneck_to_sources,
+    classify_edges,
+    direct_truck_access,
+    find_dead_ends,
+    truck_connectivity,
+)
+from pipeline.paths import PROJECT_ROOT, ProvincePaths
+from pipeline.routing import multi_source_dijkstra
+from pipeline.stage import run_pipeline, run_stage
+from tests.conftest import SHARED_DATA, Project
+from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
+
+#: The alley Ngõ 12 runs from B(200, 0) north to (200, 80) between row houses 2.0 m apart.
+ALLEY_X, ALLEY_LEN = 200.0, 80.0
+
+
+def network_town(*, station: bool = True) -> OsmBuilder:
+    """A ring of truck streets with an alley, two truck spurs and an island (metres)::
+
+        G(0,200)------tertiary------H(400,200)
+          |                           |  service, houses 6 m apart (a truck street)
+          |            N(200,80)      |
+          | tertiary     | Ngõ 12:    |
+          |              | 2 m alley  |
+        A(0,0)--D(100,0)--B(200,0)--E(300,0)--C(400,0)   primary, lanes=2
+                  |                   |
+            (100,-60) width=5    (300,-40) width=5         truck dead ends: 60 m, 40 m
+
+    Also: a 5 m island street (600..700, 0) joined to nothing; a blocked tertiary
+    (maxheight 3.5) G -> (-100, 200); a fire station node at (10, -10).
+    """
+    b = OsmBuilder()
+    A, D, B = b.node(0, 0, nid=1), b.node(100, 0, nid=2), b.node(200, 0, nid=3)
+    E, C = b.node(300, 0, nid=4), b.node(400, 0, nid=5)
+    H, G, N = b.node(400, 200, nid=6), b.node(0, 200, nid=7), b.node(200, 80, nid=8)
+    b.way([A, D, B, E, C], {"highway": "primary", "name": "Đường Lý Thái Tổ", "lanes": "2"})
+    b.way([C, H], {"highway": "service", "name": "Phố Sáu Mét"})
+    b.way([H, G], {"highway": "tertiary"})
+    b.way([G, A], {"highway": "tertiary"})
+    b.way([B, N], {"highway": "service", "service": "alley", "name": "Ngõ 12"})
+    b.way([D, b.node(100, -60, nid=9)], {"highway": "residential", "width": "5"})
+    b.way([E, b.node(300, -40, nid=10)], {"highway": "residential", "width": "5"})
+    b.way(
+        [b.node(600, 0, nid=11), b.node(700, 0, nid=12)], {"highway": "residential", "width": "5"}
+    )
+    b.way([G, b.node(-100, 200, nid=13)], {"highway": "tertiary", "maxheight": "3.5"})
+    # Row houses: 4 m frontage every 5 m, 9 m deep, 2.0 m apart along the alley ...
+    for k in range(16):
+        y = 5 * k + 0.5
+        b.rect(ALLEY_X + 1, y, ALLEY_X + 10, y + 4, {"building": "house"})
+        b.rect(ALLEY_X - 10, y, ALLEY_X - 1, y + 4, {"building": "house"})
+    # ... one across the alley's end, 0.5 m beyond it (80.5 m down) ...
+    b.rect(ALLEY_X - 3, ALLEY_LEN + 0.5, ALLEY_X + 3, ALLEY_LEN + 6, {"building": "yes"})
+    # ... and 6 m apart along the service street C-H.
+    for k in range(4, 36):
+        y = 5 * k + 0.5
+        b.rect(403, y, 412, y + 4, {"building": "house"})
+        b.rect(388, y, 397, y + 4, {"building": "house"})
+    if station:
+        b.node(10, -10, {"amenity": "fire_station", "name": "Đội PCCC số 1"})
+    return b
+
+
+BOUNDS = (-150.0, -100.0, 750.0, 250.0)
+
+
+def _project(project, tmp_path, *, station=True, slug="net", access=None):
+    pbf = network_town(station=station).write(tmp_path / f"{slug}.osm.pbf")
+    boundary = boundary_geojson(tmp_path / f"{slug}_boundary.geojson", *BOUNDS)
+    overrides = {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)}}
+    if access:
+        overrides["access"] = access
+    project.province(slug, overrides)
+    return ProvincePaths(slug, project.root)
+
+
+def _run(project, paths):
+    result = run_pipeline("network", load_config(paths.province, root=project.root), paths)
+    return result["network"]["summary"]
+
+
+def _read(paths, name):
+    return gpd.read_parquet(paths.artifact("network", name))
+
+
+@pytest.fixture(scope="module")
+def town_run(tmp_path_factory):
+    """One run of the stage on the network town (shared by the read-only tests)."""
+    tmp = tmp_path_factory.mktemp("net")
+    project = Project(tmp / "project")
+    paths = _project(project, tmp)
+    return paths, _run(project, paths)
+
+
+def _edge(edges, u, v):
+    rows = edges[(edges["u"] == u) & (edges["v"] == v)]
+    assert len(rows) == 1, (u, v)
+    return rows.iloc[0]
+
+
+def test_two_metre_alley_is_measured_and_hose_only(town_run):
+    paths, _ = town_run
+    edges = _read(paths, "edges")
+    for u, v in ((3, 8), (8, 3)):
+        alley = _edge(edges, u, v)
+        assert alley["width_source"] == "building_gap"
+        assert alley["width_m"] == pytest.approx(2.0, abs=0.3)
+        assert alley["width_class"] == "hose_only"
+        assert not alley["truck_ok"]
+        assert alley["alley_id"] >= 0
+
+
+def test_six_metre_street_between_houses_is_a_truck_street(town_run):
+    paths, _ = town_run
+    street = _edge(_read(paths, "edges"), 5, 6)
+    assert street["gap_width_m"] == pytest.approx(6.0, abs=0.3)
+    assert street["width_class"] == "truck"
+    assert street["truck_connected"]
+    assert street["alley_id"] == -1
+
+
+def test_classes_blocks_and_connectivity(town_run):
+    paths, summary = town_run
+    edges = _read(paths, "edges")
+    blocked = _edge(edges, 7, 13)
+    assert blocked["blocked"]
+    assert blocked["block_reason"] == "maxheight"
+    assert not blocked["truck_ok"]
+    island = _edge(edges, 11, 12)
+    assert island["truck_ok"]
+    assert not island["truck_connected"]
+    assert summary["truck_network_rule"] == "stations"
+    assert summary["truck_isolated"] == 1
+    primary = _edge(edges, 1, 2)
+    assert primary["width_source"] == "lanes"
+    assert primary["width_m"] == pytest.approx(6.0)
+    assert set(edges["width_source"]) <= {"tag", "lanes", "building_gap", "highway_default",
+                                          "name_default"}  # fmt: skip
+    assert (edges["truck_connected"] <= edges["truck_ok"]).all()
+    # Twin directions agree on everything measured.
+    for col in ("width_m", "width_class", "alley_id", "truck_connected"):
+        fwd = edges[~edges["reversed"]].set_index(["u", "v"])[col].sort_index()
+        bwd = edges[edges["reversed"]].set_index(["v", "u"])[col]
+        bwd.index.names = ["u", "v"]
+        pd.testing.assert_series_equal(fwd, bwd.sort_index(), check_names=False)
+
+
+def test_dead_ends_60_flagged_40_not(town_run):
+    paths, summary = town_run
+    dead = _read(paths, "dead_ends").set_index("dead_end_node")
+    assert len(dead[~dead["truck_connected"]]) == 1  # the island: one run, counted once
+    assert dead.loc[9, "length_m"] == pytest.approx(60, abs=0.1)
+    assert dead.loc[9, "junction_node"] == 2
+    assert dead.loc[9, "flagged"]
+    assert dead.loc[10, "length_m"] == pytest.approx(40, abs=0.1)
+    assert not dead.loc[10, "flagged"]
+    assert dead.loc[9, "geometry"].length == pytest.approx(60, abs=0.1)
+    # The ring has no dead end.
+    connected = dead[dead["truck_connected"]]
+    assert set(connected.index) == {9, 10}
+    assert summary["dead_ends_flagged"] == int(dead["flagged"].sum())
+
+
+def test_deep_buildings_80_m_flagged_30_m_not(town_run):
+    paths, _ = town_run
+    b = _read(paths, "deep_buildings")
+    assert b.index.name == "building_id"
+    c = shapely.centroid(b.geometry.to_numpy())
+    x, y = shapely.get_x(c) - X0, shapely.get_y(c) - Y0
+    end = b[(np.abs(x - ALLEY_X) < 1) & (y > ALLEY_LEN)].iloc[0]
+    assert end["hose_distance_m"] == pytest.approx(80, abs=2)
+    assert end["deep"]
+    assert end["bottleneck_width_m"] == pytest.approx(2.0, abs=0.3)
+    alley_id = end["alley_id"]
+    assert alley_id >= 0
+    at30 = b[(x > ALLEY_X) & (x < ALLEY_X + 10) & (np.abs(y - 32.5) < 1)].iloc[0]
+    assert 29 <= at30["hose_distance_m"] <= 35
+    assert not at30["deep"]
+    assert at30["alley_id"] == alley_id
+    # Houses along the 6 m truck street are as far as the gap to its centreline.
+    six = b[(x > 400) & (x < 420)]
+    np.testing.assert_allclose(six["hose_distance_m"], 3.0, atol=0.05)
+    assert not six["deep"].any()
+    assert (six["alley_id"] == -1).all()
+    along_alley = b[(np.abs(x - ALLEY_X) < 12) & (y < ALLEY_LEN)]
+    assert along_alley.loc[along_alley.geometry.centroid.y - Y0 > 63, "deep"].all()
+    assert not along_alley.loc[along_alley.geometry.centroid.y - Y0 < 55, "deep"].any()
+
+
+def test_alley_table_and_fire_point_candidate(town_run):
+    paths, summary = town_run
+    alleys = _read(paths, "alleys")
+    b = _read(paths, "deep_buildings")
+    alley = alleys[alleys["name"] == "Ngõ 12"].iloc[0]
+    assert alley["length_m"] == pytest.approx(80, abs=0.1)
+    assert alley["depth_m"] == pytest.approx(80, abs=0.1)
+    assert alley["min_width_m"] == pytest.approx(2.0, abs=0.3)
+    assert alley["n_buildings"] == 31  # 32 row houses + the end one - the 2 facing the primary
+    assert alley["n_deep_buildings"] == int(b.loc[b["alley_id"] == alley["alley_id"], "deep"].sum())
+    assert alley["floor_area_m2"] == pytest.approx(
+        b.loc[b["alley_id"] == alley["alley_id"], "floor_area_m2"].sum()
+    )
+    assert alley["mouth_node"] == 3
+    assert not alley["has_fire_point"]
+    assert alley["priority_rank"] == 1
+    assert alley.geometry.geom_type == "MultiLineString"
+    cand = _read(paths, "fire_point_candidates")
+    assert len(cand) == summary["fire_point_candidates"] >= 1
+    top = cand.iloc[0]
+    assert (top["alley_id"], top["rank"], top["mouth_node"]) == (alley["alley_id"], 1, 3)
+    assert top.geometry.distance(shapely.Point(X0 + 200, Y0)) < 0.05
+    wards = _read(paths, "wards")
+    assert len(wards) == 1
+    assert wards["n_buildings"].sum() == len(b)
+    assert wards["n_deep_buildings"].sum() == b["deep"].sum() == summary["deep_buildings"]
+
+
+def test_fire_point_at_the_mouth_serves_the_alley(project, tmp_path):
+    csv = tmp_path / "fire_points.csv"
+    lon, lat = lonlat(203, 2)
+    csv.write_text(f"name,lon,lat\nĐiểm CC ngõ 12,{lon},{lat}\n", encoding="utf-8")
+    paths = _project(project, tmp_path, access={"public_fire_points_files": [{"path": str(csv)}]})
+    summary = _run(project, paths)
+    alleys = _read(paths, "alleys")
+    assert alleys.loc[alleys["name"] == "Ngõ 12", "has_fire_point"].item()
+    cand = _read(paths, "fire_point_candidates")
+    assert "Ngõ 12" not in set(cand["name"])
+    assert summary["alleys_with_fire_point"] >= 1
+
+
+def test_no_station_uses_the_largest_truck_component(project, tmp_path, caplog):
+    paths = _project(project, tmp_path, station=False, slug="nostation")
+    summary = _run(project, paths)
+    assert summary["truck_network_rule"] == "largest_component"
+    assert summary["stations_used"] == 0
+    assert "no existing fire station" in caplog.text
+    edges = _read(paths, "edges")
+    assert _edge(edges, 5, 6)["truck_connected"]
+    assert not _edge(edges, 11, 12)["truck_connected"]
+
+
+def test_wards_from_the_ingest_layer(project, tmp_path, monkeypatch):
+    paths = _project(project, tmp_path, slug="wards")
+    config = load_config("wards", root=project.root)
+    run_pipeline("ingest", config, paths)
+    monkeypatch.setitem(paths_mod.ARTIFACTS["ingest"], "wards", "ingest/wards.parquet")
+    wards = gpd.GeoDataFrame(
+        {"ward_id": [1, 2], "name": ["Phường Tây", "Xã Đông"], "ward_type": ["phường", "xã"],
+         "population": [np.nan, 1000.0], "area_km2": [0.1, 0.1], "approximate": [False, False]},
+        geometry=[shapely.box(X0 - 200, Y0 - 200, X0 + 250, Y0 + 300),
+                  shapely.box(X0 + 250, Y0 - 200, X0 + 800, Y0 + 300)],
+        crs="EPSG:32648",
+    )  # fmt: skip
+    wards.to_parquet(paths.outputs / "ingest" / "wards.parquet")
+    run_stage("network", config, paths)
+    table = _read(paths, "wards").set_index("ward")
+    assert list(table.index) == ["Phường Tây", "Xã Đông"]
+    alleys = _read(paths, "alleys")
+    assert alleys.loc[alleys["name"] == "Ngõ 12", "ward"].item() == "Phường Tây"
+    b = _read(paths, "deep_buildings")
+    assert table["n_buildings"].sum() == len(b)
+    assert table.loc["Phường Tây", "n_deep_buildings"] == b["deep"].sum()
+    assert table.loc["Xã Đông", "n_deep_buildings"] == 0
+    assert table.loc["Xã Đông", "ward_type"] == "xã"
+    edges = _read(paths, "edges")
+    assert set(edges["ward"]) == {"Phường Tây", "Xã Đông"}
+
+
+def _path_topology(lengths):
+    """Nodes 0..n on a line, edges i <-> i+1 with the given lengths, both directions."""
+    n = len(lengths)
+    u = np.concatenate([np.arange(n), np.arange(1, n + 1)])
+    v = np.concatenate([np.arange(1, n + 1), np.arange(n)])
+    length = np.concatenate([lengths, lengths]).astype(float)
+    codes = np.concatenate([np.arange(n), np.arange(n)])
+    return Topology(u, v, length, codes, np.arange(n), n + 1)
+
+
+def test_bottleneck_is_the_narrowest_edge_on_the_path():
+    topo = _path_topology([10, 20, 30, 40, 50])
+    widths = np.tile([5.0, 2.0, 4.0, 1.5, 3.0], 2)
+    g = sparse.csr_matrix((topo.length, (topo.u, topo.v)), shape=(6, 6))
+    cost, _ = multi_source_dijkstra(g, np.array([0]))
+    got = bottleneck_to_sources(topo, cost, widths)
+    np.testing.assert_allclose(got, [np.inf, 5.0, 2.0, 2.0, 1.5, 1.5])
+
+
+def test_dead_end_of_a_path_without_junction_is_counted_once():
+    topo = _path_topology([30, 30])
+    ok = np.ones(4, dtype=bool)
+    runs, members = find_dead_ends(topo, ok, ok, turning=np.zeros(3, dtype=bool), max_length_m=46)
+    assert len(runs) == 1
+    assert runs["length_m"].item() == pytest.approx(60)
+    assert runs["junction_node"].item() == -1
+    assert sorted(members["edge"]) == [0, 1]
+    runs, _ = find_dead_ends(topo, ok, ok, turning=np.ones(3, dtype=bool), max_length_m=46)
+    assert not runs["flagged"].item()
+
+
+def test_truck_connectivity_keeps_station_components():
+    topo = _path_topology([10, 10, 10])
+    ok = np.array([True, False, True] * 2)
+    conn, info = truck_connectivity(topo, ok, np.array([3]))
+    assert conn.tolist() == [False, False, True] * 2
+    assert info == {"rule": "stations", "truck_components": 2}
+
+
+ACCESS = load_config("ha_noi", root=PROJECT_ROOT).access
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.1, 12.0), min_size=1, max_size=20), st.floats(0.0, 5.0))
+def test_widening_never_lowers_the_class(widths, extra):
+    cfg = ACCESS
+    tags = pd.DataFrame({"highway": "service", "access": None, "motor_vehicle": None,
+                         "maxheight": None}, index=range(len(widths)))  # fmt: skip
+    rank = {"hose_only": 0, "small_vehicle": 1, "truck": 2}
+    before = classify_edges(tags, pd.Series(widths), cfg)["width_class"].map(rank)
+    after = classify_edges(tags, pd.Series(widths) + extra, cfg)["width_class"].map(rank)
+    assert (after >= before).all()
+
+
+@pytest.mark.shared_data
+def test_real_hanoi_sample(project):
+    """The real ODbL Hà Nội sample: the stage runs and its numbers hang together."""
+    src = SHARED_DATA / "hanoi_osm_sample" / "map.osm"
+    project.province("hn", {"osm": {"file": str(src)}})
+    paths = ProvincePaths("hn", project.root)
+    s = _run(project, paths)
+    assert s["buildings"] == 497
+    assert s["truck_network_rule"] == "largest_component"  # no stations in the sample
+    assert sum(v["edges"] for v in s["width_source"].values()) == s["streets"]
+    assert s["width_source"]["building_gap"]["edges"] > 0
+    assert 0 < s["deep_buildings"] < s["buildings"]
+    edges = _read(paths, "edges")
+    assert edges["width_m"].notna().all()
+    alleys = _read(paths, "alleys")
+    named = alleys["name"].fillna("").str.match(r"^(Ngõ|Ngách)")
+    assert named.sum() > 10
+
+
+def test_direct_access_needs_a_clear_line_and_a_short_gap():
+    street = np.array([shapely.LineString([(0, 0), (100, 0)])])
+    school = shapely.box(10, 12, 30, 30)  # 12 m back from the street, nothing in between
+    behind = shapely.box(50, 14, 60, 24)  # behind a street-front house
+    front = shapely.box(48, 2, 62, 12)
+    far = shapely.box(80, 25, 90, 35)  # 25 m back: beyond the 20 m limit
+    gap, line = direct_truck_access(
+        np.array([school, behind, front, far]), street, max_distance_m=20, trim_m=1
+    )
+    np.testing.assert_allclose(gap, [12, np.inf, 2, np.inf])
+    assert line.tolist() == [0, -1, 0, -1]
+
+
+def test_direct_access_of_alley_nodes_is_blocked_by_footprints():
+    street = np.array([shapely.LineString([(0, 0), (100, 0)])])
+    nodes = shapely.points([(10, 8), (50, 8), (90, 30)])
+    houses = np.array([shapely.box(45, 2, 55, 6)])
+    gap, _ = direct_truck_access(nodes, street, obstacles=houses, max_distance_m=12, trim_m=0)
+    np.testing.assert_allclose(gap, [8, np.inf, np.inf])

@@ -1,0 +1,267 @@
+"""Stage ``water``: sources, reach along the streets, gaps, candidates (generated town + Hà Nội)."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline._errors import InputDataError
+from pipeline.config import load_config
+from pipeline.graph import read_graph_layers
+from pipeline.paths import ProvincePaths
+from pipeline.stage import run_pipeline, run_stage
+from pipeline.water import read_truck_flags
+from tests.conftest import SHARED_DATA, Project
+from tests.osm_fixtures import OsmBuilder, boundary_geojson, lonlat
+
+NON_TRUCK = {"footway", "path", "steps", "pedestrian", "cycleway"}
+
+
+def water_town() -> OsmBuilder:
+    """A U-shaped street: the hydrant at A is 182 m along the streets from the building at D.
+
+    ::
+
+        A(0,0) hydrant           D(90,0)   building 2 m north of D
+          |                        |
+        B(0,-45) ------------- C(90,-45) ---- footway ---- (150,-45)  hydrant off the trucks
+          |
+        W(-200,-45) --- B   (pond 7 m from W; building 52 m from W)
+          |
+        Z(-200,-300)  (authority hydrant near its end, from the CSV)
+    """
+    b = OsmBuilder()
+    A, B = b.node(0, 0, nid=1), b.node(0, -45, nid=2)
+    C, D = b.node(90, -45, nid=3), b.node(90, 0, nid=4)
+    W, Z = b.node(-200, -45, nid=5), b.node(-200, -300, nid=6)
+    F = b.node(150, -45, nid=7)
+    for u, v in ((A, B), (B, C), (C, D), (B, W), (W, Z)):
+        b.way([u, v], {"highway": "residential"})
+    b.way([C, F], {"highway": "footway"})
+    b.node(0, 2, {"emergency": "fire_hydrant"}, nid=11)  # merged into the CSV's hydrant
+    b.node(150, -43, {"emergency": "fire_hydrant"}, nid=12)  # only a footway nearby
+    b.rect(88, 2, 92, 6, {"building": "yes"})  # D building: 4 x 4 m, 2 storeys
+    tri = [b.node(45, -43), b.node(43, -40), b.node(47, -40)]
+    b.way([*tri, tri[0]], {"building": "yes"})  # 2 m north of B-C, 45 m from B
+    tri = [b.node(-150, -43), b.node(-152, -40), b.node(-148, -40)]
+    b.way([*tri, tri[0]], {"building": "yes"})  # 2 m north of W-B, 50 m from W
+    b.rect(-230, -40, -205, -20, {"natural": "water", "water": "pond"})  # 7.1 m from W
+    b.rect(300, 300, 330, 330, {"natural": "water", "water": "pond"})  # no street near
+    b.line([(-10, 10), (-10, -60)], {"waterway": "stream"})
+    return b
+
+
+def csv_rows() -> str:
+    def ll(x, y):
+        lon, lat = lonlat(x, y)
+        return f"{lon:.8f},{lat:.8f}"
+
+    rows = [
+        "name,type,lon,lat",
+        f"Trụ A,trụ nước,{ll(1, 3)}",  # line 2: duplicate of the OSM hydrant at (0, 2)
+        f"Trụ Z,hydrant,{ll(-198, -290)}",  # line 3: good
+        "Trụ trống,hydrant,,",  # line 4: no coordinates
+        f"Trụ chữ,hydrant,abc,{ll(0, 0).split(',')[1]}",  # line 5: not a number
+        f"Không loại,,{ll(-100, -47)}",  # line 6: no type
+        f"Ngoài tỉnh,hydrant,{ll(5000, 5000)}",  # line 7: outside the boundary
+        f"Lạ,giếng khoan,{ll(-100, -47)}",  # line 8: unknown type
+        f"Đảo,hydrant,{ll(-100, -47).split(',')[1]},{ll(-100, -47).split(',')[0]}",  # 9: swapped
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def write_network_edges(paths: ProvincePaths) -> None:
+    """Stand-in for the network stage: trucks use every street but footways and the like."""
+    _, edges = read_graph_layers(
+        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
+    )
+    net = pd.DataFrame(
+        {"truck_ok": ~edges["highway"].isin(NON_TRUCK).to_numpy(), "truck_connected": True},
+        index=edges.index,
+    )
+    target = paths.artifact("network", "edges")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    net.reset_index().to_parquet(target)
+
+
+@pytest.fixture(scope="module")
+def water_project(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("water")
+    project = Project(tmp_path / "project")
+    pbf = water_town().write(tmp_path / "water.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "b.geojson", -300, -400, 400, 400)
+    csv = tmp_path / "hydrants.csv"
+    csv.write_text(csv_rows(), encoding="utf-8")
+    project.province(
+        "wtown",
+        {
+            "osm": {"file": str(pbf)},
+            "boundary": {"file": str(boundary)},
+            "water": {
+                "files": [{"path": str(csv), "type_column": "type"}],
+                "hydrant_reach_m": {"value": 150, "unit": "m", "source": "test"},
+                "natural_source_pump": "portable",
+                "natural_source_reach_portable_m": {"value": 100, "unit": "m", "source": "test"},
+            },
+        },
+    )
+    paths = ProvincePaths("wtown", project.root)
+    config = load_config("wtown", root=project.root)
+    run_pipeline("ingest", config, paths)
+    write_network_edges(paths)
+    run_stage("water", config, paths)
+    return paths
+
+
+def test_reach_is_measured_along_the_streets(water_project):
+    paths = water_project
+    bw = gpd.read_parquet(paths.artifact("water", "building_water")).sort_index()
+    d_bld, mid_bld, w_bld = bw.iloc[0], bw.iloc[1], bw.iloc[2]
+    # 45 + 90 + 45 m along the U from the hydrant at A, plus the 2 m gap; 90 m in a straight line
+    assert d_bld["hydrant_distance_m"] == pytest.approx(182, abs=0.05)
+    assert not d_bld["covered"]
+    assert d_bld["water_distance_m"] == pytest.approx(182, abs=0.05)
+    # 45 m down A-B, 45 m along B-C, 2 m gap
+    assert mid_bld["hydrant_distance_m"] == pytest.approx(92, abs=0.05)
+    assert mid_bld["covered"]
+    assert mid_bld["nearest_source_id"] == "file:hydrants.csv:2"
+    # the pond's access spot is W; the building is 50 m along W-B and 2 m off it
+    assert w_bld["natural_distance_m"] == pytest.approx(52, abs=0.05)
+    assert w_bld["covered"]
+    assert w_bld["nearest_source_kind"] == "pond"
+    assert w_bld["hydrant_distance_m"] == pytest.approx(45 + 150 + 2, abs=0.05)
+
+
+def test_sources_usable_only_with_truck_access(water_project):
+    src = gpd.read_parquet(water_project.artifact("water", "sources")).set_index("source_id")
+    near_w, far = src.loc["osm:w5010"], src.loc["osm:w5011"]
+    assert near_w["usable"]
+    assert near_w["access_points"] == 2  # W-B and W-Z both pass 7.1 m from the bank
+    assert near_w["reach_m"] == 100
+    assert not far["usable"]
+    assert far["reason"] == "no truck street within 20 m of the bank"
+    assert not src.loc["osm:n12", "usable"]  # only a footway within 30 m
+    assert src.loc["osm:n12", "reason"] == "no truck street within 30 m"
+    assert not src.loc["osm:w5012", "usable"]
+    assert "stream" in src.loc["osm:w5012", "reason"]
+    assert src.loc["file:hydrants.csv:3", "usable"]
+    assert "osm:n11" not in src.index  # merged into the CSV's hydrant
+
+
+def test_bad_rows_reported_with_line_numbers(water_project):
+    rejects = pd.read_csv(water_project.artifact("water", "source_rejects"))
+    assert list(rejects.columns) == ["file", "line", "reason"]
+    rows = rejects[rejects["file"] == "hydrants.csv"]
+    by_line = dict(zip(rows["line"].astype(int), rows["reason"], strict=True))
+    assert by_line == {
+        4: "no coordinates",
+        5: "coordinates are not numbers",
+        6: "missing type (fill the type column or set default_type)",
+        7: "outside the province boundary",
+        8: "unknown type 'giếng khoan' (add it to water.type_aliases in the config)",
+        9: "coordinates out of range for lon/lat",
+    }
+    dup = rejects[rejects["file"] == "OSM"]
+    assert len(dup) == 1
+    assert (
+        dup["reason"].iloc[0].startswith("duplicate OSM n11: within 1.4 m of file:hydrants.csv:2")
+    )
+
+
+def test_spacing_gaps_and_candidates(water_project):
+    paths = water_project
+    gaps = gpd.read_parquet(paths.artifact("water", "spacing_gaps"))
+    bc = gaps[(gaps["u"] == 2) & (gaps["v"] == 3)].iloc[0]
+    # B-C: hydrant distance 45 m at B, 135 m at C; within 75 m (half of 150) only its first 30 m
+    assert bc["beyond_half_spacing_m"] == pytest.approx(60, abs=0.05)
+    assert bc["hydrant_distance_max_m"] == pytest.approx(135, abs=0.05)
+    assert not ((gaps["u"] == 1) & (gaps["v"] == 2)).any()  # A-B is 45 m from the hydrant at A
+    cand = gpd.read_parquet(paths.artifact("water", "hydrant_candidates"))
+    assert len(cand) == 1  # one site covers the one building without water; nothing else to gain
+    assert cand["added_buildings"].iloc[0] == 1
+    assert cand["added_floor_area_m2"].iloc[0] == pytest.approx(32, rel=2e-3)
+    assert cand["node_id"].iloc[0] in {2, 3, 4}  # B (137 m), C (47 m) or D (2 m) reach it
+    assert cand["cumulative_share"].iloc[0] == pytest.approx(1.0)
+    s = json.loads(paths.artifact("water", "water_summary").read_text())
+    assert s["buildings_without_water"] == 1
+    assert s["usable_by_kind"] == {"hydrant": 2, "pond": 1}
+    wards = gpd.read_parquet(paths.artifact("water", "water_wards"))
+    assert len(wards) == 1
+    assert wards["buildings_without_water"].iloc[0] == 1
+    streets = gpd.read_parquet(paths.artifact("water", "street_water"))
+    cd = streets[(streets["u"] == 3) & (streets["v"] == 4)].iloc[0]
+    # C-D: 135 m at C, 180 m at D: within 150 m only its first 15 m
+    assert cd["covered_m"] == pytest.approx(15, abs=0.05)
+    assert cd["hydrant_distance_max_m"] == pytest.approx(180, abs=0.05)
+
+
+def test_missing_network_columns_is_an_error(tmp_path):
+    path = tmp_path / "edges.parquet"
+    idx = pd.MultiIndex.from_tuples([(1, 2, 0)], names=["u", "v", "key"])
+    pd.DataFrame({"truck_ok": [True]}, index=idx).to_parquet(path)
+    with pytest.raises(InputDataError, match="truck_connected"):
+        read_truck_flags(path, pd.DataFrame(index=idx))
+
+
+@pytest.mark.shared_data
+def test_ha_noi_sample(project):
+    """The real Hà Nội sample: no hydrants, a few water bodies: almost nothing covered."""
+    project.province(
+        "hn",
+        {
+            "osm": {"file": str(SHARED_DATA / "hanoi_osm_sample" / "map.osm")},
+            "boundary": {
+                "file": str(SHARED_DATA / "vn_provinces_2025" / "diaphantinhvn_merged.geojson"),
+                "field": "ten_tinh",
+                "value": "TP Hà Nội",
+            },
+        },
+    )
+    paths = ProvincePaths("hn", project.root)
+    config = load_config("hn", root=project.root)
+    run_pipeline("ingest", config, paths)
+    write_network_edges(paths)
+    s = run_stage("water", config, paths)["summary"]
+    assert s["buildings"] == 497
+    assert s["sources_by_kind"].get("hydrant", 0) == 0
+    assert s["usable_by_kind"].get("hydrant", 0) == 0
+    bw = gpd.read_parquet(paths.artifact("water", "building_water"))
+    assert bw["hydrant_distance_m"].isna().all()
+    # what coverage there is comes from ponds and lakes a truck street passes (400 m reach)
+    assert set(bw.loc[bw["covered"], "nearest_source_kind"]) <= set(config.water.natural_kinds)
+    assert (bw.loc[bw["covered"], "natural_distance_m"] <= 400).all()
+    assert s["share_buildings_without_water"] == pytest.approx((~bw["covered"]).mean(), abs=1e-4)
+    assert 0 < s["hydrant_candidates"] <= config.water.candidate_count
+    cand = gpd.read_parquet(paths.artifact("water", "hydrant_candidates"))
+    assert (np.diff(cand["added_weight"]) <= 1e-9).all()  # greedy gains never grow
+    assert cand["added_buildings"].sum() <= s["buildings_without_water"]
+
+
+def test_dense_cells_and_population_weights():
+    from pipeline.water import _demand_weight, dense_cells
+
+    config = load_config("ha_noi")
+    # 100 m cells, 5000 m2/ha: two buildings of 3000 m2 in one cell (one without water), one alone
+    xy = np.array([[10.0, 10.0], [20.0, 30.0], [250.0, 10.0]])
+    floor = np.array([3000.0, 3000.0, 6000.0])
+    uncovered = np.array([True, False, True])
+    cells = dense_cells(xy, floor, uncovered, None, config.density)
+    assert cells[["cx", "cy"]].to_numpy().tolist() == [[0, 0], [200, 0]]
+    assert cells["floor_area_m2"].tolist() == [6000, 6000]
+    assert cells["without_water"].tolist() == [False, True]  # 3000 m2 without water < 5000
+    wards = gpd.GeoDataFrame(
+        {"ward_id": ["a", "b"], "population": [60.0, 30.0]}, geometry=[None, None]
+    )
+    table = pd.DataFrame({"floor_area_m2": floor, "ward_row": [0, 0, 1]})
+    weight, kind, people = _demand_weight(table, wards, config.water)
+    assert kind == "population"
+    assert weight.tolist() == pytest.approx([30, 30, 30])  # ward people shared by floor area
+    wards.loc[1, "population"] = np.nan
+    weight, kind, people = _demand_weight(table, wards, config.water)
+    assert kind == "floor_area"
+    assert people is None
+    assert weight.tolist() == floor.tolist()
