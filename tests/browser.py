@@ -36,8 +36,8 @@ def open_maps(
     pages: list[tuple[Path, Path]], *, size: tuple[int, int] = (1280, 900)
 ) -> list[PageCheck]:
     """Load each ``(html, screenshot)`` in one headless Chromium; return what each showed."""
-    from selenium import webdriver  # noqa: PLC0415
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
 
     exe = chromium_paths()
     assert exe is not None
