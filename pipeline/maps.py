@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from branca.element import Figure
+    from pyproj import CRS
 
     from pipeline.config import ProvinceConfig
     from pipeline.i18n import Language
@@ -147,8 +148,19 @@ class _GeoJsonLayer(Layer):
                 return out;
             }
             groups.forEach(function (g) {
-                L.polyline(decode(g.s, g.n), {color: g.c, weight: {{ this.weight }},
-                    opacity: {{ this.opacity }}, interactive: false}).addTo(layer);
+                var lines = decode(g.s, g.n);
+                if (!g.box) {
+                    L.polyline(lines, {color: g.c, weight: {{ this.weight }},
+                        opacity: {{ this.opacity }}, interactive: false}).addTo(layer);
+                    return;
+                }
+                var top = g.k ? Math.max.apply(null, g.k) : 1;
+                lines.forEach(function (b, i) {
+                    var n = g.k ? g.k[i] : 1;
+                    L.rectangle(b, {color: g.c, weight: 0, fillColor: g.c,
+                        fillOpacity: 0.25 + 0.6 * Math.log(1 + n) / Math.log(1 + top)})
+                        .bindTooltip(g.label.replace("{n}", n)).addTo(layer);
+                });
             });
         })({{ this.get_name() }}, {{ this.encoded_token }}, {{ this.scale }});
         {% endmacro %}
@@ -368,10 +380,35 @@ def _empty() -> str:
     return '{"type":"FeatureCollection","features":[]}'
 
 
+def _rectangles(
+    boxes: np.ndarray,
+    crs: CRS | None,
+    *,
+    colour: str,
+    label: str,
+    counts: np.ndarray | None,
+    decimals: int,
+) -> dict[str, Any]:
+    """Return an encoded group of rectangles (SW and NE corners as 2-vertex lines).
+
+    ``label`` is the tooltip; ``{n}`` in it is replaced by the rectangle's count in the page.
+    """
+    lo = shapely.points(shapely.bounds(boxes)[:, :2])
+    hi = shapely.points(shapely.bounds(boxes)[:, 2:])
+    both = gpd.GeoSeries(np.concatenate([lo, hi]), crs=crs).to_crs(4326)
+    xy = shapely.get_coordinates(both.to_numpy()).reshape(2, len(boxes), 2)
+    lines = shapely.linestrings(np.stack([xy[0], xy[1]], axis=1))
+    text, n = encode_lines(lines, decimals)
+    group: dict[str, Any] = {"c": colour, "s": text, "n": n, "box": 1, "label": label}
+    if counts is not None:
+        group["k"] = counts.astype(int).tolist()
+    return group
+
+
 def _grid_counts(
     gdf: gpd.GeoDataFrame, cell_m: float, decimals: int, colour: str, lang: Language
-) -> tuple[str, int]:
-    """Bin points (or centroids) into square cells; one square per non-empty cell."""
+) -> tuple[dict[str, Any], int]:
+    """Bin points (or centroids) into square cells: an encoded rectangle group with counts."""
     pts = shapely.centroid(gdf.geometry.to_numpy())
     xy = shapely.get_coordinates(pts)
     ij = np.floor(xy / cell_m).astype(np.int64)
@@ -380,10 +417,11 @@ def _grid_counts(
         cells[:, 0] * cell_m, cells[:, 1] * cell_m,
         (cells[:, 0] + 1) * cell_m, (cells[:, 1] + 1) * cell_m,
     )  # fmt: skip
-    sq = gpd.GeoDataFrame(geometry=boxes, crs=gdf.crs)
-    geoms = _round(sq, decimals, 0)
-    props = [{"c": colour, "t": t("cells_count", lang, n=int(n))} for n in counts]
-    return _geojson(geoms, props), len(cells)
+    label = t("cells_count", lang, n="{n}")
+    group = _rectangles(
+        boxes, gdf.crs, colour=colour, label=label, counts=counts, decimals=decimals
+    )
+    return group, len(cells)
 
 
 def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
@@ -465,8 +503,11 @@ def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) ->
     rc = cfg.report
     if detail == "province":
         if len(b) > rc.province_max_points:
-            text, n = _grid_counts(b, rc.province_grid_m, _decimals(cfg, detail), colour, lang)
-            return DrawnLayer("layer_deep_buildings", text, n, legend, fill_opacity=0.5)
+            group, n = _grid_counts(b, rc.province_grid_m, _decimals(cfg, detail), colour, lang)
+            return DrawnLayer(
+                "layer_deep_buildings", _empty(), n, legend, fill_opacity=0.5,
+                encoded=_encoded([group]), decimals=_decimals(cfg, detail),
+            )  # fmt: skip
         pts = gpd.GeoDataFrame(geometry=shapely.centroid(b.geometry.to_numpy()), crs=b.crs)
         geoms = _round(pts, _decimals(cfg, detail), 0)
     else:
@@ -565,6 +606,15 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
     d = data.dense_unreached
     if d is None or len(d) == 0:
         return DrawnLayer("layer_dense_unreached", _empty(), 0, legend, weight=1)
+    if detail == "province" and len(d) > cfg.report.province_max_points:
+        group = _rectangles(
+            d.geometry.to_numpy(), d.crs, colour=colour, label=t("layer_dense_unreached", lang),
+            counts=None, decimals=_decimals(cfg, detail),
+        )  # fmt: skip
+        return DrawnLayer(
+            "layer_dense_unreached", _empty(), len(d), legend, weight=1, fill_opacity=0.45,
+            encoded=_encoded([group]), decimals=_decimals(cfg, detail),
+        )  # fmt: skip
     if detail == "province":
         merged = shapely.coverage_union_all(d.geometry.to_numpy())
         d = gpd.GeoDataFrame(geometry=shapely.get_parts([merged]), crs=d.crs)

@@ -135,8 +135,15 @@ def test_many_points_become_grid_counts_on_the_province_map(config):
     prov = _by_key(build_layers(data, config, "vi", detail="province"))["layer_deep_buildings"]
     cell = config.report.province_grid_m
     assert prov.n_features <= (1000 // cell + 2) ** 2
-    counts = [int(re.match(r"\d+", f["properties"]["t"]).group()) for f in _features(prov)]
-    assert sum(counts) == n
+    (group,) = json.loads(prov.encoded)
+    assert group["box"] == 1
+    assert sum(group["k"]) == n  # every building counted once
+    assert group["n"] == [2] * prov.n_features  # SW and NE corner of each cell
+    assert "{n}" in group["label"]
+    sw, ne = decode_lines(group["s"], group["n"], prov.decimals)[0]
+    assert ne[0] > sw[0]
+    assert ne[1] > sw[1]
+    assert (ne[0] - sw[0]) * 111_000 == pytest.approx(cell, rel=0.02)  # a cell is ~250 m tall
     small = MapData(wards=_wards(), deep_buildings=deep.iloc[:10])
     ward = _by_key(build_layers(small, config, "vi", detail="ward"))["layer_deep_buildings"]
     assert ward.n_features == 10
