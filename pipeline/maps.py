@@ -154,12 +154,21 @@ class _GeoJsonLayer(Layer):
                         opacity: {{ this.opacity }}, interactive: false}).addTo(layer);
                     return;
                 }
-                var top = g.k ? Math.max.apply(null, g.k) : 1;
+                // Cells binned by count (1, 2-3, 4-7, ...): one multi-polygon per bin keeps
+                // tens of thousands of cells fast to draw.
+                var bins = {};
                 lines.forEach(function (b, i) {
-                    var n = g.k ? g.k[i] : 1;
-                    L.rectangle(b, {color: g.c, weight: 0, fillColor: g.c,
-                        fillOpacity: 0.25 + 0.6 * Math.log(1 + n) / Math.log(1 + top)})
-                        .bindTooltip(g.label.replace("{n}", n)).addTo(layer);
+                    var n = g.k ? g.k[i] : 1, bin = Math.min(6, Math.floor(Math.log2(n)));
+                    var sw = b[0], ne = b[1];
+                    (bins[bin] = bins[bin] || []).push(
+                        [[sw, [sw[0], ne[1]], ne, [ne[0], sw[1]]]]);
+                });
+                Object.keys(bins).forEach(function (bin) {
+                    var lo = Math.pow(2, +bin), hi = +bin < 6 ? 2 * lo - 1 : null;
+                    var n = hi === null ? lo + "+" : (hi > lo ? lo + "\u2013" + hi : "" + lo);
+                    L.polygon(bins[bin], {color: g.c, weight: 0, fillColor: g.c,
+                        fillOpacity: 0.25 + 0.1 * bin})
+                        .bindTooltip(g.label.replace("{n}", n), {sticky: true}).addTo(layer);
                 });
             });
         })({{ this.get_name() }}, {{ this.encoded_token }}, {{ this.scale }});
