@@ -777,8 +777,9 @@ def render_map(
         payload.update(layer.payload)
         layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.add_child(_Legend(title, [(n, d) for n, d in named if d.legend], lang))
     m.fit_bounds([[south, west], [north, east]])
+    # After fit_bounds: a "#zoom/lat/lon" address (the shortlists' links) wins over it.
+    m.add_child(_Legend(title, [(n, d) for n, d in named if d.legend], lang))
     page = fig.render()
     for token, text in payload.items():
         page = page.replace(token, text, 1)

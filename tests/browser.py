@@ -30,12 +30,15 @@ class PageCheck:
     leaflet_loaded: bool
     load_s: float
     dom_s: float
+    center_zoom: tuple[float, float, float]
 
 
 def open_maps(
-    pages: list[tuple[Path, Path]], *, size: tuple[int, int] = (1280, 900)
+    pages: list[tuple[Path, Path]] | list[tuple[Path, Path, str]],
+    *,
+    size: tuple[int, int] = (1280, 900),
 ) -> list[PageCheck]:
-    """Load each ``(html, screenshot)`` in one headless Chromium; return what each showed."""
+    """Load each ``(html, screenshot[, fragment])`` in one headless Chromium; report each page."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -59,25 +62,36 @@ def open_maps(
             txt('.leaflet-control-layers-base label span > span'),
             (document.querySelector('.firegap-legend') || {}).textContent || '',
             typeof L !== 'undefined',
-            performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart];
+            performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart,
+            (() => { const m = window[Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k))];
+                     const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()];
     """
     out = []
     try:
         driver.set_page_load_timeout(300)
-        for html, screenshot in pages:
+        for html, screenshot, *fragment in pages:
             driver.get_log("browser")  # drop messages of the previous page
             t0 = time.perf_counter()
-            driver.get(html.resolve().as_uri())
+            driver.get(html.resolve().as_uri() + "".join(fragment))
             load_s = time.perf_counter() - t0
             time.sleep(0.3)  # let the canvas draw
-            overlays, bases, legend, has_leaflet, dom_ms = driver.execute_script(js)
+            overlays, bases, legend, has_leaflet, dom_ms, view = driver.execute_script(js)
             driver.save_screenshot(str(screenshot))
             errors = [
                 m["message"] for m in driver.get_log("browser")
                 if m["level"] == "SEVERE" and not any(n in m["message"] for n in NETWORK_NOISE)
             ]  # fmt: skip
             out.append(
-                PageCheck(errors, overlays, bases, legend, bool(has_leaflet), load_s, dom_ms / 1000)
+                PageCheck(
+                    errors,
+                    overlays,
+                    bases,
+                    legend,
+                    bool(has_leaflet),
+                    load_s,
+                    dom_ms / 1000,
+                    tuple(view),
+                )
             )
     finally:
         driver.quit()

@@ -176,9 +176,16 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     if not summary["leaflet_inlined"]:
         pytest.skip("Leaflet not vendored (run make vendor); the map would need a CDN")
     shot = tmp_path / "town_map.png"
-    ward_html = paths.artifact("report", "wards_dir") / "W2.html"
+    # The first alley's link from the XLSX: its ward map, centred on the alley.
+    wb = openpyxl.load_workbook(paths.artifact("report", "shortlists_xlsx"))
+    ws = wb[t("list_alleys", "vi")]
+    link = ws.cell(row=2, column=[c.value for c in ws[1]].index(column_label("map_link", "vi")) + 1)
+    file, fragment = link.value.split("#")
     page, ward = open_maps(
-        [(paths.artifact("report", "map"), shot), (ward_html, tmp_path / "w2.png")]
+        [
+            (paths.artifact("report", "map"), shot),
+            (paths.outputs / file, tmp_path / "w.png", "#" + fragment),
+        ]
     )
     assert page.leaflet_loaded
     assert page.js_errors == []
@@ -191,3 +198,5 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     assert shot.stat().st_size > 10_000
     assert ward.js_errors == []
     assert ward.overlays == expected
+    zoom, lat, lon = map(float, fragment.split("/"))
+    assert ward.center_zoom == pytest.approx((lat, lon, zoom), abs=1e-6)
