@@ -165,7 +165,11 @@ INPUTS: dict[str, Input] = {
     "building_times": Input(
         "coverage",
         "building_times",
-        {"time_s": ("time_s", "response_time_s", "travel_time_s"), "building_id": ("building_id",)},
+        {
+            # today's stations (the coverage stage's "existing" scenario)
+            "time_s": ("time_s", "time_s_existing", "response_time_s", "travel_time_s"),
+            "building_id": ("building_id",),
+        },
         ("time_s",),
     ),
     "dense_unreached": Input(
@@ -174,7 +178,7 @@ INPUTS: dict[str, Input] = {
         {
             "floor_area_m2": ("floor_area_m2",),
             "population": ("population",),
-            "time_s": ("time_s", "response_time_s"),
+            "time_s": ("time_s", "time_s_existing", "response_time_s"),
         },
     ),
     "station_sites": Input(
@@ -183,7 +187,9 @@ INPUTS: dict[str, Input] = {
         {
             "rank": ("rank",),
             "added_buildings": ("added_buildings", "n_buildings", "buildings_added"),
-            "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "floor_area_added_m2"),
+            # coverage's "gain" is in its demand weight (summary demand_weight: floor_area_m2
+            # by default)
+            "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "gain"),
         },
     ),
     "scenarios": Input("coverage", "scenarios"),
@@ -549,7 +555,7 @@ def load_data(
     data["scenarios"] = raw["scenarios"]
     iso = data["isochrones"]
     if iso is not None and "scenario" in iso.columns:
-        wanted = config.report.isochrone_scenario or config.response.speed_scenario
+        wanted = config.report.isochrone_scenario or "existing"
         chosen = iso[iso["scenario"].astype(str) == wanted]
         data["isochrones"] = (
             chosen if len(chosen) else iso[iso["scenario"] == iso["scenario"].iloc[0]]

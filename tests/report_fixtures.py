@@ -137,7 +137,8 @@ def write_upstream(paths: ProvincePaths) -> None:
             out / "coverage/isochrones.parquet",
         )  # fmt: skip
         times = pd.DataFrame({"building_id": list(keys.index),
-                              "time_s": [TIMES_S[k] for k in keys]})  # fmt: skip
+                              "time_s": [TIMES_S[k] for k in keys],
+                              "ward_id": ["W2" if k == "b2" else "W1" for k in keys]})  # fmt: skip
         write_parquet(times, out / "coverage/building_times.parquet")
         write_parquet(
             _gdf({"floor_area_m2": [600.0], "population": [20.0], "time_s": [700.0]},
