@@ -85,6 +85,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_lat": ("Vĩ độ (WGS84)", "Latitude (WGS84)"),
     "col_x_utm": ("X (UTM 48N, m)", "X (UTM 48N, m)"),
     "col_y_utm": ("Y (UTM 48N, m)", "Y (UTM 48N, m)"),
+    "col_x_vn2000": ("X (VN-2000 / UTM 48N, m)", "X (VN-2000 / UTM 48N, m)"),
+    "col_y_vn2000": ("Y (VN-2000 / UTM 48N, m)", "Y (VN-2000 / UTM 48N, m)"),
     "col_map_link": ("Liên kết bản đồ", "Map link"),
     "col_population": ("Dân số", "Population"),
     "col_area_km2": ("Diện tích (km²)", "Area (km²)"),

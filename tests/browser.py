@@ -64,6 +64,7 @@ def open_maps(
             typeof L !== 'undefined',
             performance.timing.domContentLoadedEventEnd - performance.timing.navigationStart,
             (() => { const m = window[Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k))];
+                     if (!m) { return [0, 0, 0]; }
                      const c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; })()];
     """
     out = []
