@@ -30,7 +30,7 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
-from pipeline.paths import ARTIFACTS, resolve_input
+from pipeline.paths import ARTIFACTS, PROJECT_ROOT, resolve_input
 from pipeline.risk import ward_risk
 from pipeline.shortlists import (
     LISTS,
@@ -202,6 +202,15 @@ SUMMARIES: tuple[tuple[str, str], ...] = (
     ("water", "water_summary"),
     ("coverage", "coverage_summary"),
 )
+
+
+def external_inputs(config: ProvinceConfig) -> list[Path]:
+    """Files outside outputs/ the report reads: Leaflet (inlined into maps) and sources.csv.
+
+    Fetching Leaflet after a run (``make vendor``) thus reruns the report.
+    """
+    dist = resolve_input(config.report.leaflet_dir) / "dist"
+    return [dist / "leaflet.js", dist / "leaflet.css", PROJECT_ROOT / "data" / "sources.csv"]
 
 
 def _artifact_path(paths: ProvincePaths, spec: Input) -> Path:
@@ -899,7 +908,12 @@ def write_report(
             for r in s.itertuples(index=False)
         ]
     thr = thresholds_table(config)
-    weights = ", ".join(f"{k} {v:g}" for k, v in config.report.risk_weights.items())
+    names = {"unreached": "unreached_share", "response_time": "median_time_s",
+             "alley_access": "deep_share", "water": "water_uncovered_share"}  # fmt: skip
+    weights = "; ".join(
+        f"{column_label(names.get(k, k), lang)} {v:g}"
+        for k, v in config.report.risk_weights.items()
+    )
     path.write_text(
         _REPORT.render(
             lang=lang,
