@@ -31,6 +31,10 @@ VN2000_CRS = "EPSG:3405"
 COORD_COLUMNS: tuple[str, ...] = ("lon", "lat", "x_utm", "y_utm", "x_vn2000", "y_vn2000")
 #: Zoom level of the map links of shortlist rows.
 LINK_ZOOM = 18
+#: Decimals of the lists' measured values (lengths, areas, times); shares, scores and
+#: coordinates keep theirs.
+SHORTLIST_DECIMALS = 2
+MEASURE_SUFFIXES = ("_m", "_m2", "_km", "_km2", "_s")
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,10 @@ def finish_list(
         else pd.Series([], dtype=str)
     )
     cols = [c for c in spec.columns if c in table.columns]
-    out = pd.DataFrame({"id": ids}).join(table[[*cols, *COORD_COLUMNS]])
+    values = table[cols].copy()
+    measured = [c for c in values.select_dtypes("float").columns if c.endswith(MEASURE_SUFFIXES)]
+    values[measured] = values[measured].round(SHORTLIST_DECIMALS)
+    out = pd.DataFrame({"id": ids}).join(values).join(table[list(COORD_COLUMNS)])
     out["map_link"] = list(link)
     return gpd.GeoDataFrame(out, geometry=top.geometry.to_numpy(), crs=gdf.crs)
 

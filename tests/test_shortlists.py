@@ -73,6 +73,9 @@ def test_finish_list_ranks_ids_links_and_keeps_only_its_columns():
     assert list(out.columns[:2]) == ["id", "rank"]
     row = out.iloc[0]
     assert row["map_link"] == f"wards/W1.html#18/{row['lat']}/{row['lon']}"
+    odd = _alleys().assign(length_m=[100.123456, 40.0], min_width_m=[1.987654, 1.5])
+    rounded = finish_list(odd, SPEC["alleys_to_widen"], ward_files=files, rows=1).iloc[0]
+    assert (rounded["length_m"], rounded["min_width_m"]) == (100.12, 1.99)
     both = finish_list(_alleys(), SPEC["alleys_to_widen"], ward_files=files, rows=5)
     assert both["map_link"].iloc[1].startswith("map.html#18/")  # ward without a map
 
