@@ -359,30 +359,39 @@ def _geojson(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
     return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
 
 
-def _fmt(value: object, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return MISSING
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):,.{digits}f}"
-    return html.escape(str(value))
+def _escape(values: pd.Series) -> pd.Series:
+    """HTML-escape a column of strings (vectorised ``html.escape``)."""
+    out = values.astype(str)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        out = out.str.replace(char, entity, regex=False)
+    return out
+
+
+def _fmt(values: pd.Series) -> pd.Series:
+    """Format a column for tooltips: numbers with 1 decimal (integers without), NaN as a dash."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.map({True: "\u2713", False: "\u2717"}).astype(str)
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype(str)
+    if pd.api.types.is_float_dtype(values):
+        num = values.to_numpy(dtype=float)
+        text = np.char.mod("%.1f", np.where(np.isfinite(num), num, 0.0))
+        return pd.Series(np.where(np.isfinite(num), text, MISSING), index=values.index)
+    return _escape(values.fillna(MISSING))
 
 
 def _tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = "") -> list[str]:
-    """One tooltip per row: ``title`` then ``label: value`` of the columns present."""
+    """One tooltip per row (vectorised): the name (else ``title``), then ``label: value``."""
     present = [c for c in columns if c in df.columns]
     head = f"<b>{html.escape(title)}</b><br>" if title else ""
-    names = df["name"].fillna("").astype(str).to_numpy() if "name" in df.columns else None
-    rows = df[present].to_numpy(dtype=object) if present else np.empty((len(df), 0), object)
-    labels = [html.escape(column_label(c, lang)) for c in present]
-    out = []
-    for i, row in enumerate(rows):
-        name = names[i] if names is not None else ""
-        line = f"<b>{html.escape(name)}</b><br>" if name else head
-        line += "<br>".join(f"{lab}: {_fmt(v)}" for lab, v in zip(labels, row, strict=True))
-        out.append(line)
-    return out
+    out = pd.Series(head, index=df.index, dtype=object)
+    if "name" in df.columns:
+        names = df["name"].fillna("").astype(str)
+        out = out.where(names == "", "<b>" + _escape(names) + "</b><br>")
+    for i, col in enumerate(present):
+        sep = "" if i == 0 else "<br>"
+        out = out + sep + html.escape(column_label(col, lang)) + ": " + _fmt(df[col])
+    return out.tolist()
 
 
 def _empty() -> str:

@@ -7,6 +7,7 @@ import re
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
@@ -193,3 +194,20 @@ def test_render_is_self_contained_with_local_leaflet(config, tmp_path):
         update={"report": cfg.report.model_copy(update={"leaflet_dir": str(empty)})}
     )
     assert leaflet_assets(cfg2, tmp_path) is None or (tmp_path / "cache").exists() is False
+
+
+def test_tooltips_escape_names_and_show_missing_values():
+    from pipeline.maps import _tooltips
+
+    df = pd.DataFrame(
+        {"name": ["Ngõ <5> & 7", None], "width_m": [2.345, np.nan], "n_buildings": [3, 4],
+         "width_source": ["tag", None]}
+    )  # fmt: skip
+    tips = _tooltips(df, ["width_m", "n_buildings", "width_source", "absent"], "en", "Alley")
+    assert tips[0] == (
+        "<b>Ngõ &lt;5&gt; &amp; 7</b><br>Width (m): 2.3<br>Buildings behind: 3<br>Width source: tag"
+    )
+    assert (
+        tips[1]
+        == "<b>Alley</b><br>Width (m): \u2013<br>Buildings behind: 4<br>Width source: \u2013"
+    )
