@@ -12,7 +12,7 @@ from pipeline._errors import InputDataError, MissingInputError
 from pipeline.config import load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
-from pipeline.report import INPUTS, _stage_available, read_input
+from pipeline.report_inputs import INPUTS, read_input, stage_available
 from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
@@ -176,7 +176,7 @@ def test_a_missing_required_column_names_the_file(town_run, tmp_path):
     gdf.to_crs(4326).to_parquet(iso)
     with pytest.raises(InputDataError, match=r"isochrones\.parquet: CRS EPSG:4326 is not"):
         read_input(copy, "isochrones", config.crs)
-    if _stage_available("coverage"):  # its artifact must exist: the message names it
+    if stage_available("coverage"):  # its artifact must exist: the message names it
         with pytest.raises(MissingInputError, match=r"coverage/scenarios\.parquet: not found"):
             read_input(copy, "scenarios", config.crs)
     else:  # a stage not in this version is left out
