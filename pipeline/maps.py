@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, cast
 
 import folium
 import geopandas as gpd
@@ -19,21 +18,31 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from jinja2 import Template
 
-from pipeline.i18n import MISSING, column_label, t
+from pipeline.i18n import t
+from pipeline.map_encode import (
+    Detail,
+    decimals_for,
+    empty_geojson,
+    encoded_json,
+    geojson,
+    grid_counts,
+    merged_group,
+    rectangles,
+    round_wgs84,
+    tooltips,
+)
 from pipeline.paths import PROJECT_ROOT, resolve_input
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from branca.element import Figure
-    from pyproj import CRS
 
     from pipeline.config import ProvinceConfig
     from pipeline.i18n import Language
 
 logger = logging.getLogger(__name__)
 
-Detail = Literal["province", "ward"]
 
 LEAFLET_CDN = "https://cdn.jsdelivr.net/npm/leaflet@1.9.4/dist/"
 
@@ -279,169 +288,6 @@ def leaflet_assets(config: ProvinceConfig, root: Path = PROJECT_ROOT) -> tuple[s
     return None
 
 
-def _round(gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float) -> np.ndarray:
-    """Simplify in metres, project to WGS84 and round coordinates to ``decimals``."""
-    geoms = gdf.geometry.to_numpy()
-    if simplify_m > 0:
-        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
-    wgs = gpd.GeoSeries(geoms, crs=gdf.crs).to_crs(4326).to_numpy()
-    out: np.ndarray = shapely.transform(wgs, lambda c: np.round(c, decimals))
-    return out
-
-
-def _decimals(cfg: ProvinceConfig, detail: Detail) -> int:
-    """Coordinate decimals: fewer on the province map (1e-5 degree is about 1 m)."""
-    rc = cfg.report
-    return rc.province_coordinate_decimals if detail == "province" else rc.coordinate_decimals
-
-
-def encode_lines(geoms: np.ndarray, decimals: int) -> tuple[str, list[int]]:
-    """Encode WGS84 lines as one Google encoded-polyline string, deltas running across lines.
-
-    Parameters
-    ----------
-    geoms
-        LineStrings in WGS84 (lon, lat).
-    decimals
-        Precision: coordinates are stored as integers of ``10**-decimals`` degree.
-
-    Returns
-    -------
-    str, list of int
-        The encoded ``lat, lon`` deltas of every vertex, and the vertex count of each line
-        (lines with fewer than 2 vertices are dropped).
-
-    Notes
-    -----
-    The algorithm of Google's polyline format (zig-zag, 5-bit chunks + 63), vectorised: a
-    few bytes per vertex instead of ~20 in GeoJSON, which keeps a province-scale map small.
-    """
-    keep = shapely.get_num_coordinates(geoms) >= 2  # noqa: PLR2004 - a line needs two vertices
-    coords, idx = shapely.get_coordinates(geoms[keep], return_index=True)
-    counts = np.bincount(idx, minlength=int(keep.sum())).tolist()
-    if not len(coords):
-        return "", counts
-    ints = np.round(coords[:, ::-1] * 10**decimals).astype(np.int64)
-    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64)).ravel()
-    z = (deltas << 1) ^ (deltas >> 63)
-    shifts = 5 * np.arange(7, dtype=np.int64)
-    chunks = (z[:, None] >> shifts) & 31
-    needed = (z[:, None] >> shifts) > 0
-    needed[:, 0] = True
-    more = np.zeros_like(needed)
-    more[:, :-1] = needed[:, 1:]
-    chars = chunks + 32 * more + 63
-    return chars[needed].astype(np.uint8).tobytes().decode("ascii"), counts
-
-
-def _merged(lines: gpd.GeoDataFrame, colour: str, cfg: ProvinceConfig) -> dict[str, Any]:
-    """One encoded line group (no tooltips) of the province map."""
-    decimals = _decimals(cfg, "province")
-    geoms = _round(lines, decimals, cfg.report.province_simplify_m)
-    text, counts = encode_lines(geoms, decimals)
-    return {"c": colour, "s": text, "n": counts}
-
-
-def _encoded(groups: list[dict[str, Any]]) -> str:
-    return json.dumps(groups, separators=(",", ":"))
-
-
-def _geojson(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
-    """Return a FeatureCollection of ``geoms`` (WGS84) with ``props``, compact."""
-    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    geo = shapely.to_geojson(geoms[keep])
-    kept = [p for p, k in zip(props, keep, strict=True) if k]
-    features = [
-        f'{{"type":"Feature","geometry":{g},"properties":'
-        f"{json.dumps(p, ensure_ascii=False, separators=(',', ':'))}}}"
-        for g, p in zip(geo, kept, strict=True)
-    ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
-
-
-def _escape(values: pd.Series) -> pd.Series:
-    """HTML-escape a column of strings (vectorised ``html.escape``)."""
-    out = values.astype(str)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
-        out = out.str.replace(char, entity, regex=False)
-    return out
-
-
-def _fmt(values: pd.Series) -> pd.Series:
-    """Format a column for tooltips: numbers with 1 decimal (integers without), NaN as a dash."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.map({True: "\u2713", False: "\u2717"}).astype(str)
-    if pd.api.types.is_integer_dtype(values):
-        return values.astype(str)
-    if pd.api.types.is_float_dtype(values):
-        num = values.to_numpy(dtype=float)
-        text = np.char.mod("%.1f", np.where(np.isfinite(num), num, 0.0))
-        return pd.Series(np.where(np.isfinite(num), text, MISSING), index=values.index)
-    return _escape(values.fillna(MISSING))
-
-
-def _tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = "") -> list[str]:
-    """One tooltip per row (vectorised): the name (else ``title``), then ``label: value``."""
-    present = [c for c in columns if c in df.columns]
-    head = f"<b>{html.escape(title)}</b><br>" if title else ""
-    out = pd.Series(head, index=df.index, dtype=object)
-    if "name" in df.columns:
-        names = df["name"].fillna("").astype(str)
-        out = out.where(names == "", "<b>" + _escape(names) + "</b><br>")
-    for i, col in enumerate(present):
-        sep = "" if i == 0 else "<br>"
-        out = out + sep + html.escape(column_label(col, lang)) + ": " + _fmt(df[col])
-    return out.tolist()
-
-
-def _empty() -> str:
-    return '{"type":"FeatureCollection","features":[]}'
-
-
-def _rectangles(
-    boxes: np.ndarray,
-    crs: CRS | None,
-    *,
-    colour: str,
-    label: str,
-    counts: np.ndarray | None,
-    decimals: int,
-) -> dict[str, Any]:
-    """Return an encoded group of rectangles (SW and NE corners as 2-vertex lines).
-
-    ``label`` is the tooltip; ``{n}`` in it is replaced by the rectangle's count in the page.
-    """
-    lo = shapely.points(shapely.bounds(boxes)[:, :2])
-    hi = shapely.points(shapely.bounds(boxes)[:, 2:])
-    both = gpd.GeoSeries(np.concatenate([lo, hi]), crs=crs).to_crs(4326)
-    xy = shapely.get_coordinates(both.to_numpy()).reshape(2, len(boxes), 2)
-    lines = shapely.linestrings(np.stack([xy[0], xy[1]], axis=1))
-    text, n = encode_lines(lines, decimals)
-    group: dict[str, Any] = {"c": colour, "s": text, "n": n, "box": 1, "label": label}
-    if counts is not None:
-        group["k"] = counts.astype(int).tolist()
-    return group
-
-
-def _grid_counts(
-    gdf: gpd.GeoDataFrame, cell_m: float, decimals: int, colour: str, lang: Language
-) -> tuple[dict[str, Any], int]:
-    """Bin points (or centroids) into square cells: an encoded rectangle group with counts."""
-    pts = shapely.centroid(gdf.geometry.to_numpy())
-    xy = shapely.get_coordinates(pts)
-    ij = np.floor(xy / cell_m).astype(np.int64)
-    cells, counts = np.unique(ij, axis=0, return_counts=True)
-    boxes = shapely.box(
-        cells[:, 0] * cell_m, cells[:, 1] * cell_m,
-        (cells[:, 0] + 1) * cell_m, (cells[:, 1] + 1) * cell_m,
-    )  # fmt: skip
-    label = t("cells_count", lang, n="{n}")
-    group = _rectangles(
-        boxes, gdf.crs, colour=colour, label=label, counts=counts, decimals=decimals
-    )
-    return group, len(cells)
-
-
 def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     rc = cfg.report
     legend = [
@@ -450,7 +296,7 @@ def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language)
     ]
     edges = data.edges
     if edges is None or len(edges) == 0:
-        return DrawnLayer("layer_streets", _empty(), 0, legend)
+        return DrawnLayer("layer_streets", empty_geojson(), 0, legend)
     if "reversed" in edges.columns:
         edges = edges[~edges["reversed"].astype(bool)]
     cls = edges["width_class"].astype(str)
@@ -464,51 +310,53 @@ def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language)
         few = int((~truck).sum()) <= rc.province_max_points
         merge = truck if few else np.ones(len(cls), dtype=bool)
         groups = [
-            _merged(edges[merge & (cls == c).to_numpy()], COLOURS.get(c, COLOURS["blocked"]), cfg)
+            merged_group(
+                edges[merge & (cls == c).to_numpy()], COLOURS.get(c, COLOURS["blocked"]), cfg
+            )
             for c in dict.fromkeys(cls[merge])
         ]
-        text, n = _empty(), 0
+        text, n = empty_geojson(), 0
         if few and (~truck).any():
             other = edges[~truck]
-            g2 = _round(other, _decimals(cfg, detail), rc.province_simplify_m)
-            tips = _tooltips(other, cols, lang)
+            g2 = round_wgs84(other, decimals_for(cfg, detail), rc.province_simplify_m)
+            tips = tooltips(other, cols, lang)
             p2 = [
                 {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
                 for c, tip in zip(cls[~truck], tips, strict=True)
             ]
-            text, n = _geojson(g2, p2), len(g2)
+            text, n = geojson(g2, p2), len(g2)
         return DrawnLayer(
             "layer_streets", text, n + sum(len(g["n"]) for g in groups), legend,
-            encoded=_encoded(groups), decimals=_decimals(cfg, detail),
+            encoded=encoded_json(groups), decimals=decimals_for(cfg, detail),
         )  # fmt: skip
-    geoms = _round(edges, rc.coordinate_decimals, rc.ward_simplify_m)
-    tips = _tooltips(edges, cols, lang)
+    geoms = round_wgs84(edges, rc.coordinate_decimals, rc.ward_simplify_m)
+    tips = tooltips(edges, cols, lang)
     props = [
         {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
         for c, tip in zip(cls, tips, strict=True)
     ]
-    return DrawnLayer("layer_streets", _geojson(geoms, props), len(geoms), legend)
+    return DrawnLayer("layer_streets", geojson(geoms, props), len(geoms), legend)
 
 
 def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     legend = [(COLOURS["alley"], t("layer_alleys", lang))]
     a = data.alleys
     if a is None or len(a) == 0:
-        return DrawnLayer("layer_alleys", _empty(), 0, legend, weight=9, opacity=0.35)
+        return DrawnLayer("layer_alleys", empty_geojson(), 0, legend, weight=9, opacity=0.35)
     if detail == "province" and len(a) > cfg.report.province_max_points:
-        group = _merged(a, COLOURS["alley"], cfg)
+        group = merged_group(a, COLOURS["alley"], cfg)
         return DrawnLayer(
-            "layer_alleys", _empty(), len(group["n"]), legend, weight=9, opacity=0.35,
-            encoded=_encoded([group]), decimals=_decimals(cfg, detail),
+            "layer_alleys", empty_geojson(), len(group["n"]), legend, weight=9, opacity=0.35,
+            encoded=encoded_json([group]), decimals=decimals_for(cfg, detail),
         )  # fmt: skip
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = _round(a, _decimals(cfg, detail), tol)
+    geoms = round_wgs84(a, decimals_for(cfg, detail), tol)
     cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
-    tips = _tooltips(a, cols, lang, t("layer_alleys", lang))
+    tips = tooltips(a, cols, lang, t("layer_alleys", lang))
     props = [{"c": COLOURS["alley"], "t": tip} for tip in tips]
     # A wide translucent halo under the street lines: the line inside still shows the width class.
     return DrawnLayer(
-        "layer_alleys", _geojson(geoms, props), len(geoms), legend, weight=9, opacity=0.35
+        "layer_alleys", geojson(geoms, props), len(geoms), legend, weight=9, opacity=0.35
     )
 
 
@@ -517,24 +365,24 @@ def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) ->
     legend = [(colour, t("layer_deep_buildings", lang))]
     b = data.deep_buildings
     if b is None or len(b) == 0:
-        return DrawnLayer("layer_deep_buildings", _empty(), 0, legend)
+        return DrawnLayer("layer_deep_buildings", empty_geojson(), 0, legend)
     rc = cfg.report
     if detail == "province":
         if len(b) > rc.province_max_points:
-            group, n = _grid_counts(b, rc.province_grid_m, _decimals(cfg, detail), colour, lang)
+            group, n = grid_counts(b, rc.province_grid_m, decimals_for(cfg, detail), colour, lang)
             return DrawnLayer(
-                "layer_deep_buildings", _empty(), n, legend, fill_opacity=0.5,
-                encoded=_encoded([group]), decimals=_decimals(cfg, detail),
+                "layer_deep_buildings", empty_geojson(), n, legend, fill_opacity=0.5,
+                encoded=encoded_json([group]), decimals=decimals_for(cfg, detail),
             )  # fmt: skip
         pts = gpd.GeoDataFrame(geometry=shapely.centroid(b.geometry.to_numpy()), crs=b.crs)
-        geoms = _round(pts, _decimals(cfg, detail), 0)
+        geoms = round_wgs84(pts, decimals_for(cfg, detail), 0)
     else:
-        geoms = _round(b, rc.coordinate_decimals, rc.ward_simplify_m)
-    tips = _tooltips(b, ["hose_distance_m", "bottleneck_width_m", "floor_area_m2"], lang,
+        geoms = round_wgs84(b, rc.coordinate_decimals, rc.ward_simplify_m)
+    tips = tooltips(b, ["hose_distance_m", "bottleneck_width_m", "floor_area_m2"], lang,
                      t("layer_deep_buildings", lang))  # fmt: skip
     props = [{"c": colour, "t": tip, "w": 1} for tip in tips]
     return DrawnLayer(
-        "layer_deep_buildings", _geojson(geoms, props), len(geoms), legend,
+        "layer_deep_buildings", geojson(geoms, props), len(geoms), legend,
         fill_opacity=0.6, point_radius_px=3,
     )  # fmt: skip
 
@@ -550,29 +398,29 @@ def _water(
     w = data.water_sources
     if w is None or len(w) == 0:
         return (
-            DrawnLayer("layer_water", _empty(), 0, legend),
-            DrawnLayer("layer_water_reach", _empty(), 0, reach_legend),
+            DrawnLayer("layer_water", empty_geojson(), 0, legend),
+            DrawnLayer("layer_water_reach", empty_geojson(), 0, reach_legend),
         )
     pts = gpd.GeoDataFrame(
         w.drop(columns="geometry"), geometry=shapely.centroid(w.geometry.to_numpy()), crs=w.crs
     )
-    geoms = _round(pts, _decimals(cfg, detail), 0)
+    geoms = round_wgs84(pts, decimals_for(cfg, detail), 0)
     usable = (
         w["usable"].fillna(value=False).astype(bool).to_numpy()
         if "usable" in w.columns
         else np.ones(len(w), bool)
     )
     colours = np.where(usable, COLOURS["water_usable"], COLOURS["water_unusable"])
-    tips = _tooltips(w, ["kind", "reach_m", "reason"], lang, t("layer_water", lang))
+    tips = tooltips(w, ["kind", "reach_m", "reason"], lang, t("layer_water", lang))
     props = [{"c": c, "t": tip} for c, tip in zip(colours, tips, strict=True)]
     reach = w["reach_m"].to_numpy(dtype=float) if "reach_m" in w.columns else np.zeros(len(w))
     has_reach = usable & np.isfinite(reach) & (reach > 0)
     rprops = [{"c": COLOURS["water_usable"], "r": round(float(r), 1)} for r in reach[has_reach]]
     reach_layer = DrawnLayer(
-        "layer_water_reach", _geojson(geoms[has_reach], rprops), int(has_reach.sum()),
+        "layer_water_reach", geojson(geoms[has_reach], rprops), int(has_reach.sum()),
         reach_legend, weight=1, fill_opacity=0.08, show=detail == "ward",
     )  # fmt: skip
-    return DrawnLayer("layer_water", _geojson(geoms, props), len(geoms), legend), reach_layer
+    return DrawnLayer("layer_water", geojson(geoms, props), len(geoms), legend), reach_layer
 
 
 def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
@@ -582,19 +430,19 @@ def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     ]
     s = data.stations
     if s is None or len(s) == 0:
-        return DrawnLayer("layer_stations", _empty(), 0, legend, point_radius_px=8)
+        return DrawnLayer("layer_stations", empty_geojson(), 0, legend, point_radius_px=8)
     pts = gpd.GeoDataFrame(
         s.drop(columns="geometry"), geometry=shapely.centroid(s.geometry.to_numpy()), crs=s.crs
     )
-    geoms = _round(pts, cfg.report.coordinate_decimals, 0)
+    geoms = round_wgs84(pts, cfg.report.coordinate_decimals, 0)
     status = s["status"].astype(str) if "status" in s.columns else pd.Series("existing", s.index)
-    tips = _tooltips(s, ["status"], lang, t("layer_stations", lang))
+    tips = tooltips(s, ["status"], lang, t("layer_stations", lang))
     props = [
         {"c": COLOURS.get(f"station_{st}", COLOURS["station_existing"]), "t": tip, "w": 3}
         for st, tip in zip(status, tips, strict=True)
     ]
     return DrawnLayer(
-        "layer_stations", _geojson(geoms, props), len(geoms), legend,
+        "layer_stations", geojson(geoms, props), len(geoms), legend,
         point_radius_px=8, fill_opacity=0.9,
     )  # fmt: skip
 
@@ -602,18 +450,18 @@ def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
 def _isochrones(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     iso = data.isochrones
     if iso is None or len(iso) == 0:
-        return DrawnLayer("layer_isochrones", _empty(), 0, [], weight=1)
+        return DrawnLayer("layer_isochrones", empty_geojson(), 0, [], weight=1)
     iso = iso.sort_values("minutes", ascending=False)
     breaks = sorted(iso["minutes"].unique())
     colour = {
         m: ISOCHRONE_COLOURS[min(i, len(ISOCHRONE_COLOURS) - 1)] for i, m in enumerate(breaks)
     }
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = _round(iso, _decimals(cfg, detail), tol)
+    geoms = round_wgs84(iso, decimals_for(cfg, detail), tol)
     props = [{"c": colour[m], "t": t("minutes", lang, m=float(m))} for m in iso["minutes"]]
     legend = [(colour[m], t("minutes", lang, m=float(m))) for m in breaks]
     return DrawnLayer(
-        "layer_isochrones", _geojson(geoms, props), len(geoms), legend,
+        "layer_isochrones", geojson(geoms, props), len(geoms), legend,
         weight=1, fill_opacity=0.15,
     )  # fmt: skip
 
@@ -623,27 +471,27 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
     legend = [(colour, t("layer_dense_unreached", lang))]
     d = data.dense_unreached
     if d is None or len(d) == 0:
-        return DrawnLayer("layer_dense_unreached", _empty(), 0, legend, weight=1)
+        return DrawnLayer("layer_dense_unreached", empty_geojson(), 0, legend, weight=1)
     if detail == "province" and len(d) > cfg.report.province_max_points:
-        group = _rectangles(
+        group = rectangles(
             d.geometry.to_numpy(), d.crs, colour=colour, label=t("layer_dense_unreached", lang),
-            counts=None, decimals=_decimals(cfg, detail),
+            counts=None, decimals=decimals_for(cfg, detail),
         )  # fmt: skip
         return DrawnLayer(
-            "layer_dense_unreached", _empty(), len(d), legend, weight=1, fill_opacity=0.45,
-            encoded=_encoded([group]), decimals=_decimals(cfg, detail),
+            "layer_dense_unreached", empty_geojson(), len(d), legend, weight=1, fill_opacity=0.45,
+            encoded=encoded_json([group]), decimals=decimals_for(cfg, detail),
         )  # fmt: skip
     if detail == "province":
         merged = shapely.coverage_union_all(d.geometry.to_numpy())
         d = gpd.GeoDataFrame(geometry=shapely.get_parts([merged]), crs=d.crs)
         tips = [t("layer_dense_unreached", lang)] * len(d)
     else:
-        tips = _tooltips(d, ["floor_area_m2", "population", "time_s"], lang,
+        tips = tooltips(d, ["floor_area_m2", "population", "time_s"], lang,
                          t("layer_dense_unreached", lang))  # fmt: skip
-    geoms = _round(d, _decimals(cfg, detail), 0)
+    geoms = round_wgs84(d, decimals_for(cfg, detail), 0)
     props = [{"c": colour, "t": tip} for tip in tips]
     return DrawnLayer(
-        "layer_dense_unreached", _geojson(geoms, props), len(geoms), legend,
+        "layer_dense_unreached", geojson(geoms, props), len(geoms), legend,
         weight=1, fill_opacity=0.45,
     )  # fmt: skip
 
@@ -653,14 +501,14 @@ def _sites(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     legend = [(COLOURS[k], t(k, lang)) for k in kinds]
     s = data.sites
     if s is None or len(s) == 0:
-        return DrawnLayer("layer_shortlist", _empty(), 0, legend, point_radius_px=7)
-    geoms = _round(s, cfg.report.coordinate_decimals, 0)
+        return DrawnLayer("layer_shortlist", empty_geojson(), 0, legend, point_radius_px=7)
+    geoms = round_wgs84(s, cfg.report.coordinate_decimals, 0)
     props = [
         {"c": COLOURS.get(k, "#000"), "t": html.escape(t(k, lang)), "p": why, "w": 3}
         for k, why in zip(s["kind"], s["why_html"], strict=True)
     ]
     return DrawnLayer(
-        "layer_shortlist", _geojson(geoms, props), len(geoms), legend,
+        "layer_shortlist", geojson(geoms, props), len(geoms), legend,
         point_radius_px=7, fill_opacity=0.8,
     )  # fmt: skip
 
@@ -671,7 +519,7 @@ def _ward_outlines(
     legend = [(COLOURS["ward"], t("layer_wards", lang))]
     w = data.wards
     tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = _round(w, _decimals(cfg, detail), tol)
+    geoms = round_wgs84(w, decimals_for(cfg, detail), tol)
     props = []
     for _, row in w[["ward_id", "name", "map_file"]].iterrows():
         popup = f"<b>{html.escape(str(row['name']))}</b>"
@@ -681,7 +529,7 @@ def _ward_outlines(
         props.append({"c": COLOURS["ward"], "t": html.escape(str(row["name"])), "p": popup,
                       "d": "4 4"})  # fmt: skip
     return DrawnLayer(
-        "layer_wards", _geojson(geoms, props), len(geoms), legend, weight=1.5, fill_opacity=0.0
+        "layer_wards", geojson(geoms, props), len(geoms), legend, weight=1.5, fill_opacity=0.0
     )
 
 

@@ -13,11 +13,11 @@ import shapely
 from pyproj import Transformer
 
 from pipeline.config import load_config
+from pipeline.map_encode import encode_lines, tooltips
 from pipeline.maps import (
     COLOURS,
     MapData,
     build_layers,
-    encode_lines,
     leaflet_assets,
     render_map,
 )
@@ -197,13 +197,11 @@ def test_render_is_self_contained_with_local_leaflet(config, tmp_path):
 
 
 def test_tooltips_escape_names_and_show_missing_values():
-    from pipeline.maps import _tooltips
-
     df = pd.DataFrame(
         {"name": ["Ngõ <5> & 7", None], "width_m": [2.345, np.nan], "n_buildings": [3, 4],
          "width_source": ["tag", None]}
     )  # fmt: skip
-    tips = _tooltips(df, ["width_m", "n_buildings", "width_source", "absent"], "en", "Alley")
+    tips = tooltips(df, ["width_m", "n_buildings", "width_source", "absent"], "en", "Alley")
     assert tips[0] == (
         "<b>Ngõ &lt;5&gt; &amp; 7</b><br>Width (m): 2.3<br>Buildings behind: 3<br>Width source: tag"
     )
