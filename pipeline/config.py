@@ -122,6 +122,7 @@ class AccessConfig(_Model):
     truck_min_width_m: Threshold
     urban_renovated_min_width_m: Threshold
     use_urban_renovated_width: bool = False
+    urban_renovated_ward_types: list[str] = Field(default_factory=list)
     truck_min_clear_height_m: Threshold
     hose_reach_from_truck_road_m: Threshold
     dead_end_max_length_m: Threshold

@@ -53,6 +53,18 @@ STAGE_SPECS: dict[str, StageSpec] = {
 }
 
 
+def upstream_closure(name: str) -> set[str]:
+    """Return a stage and every stage it depends on, directly or not."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        stage = todo.pop()
+        if stage not in seen:
+            seen.add(stage)
+            todo.extend(STAGE_SPECS[stage].upstream)
+    return seen
+
+
 def available_stages() -> list[str]:
     """Stages whose module exists, in run order (a stage still being built is left out)."""
     return [s for s in STAGE_SPECS if importlib.util.find_spec(f"pipeline.{s}") is not None]
@@ -204,7 +216,7 @@ def run_pipeline(
     if target != "analyze" and target not in order:
         msg = f"stage {target!r} is not available in this version"
         raise ValidationError(msg)
-    wanted = order if target == "analyze" else order[: order.index(target) + 1]
+    wanted = order if target == "analyze" else [s for s in order if s in upstream_closure(target)]
     missing = [s for s in STAGE_SPECS if s not in order]
     if missing and target == "analyze":
         logger.warning("analyze: stages not available in this version: %s", ", ".join(missing))
