@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
+from pipeline import cli
 from pipeline._errors import InputDataError, MissingInputError
 from pipeline.config import load_config
 from pipeline.i18n import column_label, t
@@ -223,3 +227,17 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     assert ward.overlays == expected
     zoom, lat, lon = map(float, fragment.split("/"))
     assert ward.center_zoom == pytest.approx((lat, lon, zoom), abs=1e-6)
+
+
+def test_cli_lang_en_gives_english_outputs(town_run, tmp_path):
+    _, paths, _ = town_run
+    root = tmp_path / "copy"
+    shutil.copytree(paths.root, root)
+    assert cli.main(["report", "--province", "town", "--root", str(root), "--lang", "en",
+                     "--no-progress"]) == 0  # fmt: skip
+    copy = ProvincePaths("town", root)
+    wb = openpyxl.load_workbook(copy.artifact("report", "shortlists_xlsx"))
+    assert wb.sheetnames[0] == "Alleys to widen"
+    assert '<html lang="en">' in copy.artifact("report", "report").read_text("utf-8")
+    assert "Fire risk map" in copy.artifact("report", "map").read_text("utf-8")
+    assert json.dumps("Streets by width") in copy.artifact("report", "map").read_text("utf-8")
