@@ -233,11 +233,36 @@ class DensityConfig(_Model):
 
 
 class ReportConfig(_Model):
-    """Language and size targets of the planners' outputs (stage ``report``)."""
+    """Language, risk weights and map size limits of the planners' outputs (stage ``report``).
+
+    The province map is drawn from aggregates (truck streets merged and simplified, points
+    binned into grid cells beyond ``province_max_points``); ward maps keep full detail.
+    """
 
     language: Literal["vi", "en"] = "vi"
     max_map_mb: float = 25.0
     shortlist_rows: int = 50
+    risk_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "unreached": 0.35,
+            "response_time": 0.25,
+            "alley_access": 0.25,
+            "water": 0.15,
+        }
+    )
+    isochrone_scenario: str | None = None
+    coordinate_decimals: int = Field(default=6, ge=4, le=8)
+    province_coordinate_decimals: int = Field(default=5, ge=4, le=8)
+    province_simplify_m: float = 5.0
+    ward_simplify_m: float = 0.5
+    province_max_points: int = 5000
+    province_grid_m: float = 250.0
+    satellite_tiles: str = (
+        "https://server.arcgisonline.com/ArcGIS/rest/services/"
+        "World_Imagery/MapServer/tile/{z}/{y}/{x}"
+    )
+    satellite_attribution: str = "Esri World Imagery"
+    leaflet_dir: str = "cache/vendor/leaflet-1.9.4"
 
 
 class ProvinceConfig(_Model):
