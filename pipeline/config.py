@@ -228,7 +228,6 @@ class DensityConfig(_Model):
     dense_floor_area_m2_per_ha: Threshold
     dense_population_per_ha: Threshold
     population_raster: str | None = None
-    communes_csv: str | None = None
     urban_ward_types: list[str] = Field(default_factory=lambda: ["phường"])
 
 
@@ -414,7 +413,7 @@ def load_config(province: str, *, root: Path = PROJECT_ROOT) -> ProvinceConfig:
 
 
 _FILE_KEYS = ("file", "files", "path")
-_FILE_SUFFIXES = ("_csv", "_raster", "_files", "_file")
+_FILE_SUFFIXES = ("_csv", "_raster", "_files", "_file", "_dir")
 
 
 def _is_file_key(key: str) -> bool:
@@ -427,7 +426,8 @@ def config_files(
     """Return every input file named in the given config sections (all sections for ``None``).
 
     A key counts as a file when it is ``file``, ``files`` or ``path``, or ends in ``_csv``,
-    ``_raster``, ``_file`` or ``_files``; lists and nested source entries are followed. Their
+    ``_raster``, ``_file``, ``_files`` or ``_dir`` (a folder: all its files are hashed); lists and
+    nested source entries are followed. Their
     hashes key the stages' caches, so a changed input file reruns the stages that read it.
 
     Parameters

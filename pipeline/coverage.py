@@ -37,8 +37,6 @@ from pipeline.routing import EdgeArrays, Snap, point_costs, snap_to_edges
 from pipeline.siting import greedy_mclp
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.config import AccessConfig, ProvinceConfig
     from pipeline.stage import StageContext
 
@@ -48,14 +46,6 @@ logger = logging.getLogger(__name__)
 EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
 #: Dijkstra rows x nodes computed at once when building the siting matrix (bounds memory).
 _SITING_CELLS = 20_000_000
-
-
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside ``outputs/`` this stage reads (their hashes key its cache)."""
-    files = []
-    if config.density.population_raster:
-        files.append(resolve_input(config.density.population_raster))
-    return files
 
 
 # --- the drivable network ------------------------------------------------------------------

@@ -19,7 +19,6 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
-from pipeline.paths import PROJECT_ROOT, resolve_input
 from pipeline.report_inputs import (
     INPUTS,
     assign_wards,
@@ -47,15 +46,6 @@ if TYPE_CHECKING:
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
-
-
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside outputs/ the report reads: Leaflet (inlined into maps) and sources.csv.
-
-    Fetching Leaflet after a run (``make vendor``) thus reruns the report.
-    """
-    dist = resolve_input(config.report.leaflet_dir) / "dist"
-    return [dist / "leaflet.js", dist / "leaflet.css", PROJECT_ROOT / "data" / "sources.csv"]
 
 
 def _sort(df: gpd.GeoDataFrame, by: list[tuple[str, bool]]) -> gpd.GeoDataFrame:

@@ -160,7 +160,9 @@ def _sources(
     files: list[tuple[str, str | None]] = [
         (t("src_osm", lang), config.osm.file),
         ("boundary", config.boundary.file),
-        ("density.communes_csv", config.density.communes_csv),
+        ("wards.file", config.wards.file),
+        ("wards.centroids_csv", config.wards.centroids_csv),
+        ("density.population_raster", config.density.population_raster),
     ]
     files += [("stations.files", f) for f in config.stations.files]
     files += [("water.files", f.path) for f in config.water.files]
