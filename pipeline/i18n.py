@@ -94,6 +94,33 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_truck_share": ("Tỷ lệ đường xe chữa cháy", "Truck-street share"),
     "col_n_alleys": ("Số ngõ hẹp/sâu", "Narrow/deep alleys"),
     "col_buildings": ("Số nhà", "Buildings"),
+    "col_scenario": ("Kịch bản", "Scenario"),
+    "col_stations": ("Số đội PCCC", "Stations"),
+    "col_buildings_within_target": ("Nhà trong thời gian mục tiêu", "Buildings within target"),
+    "col_floor_area_within_target_m2": (
+        "Diện tích sàn trong thời gian mục tiêu (m²)",
+        "Floor area within target (m²)",
+    ),
+    "col_population_within_target": ("Dân số trong thời gian mục tiêu", "People within target"),
+    "col_dense_cells": ("Ô đông đúc", "Dense cells"),
+    "col_dense_unreached_cells": ("Ô đông đúc chưa tiếp cận", "Dense cells unreached"),
+    "col_dense_unreached_ha": (
+        "Diện tích đông đúc chưa tiếp cận (ha)",
+        "Dense area unreached (ha)",
+    ),
+    "col_dense_unreached_population": (
+        "Dân số vùng đông đúc chưa tiếp cận",
+        "People in dense unreached cells",
+    ),
+    "col_newly_covered_population": ("Dân số được phủ thêm", "People newly covered"),
+    "col_newly_covered_floor_area_m2": (
+        "Diện tích sàn được phủ thêm (m²)",
+        "Floor area newly covered (m²)",
+    ),
+    "col_newly_covered_dense_ha": (
+        "Diện tích đông đúc được phủ thêm (ha)",
+        "Dense area newly covered (ha)",
+    ),
     "col_deep_share": ("Tỷ lệ nhà ngõ sâu", "Deep-alley share"),
     "col_water_uncovered_share": ("Tỷ lệ nhà thiếu nước", "Share without water"),
     "col_unreached_share": ("Tỷ lệ nhà quá thời gian", "Share beyond target time"),
