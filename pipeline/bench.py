@@ -665,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "outputs" / "bench")
     parser.add_argument("--bench-root", type=Path, default=BENCH_ROOT)
     parser.add_argument("--gap-sample", type=int, default=GAP_LOOP_SAMPLE)
+    parser.add_argument("--stages", help="comma-separated stages (default: every available one)")
     # Internal: one baseline measurement in its own process.
     parser.add_argument("--worker", choices=["isochrones", "gaps"], help=argparse.SUPPRESS)
     parser.add_argument("--method", help=argparse.SUPPRESS)
@@ -685,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
         scales=list(iter_scales(args.scales)), seed=args.seed, real=not args.no_real,
         baselines=not args.no_baselines, out_dir=args.out, root=args.bench_root,
         gap_sample=args.gap_sample,
+        stages=args.stages.split(",") if args.stages else None,
     )  # fmt: skip
     sys.stdout.write(doc["markdown"] + "\n")
     return 0
