@@ -202,8 +202,13 @@ class ResponseConfig(_Model):
     speed_scenarios_kph: dict[str, dict[str, float]]
     speed_source: str
     turn_delay_s: float = 0.0
+    follow_oneway: bool = True
     isochrone_breaks_min: list[float]
-    station_candidate_count: int = 5
+    isochrone_buffer_m: Threshold
+    isochrone_cell_m: float = Field(default=20.0, gt=0)
+    station_snap_max_m: float = Field(default=500.0, gt=0)
+    station_candidate_count: int = Field(default=5, ge=0)
+    candidate_min_street_count: int = Field(default=3, ge=1)
 
     @field_validator("isochrone_breaks_min")
     @classmethod

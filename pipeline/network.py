@@ -16,7 +16,7 @@ from scipy.sparse import csgraph
 
 from pipeline._io import read_geoparquet, write_json, write_parquet
 from pipeline.graph import read_graph_layers
-from pipeline.paths import ARTIFACTS, resolve_input
+from pipeline.paths import ARTIFACTS
 from pipeline.routing import (
     Snap,
     edge_arrays,
@@ -25,12 +25,11 @@ from pipeline.routing import (
     snap_to_edges,
 )
 from pipeline.tables import read_point_table
+from pipeline.wards import assign_ward
 from pipeline.widths import estimate_widths, parse_length_m, undirected_twins
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from pipeline.config import AccessConfig, ProvinceConfig
+    from pipeline.config import AccessConfig
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
@@ -41,11 +40,6 @@ TURNING_NODES = frozenset({"turning_circle", "turning_loop"})
 _TIE_M = 1e-6
 #: A link this close to a footprint grazes it (coordinates carry ~mm noise from lon/lat).
 _GRAZE_M = 0.05
-
-
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside ``outputs/`` this stage reads: the public fire-point files."""
-    return [resolve_input(f.path) for f in config.access.public_fire_points_files]
 
 
 def truck_min_width_m(cfg: AccessConfig) -> float:
@@ -128,7 +122,7 @@ class Topology:
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     graph = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
-    return csgraph.connected_components(graph, directed=False)[1]
+    return np.asarray(csgraph.connected_components(graph, directed=False)[1])
 
 
 def truck_connectivity(
@@ -406,6 +400,7 @@ def direct_truck_access(
     truck_lines: np.ndarray,
     *,
     obstacles: np.ndarray | None = None,
+    self_index: np.ndarray | None = None,
     max_distance_m: float,
     trim_m: float,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -420,6 +415,8 @@ def direct_truck_access(
     obstacles
         Footprints that block a straight link; by default ``geoms`` themselves (each one
         ignoring itself).
+    self_index
+        Per geometry, its own position in ``obstacles`` (ignored as an obstacle), -1 if none.
     max_distance_m
         Longest straight gap considered.
     trim_m
@@ -439,10 +436,12 @@ def direct_truck_access(
     the link must not cross another building, so a house behind a street-front row still
     counts through its alley.
     """
-    own = obstacles is None
     polygons = geoms
-    obstacles = geoms if obstacles is None else obstacles
     n = len(polygons)
+    if obstacles is None:
+        obstacles, self_index = geoms, np.arange(n)
+    elif self_index is None:
+        self_index = np.full(n, -1, dtype=np.int64)
     gap = np.full(n, np.inf)
     line = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(truck_lines) == 0:
@@ -461,23 +460,15 @@ def direct_truck_access(
     if len(obstacles):
         tree = shapely.STRtree(obstacles)
         link_idx, b_idx = tree.query(links, predicate="dwithin", distance=_GRAZE_M)
-        other = (b_idx != p_idx[link_idx]) if own else np.ones(len(b_idx), dtype=bool)
-        obstructed[link_idx[other]] = True
+        obstructed[link_idx[b_idx != self_index[p_idx[link_idx]]]] = True
     gap[p_idx[~obstructed]] = d[~obstructed]
     line[p_idx[~obstructed]] = l_idx[~obstructed]
     return gap, line
 
 
 def _ward_of(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Return the ward name of each point (``None`` outside every ward): one STRtree query."""
-    out = np.full(len(points), None, dtype=object)
-    if len(points) == 0 or wards.empty:
-        return out
-    tree = shapely.STRtree(wards.geometry.to_numpy())
-    pt_idx, w_idx = tree.query(points, predicate="intersects")
-    pt_first, pos = np.unique(pt_idx, return_index=True)
-    out[pt_first] = wards["name"].to_numpy()[w_idx[pos]]
-    return out
+    """Return the ward name of each point (``None`` outside every ward)."""
+    return assign_ward(gpd.GeoSeries(points, crs=wards.crs), wards).to_numpy()
 
 
 def load_wards(ctx: StageContext) -> tuple[gpd.GeoDataFrame, str]:
@@ -501,11 +492,13 @@ def load_wards(ctx: StageContext) -> tuple[gpd.GeoDataFrame, str]:
             if "ward_type" not in wards.columns:
                 wards["ward_type"] = None
             approx = bool(wards["approximate"].any())
-            note = (
-                "wards are Voronoi cells around commune centroids (no ward polygons)"
-                if approx
-                else "ward polygons from ingest"
-            )
+            whole = len(wards) == 1 and str(wards["ward_type"].iloc[0]) == "province"
+            if whole:
+                note = "no ward layer: the whole province is one unit"
+            elif approx:
+                note = "wards are Voronoi cells around commune centroids (no ward polygons)"
+            else:
+                note = "ward polygons from ingest"
             return wards[["name", "ward_type", "approximate", "geometry"]], note
     boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(crs)
     wards = gpd.GeoDataFrame(
@@ -641,10 +634,11 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     is_source = np.zeros(topo.n_nodes, dtype=bool)
     is_source[sources] = True
     bott_node = bottleneck_to_sources(topo, cost, width_arr, is_source=is_source)
-    logger.info(
-        "network: %s alley nodes within %.0f m of a truck street start a hose run there",
-        f"{int(near.sum()):,}",
-        cfg.node_direct_access_m,
+    t0 = _timed(
+        "hose distances",
+        t0,
+        f"{int(near.sum()):,} alley nodes within {cfg.node_direct_access_m:.0f} m of a truck "
+        f"street start a hose run there; {int(np.isfinite(cost).sum()):,} nodes reached",
     )
 
     alley_edge = ~truck_connected
@@ -654,18 +648,26 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     alley_id = alley_of_street[codes]
     n_alleys = int(alley_codes.max()) + 1 if len(alley_codes) else 0
 
-    snap = frontage_snap(
-        snap_to_edges(bgeoms, edges), bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m
-    )
+    # Snap to one direction of each street (twins share a geometry), then back to edge rows.
+    raw = snap_to_edges(bgeoms, edges.iloc[first])
+    raw = Snap(np.where(raw.edge >= 0, first[raw.edge], -1), raw.gap_m, raw.to_u_m, raw.to_v_m)
+    snap = frontage_snap(raw, bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m)
+    t0 = _timed("snap", t0, f"{int((snap.edge >= 0).sum()):,} buildings snapped to a street")
     dist = point_costs(cost, snap, arr.u, arr.v)
     e = np.maximum(snap.edge, 0)
-    direct_gap, direct_edge = direct_truck_access(
-        bgeoms,
+    on_truck_edge = (snap.edge >= 0) & truck_connected[e]
+    # Only buildings not already on a truck street can gain from a straight link to one.
+    others = np.flatnonzero(~on_truck_edge)
+    direct_gap = np.full(len(bgeoms), np.inf)
+    direct_edge = np.full(len(bgeoms), -1, dtype=np.int64)
+    direct_gap[others], direct_edge[others] = direct_truck_access(
+        bgeoms[others],
         geoms[truck_first],
+        obstacles=bgeoms,
+        self_index=others,
         max_distance_m=cfg.direct_access_max_m,
         trim_m=cfg.frontage_tolerance_m,
     )
-    on_truck_edge = (snap.edge >= 0) & truck_connected[e]
     direct = ~on_truck_edge & (direct_gap <= dist)
     dist = np.where(on_truck_edge, snap.gap_m, np.fmin(dist, direct_gap))
     via_u = cost[arr.u[e]] + snap.to_u_m <= cost[arr.v[e]] + snap.to_v_m

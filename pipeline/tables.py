@@ -67,6 +67,18 @@ def _read_table(path: Path, layer: str | None) -> tuple[pd.DataFrame, int]:
     return gdf, 1
 
 
+def _geometry_problems(geoms: np.ndarray, *, areas: bool) -> np.ndarray:
+    """Return why each geometry cannot be a good row (``""`` when it can)."""
+    kinds = [0, 1, 3, 4, 5, 6] if areas else [0]
+    out = np.full(len(geoms), "", dtype=object)
+    bad = pd.isna(geoms) | ~np.isin(shapely.get_type_id(geoms), kinds)
+    out[bad] = "geometry is not a point, line or polygon" if areas else "geometry is not a point"
+    if areas:
+        out[pd.isna(geoms)] = "no geometry"
+    out[~bad & shapely.is_empty(geoms)] = "empty geometry"
+    return out
+
+
 def read_point_table(
     path_text: str,
     *,
@@ -76,6 +88,7 @@ def read_point_table(
     y_column: str | None = None,
     layer: str | None = None,
     required: tuple[str, ...] = (),
+    areas: bool = False,
 ) -> PointTable:
     """Read an authority point file; keep the good rows and list the bad ones.
 
@@ -95,6 +108,9 @@ def read_point_table(
         Sheet or layer name.
     required
         Columns that must be non-blank in a good row.
+    areas
+        Keep lines and polygons of vector files too (for example ponds drawn as areas);
+        by default only points are good rows.
 
     Returns
     -------
@@ -116,8 +132,9 @@ def read_point_table(
     reasons = pd.Series("", index=df.index, dtype=object)
     if isinstance(df, gpd.GeoDataFrame):
         geoms = df.geometry.to_numpy()
-        bad = pd.isna(geoms) | ~np.isin(shapely.get_type_id(geoms), [0])
-        reasons[bad] = "geometry is not a point"
+        problems = _geometry_problems(geoms, areas=areas)
+        bad = problems != ""
+        reasons[bad] = problems[bad]
         frame = pd.DataFrame(df.drop(columns="geometry"))
         pts = gpd.GeoSeries(df.geometry, crs=df.crs)
         good_geom = ~bad

@@ -48,14 +48,14 @@ TRUCK_COLUMNS = ("truck_ok", "truck_connected")
 
 
 def natural_reach_m(config: WaterConfig) -> float:
-    """Reach of a static source (tank, suction point, pond, river) with the configured pump."""
+    """Return the reach of a static source (tank, suction point, pond, river) with its pump."""
     if config.natural_source_pump == "portable":
         return config.natural_source_reach_portable_m.value
     return config.natural_source_reach_truck_m.value
 
 
 def spacing_max_m(config: WaterConfig) -> float:
-    """Largest hydrant spacing along truck streets (the low-flow value when configured)."""
+    """Return the largest hydrant spacing along truck streets (low-flow value if configured)."""
     if config.use_low_flow_spacing:
         return config.hydrant_spacing_low_flow_m.value
     return config.hydrant_spacing_max_m.value
@@ -608,11 +608,11 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
     logger.info(
         "water: %s of %s buildings without water in reach, %.1f km of street uncovered, "
-        "%d truck segments with hydrant spacing gaps (%.1f s)",
+        "%s truck segments with hydrant spacing gaps (%.1f s)",
         f"{int((~table['covered']).sum()):,}",
         f"{len(table):,}",
         street["uncovered_m"].sum() / 1000,
-        len(gaps),
+        f"{len(gaps):,}",
         time.perf_counter() - t,
     )
 

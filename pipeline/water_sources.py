@@ -148,6 +148,7 @@ def file_sources(
             x_column=spec.x_column,
             y_column=spec.y_column,
             layer=spec.layer,
+            areas=True,
         )
         rejects.append(table.rejects)
         pts = table.points
@@ -161,7 +162,7 @@ def file_sources(
             "unknown type '" + raw[unknown] + "' (add it to water.type_aliases in the config)"
         )
         shapely.prepare(boundary)
-        outside = ~shapely.contains(boundary, pts.geometry.to_numpy())
+        outside = ~shapely.contains(boundary, shapely.point_on_surface(pts.geometry.to_numpy()))
         reason[outside & (reason == "")] = "outside the province boundary"
         bad = (reason != "").to_numpy()
         file_name = str(pts["source_file"].iloc[0]) if len(pts) else spec.path

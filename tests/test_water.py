@@ -265,3 +265,21 @@ def test_dense_cells_and_population_weights():
     assert kind == "floor_area"
     assert people is None
     assert weight.tolist() == floor.tolist()
+
+
+def test_town_without_buildings_or_water(project, tmp_path):
+    b = OsmBuilder()
+    b.line([(0, 0), (100, 0), (100, 100)], {"highway": "residential"})
+    pbf = b.write(tmp_path / "empty.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "b.geojson", -50, -50, 150, 150)
+    project.province("empty", {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)}})
+    paths = ProvincePaths("empty", project.root)
+    config = load_config("empty", root=project.root)
+    run_pipeline("ingest", config, paths)
+    write_network_edges(paths)
+    s = run_stage("water", config, paths)["summary"]
+    assert (s["sources"], s["buildings"], s["hydrant_candidates"]) == (0, 0, 0)
+    assert s["spacing_gap_segments"] == 1  # one 200 m way, no hydrant: all of it is a gap
+    assert s["street_km_without_water"] == pytest.approx(0.2, abs=1e-3)
+    for name in ("sources", "building_water", "hydrant_candidates", "water_wards", "dense_gaps"):
+        assert gpd.read_parquet(paths.artifact("water", name)).crs.to_epsg() == 32648

@@ -248,3 +248,34 @@ def test_vn2000_csv_and_xlsx_sources(tmp_path):
         {"file": "vn2000.csv", "line": 3,
          "reason": "missing type (fill the type column or set default_type)"},
     ]  # fmt: skip
+
+
+def test_geojson_sources_keep_ponds_drawn_as_areas(tmp_path):
+    import json
+
+    to_ll = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+
+    def ll(x, y):
+        return list(to_ll.transform(X0 + x, Y0 + y))
+
+    ring = [ll(0, 0), ll(30, 0), ll(30, 30), ll(0, 30), ll(0, 0)]
+    feats = [
+        {"type": "Feature", "properties": {"loai": "trụ nước"},
+         "geometry": {"type": "Point", "coordinates": ll(5, 5)}},
+        {"type": "Feature", "properties": {"loai": "ao"},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}},
+        {"type": "Feature", "properties": {"loai": "ao"}, "geometry": None},
+        {"type": "Feature", "properties": {"loai": "hồ"},
+         "geometry": {"type": "Point", "coordinates": ll(9000, 9000)}},
+    ]  # fmt: skip
+    path = tmp_path / "nguon_nuoc.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
+    boundary = shapely.box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)
+    spec = SourceFile(path=str(path), type_column="loai")
+    sources, rejects = file_sources([spec], crs=CRS, boundary=boundary, config=_water_config())
+    assert sources["kind"].tolist() == ["hydrant", "pond"]
+    assert sources.geometry.iloc[1].area == pytest.approx(900, rel=1e-2)
+    assert rejects[["line", "reason"]].to_dict(orient="records") == [
+        {"line": 3, "reason": "no geometry"},
+        {"line": 4, "reason": "outside the province boundary"},
+    ]

@@ -1,0 +1,223 @@
+"""Built density on a square grid: floor area per hectare, population, and dense cells."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from pipeline._errors import InputDataError, MissingInputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from shapely.geometry.base import BaseGeometry
+
+    from pipeline.config import DensityConfig
+
+logger = logging.getLogger(__name__)
+
+#: Square metres per hectare.
+M2_PER_HA = 10_000.0
+#: Cell ids pack the column and row of a cell: ``col * CELL_ROW_SPAN + row``.
+CELL_ROW_SPAN = 1 << 32
+WARD_COLUMNS = ["ward_id", "name", "ward_type", "population", "approximate"]
+
+
+def cell_ids(xy: np.ndarray, cell_m: float) -> np.ndarray:
+    """Return the id of the grid cell holding each point (grid aligned on the CRS origin).
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` projected coordinates.
+    cell_m
+        Cell size.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ids, ``col * 2**32 + row`` with ``col = floor(x / cell_m)``.
+    """
+    col = np.floor(xy[:, 0] / cell_m).astype(np.int64)
+    row = np.floor(xy[:, 1] / cell_m).astype(np.int64)
+    return col * CELL_ROW_SPAN + row
+
+
+def cell_squares(ids: np.ndarray, cell_m: float) -> np.ndarray:
+    """Return the square polygon of each cell id."""
+    col, row = np.divmod(np.asarray(ids, dtype=np.int64), CELL_ROW_SPAN)
+    x0, y0 = col * cell_m, row * cell_m
+    return shapely.box(x0, y0, x0 + cell_m, y0 + cell_m)
+
+
+def raster_population(
+    path: Path, *, crs: str, cell_m: float, bounds: tuple[float, float, float, float]
+) -> pd.Series:
+    """Sum a population-count raster (WorldPop style) into grid cells.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF of people per pixel.
+    crs
+        Project CRS of the grid.
+    cell_m
+        Grid cell size.
+    bounds
+        ``(minx, miny, maxx, maxy)`` in ``crs``: only this window is read.
+
+    Returns
+    -------
+    pandas.Series
+        People per cell id (cells with people only). Each pixel's count goes to the cell
+        holding its centre: totals are kept exactly, which bilinear resampling would not do.
+    """
+    import rasterio  # noqa: PLC0415 - heavy import, only when a raster is configured
+    from rasterio.windows import Window  # noqa: PLC0415
+
+    if not path.exists():
+        msg = f"{path}: population raster not found; fix density.population_raster"
+        raise MissingInputError(msg)
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as e:
+        msg = f"{path}: cannot read as a raster ({e}); give a GeoTIFF of people per pixel"
+        raise InputDataError(msg) from e
+    with src:
+        if src.crs is None:
+            msg = f"{path}: the raster has no CRS; set one (e.g. gdal_edit.py -a_srs EPSG:4326)"
+            raise InputDataError(msg)
+        t = src.transform
+        if t.b != 0 or t.d != 0:
+            msg = f"{path}: rotated rasters are not supported; warp it north-up first"
+            raise InputDataError(msg)
+        to_raster = pyproj.Transformer.from_crs(crs, src.crs, always_xy=True)
+        left, bottom, right, top = to_raster.transform_bounds(*bounds)
+        c0, c1 = sorted(((left - t.c) / t.a, (right - t.c) / t.a))
+        r0, r1 = sorted(((top - t.f) / t.e, (bottom - t.f) / t.e))
+        c0, r0 = max(0, int(np.floor(c0))), max(0, int(np.floor(r0)))
+        c1, r1 = min(src.width, int(np.ceil(c1))), min(src.height, int(np.ceil(r1)))
+        window = Window(c0, r0, max(0, c1 - c0), max(0, r1 - r0))
+        data = src.read(1, window=window, masked=True).astype(float)
+    values = np.ma.filled(data, 0.0)
+    rows, cols = np.nonzero(values > 0)
+    xs = t.c + t.a * (cols + c0 + 0.5)
+    ys = t.f + t.e * (rows + r0 + 0.5)
+    back = pyproj.Transformer.from_crs(src.crs, crs, always_xy=True)
+    x, y = back.transform(np.asarray(xs), np.asarray(ys))
+    ids = cell_ids(np.column_stack([x, y]), cell_m)
+    people = pd.Series(values[rows, cols]).groupby(ids).sum()
+    people.index.name = "cell_id"
+    logger.info(
+        "density: raster %s, %s people in %s pixels", path.name, f"{people.sum():,.0f}", len(rows)
+    )
+    return people
+
+
+def whole_province_ward(boundary: BaseGeometry, name: str, crs: str) -> gpd.GeoDataFrame:
+    """One ward covering the whole province, population unknown."""
+    return gpd.GeoDataFrame(
+        {"ward_id": ["all"], "name": [name], "ward_type": [""], "population": [np.nan],
+         "approximate": [True]},
+        geometry=[boundary], crs=crs,
+    )  # fmt: skip
+
+
+def assign_wards(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
+    """Row position in ``wards`` of the ward holding each point (``-1`` outside every ward)."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or wards.empty:
+        return out
+    tree = shapely.STRtree(wards.geometry.to_numpy())
+    pt, wd = tree.query(points, predicate="within")
+    out[pt[::-1]] = wd[::-1]  # first ward wins where polygons overlap
+    return out
+
+
+def build_cells(
+    buildings: gpd.GeoDataFrame,
+    wards: gpd.GeoDataFrame,
+    config: DensityConfig,
+    *,
+    raster_people: pd.Series | None = None,
+) -> gpd.GeoDataFrame:
+    """Grid cells with floor area, population and the dense flag.
+
+    Parameters
+    ----------
+    buildings
+        With ``floor_area_m2`` and ``footprint_m2`` (projected CRS).
+    wards
+        :data:`WARD_COLUMNS` + polygons; ``population`` NaN where unknown.
+    config
+        The ``density`` section.
+    raster_people
+        People per cell id (from :func:`raster_population`); when given it is the population.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by ``cell_id`` with ``ward_id, buildings, footprint_m2, floor_area_m2,
+        floor_area_m2_per_ha, population, population_per_ha, dense``.
+
+    Notes
+    -----
+    Without a raster, each ward's population is spread over its cells in proportion to their
+    floor area (dasymetric mapping). Where OSM maps only some buildings, people crowd into the
+    mapped ones; a raster or a fuller footprint file avoids that.
+    """
+    t0 = time.perf_counter()
+    cell_m = config.cell_size_m
+    crs = buildings.crs
+    centres = shapely.point_on_surface(buildings.geometry.to_numpy())
+    ids = cell_ids(shapely.get_coordinates(centres), cell_m) if len(centres) else np.empty(0, int)
+    per = pd.DataFrame(
+        {"cell_id": ids, "buildings": 1,
+         "footprint_m2": buildings["footprint_m2"].to_numpy(dtype=float),
+         "floor_area_m2": buildings["floor_area_m2"].to_numpy(dtype=float)}
+    ).groupby("cell_id").sum()  # fmt: skip
+    if raster_people is not None:
+        per = per.reindex(per.index.union(raster_people.index), fill_value=0)
+    per.index.name = "cell_id"
+    squares = cell_squares(per.index.to_numpy(), cell_m)
+    cells = gpd.GeoDataFrame(per, geometry=squares, crs=crs)
+    ward_pos = assign_wards(shapely.centroid(squares), wards)
+    cells["ward_id"] = np.where(
+        ward_pos >= 0, wards["ward_id"].to_numpy()[np.maximum(ward_pos, 0)], None
+    )
+    ha = cell_m**2 / M2_PER_HA
+    cells["floor_area_m2_per_ha"] = cells["floor_area_m2"] / ha
+    if raster_people is not None:
+        cells["population"] = raster_people.reindex(cells.index, fill_value=0.0).to_numpy()
+    else:
+        ward_pop = pd.Series(wards["population"].to_numpy(float), index=wards["ward_id"])
+        ward_floor = cells.groupby("ward_id")["floor_area_m2"].sum()
+        share = cells["floor_area_m2"] / cells["ward_id"].map(ward_floor)
+        cells["population"] = (share * cells["ward_id"].map(ward_pop)).astype(float)
+        unplaced = ward_pop[
+            ward_pop.notna() & ~ward_pop.index.isin(ward_floor[ward_floor > 0].index)
+        ]
+        if len(unplaced):
+            logger.warning(
+                "density: %d ward(s) with %s people have no mapped buildings; "
+                "their people are not placed on the grid",
+                len(unplaced), f"{unplaced.sum():,.0f}",
+            )  # fmt: skip
+    cells["population_per_ha"] = cells["population"] / ha
+    dense = cells["floor_area_m2_per_ha"] >= config.dense_floor_area_m2_per_ha.value
+    dense |= (cells["population_per_ha"] >= config.dense_population_per_ha.value).fillna(
+        value=False
+    )
+    cells["dense"] = dense.to_numpy(dtype=bool)
+    logger.info(
+        "density: %s cells of %.0f m, %s dense (%.1f s)",
+        f"{len(cells):,}", cell_m, f"{int(cells['dense'].sum()):,}", time.perf_counter() - t0,
+    )  # fmt: skip
+    return cells

@@ -1,0 +1,215 @@
+"""Stage ``coverage`` end to end on a generated town with hand-computed response times."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from pipeline.config import load_config
+from pipeline.coverage import coverage_matrix, fallback_truck_ok, street_arrays
+from pipeline.paths import ProvincePaths
+from pipeline.routing import snap_to_edges
+from pipeline.stage import run_stage
+from tests.conftest import Project
+from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
+
+#: 3 km/h: 0.8333 m/s, so 250 m take 300 s and 750 m take 900 s.
+SPEED_KPH = 3.0
+MPS = SPEED_KPH / 3.6
+
+
+def coverage_town() -> OsmBuilder:
+    """A 1 km main street (10 m wide) with a 2 m alley; two dense blocks and a house (metres)::
+
+                           H house (490..510, 225..245) at the alley's end
+                           |  Ngõ 7, width 2, 250 m
+    A(0,0)================J(500,0)=================K(1000,0)   primary, width 10
+      ^ station S1 (existing)              ^ S2 (planned) at x = 800
+      dense block 1: (230..270, 20..60) x 4 storeys, cell [200, 300) x [0, 100)
+      dense block 2: (730..770, 20..60) x 4 storeys, cell [700, 800) x [0, 100)
+    """
+    b = OsmBuilder()
+    A, J, K = b.node(0, 0, nid=1), b.node(500, 0, nid=2), b.node(1000, 0, nid=3)
+    H = b.node(500, 250, nid=4)
+    b.way([A, J, K], {"highway": "primary", "name": "Đường Chính", "width": "10"}, wid=101)
+    b.way([J, H], {"highway": "service", "service": "alley", "name": "Ngõ 7", "width": "2"},
+          wid=102)  # fmt: skip
+    b.rect(230, 20, 270, 60, {"building": "yes", "building:levels": "4"})
+    b.rect(730, 20, 770, 60, {"building": "yes", "building:levels": "4"})
+    b.rect(490, 225, 510, 245, {"building": "house"})
+    return b
+
+
+@pytest.fixture(scope="module")
+def coverage_project(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("coverage")
+    project = Project(tmp_path / "project")
+    pbf = coverage_town().write(tmp_path / "cov.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "b.geojson", -100, -100, 1100, 400)
+    stations = tmp_path / "stations.csv"
+    (lon1, lat1), (lon2, lat2) = lonlat(0, 10), lonlat(800, 10)
+    stations.write_text(
+        "name,status,lat,lon\n"
+        f"Đội 1,existing,{lat1},{lon1}\n"
+        f"Đội 2 (quy hoạch),planned,{lat2},{lon2}\n",
+        encoding="utf-8",
+    )
+    lon, lat = lonlat(500, 150)
+    communes = tmp_path / "communes.csv"
+    communes.write_text(
+        "code,name,type,population_2025,centroid_lon,centroid_lat\n"
+        f"00001,Phường Thử,phường,1000,{lon},{lat}\n",
+        encoding="utf-8",
+    )
+    project.province(
+        "cov",
+        {
+            "osm": {"file": str(pbf)},
+            "boundary": {"file": str(boundary)},
+            "stations": {"from_osm": False, "files": [str(stations)]},
+            "wards": {"centroids_csv": str(communes)},
+            "response": {
+                "speed_scenario": "test",
+                "speed_scenarios_kph": {"test": {"default": SPEED_KPH}},
+                "target_time_s": {"value": 600, "unit": "s", "source": "test"},
+                "isochrone_breaks_min": [5, 10, 20],
+                "station_candidate_count": 2,
+            },
+        },
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def coverage_run(coverage_project):
+    paths = ProvincePaths("cov", coverage_project.root)
+    config = load_config("cov", root=coverage_project.root)
+    # Only the stages coverage reads (the water stage is not upstream of it).
+    for stage in ("ingest", "network"):
+        run_stage(stage, config, paths)
+    return paths, run_stage("coverage", config, paths)
+
+
+def _art(paths, name):
+    return gpd.read_parquet(paths.artifact("coverage", name))
+
+
+def test_node_times_hand_computed(coverage_run):
+    paths, _ = coverage_run
+    nt = _art(paths, "node_times").set_index("osmid")
+    # Station 1 sits at A: J is 500 m away, K 1000 m. Station 2 (planned) is 200 m from K.
+    assert nt.loc[1, "time_s_existing"] == pytest.approx(0, abs=0.5)
+    assert nt.loc[2, "time_s_existing"] == pytest.approx(500 / MPS, abs=0.5)  # 600 s
+    assert nt.loc[3, "time_s_existing"] == pytest.approx(1000 / MPS, abs=0.5)  # 1200 s
+    assert nt.loc[3, "time_s_with_planned"] == pytest.approx(200 / MPS, abs=0.5)  # 240 s
+    assert nt.loc[2, "time_s_with_planned"] == pytest.approx(300 / MPS, abs=0.5)  # 360 s
+    assert nt.loc[3, "station_with_planned"] == 1
+    # The node behind the 2 m alley is not reached by truck in any scenario.
+    assert np.isinf(nt.loc[4, [c for c in nt.columns if c.startswith("time_s_")]]).all()
+    assert nt.loc[4, "station_existing"] == -1
+    # Adding stations never raises a time.
+    assert (nt["time_s_with_planned"] <= nt["time_s_existing"] + 1e-9).all()
+
+
+def test_dense_cells_flagged_at_the_target(coverage_run):
+    paths, entry = coverage_run
+    cells = _art(paths, "cells")
+    near = cells[np.isclose(cells.geometry.centroid.x, X0 + 250)].iloc[0]
+    far = cells[np.isclose(cells.geometry.centroid.x, X0 + 750)].iloc[0]
+    assert near["dense"]
+    assert far["dense"]
+    assert near["floor_area_m2"] == pytest.approx(6400, rel=1e-3)
+    assert near["time_s_existing"] == pytest.approx(250 / MPS, abs=0.5)  # 5 min
+    assert far["time_s_existing"] == pytest.approx(750 / MPS, abs=0.5)  # 15 min
+    assert near["within_target_existing"]
+    assert not far["within_target_existing"]
+    assert far["within_target_with_planned"]
+    du = _art(paths, "dense_unreached")
+    assert len(du) == 1
+    assert du.geometry.centroid.x.iloc[0] == pytest.approx(X0 + 750)
+    # Population spread by floor area: 1000 people x 6400 / (6400 + 6400 + 800) m².
+    assert far["population"] == pytest.approx(1000 * 6400 / 13600, rel=1e-3)
+    s = entry["summary"]
+    assert s["dense_unreached_cells"] == 1
+    # Block 1 is 230..270 m from station 1 (276..324 s): within 10 min, not all within 5.
+    assert s["within_break_existing"]["10"]["buildings_share"] == pytest.approx(1 / 3)
+
+
+def test_buildings_and_alley_house(coverage_run):
+    paths, _ = coverage_run
+    bt = _art(paths, "building_times")
+    house = bt[bt["floor_area_m2"] < 1000].iloc[0]
+    assert np.isinf(house["time_s_existing"])  # 225 m up a 2 m alley: beyond 60 m of hose
+    assert house["gap_to_truck_street_m"] == np.inf or house["gap_to_truck_street_m"] > 60
+    blocks = bt[bt["floor_area_m2"] > 1000].sort_values("time_s_existing")
+    # The blocks' street frontage runs x = 230..270 and 730..770; station 2 stands at x = 800,
+    # on the same street edge as block 2 (reached along that edge, not round its far end).
+    t = blocks["time_s_existing"].to_numpy()
+    assert 230 / MPS - 0.5 <= t[0] <= 270 / MPS + 0.5
+    assert 730 / MPS - 0.5 <= t[1] <= 770 / MPS + 0.5
+    t2 = blocks["time_s_with_planned"].to_numpy()[1]
+    assert 30 / MPS - 0.5 <= t2 <= 70 / MPS + 0.5
+
+
+def test_scenarios_siting_and_wards(coverage_run):
+    paths, _ = coverage_run
+    scen = pd.read_parquet(paths.artifact("coverage", "scenarios")).set_index("scenario")
+    assert scen.loc["existing", "stations"] == 1
+    assert scen.loc["with_planned", "stations"] == 2
+    assert scen.loc["with_planned", "newly_covered_floor_area_m2"] == pytest.approx(6400, 1e-3)
+    assert scen.loc["with_planned", "newly_covered_population"] == pytest.approx(470.6, 1e-3)
+    assert scen.loc["with_planned", "newly_covered_dense_ha"] == pytest.approx(1.0)
+    cand = _art(paths, "station_candidates")
+    # One site covers the only dense unreached cell; nothing is left for a second.
+    assert len(cand) == 1
+    assert cand["gain"].iloc[0] == pytest.approx(470.6, rel=1e-3)
+    assert scen.loc["with_suggested", "dense_unreached_cells"] == 0
+    wards = _art(paths, "coverage_wards")
+    assert len(wards) == 1
+    assert wards["buildings"].iloc[0] == 3
+    assert wards["dense_unreached_cells"].iloc[0] == 1
+    assert wards["dense_unreached_cells_with_planned"].iloc[0] == 0
+    iso = _art(paths, "isochrones")
+    assert set(iso["scenario"]) == {"existing", "with_planned", "with_suggested"}
+    e = iso[iso["scenario"] == "existing"].sort_values("break_min")
+    assert e["area_km2"].is_monotonic_increasing
+    pt = shapely.Point(X0 + 700, Y0)  # 840 s from station 1: inside 20 min, outside 10 min
+    assert e.geometry.iloc[2].contains(pt)
+    assert not e.geometry.iloc[1].contains(pt)
+    sa = _art(paths, "service_areas").set_index("scenario")
+    # The one ward is a phường: 3 km urban radius (QCVN 01:2021), the street is 1 km long.
+    assert sa.loc["existing", "geometry"].contains(shapely.Point(X0 + 1000, Y0))
+    summary = json.loads(paths.artifact("coverage", "coverage_summary").read_text("utf-8"))
+    assert summary["worst_dense_unreached"][0]["rank"] == 1
+
+
+def test_coverage_matrix_and_fallback_classes():
+    xy = {1: (0.0, 0.0), 2: (100.0, 0.0), 3: (300.0, 0.0)}
+    rows = []
+    for a, b in ((1, 2), (2, 3)):
+        for u, v in ((a, b), (b, a)):
+            rows.append({"u": u, "v": v, "key": 0, "highway": "residential", "width": None,
+                         "geometry": shapely.LineString([xy[u], xy[v]])})  # fmt: skip
+    edges = gpd.GeoDataFrame(rows, crs="EPSG:32648").set_index(["u", "v", "key"])
+    edges["length"] = edges.length
+    nodes = pd.DataFrame(index=pd.Index(list(xy), name="osmid"))
+    arr = street_arrays(nodes, edges, edges["length"].to_numpy())  # 1 s per metre
+    snap = snap_to_edges(shapely.points([(250.0, 5.0), (20.0, 0.0)]), edges)
+    cov = coverage_matrix(
+        arr.csr(), snap, arr, np.ones(len(edges)), candidates=np.array([0, 1, 2]), target_s=160
+    )
+    # Demand 0 (x=250) is 250 / 150 / 50 s from nodes 1 / 2 / 3; demand 1 (x=20): 20 / 80 / 280.
+    assert cov.toarray().tolist() == [[False, True], [True, True], [True, False]]
+
+
+def test_fallback_truck_classes(project):
+    project.province("fb", {})
+    access = load_config("fb", root=project.root).access  # truck minimum 3.5 m
+    edges = pd.DataFrame({"highway": ["footway", "footway", "residential", "service"],
+                          "width": ["6", None, None, "2,5"]})  # fmt: skip
+    assert fallback_truck_ok(edges, access).tolist() == [True, False, True, False]
