@@ -15,7 +15,7 @@ CLI := $(PY) -m pipeline
 ARGS := --province $(PROVINCE) $(if $(OSM),--osm $(OSM)) $(if $(LANG_OPT),--lang $(LANG_OPT)) $(if $(FORCE),--force)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup analyze ingest network water coverage report test lint typecheck bench clean
+.PHONY: help setup vendor analyze ingest network water coverage report test lint typecheck bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,9 +26,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the pinned dependencies
+setup: $(STAMP) vendor ## Create .venv and install the pinned dependencies
 
-analyze: $(STAMP) ## Run every stage for PROVINCE (OSM=file overrides the OSM source)
+LEAFLET := cache/vendor/leaflet-1.9.4
+LEAFLET_SHA256 := 84c65a256e50657896f54c33bd857b6849ebe94c817803be818bf32a3dde0b77
+$(LEAFLET)/dist/leaflet.js:
+	mkdir -p cache/vendor
+	cd cache/vendor && npm pack --silent leaflet@1.9.4 >/dev/null \
+		&& echo "$(LEAFLET_SHA256)  leaflet-1.9.4.tgz" | sha256sum -c --quiet - \
+		&& rm -rf package && tar xzf leaflet-1.9.4.tgz package/LICENSE package/dist/leaflet.js \
+			package/dist/leaflet.css package/dist/images \
+		&& rm -rf leaflet-1.9.4 && mv package leaflet-1.9.4 && rm leaflet-1.9.4.tgz
+
+vendor: ## Fetch Leaflet 1.9.4 (npm, sha256-pinned) so maps work offline (inlined into map.html)
+	@$(MAKE) --no-print-directory $(LEAFLET)/dist/leaflet.js \
+		|| echo "vendor: Leaflet could not be fetched; maps will load it from a CDN"
+
+analyze: $(STAMP) vendor ## Run every stage for PROVINCE (OSM=file overrides the OSM source)
 	$(CLI) analyze $(ARGS)
 
 ingest: $(STAMP) ## Stage 1: OSM -> clipped layers + street graph
@@ -43,10 +57,10 @@ water: $(STAMP) ## Stage 3: water sources, reach, gaps, hydrant candidates
 coverage: $(STAMP) ## Stage 4: response-time isochrones, dense unreached areas, scenarios
 	$(CLI) coverage $(ARGS)
 
-report: $(STAMP) ## Stage 5: maps, shortlists, report
+report: $(STAMP) vendor ## Stage 5: maps, shortlists, report
 	$(CLI) report $(ARGS)
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) vendor ## Run the test suite
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff check + format check

@@ -112,6 +112,7 @@ class BuildingsConfig(_Model):
     """Building footprints beyond OSM (Google Open Buildings CSV, Microsoft GeoJSON lines)."""
 
     extra_files: list[SourceFile] = Field(default_factory=list)
+    extra_min_confidence: float = Field(default=0.7, ge=0, le=1)
     default_levels: Threshold
     storey_height_m: Threshold
 
@@ -122,6 +123,7 @@ class AccessConfig(_Model):
     truck_min_width_m: Threshold
     urban_renovated_min_width_m: Threshold
     use_urban_renovated_width: bool = False
+    urban_renovated_ward_types: list[str] = Field(default_factory=list)
     truck_min_clear_height_m: Threshold
     hose_reach_from_truck_road_m: Threshold
     dead_end_max_length_m: Threshold
@@ -226,16 +228,40 @@ class DensityConfig(_Model):
     dense_floor_area_m2_per_ha: Threshold
     dense_population_per_ha: Threshold
     population_raster: str | None = None
-    communes_csv: str | None = None
     urban_ward_types: list[str] = Field(default_factory=lambda: ["phường"])
 
 
 class ReportConfig(_Model):
-    """Language and size targets of the planners' outputs (stage ``report``)."""
+    """Language, risk weights and map size limits of the planners' outputs (stage ``report``).
+
+    The province map is drawn from aggregates (truck streets merged and simplified, points
+    binned into grid cells beyond ``province_max_points``); ward maps keep full detail.
+    """
 
     language: Literal["vi", "en"] = "vi"
     max_map_mb: float = 25.0
     shortlist_rows: int = 50
+    risk_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "unreached": 0.35,
+            "response_time": 0.25,
+            "alley_access": 0.25,
+            "water": 0.15,
+        }
+    )
+    isochrone_scenario: str | None = None
+    coordinate_decimals: int = Field(default=6, ge=4, le=8)
+    province_coordinate_decimals: int = Field(default=5, ge=4, le=8)
+    province_simplify_m: float = 5.0
+    ward_simplify_m: float = 0.5
+    province_max_points: int = 5000
+    province_grid_m: float = 250.0
+    satellite_tiles: str = (
+        "https://server.arcgisonline.com/ArcGIS/rest/services/"
+        "World_Imagery/MapServer/tile/{z}/{y}/{x}"
+    )
+    satellite_attribution: str = "Esri World Imagery"
+    leaflet_dir: str = "cache/vendor/leaflet-1.9.4"
 
 
 class ProvinceConfig(_Model):
@@ -387,7 +413,7 @@ def load_config(province: str, *, root: Path = PROJECT_ROOT) -> ProvinceConfig:
 
 
 _FILE_KEYS = ("file", "files", "path")
-_FILE_SUFFIXES = ("_csv", "_raster", "_files", "_file")
+_FILE_SUFFIXES = ("_csv", "_raster", "_files", "_file", "_dir")
 
 
 def _is_file_key(key: str) -> bool:
@@ -400,7 +426,8 @@ def config_files(
     """Return every input file named in the given config sections (all sections for ``None``).
 
     A key counts as a file when it is ``file``, ``files`` or ``path``, or ends in ``_csv``,
-    ``_raster``, ``_file`` or ``_files``; lists and nested source entries are followed. Their
+    ``_raster``, ``_file``, ``_files`` or ``_dir`` (a folder: all its files are hashed); lists and
+    nested source entries are followed. Their
     hashes key the stages' caches, so a changed input file reruns the stages that read it.
 
     Parameters

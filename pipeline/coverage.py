@@ -37,8 +37,6 @@ from pipeline.routing import EdgeArrays, Snap, point_costs, snap_to_edges
 from pipeline.siting import greedy_mclp
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.config import AccessConfig, ProvinceConfig
     from pipeline.stage import StageContext
 
@@ -46,16 +44,8 @@ logger = logging.getLogger(__name__)
 
 #: Scenario names, in report order: today, with the provincial plan, with suggested sites.
 EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
-#: Demand points whose coverage rows are computed per Dijkstra batch (bounds memory).
-_SITING_BATCH = 256
-
-
-def external_inputs(config: ProvinceConfig) -> list[Path]:
-    """Files outside ``outputs/`` this stage reads (their hashes key its cache)."""
-    files = []
-    if config.density.population_raster:
-        files.append(resolve_input(config.density.population_raster))
-    return files
+#: Dijkstra rows x nodes computed at once when building the siting matrix (bounds memory).
+_SITING_CELLS = 20_000_000
 
 
 # --- the drivable network ------------------------------------------------------------------
@@ -226,19 +216,27 @@ def coverage_matrix(
     ends = np.concatenate([arr.u[e], arr.v[e]])
     offsets = np.concatenate([snap.to_u_m[ok] * rate, snap.to_v_m[ok] * rate])
     owner = np.concatenate([ok, ok])
-    cand_col = np.full(graph.shape[0], -1, dtype=np.int64)
-    cand_col[candidates] = np.arange(len(candidates))
+    # One bounded Dijkstra per distinct end node (demand points share edges), in batches sized
+    # so a dense batch x nodes block stays near 160 MB.
+    uniq, inv = np.unique(ends, return_inverse=True)
+    if len(uniq) == 0:
+        return sparse.csr_matrix((len(candidates), n_demand), dtype=bool)
     reverse = graph.T.tocsr()
-    rows, cols = [], []
-    for start in range(0, len(ends), _SITING_BATCH):
-        sl = slice(start, start + _SITING_BATCH)
-        dist = csgraph.dijkstra(reverse, directed=True, indices=ends[sl], limit=target_s)
-        dist = dist[:, candidates] + offsets[sl, None]
-        r, c = np.nonzero(dist <= target_s)
-        rows.append(c)
-        cols.append(owner[sl][r])
-    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    batch = max(1, _SITING_CELLS // max(graph.shape[0], 1))
+    blocks = []
+    for start in range(0, len(uniq), batch):
+        dist = csgraph.dijkstra(
+            reverse, directed=True, indices=uniq[start : start + batch], limit=target_s
+        )[:, candidates]
+        dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
+        blocks.append(sparse.csr_matrix(dist))
+    per_end = sparse.vstack(blocks, format="csr").tocsr()[inv].tocoo()
+    hit = per_end.data + offsets[per_end.row] <= target_s
+    # A candidate at the end node itself is reached at cost 0, which sparse storage drops.
+    at_end = pd.Index(candidates).get_indexer(ends)
+    own = (at_end >= 0) & (offsets <= target_s)
+    r = np.concatenate([per_end.col[hit], at_end[own]])
+    c = np.concatenate([owner[per_end.row[hit]], owner[own]])
     m = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(candidates), n_demand))
     m.sum_duplicates()
     return m
@@ -292,7 +290,20 @@ def _service_area(  # noqa: PLR0917 - private helper, arrays in one order
 
 
 def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage, steps in order
-    """Run the coverage stage (see the module docstring)."""
+    """Run the coverage stage: response times per scenario, isochrones, dense gaps, siting.
+
+    Scenarios: ``existing`` (stations with status existing), ``with_planned`` (plus the
+    planned ones) and ``with_suggested`` (existing plus the greedy MCLP sites, when any).
+    Artifacts: ``node_times`` (``time_s_<scenario>``, ``station_<scenario>``: station_id or
+    -1); ``isochrones`` (scenario, break_min, polygon); ``service_areas`` (QCVN 01:2021
+    network radius per scenario); ``building_times`` and ``cells`` (times, nearest station,
+    ``within_<break>min`` for today, ``within_target_<scenario>``; cells add floor area,
+    population and ``dense``); ``dense_unreached`` (dense cells beyond the target today,
+    ranked by people, else floor area); ``station_candidates`` (rank, node, gain);
+    ``scenarios`` (totals and ``newly_covered_*`` deltas); ``coverage_wards``; summary.json.
+    Times are truck driving seconds to the street point nearest each building (``inf`` when
+    no truck street is within the hose reach, QCVN 06:2022/BXD §6.2.2.1).
+    """
     config = ctx.config
     resp, access = config.response, config.access
     target_s = resp.target_time_s.value
@@ -333,7 +344,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
         raster_people = raster_population(
             resolve_input(config.density.population_raster), crs=config.crs,
             cell_m=config.density.cell_size_m,
-            bounds=tuple(boundary.total_bounds),  # type: ignore[arg-type]
+            bounds=tuple(boundary.total_bounds),
         )  # fmt: skip
     cells = build_cells(buildings, wards, config.density, raster_people=raster_people)
 
@@ -355,7 +366,8 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     def evaluate(name: str, src_pos: np.ndarray, src_ids: np.ndarray) -> None:
         t = time.perf_counter()
         reach = reach_from_sources(graph, src_pos)
-        nearest = np.where(reach.nearest >= 0, src_ids[np.maximum(reach.nearest, 0)], -1)
+        ids = np.r_[src_ids, -1]  # position -1 (unreached) maps to -1
+        nearest = ids[np.where(reach.nearest >= 0, reach.nearest, len(src_ids))]
         reach = Reach(reach.cost, nearest)
         reaches[name], sources[name] = reach, (src_pos, src_ids)
         for frame, snap in ((buildings, b_snap), (cells, c_snap)):
@@ -471,9 +483,23 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     }  # fmt: skip
     for key, frame in outputs.items():
         write_parquet(frame, ctx.output(key))
+    n_planned = int((stations["status"] == "planned").sum())
+    by_planned = need & (cells[f"time_s_{PLANNED}"].to_numpy() <= target_s)
+    siting = {
+        "weight": weight_col,
+        "candidates": len(candidates),
+        "dense_uncovered_cells": int(need.sum()),
+        "dense_uncovered_weight": float(demand_w[need].sum()),
+        "planned_stations": n_planned,
+        "planned_newly_covered_weight": float(demand_w[by_planned].sum()),
+        "suggested_sites": n_sug,
+        "suggested_newly_covered_weight": float(gains.sum()),
+        "suggested_same_count_newly_covered_weight": float(gains[:n_planned].sum()),
+    }
     summary = _summary(
         buildings, cells, dense_unreached, scen, resp.isochrone_breaks_min, weight_col, len(drive)
     )
+    summary["siting"] = siting
     write_json(summary, ctx.output("coverage_summary"))
     logger.info(
         "coverage: %s dense cells, %s dense and beyond %.0f s today, %s after the plan",

@@ -54,7 +54,7 @@ def cell_squares(ids: np.ndarray, cell_m: float) -> np.ndarray:
     """Return the square polygon of each cell id."""
     col, row = np.divmod(np.asarray(ids, dtype=np.int64), CELL_ROW_SPAN)
     x0, y0 = col * cell_m, row * cell_m
-    return shapely.box(x0, y0, x0 + cell_m, y0 + cell_m)
+    return np.asarray(shapely.box(x0, y0, x0 + cell_m, y0 + cell_m), dtype=object)
 
 
 def raster_population(

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: ``oneway`` tag values meaning one-way traffic (``-1``: against the way's direction).
+ONEWAY_VALUES = ("yes", "true", "1", "-1")
+
 
 def split_ways(
     refs: list[np.ndarray],
@@ -97,6 +100,12 @@ def build_edges(
     if not refs:
         msg = "no street ways to build a graph from"
         raise NoDataError(msg)
+    # ``oneway=-1``: traffic runs against the way's node order. Reverse such ways first (as OSMnx
+    # does), so that the non-reversed copy of every one-way edge is the allowed direction.
+    backwards = set(np.flatnonzero(streets["oneway"].to_numpy() == "-1").tolist())
+    if backwards:
+        refs = [r[::-1] if i in backwards else r for i, r in enumerate(refs)]
+        lonlat = [c[::-1] if i in backwards else c for i, c in enumerate(lonlat)]
     point_index, edge_of_point, edge_way, first_last = split_ways(refs)
     all_refs = np.concatenate(refs)
     all_lonlat = np.concatenate(lonlat)
@@ -107,7 +116,7 @@ def build_edges(
     u = all_refs[first_last[:, 0]]
     v = all_refs[first_last[:, 1]]
     attrs = streets.iloc[edge_way].reset_index(drop=True)
-    oneway = attrs["oneway"].isin(["yes", "true", "1", "-1"]).to_numpy()
+    oneway = attrs["oneway"].isin(ONEWAY_VALUES).to_numpy()
     forward = gpd.GeoDataFrame(attrs, geometry=lines, crs=crs)
     forward["u"], forward["v"] = u, v
     forward["oneway"] = oneway

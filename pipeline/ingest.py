@@ -16,6 +16,7 @@ from pipeline._io import write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.boundary import load_boundary
 from pipeline.download import fetch_extract
+from pipeline.footprints import merge_footprints
 from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_read import read_osm
 from pipeline.paths import resolve_input
@@ -85,15 +86,25 @@ def _levels(buildings: gpd.GeoDataFrame, cfg: BuildingsConfig) -> pd.DataFrame:
     )
 
 
-def _buildings(raw: gpd.GeoDataFrame, cfg: BuildingsConfig) -> gpd.GeoDataFrame:
-    b = raw.copy()
-    b = b.join(_levels(b, cfg))
+def _buildings(
+    raw: gpd.GeoDataFrame, cfg: BuildingsConfig, boundary: BaseGeometry, crs: str
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+    """OSM buildings with levels and floor area, plus footprints from other datasets."""
+    b = raw.join(_levels(raw, cfg))
+    b = b.rename(columns={"building:levels": "levels_tag", "height": "height_tag"})
+    b, added = merge_footprints(
+        b, cfg.extra_files, boundary, crs=crs, min_confidence=cfg.extra_min_confidence
+    )
+    extra = (b["source"] != "osm").to_numpy()
+    if extra.any():
+        height = b.loc[extra, "height_m"].astype(float)
+        from_height = np.maximum(1, np.round(height / cfg.storey_height_m.value))
+        b.loc[extra, "levels"] = from_height.fillna(cfg.default_levels.value).to_numpy()
+        b.loc[extra, "levels_source"] = np.where(height.notna(), "height", "default")
     b["footprint_m2"] = shapely.area(b.geometry.to_numpy())
     b["floor_area_m2"] = b["footprint_m2"] * b["levels"]
-    b["source"] = "osm"
-    b = b.rename(columns={"building:levels": "levels_tag", "height": "height_tag"})
     b.index = pd.RangeIndex(len(b), name="building_id")
-    return b
+    return b, added
 
 
 def _stations(
@@ -171,6 +182,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat, crs=crs)
     nodes, edges = clip_edges(nodes, edges, boundary)
+    # Node tags as OSMnx keeps them: turning circles matter for dead ends (QCVN 06:2022 §6.2.5).
+    nodes["highway"] = pd.Series(layers.node_highway, dtype=object).reindex(nodes.index).to_numpy()
     if edges.empty:
         msg = f"{src}: no streets inside the boundary; is it the right file for {config.slug}?"
         raise NoDataError(msg)
@@ -199,7 +212,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     ).to_crs(crs)
     streets = streets.reset_index(drop=True)
 
-    buildings = _buildings(_clip(layers.buildings, boundary, crs, "inside"), config.buildings)
+    buildings, footprints_added = _buildings(
+        _clip(layers.buildings, boundary, crs, "inside"), config.buildings, boundary, crs
+    )
     water_points = _clip(layers.water_points, boundary, crs, "inside")
     water_bodies = _clip(layers.water_bodies, boundary, crs, "intersects")
     admin = _clip(layers.admin, boundary, crs, "intersects")
@@ -228,6 +243,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "boundary_km2": round(boundary.area / 1e6, 3),
         "streets": len(streets),
         "buildings": len(buildings),
+        "buildings_by_source": buildings["source"].value_counts().to_dict(),
+        "footprints_added": footprints_added,
         "stations": len(stations),
         "stations_by_status": stations["status"].value_counts().to_dict(),
         "water_points": len(water_points),

@@ -49,7 +49,37 @@ def truck_min_width_m(cfg: AccessConfig) -> float:
     return cfg.truck_min_width_m.value
 
 
-def classify_edges(edges: pd.DataFrame, width_m: pd.Series, cfg: AccessConfig) -> pd.DataFrame:
+def urban_edges(ward_type: np.ndarray, cfg: AccessConfig) -> np.ndarray:
+    """Tell which edges the renovated-urban width applies to (by their ward's type).
+
+    Parameters
+    ----------
+    ward_type
+        Per edge, the type of its ward (``"phường"``, ``"xã"``...; ``None`` outside wards).
+    cfg
+        The ``access`` config section.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per edge: all ``True`` with ``use_urban_renovated_width`` and no
+        ``urban_renovated_ward_types``; only edges in wards of those types otherwise; all
+        ``False`` without ``use_urban_renovated_width``.
+    """
+    if not cfg.use_urban_renovated_width:
+        return np.zeros(len(ward_type), dtype=bool)
+    if not cfg.urban_renovated_ward_types:
+        return np.ones(len(ward_type), dtype=bool)
+    return np.isin(ward_type.astype(str), cfg.urban_renovated_ward_types)
+
+
+def classify_edges(
+    edges: pd.DataFrame,
+    width_m: pd.Series,
+    cfg: AccessConfig,
+    *,
+    urban: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Class each edge by width and find what blocks a truck.
 
     Parameters
@@ -60,6 +90,9 @@ def classify_edges(edges: pd.DataFrame, width_m: pd.Series, cfg: AccessConfig) -
         Estimated width per edge (indexed like ``edges``).
     cfg
         The ``access`` config section.
+    urban
+        Boolean per edge: the renovated-urban width applies (see :func:`urban_edges`); by
+        default it applies everywhere when ``use_urban_renovated_width`` is set.
 
     Returns
     -------
@@ -76,8 +109,12 @@ def classify_edges(edges: pd.DataFrame, width_m: pd.Series, cfg: AccessConfig) -
     """
     w = width_m.to_numpy(dtype=float)
     small_min = cfg.small_fire_vehicle_width_m.value + cfg.small_vehicle_margin_m.value
+    if urban is None:
+        urban = np.full(len(w), cfg.use_urban_renovated_width)
+    base = cfg.truck_min_width_m.value
+    truck_min = np.where(urban, max(base, cfg.urban_renovated_min_width_m.value), base)
     width_class = np.select(
-        [w >= truck_min_width_m(cfg), w >= small_min], ["truck", "small_vehicle"], "hose_only"
+        [w >= truck_min, w >= small_min], ["truck", "small_vehicle"], "hose_only"
     )
     height = parse_length_m(edges["maxheight"]).to_numpy()
     blocked_values = {v.lower() for v in cfg.blocked_access_values}
@@ -249,12 +286,14 @@ def find_dead_ends(
 
 def alley_labels(
     topo: Topology,
+    *,
     alley_edge: np.ndarray,
     on_truck: np.ndarray,
     cost: np.ndarray,
     mouth_of_node: np.ndarray,
+    head: np.ndarray,
 ) -> np.ndarray:
-    """Split the non-truck streets into alleys, one per mouth on the truck network.
+    """Split the non-truck streets into alleys, one per branch off the truck network.
 
     Parameters
     ----------
@@ -268,6 +307,8 @@ def alley_labels(
         Per node, the walking distance from the truck network.
     mouth_of_node
         Per node, the truck-network node it is reached from (-1 if unreached).
+    head
+        Per node, its branch head (:attr:`PathTree.head`).
 
     Returns
     -------
@@ -277,17 +318,18 @@ def alley_labels(
 
     Notes
     -----
-    A street belongs to the mouth its deeper end is reached from: shortest paths from one
-    mouth form a tree, so each alley is connected and is what a construction department
-    would widen from that entrance. Runs that no truck reaches are grouped by connected
-    component instead.
+    A street belongs to the branch its deeper end is reached through: the first street
+    walked from the truck network (the alley's entrance). Shortest paths form a tree, so each
+    alley is connected; two alleys leaving one junction stay apart. It is what a
+    construction department would widen from that entrance. Runs that no truck reaches are
+    grouped by connected component instead.
     """
     idx = topo.first[alley_edge[topo.first]]
     a, b = topo.u[idx], topo.v[idx]
     deeper = np.where(cost[a] >= cost[b], a, b)
-    mouth = mouth_of_node[deeper]
+    reached = mouth_of_node[deeper] >= 0
     component = _chain_labels(topo, alley_edge[topo.first], on_truck)
-    key = np.where(mouth >= 0, mouth, -1 - component)
+    key = np.where(reached, head[deeper], -1 - component)
     codes, _ = pd.factorize(key)
     return codes
 
@@ -298,9 +340,28 @@ def bottleneck_to_sources(
     width_m: np.ndarray,
     *,
     is_source: np.ndarray | None = None,
-    max_iter: int = 64,
 ) -> np.ndarray:
-    """Narrowest edge on each node's shortest path from the sources (pointer jumping).
+    """Narrowest edge on each node's shortest path from the sources (see :func:`path_tree`)."""
+    return path_tree(topo, cost, width_m, is_source=is_source).bottleneck_m
+
+
+@dataclass(frozen=True)
+class PathTree:
+    """Per node: the narrowest edge on its shortest path, and its branch head below the root."""
+
+    bottleneck_m: np.ndarray
+    head: np.ndarray
+
+
+def path_tree(
+    topo: Topology,
+    cost: np.ndarray,
+    width_m: np.ndarray,
+    *,
+    is_source: np.ndarray | None = None,
+    max_iter: int = 64,
+) -> PathTree:
+    """Read the shortest-path tree off the costs: bottleneck widths and branch heads.
 
     Parameters
     ----------
@@ -318,8 +379,9 @@ def bottleneck_to_sources(
 
     Returns
     -------
-    numpy.ndarray
-        Per node: ``inf`` at sources, ``NaN`` where unreached.
+    PathTree
+        ``bottleneck_m``: ``inf`` at sources, ``NaN`` where unreached. ``head``: the first
+        node after the source on the node's path (a source, or an unreached node, is its own).
 
     Notes
     -----
@@ -343,13 +405,21 @@ def bottleneck_to_sources(
     orphan = np.isfinite(cost) & ((cost > 0) if is_source is None else ~is_source)
     orphan[child] = False
     bott[orphan] = np.nan  # reached, but no tree edge found within the tolerance
+    root = parent == np.arange(n)
+    # Each node's branch head: the node right below its root (a root is its own head).
+    head = np.where(root[parent], np.arange(n), parent)
     for _ in range(max_iter):
         grand = parent[parent]
         bott = np.minimum(bott, bott[parent])
         if np.array_equal(grand, parent):
             break
         parent = grand
-    return bott
+    for _ in range(max_iter):
+        nxt = head[head]
+        if np.array_equal(nxt, head):
+            break
+        head = nxt
+    return PathTree(bottleneck_m=bott, head=head)
 
 
 def frontage_snap(
@@ -466,6 +536,17 @@ def direct_truck_access(
     return gap, line
 
 
+def _ward_index(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the row of the ward each point falls in (-1 outside every ward)."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or wards.empty:
+        return out
+    pt, ward = shapely.STRtree(wards.geometry.to_numpy()).query(points, predicate="within")
+    pt_first, pos = np.unique(pt, return_index=True)
+    out[pt_first] = ward[pos]
+    return out
+
+
 def _ward_of(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
     """Return the ward name of each point (``None`` outside every ward)."""
     return assign_ward(gpd.GeoSeries(points, crs=wards.crs), wards).to_numpy()
@@ -559,17 +640,24 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     )
 
     widths = estimate_widths(edges, buildings, cfg, progress=ctx.progress)
-    classes = classify_edges(edges, widths["width_m"], cfg)
-    narrow = int((~(widths["width_m"] >= truck_min_width_m(cfg))).sum())
+    geoms = edges.geometry.to_numpy()
+    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
+    ward_pos = _ward_index(mid, wards)
+    edge_ward_type = np.full(len(edges), None, dtype=object)
+    inside = ward_pos >= 0
+    edge_ward_type[inside] = wards["ward_type"].to_numpy(dtype=object)[ward_pos[inside]]
+    urban = urban_edges(edge_ward_type, cfg)
+    classes = classify_edges(edges, widths["width_m"], cfg, urban=urban)
+    narrow = int((classes["width_class"] != "truck").sum())
     t0 = _timed(
         "widths",
         t0,
-        f"{narrow:,} edges below {truck_min_width_m(cfg):.1f} m, "
+        f"{narrow:,} edges below truck width ({int(urban.sum()):,} under the "
+        f"{cfg.urban_renovated_min_width_m.value:g} m urban rule), "
         f"{int(classes['blocked'].sum()):,} blocked",
     )
 
     arr = edge_arrays(nodes, edges, "length")
-    geoms = edges.geometry.to_numpy()
     codes, first = undirected_twins(geoms)
     topo = Topology(arr.u, arr.v, arr.weight, codes, first, arr.n_nodes)
     truck_ok = classes["truck_ok"].to_numpy()
@@ -633,7 +721,8 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     width_arr = widths["width_m"].to_numpy(dtype=float)
     is_source = np.zeros(topo.n_nodes, dtype=bool)
     is_source[sources] = True
-    bott_node = bottleneck_to_sources(topo, cost, width_arr, is_source=is_source)
+    tree = path_tree(topo, cost, width_arr, is_source=is_source)
+    bott_node = tree.bottleneck_m
     t0 = _timed(
         "hose distances",
         t0,
@@ -642,7 +731,14 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     )
 
     alley_edge = ~truck_connected
-    alley_codes = alley_labels(topo, alley_edge, on_truck, cost, mouth_of_node)
+    alley_codes = alley_labels(
+        topo,
+        alley_edge=alley_edge,
+        on_truck=on_truck,
+        cost=cost,
+        mouth_of_node=mouth_of_node,
+        head=tree.head,
+    )
     alley_of_street = np.full(len(first), -1, dtype=np.int64)
     alley_of_street[alley_edge[first]] = alley_codes
     alley_id = alley_of_street[codes]
@@ -723,11 +819,13 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
         "candidates",
     )
 
-    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
     out_edges = edges.join(widths).join(classes)
     out_edges["truck_connected"] = truck_connected
     out_edges["alley_id"] = alley_id
-    out_edges["ward"] = _ward_of(mid, wards)
+    edge_ward = np.full(len(edges), None, dtype=object)
+    edge_ward[inside] = wards["name"].to_numpy(dtype=object)[ward_pos[inside]]
+    out_edges["ward"] = edge_ward
+    out_edges["urban_width_rule"] = urban
     node_pts = nodes.geometry.to_numpy()
     dead_gdf = gpd.GeoDataFrame(
         {
@@ -1001,6 +1099,7 @@ def _summary(
         "streets": len(fwd),
         "street_km": round(float(fwd["length"].sum()) / 1000, 3),
         "truck_min_width_m": truck_min_width_m(cfg),
+        "urban_width_rule_streets": int(fwd["urban_width_rule"].sum()),
         "width_source": _counts(fwd["width_source"], fwd["length"]),
         "width_class": _counts(fwd["width_class"], fwd["length"]),
         "blocked": int(fwd["blocked"].sum()),

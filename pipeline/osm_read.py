@@ -110,6 +110,7 @@ class OsmLayers:
     admin: gpd.GeoDataFrame
     node_extent: tuple[float, float, float, float] | None
     skipped: dict[str, int] = field(default_factory=dict)
+    node_highway: dict[int, str] = field(default_factory=dict)
 
 
 def detect_format(path: Path) -> str:
@@ -202,6 +203,7 @@ class _Collector:
         self.water_bodies: list[dict[str, Any]] = []
         self.admin: list[dict[str, Any]] = []
         self.skipped: dict[str, int] = {}
+        self.node_highway: dict[int, str] = {}
         self.lon_min = self.lat_min = np.inf
         self.lon_max = self.lat_max = -np.inf
 
@@ -210,6 +212,9 @@ class _Collector:
 
     def node(self, o: Any) -> None:  # noqa: ANN401 - osmium object
         tags = o.tags
+        highway = tags.get("highway")
+        if highway is not None:  # turning_circle, turning_loop, traffic_signals, ...
+            self.node_highway[o.id] = highway
         emergency = tags.get("emergency")
         loc = o.location
         if emergency in WATER_POINT_KINDS:
@@ -428,6 +433,7 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         ),
         node_extent=extent,
         skipped=c.skipped,
+        node_highway=c.node_highway,
     )
     logger.info(
         "osm: read %s: %s objects, %s street ways, %s buildings, %s water points, "

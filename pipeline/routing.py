@@ -10,6 +10,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from pipeline._errors import ValidationError
+
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
@@ -71,9 +73,11 @@ def edge_arrays(nodes: pd.DataFrame, edges: pd.DataFrame, weight: np.ndarray | s
     EdgeArrays
     """
     node_ids = nodes.index.to_numpy()
-    pos = {int(n): i for i, n in enumerate(node_ids)}
-    u = np.fromiter((pos[int(n)] for n in edges.index.get_level_values(0)), np.int64, len(edges))
-    v = np.fromiter((pos[int(n)] for n in edges.index.get_level_values(1)), np.int64, len(edges))
+    u = nodes.index.get_indexer(edges.index.get_level_values(0)).astype(np.int64)
+    v = nodes.index.get_indexer(edges.index.get_level_values(1)).astype(np.int64)
+    if (u < 0).any() or (v < 0).any():
+        msg = "an edge ends at a node that is not in the node table"
+        raise ValidationError(msg)
     w = (
         edges[weight].to_numpy(dtype=float)
         if isinstance(weight, str)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import importlib
 import importlib.util
@@ -53,6 +54,18 @@ STAGE_SPECS: dict[str, StageSpec] = {
 }
 
 
+def upstream_closure(name: str) -> set[str]:
+    """Return a stage and every stage it depends on, directly or not."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        stage = todo.pop()
+        if stage not in seen:
+            seen.add(stage)
+            todo.extend(STAGE_SPECS[stage].upstream)
+    return seen
+
+
 def available_stages() -> list[str]:
     """Stages whose module exists, in run order (a stage still being built is left out)."""
     return [s for s in STAGE_SPECS if importlib.util.find_spec(f"pipeline.{s}") is not None]
@@ -80,9 +93,47 @@ class StageContext:
         return self.paths.artifact(stage, name)
 
 
-def code_version() -> str:
-    """Hash of the package's source files: any code change invalidates the cache."""
-    parts = {p.name: file_sha256(p) for p in sorted(PACKAGE_DIR.glob("*.py"))}
+def _project_imports(module: str) -> set[str]:
+    """Names of the ``pipeline`` modules a module imports (read from its source, not run)."""
+    path = PACKAGE_DIR / f"{module}.py"
+    if not path.exists():
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "pipeline":
+                if len(parts) > 1:
+                    found.add(parts[1])
+                else:
+                    found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "pipeline" and len(parts) > 1:
+                    found.add(parts[1])
+    return {m for m in found if (PACKAGE_DIR / f"{m}.py").exists()}
+
+
+def stage_modules(name: str) -> list[str]:
+    """Return the stage's module and every project module it imports, directly or not."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(_project_imports(module) - seen)
+    return sorted(seen)
+
+
+def code_version(name: str) -> str:
+    """Hash of the source of a stage and of the project modules it uses.
+
+    Editing the report's code reruns only the report; editing ``routing.py`` reruns every stage
+    that imports it.
+    """
+    parts = {m: file_sha256(PACKAGE_DIR / f"{m}.py") for m in stage_modules(name)}
     return json_sha256({"version": __version__, "files": parts})
 
 
@@ -98,7 +149,7 @@ def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> st
     sections = cfg if spec.config_sections is None else {s: cfg[s] for s in spec.config_sections}
     return json_sha256(
         {
-            "code": code_version(),
+            "code": code_version(name),
             "config": sections,
             "upstream": {u: manifest.get(u, {}).get("key") for u in spec.upstream},
             "files": {str(p): file_sha256(p) for p in files if p.exists()},
@@ -204,7 +255,7 @@ def run_pipeline(
     if target != "analyze" and target not in order:
         msg = f"stage {target!r} is not available in this version"
         raise ValidationError(msg)
-    wanted = order if target == "analyze" else order[: order.index(target) + 1]
+    wanted = order if target == "analyze" else [s for s in order if s in upstream_closure(target)]
     missing = [s for s in STAGE_SPECS if s not in order]
     if missing and target == "analyze":
         logger.warning("analyze: stages not available in this version: %s", ", ".join(missing))

@@ -101,7 +101,7 @@ def read_point_table(
         Target (projected) CRS.
     source_crs
         CRS of the coordinate columns: ``EPSG:4326`` for lon/lat, or a VN-2000 code
-        (for example ``EPSG:9210``, VN-2000 / TM-3 105-30) for x/y.
+        (for example ``EPSG:9209``, VN-2000 / TM-3 105-30) for x/y.
     x_column, y_column
         Coordinate columns; found by common names when not given.
     layer

@@ -582,12 +582,12 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     sources, hyd_spots, static_spots = classify_sources(sources, segs, wcfg)
     usable = sources["usable"].to_numpy(dtype=bool)
     logger.info(
-        "water: %d sources (%d usable: %d hydrants, %d others), %d rejected rows (%.1f s)",
-        len(sources),
-        int(usable.sum()),
-        int((usable & (sources["kind"] == HYDRANT)).sum()),
-        int((usable & (sources["kind"] != HYDRANT)).sum()),
-        len(rejects),
+        "water: %s sources (%s usable: %s hydrants, %s others), %s rejected rows (%.1f s)",
+        f"{len(sources):,}",
+        f"{int(usable.sum()):,}",
+        f"{int((usable & (sources['kind'] == HYDRANT)).sum()):,}",
+        f"{int((usable & (sources['kind'] != HYDRANT)).sum()):,}",
+        f"{len(rejects):,}",
         time.perf_counter() - t,
     )
 

@@ -122,7 +122,7 @@ class _Vertices:
 
     def length(self, line_idx: np.ndarray) -> np.ndarray:
         """Length of each line."""
-        return self.cum[self.last[line_idx]] - self.cum[self.first[line_idx]]
+        return np.asarray(self.cum[self.last[line_idx]] - self.cum[self.first[line_idx]])
 
     def interpolate(self, line_idx: np.ndarray, along: np.ndarray) -> np.ndarray:
         """Points at distance ``along`` on lines ``line_idx`` (as ``line_interpolate_point``)."""
@@ -133,7 +133,7 @@ class _Vertices:
         a, b = self.xy[pos], self.xy[pos + 1]
         seg = self.cum[pos + 1] - self.cum[pos]
         frac = (target - self.cum[pos]) / np.where(seg > 0, seg, 1.0)
-        return a + (b - a) * np.clip(np.where(seg > 0, frac, 0.0), 0.0, 1.0)[:, None]
+        return np.asarray(a + (b - a) * np.clip(np.where(seg > 0, frac, 0.0), 0.0, 1.0)[:, None])
 
 
 def _sections(
@@ -174,7 +174,7 @@ class _Walls:
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return np.asarray(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
 
 
 def _first_hits_m(

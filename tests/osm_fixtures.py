@@ -144,7 +144,7 @@ def town() -> OsmBuilder:
     B = b.node(100, 0, nid=2)
     C = b.node(200, 0, nid=3)
     D = b.node(100, 100, nid=4)
-    E = b.node(200, 80, nid=5)
+    E = b.node(200, 80, {"highway": "turning_circle"}, nid=5)
     F = b.node(150, 100, nid=6)
     G = b.node(0, 100, nid=7)
     b.way([A, B, C], {"highway": "primary", "name": "Đường Lý Thái Tổ", "lanes": "2"}, wid=101)

@@ -107,3 +107,20 @@ def test_real_overpass_json_through_cli(tmp_path):
     assert summary["streets"] == 5074
     assert summary["buildings"] == 0
     assert summary["graph_edges"] > 20_000  # OSMnx, simplified: 21,483 (oneways once)
+
+
+def test_a_stage_runs_only_its_upstream_stages():
+    from pipeline.stage import upstream_closure
+
+    assert upstream_closure("coverage") == {"ingest", "network", "coverage"}
+    assert upstream_closure("report") == {"ingest", "network", "water", "coverage", "report"}
+
+
+def test_stage_code_hash_covers_exactly_the_modules_it_imports():
+    from pipeline.stage import stage_modules
+
+    ingest = stage_modules("ingest")
+    assert {"ingest", "osm_read", "graph", "boundary", "wards", "tables", "_io"} <= set(ingest)
+    assert "report" not in ingest
+    assert "network" not in ingest
+    assert {"network", "widths", "routing"} <= set(stage_modules("network"))

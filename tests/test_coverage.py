@@ -169,6 +169,9 @@ def test_scenarios_siting_and_wards(coverage_run):
     assert len(cand) == 1
     assert cand["gain"].iloc[0] == pytest.approx(470.6, rel=1e-3)
     assert scen.loc["with_suggested", "dense_unreached_cells"] == 0
+    siting = json.loads(paths.artifact("coverage", "coverage_summary").read_text("utf-8"))["siting"]
+    assert siting["planned_newly_covered_weight"] == pytest.approx(470.6, rel=1e-3)
+    assert siting["suggested_same_count_newly_covered_weight"] == pytest.approx(470.6, rel=1e-3)
     wards = _art(paths, "coverage_wards")
     assert len(wards) == 1
     assert wards["buildings"].iloc[0] == 3
@@ -213,3 +216,26 @@ def test_fallback_truck_classes(project):
     edges = pd.DataFrame({"highway": ["footway", "footway", "residential", "service"],
                           "width": ["6", None, None, "2,5"]})  # fmt: skip
     assert fallback_truck_ok(edges, access).tolist() == [True, False, True, False]
+
+
+def test_no_station_suggests_sites(tmp_path):
+    """Bắc Ninh's authority list has no coordinates: zero stations must still give answers."""
+    project = Project(tmp_path / "project")
+    pbf = coverage_town().write(tmp_path / "t.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "b.geojson", -100, -100, 1100, 400)
+    project.province(
+        "nost",
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)},
+         "stations": {"from_osm": False, "files": []}},
+    )  # fmt: skip
+    config, paths = load_config("nost", root=project.root), ProvincePaths("nost", project.root)
+    for stage in ("ingest", "network"):
+        run_stage(stage, config, paths)
+    s = run_stage("coverage", config, paths)["summary"]
+    assert s["scenarios"]["existing"]["stations"] == 0
+    assert s["scenarios"]["existing"]["dense_unreached_cells"] == 2
+    # One junction (J, x = 500) reaches both dense cells (250 m each way) within 10 min.
+    assert s["siting"]["suggested_sites"] == 1
+    assert s["scenarios"]["with_suggested"]["dense_unreached_cells"] == 0
+    nt = gpd.read_parquet(paths.artifact("coverage", "node_times"))
+    assert (nt["station_existing"] == -1).all()

@@ -67,6 +67,7 @@ def test_town_graph_is_osmnx_compatible(town_project):
     stats = ox.stats.basic_stats(G)
     assert stats["street_length_total"] == pytest.approx(530.0, abs=0.1)
     assert dict(G.nodes(data="street_count"))[2] == 3
+    assert G.nodes[5]["highway"] == "turning_circle"
 
 
 def test_town_layers_content(town_project):
@@ -229,3 +230,21 @@ def test_real_overpass_json_matches_osmnx():
     assert ours == pytest.approx(ox_len, rel=2e-3)
     assert math.isclose(len(nodes), 8158, rel_tol=0.25)
     assert np.isfinite(edges["length"]).all()
+
+
+def test_oneway_minus_one_allows_travel_against_the_way(project, town_boundary, tmp_path):
+    from tests.osm_fixtures import OsmBuilder
+
+    b = OsmBuilder()
+    n1, n2, n3 = b.node(0, 0, nid=1), b.node(100, 0, nid=2), b.node(0, 50, nid=3)
+    b.way([n1, n2], {"highway": "residential", "oneway": "-1"}, wid=1)
+    b.way([n1, n3], {"highway": "residential"}, wid=2)
+    pbf = b.write(tmp_path / "ow.osm.pbf")
+    project.province("ow", {"osm": {"file": str(pbf)}, "boundary": {"file": str(town_boundary)}})
+    paths, _ = _ingest(project, "ow")
+    edges = gpd.read_parquet(paths.artifact("ingest", "graph_edges")).set_index(["u", "v"])
+    # Traffic may go 2 -> 1 only: that copy is the non-reversed one, and its geometry runs 2 -> 1.
+    assert not edges.loc[(2, 1), "reversed"].item()
+    assert edges.loc[(1, 2), "reversed"].item()
+    assert edges.loc[(2, 1), "oneway"].item()
+    assert edges.loc[[(2, 1)]].geometry.iloc[0].coords[0][0] == pytest.approx(590_100, abs=0.05)

@@ -109,7 +109,7 @@ def test_two_stations_times_to_the_second():
     assert pt.station.tolist() == [0, 0]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.integers(3, 7), st.integers(0, 10_000), st.integers(1, 4))
 def test_adding_a_station_never_increases_any_time(n, seed, extra):
     rng = np.random.default_rng(seed)

@@ -20,6 +20,7 @@ from pipeline.network import (
     direct_truck_access,
     find_dead_ends,
     truck_connectivity,
+    urban_edges,
 )
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.routing import multi_source_dijkstra
@@ -40,7 +41,7 @@ def network_town(*, station: bool = True) -> OsmBuilder:
           | tertiary     | Ngõ 12:    |
           |              | 2 m alley  |
         A(0,0)--D(100,0)--B(200,0)--E(300,0)--C(400,0)   primary, lanes=2
-                  |                   |
+                  |          | Ngõ 13 |
             (100,-60) width=5    (300,-40) width=5         truck dead ends: 60 m, 40 m
 
     Also: a 5 m island street (600..700, 0) joined to nothing; a blocked tertiary
@@ -55,6 +56,7 @@ def network_town(*, station: bool = True) -> OsmBuilder:
     b.way([H, G], {"highway": "tertiary"})
     b.way([G, A], {"highway": "tertiary"})
     b.way([B, N], {"highway": "service", "service": "alley", "name": "Ngõ 12"})
+    b.way([B, b.node(200, -30, nid=14)], {"highway": "service", "name": "Ngõ 13"})
     b.way([D, b.node(100, -60, nid=9)], {"highway": "residential", "width": "5"})
     b.way([E, b.node(300, -40, nid=10)], {"highway": "residential", "width": "5"})
     b.way(
@@ -218,6 +220,11 @@ def test_alley_table_and_fire_point_candidate(town_run):
         b.loc[b["alley_id"] == alley["alley_id"], "floor_area_m2"].sum()
     )
     assert alley["mouth_node"] == 3
+    # The alley on the other side of the same junction is another alley.
+    other = alleys[alleys["name"] == "Ngõ 13"].iloc[0]
+    assert other["alley_id"] != alley["alley_id"]
+    assert other["mouth_node"] == 3
+    assert other["length_m"] == pytest.approx(30, abs=0.1)
     assert not alley["has_fire_point"]
     assert alley["priority_rank"] == 1
     assert alley.geometry.geom_type == "MultiLineString"
@@ -375,3 +382,18 @@ def test_direct_access_of_alley_nodes_is_blocked_by_footprints():
     houses = np.array([shapely.box(45, 2, 55, 6)])
     gap, _ = direct_truck_access(nodes, street, obstacles=houses, max_distance_m=12, trim_m=0)
     np.testing.assert_allclose(gap, [8, np.inf, np.inf])
+
+
+def test_urban_width_rule_only_in_the_configured_ward_types():
+    on = ACCESS.model_copy(update={"use_urban_renovated_width": True})
+    types = np.array(["phường", "xã", None], dtype=object)
+    assert urban_edges(types, on).tolist() == [True, True, True]
+    by_type = on.model_copy(update={"urban_renovated_ward_types": ["phường"]})
+    assert urban_edges(types, by_type).tolist() == [True, False, False]
+    off = ACCESS.model_copy(update={"use_urban_renovated_width": False})
+    assert urban_edges(types, off).tolist() == [False, False, False]
+    tags = pd.DataFrame({"highway": "service", "access": None, "motor_vehicle": None,
+                         "maxheight": None}, index=range(3))  # fmt: skip
+    widths = pd.Series([3.8, 3.8, 4.2])
+    got = classify_edges(tags, widths, by_type, urban=urban_edges(types, by_type))
+    assert got["width_class"].tolist() == ["small_vehicle", "truck", "truck"]

@@ -1,0 +1,453 @@
+"""Upstream artifacts of the report stage: the column registry, ward polygons, ward figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from pipeline._errors import InputDataError, MissingInputError
+from pipeline.paths import ARTIFACTS
+from pipeline.risk import ward_risk
+from pipeline.shortlists import (
+    anchor_points,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipeline.config import ProvinceConfig
+    from pipeline.i18n import Language
+    from pipeline.paths import ProvincePaths
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Input:
+    """An upstream artifact the report reads and the columns it relies on.
+
+    ``columns`` maps each column name used here to the names accepted upstream (first found
+    wins, renamed to the key); ``required`` columns must be present, the others are optional.
+    """
+
+    stage: str
+    name: str
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+
+
+#: Every upstream artifact and column the report uses: the one place to adjust at merge time.
+INPUTS: dict[str, Input] = {
+    "boundary": Input("ingest", "boundary"),
+    "wards": Input(
+        "ingest",
+        "wards",
+        {
+            "ward_id": ("ward_id", "code"),
+            "name": ("name", "name_vi"),
+            "ward_type": ("ward_type", "type"),
+            "population": ("population", "population_2025"),
+            "area_km2": ("area_km2",),
+            "approximate": ("approximate",),
+        },
+        ("ward_id",),
+    ),
+    "buildings": Input("ingest", "buildings", {"floor_area_m2": ("floor_area_m2",)}),
+    "stations": Input("ingest", "stations", {"name": ("name",), "status": ("status",)}),
+    "edges": Input(
+        "network",
+        "edges",
+        {
+            "width_class": ("width_class",),
+            "width_m": ("width_m",),
+            "width_source": ("width_source",),
+            "highway": ("highway",),
+            "name": ("name",),
+            "reversed": ("reversed",),
+            "blocked": ("blocked",),
+            "length": ("length", "length_m"),
+        },
+        ("width_class",),
+    ),
+    "alleys": Input(
+        "network",
+        "alleys",
+        {
+            "alley_id": ("alley_id",),
+            "name": ("name",),
+            "length_m": ("length_m", "length"),
+            "depth_m": ("depth_m",),
+            "min_width_m": ("min_width_m", "width_m"),
+            "n_buildings": ("n_buildings",),
+            "n_deep_buildings": ("n_deep_buildings",),
+            "floor_area_m2": ("floor_area_m2",),
+            "has_fire_point": ("has_fire_point",),
+            "priority": ("priority", "priority_rank", "rank"),
+        },
+    ),
+    "deep_buildings": Input(
+        "network",
+        "deep_buildings",
+        {
+            "deep": ("deep",),
+            "hose_distance_m": ("hose_distance_m",),
+            "bottleneck_width_m": ("bottleneck_width_m",),
+            "floor_area_m2": ("floor_area_m2",),
+        },
+    ),
+    "fire_points": Input(
+        "network",
+        "fire_point_candidates",
+        {
+            "rank": ("rank",),
+            "alley_id": ("alley_id",),
+            "name": ("name",),
+            "n_buildings": ("n_buildings", "added_buildings"),
+            "floor_area_m2": ("floor_area_m2", "added_floor_area_m2"),
+        },
+    ),
+    "water_sources": Input(
+        "water",
+        "sources",
+        {"kind": ("kind",), "usable": ("usable",), "reason": ("reason",), "reach_m": ("reach_m",)},
+    ),
+    "building_water": Input(
+        "water",
+        "building_water",
+        {"covered": ("covered",), "building_id": ("building_id",)},
+        ("covered",),
+    ),
+    "hydrants": Input(
+        "water",
+        "hydrant_candidates",
+        {
+            "rank": ("rank",),
+            "added_buildings": ("added_buildings", "n_buildings", "buildings_added"),
+            "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "floor_area_added_m2"),
+        },
+    ),
+    "isochrones": Input(
+        "coverage",
+        "isochrones",
+        {"minutes": ("minutes", "break_min", "time_min"), "scenario": ("scenario",)},
+        ("minutes",),
+    ),
+    "building_times": Input(
+        "coverage",
+        "building_times",
+        {
+            # today's stations (the coverage stage's "existing" scenario)
+            "time_s": ("time_s", "time_s_existing", "response_time_s", "travel_time_s"),
+            "building_id": ("building_id",),
+        },
+        ("time_s",),
+    ),
+    "dense_unreached": Input(
+        "coverage",
+        "dense_unreached",
+        {
+            "floor_area_m2": ("floor_area_m2",),
+            "population": ("population",),
+            "time_s": ("time_s", "time_s_existing", "response_time_s"),
+        },
+    ),
+    "station_sites": Input(
+        "coverage",
+        "station_candidates",
+        {
+            "rank": ("rank",),
+            "added_buildings": ("added_buildings", "n_buildings", "buildings_added"),
+            # coverage's "gain" is in its demand weight (summary demand_weight: floor_area_m2
+            # by default)
+            "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "gain"),
+        },
+    ),
+    "scenarios": Input("coverage", "scenarios"),
+}
+
+
+def artifact_path(paths: ProvincePaths, spec: Input) -> Path:
+    """Return the path of an :data:`INPUTS` artifact (the ARTIFACTS entry, else the contract's)."""
+    rel = ARTIFACTS.get(spec.stage, {}).get(spec.name, f"{spec.stage}/{spec.name}.parquet")
+    return paths.outputs / rel
+
+
+def stage_available(stage: str) -> bool:
+    """Return whether a stage's module exists in this version."""
+    return importlib.util.find_spec(f"pipeline.{stage}") is not None
+
+
+def read_input(paths: ProvincePaths, key: str, crs: str) -> gpd.GeoDataFrame | pd.DataFrame | None:
+    """Read one upstream artifact of :data:`INPUTS`, its columns renamed to the report's names.
+
+    Parameters
+    ----------
+    paths
+        The province's paths.
+    key
+        A key of :data:`INPUTS`.
+    crs
+        The project CRS; a layer in another CRS is an error.
+
+    Returns
+    -------
+    GeoDataFrame, DataFrame or None
+        ``None`` when the file is absent because its stage is not in this version (or, for the
+        ward layer, not made yet).
+
+    Raises
+    ------
+    MissingInputError
+        The stage exists but its artifact does not (run ``make analyze`` first).
+    InputDataError
+        The file is unreadable, in another CRS, or lacks a required column.
+    """
+    spec = INPUTS[key]
+    path = artifact_path(paths, spec)
+    if not path.exists():
+        if stage_available(spec.stage) and spec.name in ARTIFACTS.get(spec.stage, {}):
+            msg = f"{path}: not found; run the {spec.stage} stage first (make analyze)"
+            raise MissingInputError(msg)
+        logger.warning("report: %s not found (stage %s not run); left out", path, spec.stage)
+        return None
+    try:
+        df: gpd.GeoDataFrame | pd.DataFrame = gpd.read_parquet(path)
+    except ValueError:
+        df = pd.read_parquet(path)  # no geometry: a plain table
+    except Exception as e:
+        msg = f"{path}: cannot read as Parquet ({type(e).__name__}: {e})"
+        raise InputDataError(msg) from e
+    if isinstance(df, gpd.GeoDataFrame) and df.crs is not None and not df.crs.equals(crs):
+        msg = f"{path}: CRS {df.crs.to_string()} is not the project CRS {crs}; rerun its stage"
+        raise InputDataError(msg)
+    if df.index.name in {a for names in spec.columns.values() for a in names}:
+        df = df.reset_index()
+    renames = {}
+    for col, names in spec.columns.items():
+        found = next((n for n in names if n in df.columns), None)
+        if found is None and col in spec.required:
+            msg = (
+                f"{path}: required column {col!r} missing (accepted: {', '.join(names)}; "
+                f"found: {', '.join(map(str, df.columns))}); rerun the {spec.stage} stage"
+            )
+            raise InputDataError(msg)
+        if found is not None and found != col:
+            renames[found] = col
+    return df.rename(columns=renames)
+
+
+def _slug(value: object) -> str:
+    text = unicodedata.normalize("NFKD", str(value).replace("đ", "d").replace("Đ", "D"))
+    text = text.encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "ward"
+
+
+def load_wards(paths: ProvincePaths, config: ProvinceConfig, lang: Language) -> gpd.GeoDataFrame:
+    """Return the ward polygons; without a ward layer, one ward: the whole province.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ward_id (str), name, ward_type, population, area_km2, approximate, map_file.
+    """
+    wards = read_input(paths, "wards", config.crs)
+    if wards is None or len(wards) == 0 or not isinstance(wards, gpd.GeoDataFrame):
+        boundary = read_input(paths, "boundary", config.crs)
+        if boundary is None or not isinstance(boundary, gpd.GeoDataFrame):
+            msg = f"{artifact_path(paths, INPUTS['boundary'])}: no boundary; run make analyze"
+            raise MissingInputError(msg)
+        wards = gpd.GeoDataFrame(
+            {"ward_id": ["province"], "name": [config.name.vi if lang == "vi" else config.name.en]},
+            geometry=[shapely.union_all(boundary.geometry.to_numpy())],
+            crs=boundary.crs,
+        )
+    wards = wards.reset_index(drop=True)
+    wards["ward_id"] = wards["ward_id"].astype(str)
+    for col, default in (
+        ("name", ""),
+        ("ward_type", ""),
+        ("population", np.nan),
+        ("approximate", False),
+    ):
+        if col not in wards.columns:
+            wards[col] = default
+    wards["name"] = wards["name"].fillna(wards["ward_id"]).astype(str)
+    area = shapely.area(wards.geometry.to_numpy()) / 1e6
+    wards["area_km2"] = wards["area_km2"].fillna(pd.Series(area)) if "area_km2" in wards else area
+    slugs = wards["ward_id"].map(_slug)
+    dup = slugs.duplicated(keep=False)
+    slugs[dup] = slugs[dup] + "_" + wards.index[dup].astype(str)
+    wards["map_file"] = "wards/" + slugs + ".html"
+    return wards
+
+
+def assign_wards(gdf: gpd.GeoDataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
+    """Return the ward id of each row: the ward holding its anchor point (else the nearest).
+
+    Parameters
+    ----------
+    gdf
+        Rows in the project CRS (points, lines or polygons).
+    wards
+        :func:`load_wards`.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``gdf``.
+    """
+    if len(gdf) == 0:
+        return pd.Series([], index=gdf.index, dtype=object)
+    pts = anchor_points(gdf)
+    tree = shapely.STRtree(wards.geometry.to_numpy())
+    out = np.full(len(pts), -1, dtype=np.int64)
+    src, dst = tree.query(pts, predicate="within")
+    out[src[::-1]] = dst[::-1]  # first ward wins on shared edges
+    missing = np.flatnonzero(out < 0)
+    if len(missing):
+        near = tree.query_nearest(pts[missing], return_distance=False)
+        out[missing[near[0]]] = near[1]
+    return pd.Series(wards["ward_id"].to_numpy()[out], index=gdf.index)
+
+
+def _with_ward(
+    df: gpd.GeoDataFrame | pd.DataFrame | None,
+    wards: gpd.GeoDataFrame,
+    building_ward: pd.Series | None,
+) -> gpd.GeoDataFrame | pd.DataFrame | None:
+    """Add ``ward_id`` (and the ward's name as ``ward``) to a layer, spatially or by building."""
+    if df is None:
+        return None
+    df = df.copy()
+    if isinstance(df, gpd.GeoDataFrame):
+        df["ward_id"] = assign_wards(df, wards).to_numpy()
+    elif building_ward is not None:
+        ids = df["building_id"] if "building_id" in df.columns else pd.Series(df.index, df.index)
+        df["ward_id"] = ids.map(building_ward).to_numpy()
+    else:
+        df["ward_id"] = None
+    df["ward"] = df["ward_id"].map(wards.set_index("ward_id")["name"])
+    return df
+
+
+def ward_table(
+    data: dict[str, Any], wards: gpd.GeoDataFrame, config: ProvinceConfig
+) -> gpd.GeoDataFrame:
+    """Return the wards with their key figures and risk score.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``wards`` plus buildings, street_km, truck_km, truck_share, n_alleys, deep_share,
+        water_uncovered_share, unreached_share, median_time_s and risk.
+    """
+    w = wards.set_index("ward_id", drop=False)
+    idx = w.index
+    nan = pd.Series(np.nan, index=idx)
+    b = data["buildings"]
+    n_b = b.groupby("ward_id").size().reindex(idx, fill_value=0) if b is not None else nan
+    w["buildings"] = n_b
+    edges = data["edges"]
+    if edges is not None:
+        e = edges[~edges["reversed"].astype(bool)] if "reversed" in edges else edges
+        length = (
+            e["length"]
+            if "length" in e
+            else pd.Series(shapely.length(e.geometry.to_numpy()), e.index)
+        )
+        km = (length / 1000).groupby(e["ward_id"]).sum().reindex(idx, fill_value=0.0)
+        truck = (length / 1000).where(e["width_class"] == "truck", 0.0)
+        truck_km = truck.groupby(e["ward_id"]).sum().reindex(idx, fill_value=0.0)
+        w["street_km"], w["truck_km"] = km, truck_km
+        w["truck_share"] = (truck_km / km.where(km > 0)).round(4)
+    else:
+        w["street_km"] = w["truck_km"] = w["truck_share"] = nan
+    alleys = data["alleys"]
+    w["n_alleys"] = (
+        alleys.groupby("ward_id").size().reindex(idx, fill_value=0) if alleys is not None else nan
+    )
+    denom = n_b.where(n_b > 0)
+    deep = data["deep_buildings"]
+    if deep is not None:
+        d = deep[deep["deep"].astype(bool)] if "deep" in deep else deep
+        w["deep_share"] = (d.groupby("ward_id").size().reindex(idx, fill_value=0) / denom).clip(
+            0, 1
+        )
+    else:
+        w["deep_share"] = nan
+    bw = data["building_water"]
+    if bw is not None and bw["ward_id"].notna().any():
+        unc = (~bw["covered"].fillna(value=False).astype(bool)).groupby(bw["ward_id"]).mean()
+        w["water_uncovered_share"] = unc.reindex(idx)
+    else:
+        w["water_uncovered_share"] = nan
+    bt = data["building_times"]
+    target = config.response.target_time_s.value
+    if bt is not None and bt["ward_id"].notna().any():
+        ts = bt["time_s"].astype(float).replace([np.inf, -np.inf], np.nan)
+        late = ts.isna() | (ts > target)
+        w["unreached_share"] = late.groupby(bt["ward_id"]).mean().reindex(idx)
+        med = ts.fillna(np.inf).groupby(bt["ward_id"]).median().reindex(idx)
+        w["median_time_s"] = med.replace(np.inf, np.nan).round(1)
+        has = bt.groupby("ward_id").size().reindex(idx, fill_value=0) > 0
+        # A ward whose buildings no station reaches has an infinite median: risk component 1.
+        time_for_risk = med.where(has)
+    else:
+        w["unreached_share"] = w["median_time_s"] = nan
+        time_for_risk = nan
+    w["risk"] = ward_risk(
+        w["unreached_share"],
+        time_for_risk,
+        w["deep_share"],
+        w["water_uncovered_share"],
+        target_time_s=target,
+        weights=config.report.risk_weights,
+    ).round(4)
+    for col in ("deep_share", "water_uncovered_share", "unreached_share"):
+        w[col] = w[col].astype(float).round(4)
+    w["street_km"] = w["street_km"].astype(float).round(3)
+    w["area_km2"] = w["area_km2"].astype(float).round(3)
+    return w.reset_index(drop=True)
+
+
+def load_data(
+    paths: ProvincePaths, config: ProvinceConfig, wards: gpd.GeoDataFrame
+) -> dict[str, Any]:
+    """Read every input of :data:`INPUTS` and tag its rows with their ward."""
+    raw = {k: read_input(paths, k, config.crs) for k in INPUTS if k not in ("wards", "boundary")}
+    buildings = raw["buildings"]
+    bward = None
+    if isinstance(buildings, gpd.GeoDataFrame):
+        buildings = cast("gpd.GeoDataFrame", _with_ward(buildings, wards, None))
+        ids = buildings.get("building_id", pd.Series(buildings.index, buildings.index))
+        bward = pd.Series(buildings["ward_id"].to_numpy(), index=np.asarray(ids))
+    data: dict[str, Any] = {"buildings": buildings}
+    for key, df in raw.items():
+        if key in ("buildings", "scenarios"):
+            continue
+        data[key] = _with_ward(df, wards, bward)
+    data["scenarios"] = raw["scenarios"]
+    iso = data["isochrones"]
+    if iso is not None and "scenario" in iso.columns:
+        wanted = config.report.isochrone_scenario or "existing"
+        chosen = iso[iso["scenario"].astype(str) == wanted]
+        data["isochrones"] = (
+            chosen if len(chosen) else iso[iso["scenario"] == iso["scenario"].iloc[0]]
+        )
+    return data
+
+
+def deep_only(df: Any) -> Any:  # noqa: ANN401 - a frame or None
+    """Return the rows flagged ``deep`` (all rows when there is no such column)."""
+    if df is None or "deep" not in df.columns:
+        return df
+    return df[df["deep"].astype(bool)]

@@ -1,0 +1,52 @@
+"""Vietnamese and English texts: complete, same placeholders, valid sheet names."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from pipeline._errors import ConfigError
+from pipeline.i18n import LANGUAGES, TEXT, check_language, column_label, t, yes_no
+from pipeline.shortlists import LISTS
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+@pytest.mark.parametrize("key", sorted(TEXT))
+def test_both_languages_present_with_same_placeholders(key):
+    vi, en = TEXT[key]
+    assert vi.strip()
+    assert en.strip()
+    assert _fields(vi) == _fields(en), key
+
+
+def test_vietnamese_is_vietnamese_and_english_is_ascii_where_expected():
+    assert t("list_alleys", "vi") == "Ngõ cần mở rộng"
+    assert t("list_alleys", "en") == "Alleys to widen"
+    assert t("minutes", "vi", m=4.0) == "4 phút"
+    assert t("minutes", "en", m=12.5) == "12.5 min"
+
+
+def test_sheet_names_fit_excel():
+    for spec in LISTS:
+        for lang in LANGUAGES:
+            name = t(spec.title_key, lang)
+            assert len(name) <= 31
+            assert not set(name) & set("[]:*?/\\")
+
+
+def test_column_labels_and_fallback():
+    assert column_label("min_width_m", "vi") == "Bề rộng nhỏ nhất (m)"
+    assert column_label("min_width_m", "en") == "Minimum width (m)"
+    assert column_label("some_new_column", "en") == "some_new_column"
+    assert yes_no(value=True, lang="vi") == "Có"
+    assert yes_no(value=0, lang="en") == "No"
+
+
+def test_unknown_language_is_a_config_error():
+    assert check_language("en") == "en"
+    with pytest.raises(ConfigError, match=r"report\.language.*'fr'"):
+        check_language("fr")
