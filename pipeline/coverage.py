@@ -375,9 +375,11 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
             frame[f"time_s_{name}"] = pt.time_s
             frame[f"station_{name}"] = pt.station
         logger.info(
-            "coverage: scenario %s: %d stations, %s of %s nodes reached (%.2f s)",
+            "coverage: scenario %s: %d stations, %s of %s nodes reachable at all, %s within "
+            "the %.0f s target (%.2f s)",
             name, len(src_pos), f"{int(np.isfinite(reach.cost).sum()):,}",
-            f"{len(reach.cost):,}", time.perf_counter() - t,
+            f"{len(reach.cost):,}", f"{int((reach.cost <= target_s).sum()):,}", target_s,
+            time.perf_counter() - t,
         )  # fmt: skip
 
     station_ids = stations.index.to_numpy(dtype=np.int64)
