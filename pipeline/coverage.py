@@ -27,6 +27,7 @@ from pipeline.graph import read_graph_layers
 from pipeline.isochrones import (
     Reach,
     edge_travel_time_s,
+    edge_twins,
     isochrone_polygons,
     reach_from_sources,
     split_at_points,
@@ -285,7 +286,13 @@ def _service_area(  # noqa: PLR0917 - private helper, arrays in one order
     r_max = float(radius_m.max())
     reach = reach_from_sources(graph_m, sources, r_max - radius_m, limit=r_max)
     return isochrone_polygons(
-        lines, reach.cost[arr.u], lengths, [r_max], buffer_m=buffer_m, cell_m=cell_m
+        lines,
+        reach.cost[arr.u],
+        lengths,
+        [r_max],
+        buffer_m=buffer_m,
+        cell_m=cell_m,
+        twin=edge_twins(arr.u, arr.v, lines),
     )[0]
 
 
@@ -425,10 +432,11 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     # Isochrones and QCVN service areas per scenario.
     t3 = time.perf_counter()
     iso_rows, sa_rows = [], []
+    twin = edge_twins(arr.u, arr.v, lines)
     for name, reach in reaches.items():
         polys = isochrone_polygons(
             lines, reach.cost[arr.u], arr.weight, breaks_s,
-            buffer_m=resp.isochrone_buffer_m.value, cell_m=resp.isochrone_cell_m,
+            buffer_m=resp.isochrone_buffer_m.value, cell_m=resp.isochrone_cell_m, twin=twin,
         )  # fmt: skip
         for b, poly in zip(resp.isochrone_breaks_min, polys, strict=True):
             iso_rows.append({"scenario": name, "break_min": b, "break_s": b * 60.0,

@@ -35,17 +35,24 @@ SPEEDS = {"primary": 36.0, "residential": 18.0, "default": 9.0}  # 10, 5 and 2.5
 def _table(pairs, xy):
     """Both directions of each (u, v, highway[, maxspeed]) street; straight geometries."""
     nodes = gpd.GeoDataFrame(
-        {"x": [p[0] for p in xy.values()], "y": [p[1] for p in xy.values()],
-         "street_count": 0},
+        {"x": [p[0] for p in xy.values()], "y": [p[1] for p in xy.values()], "street_count": 0},
         index=pd.Index(list(xy), name="osmid"),
-        geometry=shapely.points(list(xy.values())), crs=CRS,
-    )  # fmt: skip
+        geometry=shapely.points(list(xy.values())),
+        crs=CRS,
+    )
     rows = []
     for u, v, hw, *rest in pairs:
         for a, b in ((u, v), (v, u)):
-            rows.append({"u": a, "v": b, "key": 0, "highway": hw,
-                         "maxspeed": rest[0] if rest else None,
-                         "geometry": shapely.LineString([xy[a], xy[b]])})  # fmt: skip
+            rows.append(
+                {
+                    "u": a,
+                    "v": b,
+                    "key": 0,
+                    "highway": hw,
+                    "maxspeed": rest[0] if rest else None,
+                    "geometry": shapely.LineString([xy[a], xy[b]]),
+                }
+            )
     edges = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS).set_index(["u", "v", "key"])
     edges["length"] = edges.geometry.length
     counts = pd.Series(edges.index.get_level_values("u")).value_counts()
@@ -64,9 +71,11 @@ def _two_station_town():
 
 def test_speeds_by_class_and_maxspeed():
     edges = pd.DataFrame(
-        {"highway": ["primary", "primary_link", "residential", "track", "primary"],
-         "maxspeed": [None, None, "30", None, "10 mph"]}
-    )  # fmt: skip
+        {
+            "highway": ["primary", "primary_link", "residential", "track", "primary"],
+            "maxspeed": [None, None, "30", None, "10 mph"],
+        }
+    )
     kph = edge_speed_kph(edges, SPEEDS)
     np.testing.assert_allclose(kph, [36, 36, 18, 9, 16.09344])
     assert parse_maxspeed_kph(pd.Series(["50;30", "walk", None])).iloc[0] == 50
@@ -114,9 +123,12 @@ def test_two_stations_times_to_the_second():
 def test_adding_a_station_never_increases_any_time(n, seed, extra):
     rng = np.random.default_rng(seed)
     xy = {i: (float(i % n) * 100, float(i // n) * 100) for i in range(n * n)}
-    pairs = [(i, j, rng.choice(["primary", "residential", "track"]))
-             for i in xy for j in (i + 1, i + n)
-             if j < n * n and (j == i + n or j % n)]  # fmt: skip
+    pairs = [
+        (i, j, rng.choice(["primary", "residential", "track"]))
+        for i in xy
+        for j in (i + 1, i + n)
+        if j < n * n and (j == i + n or j % n)
+    ]
     nodes, edges = _table(pairs, xy)
     edges["travel_time"] = edge_travel_time_s(edges, SPEEDS)
     pts = shapely.points(rng.uniform(0, (n - 1) * 100, size=(1 + extra, 2)))
@@ -141,8 +153,9 @@ def test_sample_edges_costs_along_the_line():
 
 def test_partial_edge_is_cut_where_the_break_falls():
     lines = np.array([shapely.LineString([(0, 0), (1000, 0)])])
-    (poly,) = isochrone_polygons(lines, np.array([0.0]), np.array([1000.0]), [300.0],
-                                 buffer_m=60, cell_m=10)  # fmt: skip
+    (poly,) = isochrone_polygons(
+        lines, np.array([0.0]), np.array([1000.0]), [300.0], buffer_m=60, cell_m=10
+    )
     assert poly.contains(shapely.Point(250, 0))
     assert poly.contains(shapely.Point(100, 50))
     assert not poly.contains(shapely.Point(400, 0))  # 300 m + 60 m buffer (+ one cell)
@@ -181,15 +194,25 @@ def test_isochrones_nested(seed, b1, extra):
     rng = np.random.default_rng(seed)
     n = 5
     xy = {i: (float(i % n) * 100 + rng.uniform(-20, 20), float(i // n) * 100) for i in range(25)}
-    pairs = [(i, j, "residential") for i in xy for j in (i + 1, i + n)
-             if j < 25 and (j == i + n or j % n)]  # fmt: skip
+    pairs = [
+        (i, j, "residential")
+        for i in xy
+        for j in (i + 1, i + n)
+        if j < 25 and (j == i + n or j % n)
+    ]
     nodes, edges = _table(pairs, xy)
     edges["travel_time"] = edge_travel_time_s(edges, SPEEDS)
     arr = street_arrays(nodes, edges, edges["travel_time"].to_numpy())
     src = np.array([int(rng.integers(25))])
     reach = reach_from_sources(arr.csr(), src)
-    p1, p2 = isochrone_polygons(edges.geometry.to_numpy(), reach.cost[arr.u], arr.weight,
-                                [b1, b1 + extra], buffer_m=30, cell_m=10)  # fmt: skip
+    p1, p2 = isochrone_polygons(
+        edges.geometry.to_numpy(),
+        reach.cost[arr.u],
+        arr.weight,
+        [b1, b1 + extra],
+        buffer_m=30,
+        cell_m=10,
+    )
     assert p2.buffer(1e-6).contains(p1)
 
 
@@ -206,3 +229,48 @@ def test_octagon_filter_is_close_to_a_disc(radius):
     assert reached[d <= radius * 0.9].all()  # never much smaller than the disc
     assert not reached[d > radius * 1.1 + 0.5].any()  # nor much larger
     assert (out[~reached] == 9).all()
+
+
+def test_edge_twins_pairs_reverse_edges_once():
+    from pipeline.isochrones import edge_twins
+
+    u = np.array([0, 1, 1, 2, 0, 0])
+    v = np.array([1, 0, 2, 1, 1, 2])
+    xs = {0: 0.0, 1: 100.0, 2: 250.0}
+    coords = np.array([[xs[a], 0.0] for pair in zip(u, v, strict=True) for a in pair])
+    which = np.repeat(np.arange(len(u)), 2)
+    twin = edge_twins(u, v, (coords, which))
+    # 0<->1 pair once (edge 4 is a parallel 0->1 without its own way back); 1<->2 pair; 0->2 none.
+    assert twin.tolist() == [1, 0, 3, 2, -1, -1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(60, 400))
+def test_twin_sampling_gives_the_same_isochrones(seed, b1):
+    from pipeline.isochrones import edge_twins
+
+    rng = np.random.default_rng(seed)
+    n = 5
+    xy = {i: (float(i % n) * 100 + rng.uniform(-20, 20), float(i // n) * 100) for i in range(25)}
+    pairs = [
+        (i, j, "residential")
+        for i in xy
+        for j in (i + 1, i + n)
+        if j < 25 and (j == i + n or j % n)
+    ]
+    nodes, edges = _table(pairs, xy)
+    edges["travel_time"] = edge_travel_time_s(edges, SPEEDS) * rng.uniform(0.5, 2, len(edges))
+    arr = street_arrays(nodes, edges, edges["travel_time"].to_numpy())
+    src = rng.choice(25, 2, replace=False)
+    reach = reach_from_sources(arr.csr(), src)
+    lines = edges.geometry.to_numpy()
+    twin = edge_twins(arr.u, arr.v, lines)
+    assert (twin >= 0).all()
+    plain = isochrone_polygons(
+        lines, reach.cost[arr.u], arr.weight, [b1, b1 + 200], buffer_m=30, cell_m=10
+    )
+    paired = isochrone_polygons(
+        lines, reach.cost[arr.u], arr.weight, [b1, b1 + 200], buffer_m=30, cell_m=10, twin=twin
+    )
+    for a, b in zip(plain, paired, strict=True):
+        assert a.symmetric_difference(b).area < 0.02 * max(a.area, 1.0)
