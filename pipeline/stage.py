@@ -28,6 +28,8 @@ from pipeline.config import config_files, dump_config
 from pipeline.paths import ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from pipeline.config import ProvinceConfig
 
 logger = logging.getLogger(__name__)
@@ -54,16 +56,21 @@ STAGE_SPECS: dict[str, StageSpec] = {
 }
 
 
+def _closure(start: str, neighbours: Callable[[str], Iterable[str]]) -> set[str]:
+    """Return ``start`` and everything reachable from it through ``neighbours``."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        item = todo.pop()
+        if item not in seen:
+            seen.add(item)
+            todo.extend(neighbours(item))
+    return seen
+
+
 def upstream_closure(name: str) -> set[str]:
     """Return a stage and every stage it depends on, directly or not."""
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        stage = todo.pop()
-        if stage not in seen:
-            seen.add(stage)
-            todo.extend(STAGE_SPECS[stage].upstream)
-    return seen
+    return _closure(name, lambda stage: STAGE_SPECS[stage].upstream)
 
 
 def available_stages() -> list[str]:
@@ -117,14 +124,7 @@ def _project_imports(module: str) -> set[str]:
 
 def stage_modules(name: str) -> list[str]:
     """Return the stage's module and every project module it imports, directly or not."""
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        module = todo.pop()
-        if module not in seen:
-            seen.add(module)
-            todo.extend(_project_imports(module) - seen)
-    return sorted(seen)
+    return sorted(_closure(name, _project_imports))
 
 
 def code_version(name: str) -> str:
