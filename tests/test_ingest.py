@@ -18,6 +18,17 @@ from pipeline.stage import run_pipeline
 from tests.conftest import SHARED_DATA
 from tests.osm_fixtures import TOWN_COUNTS, town
 
+#: Summary counts every OSM format must give alike for the reference town.
+LAYER_COUNTS = (
+    "streets",
+    "buildings",
+    "water_points",
+    "water_bodies",
+    "stations",
+    "graph_nodes",
+    "graph_edges",
+)
+
 
 def _ingest(project, slug="town"):
     paths = ProvincePaths(slug, project.root)
@@ -28,15 +39,7 @@ def _ingest(project, slug="town"):
 def test_town_counts_exact(town_project):
     _paths, entry = _ingest(town_project)
     s = entry["summary"]
-    for key in (
-        "streets",
-        "buildings",
-        "water_points",
-        "water_bodies",
-        "stations",
-        "graph_nodes",
-        "graph_edges",
-    ):
+    for key in LAYER_COUNTS:
         assert s[key] == TOWN_COUNTS[key], key
     assert s["street_km"] * 1000 == pytest.approx(TOWN_COUNTS["street_m"], abs=1)
     assert s["water_points_by_kind"] == {"fire_hydrant": 2, "water_tank": 1}
@@ -118,16 +121,7 @@ def test_xml_and_overpass_json_match_pbf(project, town_boundary, tmp_path, suffi
     project.province("b", {"osm": {"file": str(other)}, "boundary": {"file": str(town_boundary)}})
     pa, ea = _ingest(project, "a")
     pb, eb = _ingest(project, "b")
-    for key in (
-        "streets",
-        "buildings",
-        "water_points",
-        "water_bodies",
-        "stations",
-        "graph_nodes",
-        "graph_edges",
-        "street_km",
-    ):
+    for key in (*LAYER_COUNTS, "street_km"):
         assert ea["summary"][key] == eb["summary"][key], key
     ea_edges = gpd.read_parquet(pa.artifact("ingest", "graph_edges"))
     eb_edges = gpd.read_parquet(pb.artifact("ingest", "graph_edges"))

@@ -118,6 +118,18 @@ def test_two_stations_times_to_the_second():
     assert pt.station.tolist() == [0, 0]
 
 
+def _jittered_grid(rng, n=5):
+    """An n x n grid of two-way residential streets, 100 m apart, x jittered by up to 20 m."""
+    xy = {i: (float(i % n) * 100 + rng.uniform(-20, 20), float(i // n) * 100) for i in range(n * n)}
+    pairs = [
+        (i, j, "residential")
+        for i in xy
+        for j in (i + 1, i + n)
+        if j < n * n and (j == i + n or j % n)
+    ]
+    return _table(pairs, xy)
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.integers(3, 7), st.integers(0, 10_000), st.integers(1, 4))
 def test_adding_a_station_never_increases_any_time(n, seed, extra):
@@ -192,15 +204,7 @@ def test_isochrones_do_not_swallow_unreached_land():
 @given(st.integers(0, 10_000), st.floats(30, 200), st.floats(0, 300))
 def test_isochrones_nested(seed, b1, extra):
     rng = np.random.default_rng(seed)
-    n = 5
-    xy = {i: (float(i % n) * 100 + rng.uniform(-20, 20), float(i // n) * 100) for i in range(25)}
-    pairs = [
-        (i, j, "residential")
-        for i in xy
-        for j in (i + 1, i + n)
-        if j < 25 and (j == i + n or j % n)
-    ]
-    nodes, edges = _table(pairs, xy)
+    nodes, edges = _jittered_grid(rng)
     edges["travel_time"] = edge_travel_time_s(edges, SPEEDS)
     arr = street_arrays(nodes, edges, edges["travel_time"].to_numpy())
     src = np.array([int(rng.integers(25))])
@@ -250,15 +254,7 @@ def test_twin_sampling_gives_the_same_isochrones(seed, b1):
     from pipeline.isochrones import edge_twins
 
     rng = np.random.default_rng(seed)
-    n = 5
-    xy = {i: (float(i % n) * 100 + rng.uniform(-20, 20), float(i // n) * 100) for i in range(25)}
-    pairs = [
-        (i, j, "residential")
-        for i in xy
-        for j in (i + 1, i + n)
-        if j < 25 and (j == i + n or j % n)
-    ]
-    nodes, edges = _table(pairs, xy)
+    nodes, edges = _jittered_grid(rng)
     edges["travel_time"] = edge_travel_time_s(edges, SPEEDS) * rng.uniform(0.5, 2, len(edges))
     arr = street_arrays(nodes, edges, edges["travel_time"].to_numpy())
     src = rng.choice(25, 2, replace=False)
