@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline._errors import ConfigError
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
@@ -29,6 +29,118 @@ class Threshold(_Model):
     value: float
     unit: str
     source: str = Field(min_length=1)
+
+
+#: Units a threshold may be written in, by family: factor to the family's base unit (first).
+UNIT_FAMILIES: dict[str, dict[str, float]] = {
+    "length": {"m": 1.0, "mm": 1e-3, "cm": 1e-2, "dm": 0.1, "km": 1e3, "mét": 1.0},
+    "time": {
+        "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "giây": 1.0,
+        "min": 60.0, "minute": 60.0, "minutes": 60.0, "phút": 60.0,
+        "h": 3600.0, "hour": 3600.0, "hours": 3600.0, "giờ": 3600.0,
+    },
+    "flow": {"l/s": 1.0, "l/min": 1 / 60, "m3/h": 1 / 3.6, "m³/h": 1 / 3.6},
+    "floor_density": {"m2/ha": 1.0, "m²/ha": 1.0},
+    "people_density": {"people/ha": 1.0, "người/ha": 1.0, "people/km2": 0.01, "người/km2": 0.01},
+    "storeys": {"storeys": 1.0, "storey": 1.0, "floors": 1.0, "tầng": 1.0},
+}  # fmt: skip
+#: Key suffix -> (family, base unit): a threshold's key names the unit stages read it in.
+_KEY_UNITS: tuple[tuple[str, str, str], ...] = (
+    ("_m2_per_ha", "floor_density", "m2/ha"),
+    ("_per_ha", "people_density", "people/ha"),
+    ("_lps", "flow", "L/s"),
+    ("_m", "length", "m"),
+    ("_s", "time", "s"),
+    ("_levels", "storeys", "storeys"),
+)
+#: Plausible values in the base unit, to catch a wrong unit or a typo (not standards): by family,
+#: narrowed for vehicle and street dimensions by a word of the key.
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "length": (0.0, 100_000.0),
+    "time": (0.0, 86_400.0),
+    "flow": (0.0, 10_000.0),
+    "floor_density": (0.0, 200_000.0),
+    "people_density": (0.0, 100_000.0),
+    "storeys": (0.0, 200.0),
+}
+PLAUSIBLE_BY_WORD: dict[str, tuple[float, float]] = {
+    "width": (0.5, 30.0),
+    "height": (1.0, 50.0),
+    "margin": (0.0, 5.0),
+}
+
+
+def _threshold_problem(key: str, raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Convert one ``{value, unit, source}`` to the base unit its key names, or say why not."""
+    value, unit = raw.get("value"), raw.get("unit")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(unit, str):
+        return None, raw  # wrong types: the model's own validation names them
+    name = key.rsplit(".", 1)[-1]
+    family, base = next(((f, b) for s, f, b in _KEY_UNITS if name.endswith(s)), (None, None))
+    given = unit.strip().lower()
+    if family is None:  # no unit in the key (default_levels): the unit names the family
+        family = next((f for f, units in UNIT_FAMILIES.items() if given in units), None)
+        base = unit.strip()
+        if family is None:
+            return f"key {key!r}: unknown unit {unit!r}", raw
+    units = UNIT_FAMILIES[family]
+    if given not in units:
+        return (
+            f"key {key!r}: unit {unit!r} is not a {family.replace('_', ' ')} unit "
+            f"(use one of {', '.join(units)})"
+        ), raw
+    converted = float(value) * units[given] / units[str(base).lower()]
+    lo, hi = next((r for w, r in PLAUSIBLE_BY_WORD.items() if w in name), PLAUSIBLE[family])
+    if not converted > 0:
+        return f"key {key!r}: must be positive, not {value:g} {unit}", raw
+    if not lo <= converted <= hi:
+        return (
+            f"key {key!r}: {value:g} {unit} is outside the plausible range {lo:g}-{hi:g} {base} "
+            "(wrong unit?)"
+        ), raw
+    return None, {**raw, "value": converted, "unit": base}
+
+
+def normalise_thresholds(data: dict[str, Any]) -> dict[str, Any]:
+    """Return raw config data with every threshold in the base unit its key names, checked.
+
+    A threshold is any mapping with ``value`` and ``unit``. Its key's suffix names the unit the
+    stages read (``_m`` metres, ``_s`` seconds, ``_m2_per_ha``, ``_per_ha`` people, ``_lps``
+    litres per second); the value is converted from the unit given (mm/cm/m/km, s/min/h,
+    L/s, L/min, m³/h...), then must be positive and within :data:`PLAUSIBLE`.
+    ``{value: 350, unit: cm}`` for ``truck_min_width_m`` becomes ``{value: 3.5, unit: m}``.
+
+    Parameters
+    ----------
+    data
+        The merged YAML data.
+
+    Returns
+    -------
+    dict
+        A copy with converted thresholds.
+
+    Raises
+    ------
+    ValueError
+        Naming every key with an unknown unit, a unit of the wrong kind, or an implausible value.
+    """
+    problems: list[str] = []
+
+    def walk(node: Any, key: str) -> Any:  # noqa: ANN401 - YAML data
+        if not isinstance(node, dict):
+            return node
+        if "value" in node and "unit" in node:
+            problem, out = _threshold_problem(key, node)
+            if problem:
+                problems.append(problem)
+            return out
+        return {k: walk(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+
+    out = walk(data, "")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return dict(out)
 
 
 class Names(_Model):
@@ -265,7 +377,11 @@ class ReportConfig(_Model):
 
 
 class ProvinceConfig(_Model):
-    """One province's resolved config (defaults merged with the province file)."""
+    """One province's resolved config (defaults merged with the province file).
+
+    Every threshold is converted to the base unit its key names (``_m``: metres, ``_s``:
+    seconds...) and range-checked before validation: see :func:`normalise_thresholds`.
+    """
 
     slug: str
     name: Names
@@ -296,6 +412,13 @@ class ProvinceConfig(_Model):
             msg = f"{v} is not a projected CRS; metric work needs one (e.g. EPSG:32648, UTM 48N)"
             raise ValueError(msg)
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_in_base_units(cls, data: Any) -> Any:  # noqa: ANN401 - raw YAML data
+        if isinstance(data, dict):
+            return normalise_thresholds(data)
+        return data
 
     def section(self, name: str) -> dict[str, Any]:
         """Return one section as plain data (for hashing into a stage's cache key)."""
@@ -363,7 +486,8 @@ def _describe(error: Any, model: type[BaseModel]) -> str:  # noqa: ANN401 - pyda
         return f"unknown key {key!r}{suggestion}"
     if error["type"] == "missing":
         return f"missing key {key!r}"
-    return f"key {key!r}: {error['msg']}"
+    text = str(error["msg"]).removeprefix("Value error, ")
+    return f"key {key!r}: {text}" if key else text
 
 
 def available_provinces(root: Path = PROJECT_ROOT) -> list[str]:
