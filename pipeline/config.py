@@ -164,9 +164,13 @@ class OsmConfig(_Model):
 
 
 class BoundaryConfig(_Model):
-    """The province boundary: a vector file (one feature selected by a field) or the OSM data.
+    """The province boundary: the OSM administrative relation, or a vector file.
 
-    With neither, the boundary is the convex hull of the OSM data (logged as a warning).
+    With ``osm_name`` / ``osm_relation`` (and ``osm_admin_level``) the boundary is that relation
+    of the OSM data; when the data does not hold it, or holds a polygon that overlaps ``file``
+    by less than ``osm_min_iou`` (an extract from before a merger), ``file`` is used instead
+    (one feature picked by ``field`` = ``value``). With neither, the boundary is the extent of
+    the OSM data (logged as a warning).
     """
 
     file: str | None = None
@@ -175,49 +179,73 @@ class BoundaryConfig(_Model):
     value: str | None = None
     osm_admin_level: int | None = None
     osm_name: str | None = None
-
-
-class StationsConfig(_Model):
-    """Fire stations: OSM ``amenity=fire_station`` plus the authority's own lists.
-
-    Authority CSVs have columns ``name`` (or ``name_vi``), ``status`` (``existing`` or
-    ``planned``), ``lat``, ``lon``; rows without coordinates are reported and skipped.
-    """
-
-    from_osm: bool = True
-    files: list[str] = Field(default_factory=list)
+    osm_relation: int | None = None
+    osm_min_iou: float = Field(default=0.9, ge=0, le=1)
 
 
 class WardsConfig(_Model):
     """Wards and communes (phường / xã), the unit every summary is given per.
 
     Taken from the first of: a polygon ``file``; OSM administrative areas at
-    ``osm_admin_level``; a ``centroids_csv`` of commune centroids (Voronoi cells clipped to the
-    boundary, flagged approximate); else the whole province as one unit.
+    ``osm_admin_level`` (``auto``: the finest level whose areas cover ``osm_min_cover`` of the
+    province; ``null``: never), given code, type and population from ``centroids_csv`` when
+    their names match it; Voronoi cells of the ``centroids_csv`` commune centroids, clipped to
+    the boundary and flagged approximate; else the whole province as one unit.
     """
 
     file: str | None = None
     layer: str | None = None
-    osm_admin_level: int | None = None
+    osm_admin_level: int | Literal["auto"] | None = "auto"
+    osm_min_cover: float = Field(default=0.9, gt=0, le=1)
+    # Below this share of OSM wards matching the table by name, the table's centroids are used
+    # (the OSM data's units are of another era).
+    osm_min_matched: float = Field(default=0.5, ge=0, le=1)
     centroids_csv: str | None = None
-    id_column: str = "code"
-    name_column: str = "name"
-    type_column: str = "type"
-    population_column: str = "population_2025"
-    lon_column: str = "centroid_lon"
-    lat_column: str = "centroid_lat"
+    # Columns of the centroids table, recognised by their headers unless named here.
+    id_column: str | None = None
+    name_column: str | None = None
+    type_column: str | None = None
+    population_column: str | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
 
 
 class SourceFile(_Model):
-    """An authority file of water sources or buildings (CSV, GeoJSON, GPKG, XLSX)."""
+    """An authority file (CSV, XLSX, GeoJSON, GPKG): ``files: [path]``, or a mapping to override.
+
+    Columns are recognised by their headers, in Vietnamese or English, with or without
+    diacritics (see ``pipeline.tables.COLUMN_ALIASES``); ``columns`` maps a canonical name
+    (``name``, ``status``, ``type``, ``lat``, ``lon``, ``x``, ``y``, ``id``, ``osm_id``,
+    ``width_m``, ``date``, ``population``) to a header the detection misses. ``crs`` is the CRS
+    of x/y columns: an EPSG code or a VN-2000 zone (``"VN-2000 / TM-3 105-30"``).
+    """
 
     path: str
     crs: str = "EPSG:4326"
+    columns: dict[str, str] = Field(default_factory=dict)
     x_column: str | None = None
     y_column: str | None = None
     type_column: str | None = None
     default_type: str | None = None
+    default_status: str | None = None
     layer: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:  # noqa: ANN401 - raw YAML data
+        return {"path": data} if isinstance(data, str) else data
+
+
+class StationsConfig(_Model):
+    """Fire stations: OSM ``amenity=fire_station`` plus the authority's own lists.
+
+    Authority files need a name, a status (``hiện có`` / ``quy hoạch`` / ``đang xây dựng`` or
+    ``existing`` / ``planned``; without a status column every row is existing, or the file's
+    ``default_status``) and coordinates; unusable rows are listed with their line numbers.
+    """
+
+    from_osm: bool = True
+    files: list[SourceFile] = Field(default_factory=list)
 
 
 class BuildingsConfig(_Model):

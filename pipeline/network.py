@@ -24,7 +24,7 @@ from pipeline.routing import (
     point_costs,
     snap_to_edges,
 )
-from pipeline.tables import read_point_table
+from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.wards import assign_ward
 from pipeline.widths import estimate_widths, parse_length_m, undirected_twins
 
@@ -590,20 +590,14 @@ def load_wards(ctx: StageContext) -> tuple[gpd.GeoDataFrame, str]:
     return wards, "no ward layer: the whole province is one ward"
 
 
-def load_fire_points(cfg: AccessConfig, crs: str) -> np.ndarray:
+def load_fire_points(cfg: AccessConfig, crs: str) -> tuple[np.ndarray, list[AuthorityTable]]:
     """Public fire-fighting points (điểm chữa cháy công cộng) from the authority files."""
-    frames = [
-        read_point_table(
-            f.path,
-            crs=crs,
-            source_crs=f.crs,
-            x_column=f.x_column,
-            y_column=f.y_column,
-            layer=f.layer,
-        ).points.geometry.to_numpy()
+    tables = [
+        read_authority_file(f, crs=crs, what="public fire points").finish()
         for f in cfg.public_fire_points_files
     ]
-    return np.concatenate(frames) if frames else np.empty(0, dtype=object)
+    frames = [t.rows.geometry.to_numpy() for t in tables]
+    return (np.concatenate(frames) if frames else np.empty(0, dtype=object)), tables
 
 
 def _timed(label: str, t0: float, text: str) -> float:
@@ -631,7 +625,8 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
     buildings = read_geoparquet(ctx.input("ingest", "buildings"))
     stations = read_geoparquet(ctx.input("ingest", "stations"))
     wards, ward_note = load_wards(ctx)
-    fire_points = load_fire_points(cfg, crs)
+    fire_points, fire_point_tables = load_fire_points(cfg, crs)
+    rejects_frame(fire_point_tables).to_csv(ctx.output("rejects"), index=False, encoding="utf-8")
     t0 = _timed(
         "read",
         t0,
@@ -882,6 +877,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one pass, step 
             "treated as having none"
         ),
         stations_used=len(existing),
+        authority_files=[t.stats() for t in fire_point_tables],
         seconds=round(time.perf_counter() - t_start, 2),
     )
     write_json(summary, ctx.output("network_summary"))

@@ -21,6 +21,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "wards": "ingest/wards.parquet",
         "graph_nodes": "ingest/graph_nodes.parquet",
         "graph_edges": "ingest/graph_edges.parquet",
+        "rejects": "ingest/rejects.csv",
         "ingest_summary": "ingest/summary.json",
     },
     "network": {
@@ -30,6 +31,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "deep_buildings": "network/deep_buildings.parquet",
         "fire_point_candidates": "network/fire_point_candidates.parquet",
         "wards": "network/wards.parquet",
+        "rejects": "network/rejects.csv",
         "network_summary": "network/summary.json",
     },
     "water": {

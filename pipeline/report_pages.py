@@ -164,7 +164,7 @@ def _sources(
         ("wards.centroids_csv", config.wards.centroids_csv),
         ("density.population_raster", config.density.population_raster),
     ]
-    files += [("stations.files", f) for f in config.stations.files]
+    files += [("stations.files", f.path) for f in config.stations.files]
     files += [("water.files", f.path) for f in config.water.files]
     files += [("buildings.extra_files", f.path) for f in config.buildings.extra_files]
     files += [
