@@ -43,6 +43,16 @@ UNIT_FAMILIES: dict[str, dict[str, float]] = {
     "floor_density": {"m2/ha": 1.0, "m²/ha": 1.0},
     "people_density": {"people/ha": 1.0, "người/ha": 1.0, "people/km2": 0.01, "người/km2": 0.01},
     "storeys": {"storeys": 1.0, "storey": 1.0, "floors": 1.0, "tầng": 1.0},
+    "money": {"vnd": 1.0, "đồng": 1.0, "million vnd": 1e6, "triệu đồng": 1e6,
+              "billion vnd": 1e9, "tỷ đồng": 1e9},
+    "money_per_area": {"vnd/m2": 1.0, "vnd/m²": 1.0, "đồng/m2": 1.0, "đồng/m²": 1.0},
+    "area_per_person": {"m2/person": 1.0, "m²/person": 1.0, "m2/người": 1.0, "m²/người": 1.0},
+}  # fmt: skip
+#: The unit of each family that stages read when the key names none.
+FAMILY_BASE: dict[str, str] = {
+    "length": "m", "time": "s", "flow": "L/s", "floor_density": "m2/ha",
+    "people_density": "people/ha", "storeys": "storeys", "money": "VND",
+    "money_per_area": "VND/m2", "area_per_person": "m2/person",
 }  # fmt: skip
 #: Key suffix -> (family, base unit): a threshold's key names the unit stages read it in.
 _KEY_UNITS: tuple[tuple[str, str, str], ...] = (
@@ -62,6 +72,9 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "floor_density": (0.0, 200_000.0),
     "people_density": (0.0, 100_000.0),
     "storeys": (0.0, 200.0),
+    "money": (0.0, 1e15),
+    "money_per_area": (0.0, 1e10),
+    "area_per_person": (1.0, 1000.0),
 }
 PLAUSIBLE_BY_WORD: dict[str, tuple[float, float]] = {
     "width": (0.5, 30.0),
@@ -80,9 +93,9 @@ def _threshold_problem(key: str, raw: dict[str, Any]) -> tuple[str | None, dict[
     given = unit.strip().lower()
     if family is None:  # no unit in the key (default_levels): the unit names the family
         family = next((f for f, units in UNIT_FAMILIES.items() if given in units), None)
-        base = unit.strip()
         if family is None:
             return f"key {key!r}: unknown unit {unit!r}", raw
+        base = FAMILY_BASE[family]
     units = UNIT_FAMILIES[family]
     if given not in units:
         return (

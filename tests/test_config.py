@@ -93,3 +93,27 @@ def test_every_default_threshold_is_already_in_its_base_unit():
 
     raw = yaml.safe_load((PROJECT_ROOT / "data" / "provinces" / "defaults.yaml").read_text("utf-8"))
     assert normalise_thresholds(raw) == raw
+
+
+@pytest.mark.parametrize(
+    ("key", "given", "expected"),
+    [
+        ("report.unit_costs.widen", {"value": 2, "unit": "triệu đồng"}, (2e6, "VND")),
+        ("report.unit_costs.pipe", {"value": 5e5, "unit": "VND/m2"}, (5e5, "VND/m2")),
+        ("report.floor_area_per_person_m2", {"value": 26, "unit": "m2/person"}, (26, "m2/person")),
+        ("buildings.default_levels", {"value": 3, "unit": "tầng"}, (3, "storeys")),
+    ],
+)
+def test_keys_without_a_unit_take_the_base_unit_of_the_given_kind(key, given, expected):
+    from pipeline.config import normalise_thresholds
+
+    raw: dict = {}
+    node = raw
+    *parents, leaf = key.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = {**given, "source": "test"}
+    out = normalise_thresholds(raw)
+    for p in parents:
+        out = out[p]
+    assert (out[leaf]["value"], out[leaf]["unit"]) == pytest.approx(expected)
