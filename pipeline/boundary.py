@@ -133,7 +133,7 @@ def split_unit_name(name: object) -> tuple[str, str]:
     return "", text
 
 
-def _name_key(name: object) -> str:
+def name_key(name: object) -> str:
     """Compare names without unit word, case, diacritics: "Tỉnh Bắc Ninh" ~ "Bac Ninh Province"."""
     text = unicodedata.normalize("NFKD", split_unit_name(name)[1].lower().replace("đ", "d"))
     text = "".join(c for c in text if not unicodedata.combining(c))
@@ -177,11 +177,11 @@ def select_osm_boundary(admin: gpd.GeoDataFrame, cfg: BoundaryConfig) -> OsmBoun
     if cfg.osm_admin_level is not None:
         sel &= (admin["admin_level"] == cfg.osm_admin_level).to_numpy()
     if cfg.osm_name is not None:
-        wanted = _name_key(cfg.osm_name)
+        wanted = name_key(cfg.osm_name)
         names = np.zeros(len(admin), dtype=bool)
         for col in ("name", "name_en", "name_vi"):
             if col in admin.columns:
-                names |= (admin[col].map(_name_key) == wanted).to_numpy()
+                names |= (admin[col].map(name_key) == wanted).to_numpy()
         sel &= names
     if not sel.any():
         return None

@@ -167,13 +167,25 @@ class OsmConfig(_Model):
     """Where the OSM data comes from.
 
     ``file`` is a local ``.osm.pbf``, ``.osm`` (XML) or Overpass ``.json``. Without it the online
-    path downloads ``download_url`` into ``cache/raw/<province>/`` once and clips it.
+    path downloads ``download_url`` into ``cache/raw/<province>/`` once (resuming a partial
+    download, checking the MD5 published beside it: ``md5_url``, by default the URL plus
+    ``.md5`` as Geofabrik publishes it). A downloaded extract, or any file of ``clip_min_mb`` or
+    more (``clip: auto``), is cut once to the boundary plus ``clip_buffer_m`` and the cut is
+    cached in ``cache/clip/<province>/``.
     """
 
     file: str | None = None
     download_url: str | None = None
     download_name: str = "vietnam-latest.osm.pbf"
-    timeout_s: float = 60.0
+    md5_url: str | None = None
+    verify_md5: bool = True
+    timeout_s: float = Field(default=60.0, gt=0)
+    clip: Literal["auto", "always", "never"] = "auto"
+    clip_min_mb: float = Field(default=64.0, ge=0)
+    clip_buffer_m: float = Field(default=1000.0, ge=0)
+    # Without a replication timestamp in its header, a file up to this size is scanned for its
+    # newest object to date the data.
+    date_scan_max_mb: float = Field(default=200.0, ge=0)
 
 
 class BoundaryConfig(_Model):

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._errors import ConfigError, NoDataError
+from pipeline._errors import ConfigError, MissingInputError, NoDataError
 from pipeline._io import write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.boundary import load_boundary
 from pipeline.download import fetch_extract
 from pipeline.footprints import merge_footprints
 from pipeline.graph import build_edges, clip_edges
+from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
 from pipeline.paths import resolve_input
 from pipeline.tables import (
@@ -202,9 +203,21 @@ def run(ctx: StageContext) -> dict[str, Any]:
     config = ctx.config
     crs = config.crs
     src = osm_source(config)
+    downloaded = src is None
     if src is None:
         src = fetch_extract(config.osm, ctx.paths.raw_cache, progress=ctx.progress)
-    layers = read_osm(src, progress=ctx.progress)
+    elif not src.exists():
+        msg = f"{src}: OSM file not found"
+        raise MissingInputError(msg)
+    info = describe(src, scan_max_mb=config.osm.date_scan_max_mb)
+    logger.info("%s", info.line())
+    read_from = src
+    if should_clip(config.osm, src, downloaded=downloaded):
+        read_from = clipped_extract(
+            src, osm_cfg=config.osm, boundary_cfg=config.boundary, crs=crs,
+            cache_dir=ctx.paths.clip_cache,
+        )  # fmt: skip
+    layers = read_osm(read_from, progress=ctx.progress)
     found = load_boundary(config.boundary, layers, crs=crs)
     boundary = found.polygon
 
@@ -270,6 +283,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
         write_parquet(gdf, ctx.output(name))
     summary = {
         "source": str(src),
+        **info.summary(),
+        "osm_clip": read_from.name if read_from != src else None,
+        "osm_clip_bytes": read_from.stat().st_size if read_from != src else None,
         "boundary_source": found.source,
         "boundary_km2": round(boundary.area / 1e6, 3),
         "streets": len(streets),

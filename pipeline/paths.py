@@ -101,6 +101,11 @@ class ProvincePaths:
         return self.root / "cache" / "raw" / self.province
 
     @property
+    def clip_cache(self) -> Path:
+        """OSM extracts cut to this province (keyed by the source's hash and the boundary)."""
+        return self.root / "cache" / "clip" / self.province
+
+    @property
     def outputs(self) -> Path:
         """All outputs of this province."""
         return self.root / "outputs" / self.province

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import osmium
+import osmium.io
 import pyproj
 from osmium.osm import mutable
 
 from pipeline.paths import PROJECT_ROOT
 
 if TYPE_CHECKING:
+    import datetime as dt
     from pathlib import Path
 
 CRS = "EPSG:32648"
@@ -81,21 +83,37 @@ class OsmBuilder:
         self.relations[rid] = (members, {"type": "boundary", **tags})
         return rid
 
-    def write(self, path: Path) -> Path:
-        """Write with osmium: the format follows the suffix (.osm.pbf, .osm), or Overpass .json."""
+    def write(
+        self,
+        path: Path,
+        *,
+        replication_timestamp: str | None = None,
+        object_timestamp: dt.datetime | None = None,
+    ) -> Path:
+        """Write with osmium: the format follows the suffix (.osm.pbf, .osm), or Overpass .json.
+
+        ``replication_timestamp`` goes into the header as Geofabrik writes it;
+        ``object_timestamp`` is given to every object (none by default, as generators write).
+        """
         if path.suffix == ".json":
             path.write_text(json.dumps(self.overpass_json()), encoding="utf-8")
             return path
-        with osmium.SimpleWriter(str(path), overwrite=True) as w:
+        header = osmium.io.Header()
+        if replication_timestamp is not None:
+            header.set("osmosis_replication_timestamp", replication_timestamp)
+        meta: dict[str, Any] = {}
+        if object_timestamp is not None:
+            meta = {"timestamp": object_timestamp, "version": 1}
+        with osmium.SimpleWriter(str(path), header=header, overwrite=True) as w:
             for nid in sorted(self.nodes):
                 x, y, tags = self.nodes[nid]
-                w.add_node(mutable.Node(id=nid, location=lonlat(x, y), tags=tags))
+                w.add_node(mutable.Node(id=nid, location=lonlat(x, y), tags=tags, **meta))
             for wid in sorted(self.ways):
                 refs, tags = self.ways[wid]
-                w.add_way(mutable.Way(id=wid, nodes=refs, tags=tags))
+                w.add_way(mutable.Way(id=wid, nodes=refs, tags=tags, **meta))
             for rid in sorted(self.relations):
                 members, tags = self.relations[rid]
-                w.add_relation(mutable.Relation(id=rid, members=members, tags=tags))
+                w.add_relation(mutable.Relation(id=rid, members=members, tags=tags, **meta))
         return path
 
     def overpass_json(self) -> dict[str, Any]:
