@@ -390,3 +390,100 @@ def test_direct_access_of_alley_nodes_is_blocked_by_footprints():
     houses = np.array([shapely.box(45, 2, 55, 6)])
     gap, _ = direct_truck_access(nodes, street, obstacles=houses, max_distance_m=12, trim_m=0)
     np.testing.assert_allclose(gap, [8, np.inf, np.inf])
+
+
+def uncertain_town() -> OsmBuilder:
+    """A primary street with a plain service road (3.5 m prior: uncertain) and a named alley.
+
+    A(0,0)--------------B(200,0)---------C(400,0)   primary, lanes=2
+                          |  service, no tags, 150 m: house S at its end
+        Ngõ 3 (service=alley) from A... no: from C north, 150 m, house N at its end
+    """
+    b = OsmBuilder()
+    A, B, C = b.node(0, 0, nid=1), b.node(200, 0, nid=2), b.node(400, 0, nid=3)
+    b.way([A, B, C], {"highway": "primary", "lanes": "2"})
+    b.way([B, b.node(200, 150, nid=4)], {"highway": "service"})
+    b.way([C, b.node(400, 150, nid=5)], {"highway": "service", "service": "alley",
+                                          "name": "Ngõ 3"})  # fmt: skip
+    b.rect(195, 151, 205, 161, {"building": "house"})  # S, 151 m down the service road
+    b.rect(395, 151, 405, 161, {"building": "house"})  # N, 151 m down the alley
+    b.rect(90, 3, 110, 13, {"building": "house"})  # on the primary
+    return b
+
+
+def test_deep_status_says_when_it_depends_on_an_uncertain_street(project, tmp_path):
+    pbf = uncertain_town().write(tmp_path / "u.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "u.geojson", -50, -50, 450, 200)
+    project.province("unc", {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)}})
+    paths = ProvincePaths("unc", project.root)
+    _run(project, paths)
+    edges = _read(paths, "edges")
+    service = _edge(edges, 2, 4)
+    assert service["truck_status"] == "uncertain"  # [2.5, 3.5, 6] around 3.5 m
+    assert service["truck_ok"]  # routing assumes the 3.5 m estimate
+    assert _edge(edges, 3, 5)["truck_status"] == "uncertain"  # the alley prior [1.2, 3.5]
+    b = _read(paths, "deep_buildings")
+    x = shapely.get_x(shapely.centroid(b.geometry.to_numpy())) - X0
+    by_x = b.assign(x=np.round(x)).set_index("x")
+    # S: within reach if the service road takes trucks, 151 m of hose if not.
+    assert not by_x.loc[200, "deep"]
+    assert by_x.loc[200, "deep_status"] == "uncertain"
+    # N: beyond reach unless the alley (at most 3.5 m) takes trucks: uncertain too.
+    assert by_x.loc[400, "deep"]
+    assert by_x.loc[400, "deep_status"] == "uncertain"
+    assert by_x.loc[100, "deep_status"] == "not_deep"
+
+
+def test_surveyed_widths_decide(project, tmp_path):
+    """A field survey keyed by way id, and one by a point, settle both uncertain streets."""
+    pbf = uncertain_town().write(tmp_path / "u.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "u.geojson", -50, -50, 450, 200)
+    service_way = next(w for w, (_, tags) in uncertain_town().ways.items()
+                       if tags == {"highway": "service"})  # fmt: skip
+    by_id = tmp_path / "survey.csv"
+    by_id.write_text(f'osm_id,bề rộng,ngày đo\nw{service_way},"2,4",2026-05-01\n,,\n', "utf-8")
+    lon, lat = lonlat(401, 80)
+    by_point = tmp_path / "survey2.csv"
+    by_point.write_text(f"lon,lat,width_m,survey_date\n{lon},{lat},5.0,2026-05-02\n", "utf-8")
+    project.province(
+        "sv",
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)},
+         "access": {"measured_widths_files": [{"path": str(by_id)}, {"path": str(by_point)}]}},
+    )  # fmt: skip
+    paths = ProvincePaths("sv", project.root)
+    _run(project, paths)
+    edges = _read(paths, "edges")
+    service, alley = _edge(edges, 2, 4), _edge(edges, 3, 5)
+    assert service["width_source"] == alley["width_source"] == "measured"
+    assert service["width_m"] == pytest.approx(2.4)
+    assert service["truck_status"] == "not_passable"
+    assert "measured=2.40 m (2026-05-01)" in service["width_evidence"]
+    assert alley["width_m"] == pytest.approx(5.0)
+    assert alley["truck_status"] == "passable"
+    b = _read(paths, "deep_buildings")
+    assert set(b["deep_status"]) == {"deep", "not_deep"}  # nothing left to guess
+
+
+def test_validate_hides_the_width_tags_and_measures_the_error(project, tmp_path):
+    from pipeline.validate import run_validation
+
+    paths = _project(project, tmp_path, slug="val")
+    s = run_validation(load_config("val", root=project.root), paths)
+    # Three residential streets are tagged width=5; hidden, the residential prior says 4.0 m.
+    assert s["tagged_streets"] == 3
+    prior = s["tagged"]["errors"]["class_prior"]
+    assert prior["n"] == 3
+    assert prior["mae_m"] == pytest.approx(1.0)
+    assert prior["bias_m"] == pytest.approx(-1.0)
+    assert prior["within_1m"] == 1.0
+    assert prior["in_interval"] == 1.0  # 5 m lies in the residential [3, 7]
+    c = s["tagged"]["confusion"]
+    # Truth: 5 m >= 3.5 m, passable; predicted: [3, 7] straddles 3.5 m, uncertain.
+    assert c["matrix"]["passable"] == {"passable": 0, "uncertain": 3, "not_passable": 0}
+    assert c["precision_not_passable"] is None
+    # The primary's lanes=2 is the proxy truth: 2 x 3.25 + 1 = 7.5 m against the 7.5 m prior.
+    assert s["lanes_proxy_streets"] >= 1
+    assert s["lanes_proxy"]["errors"]["class_prior"]["mae_m"] == pytest.approx(0.0)
+    folder = project.root / "outputs" / "validate" / "val" / "val"
+    assert {p.name for p in folder.iterdir()} == {"summary.json", "report.md", "streets.csv"}
+    assert "Precision of 'not passable'" in (folder / "report.md").read_text("utf-8")
