@@ -31,6 +31,20 @@ class Threshold(_Model):
     source: str = Field(min_length=1)
 
 
+#: Width sources (the evidence that set a street's estimate), strongest first; each has a
+#: confidence in ``access.width_confidence`` (see :mod:`pipeline.widths`).
+WIDTH_SOURCES: tuple[str, ...] = (
+    "measured",
+    "tag",
+    "lanes",
+    "corridor",
+    "service_prior",
+    "name_prior",
+    "class_prior",
+    "unknown_prior",
+)
+
+
 def _check_interval(v: tuple[float, float, float]) -> tuple[float, float, float]:
     low, typical, high = v
     if not 0 < low <= typical <= high:
@@ -188,8 +202,6 @@ class AccessConfig(_Model):
     @field_validator("width_confidence")
     @classmethod
     def _confidence_complete(cls, v: dict[str, float]) -> dict[str, float]:
-        from pipeline.widths import WIDTH_SOURCES  # noqa: PLC0415 - widths imports config types
-
         wanted = set(WIDTH_SOURCES)
         if set(v) != wanted or any(not 0 <= c <= 1 for c in v.values()):
             msg = f"must give a confidence in [0, 1] for exactly {', '.join(sorted(wanted))}"

@@ -11,9 +11,9 @@ import pandas as pd
 import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
+from pipeline.osm_tags import parse_length_m
 from pipeline.paths import resolve_input
 from pipeline.tables import X_NAMES, Y_NAMES, _read_table
-from pipeline.widths import parse_length_m
 
 if TYPE_CHECKING:
     from pipeline.config import SourceFile

@@ -43,10 +43,11 @@ from pipeline.hose import (
     hose_network,
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
+from pipeline.osm_tags import base_highway
 from pipeline.paths import ARTIFACTS
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import read_point_table
-from pipeline.topology import Topology, street_degree
+from pipeline.topology import Topology, street_degree, undirected_twins
 from pipeline.truck_network import (
     JUNCTION_DEGREE,
     TruckNetwork,
@@ -55,7 +56,7 @@ from pipeline.truck_network import (
     snap_to_main,
     truck_components,
 )
-from pipeline.widths import base_highway, estimate_widths, undirected_twins
+from pipeline.widths import estimate_widths
 
 if TYPE_CHECKING:
     from scipy import sparse
