@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline._errors import ConfigError
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
@@ -47,20 +47,26 @@ UNIT_FAMILIES: dict[str, dict[str, float]] = {
               "billion vnd": 1e9, "tỷ đồng": 1e9},
     "money_per_area": {"vnd/m2": 1.0, "vnd/m²": 1.0, "đồng/m2": 1.0, "đồng/m²": 1.0},
     "area_per_person": {"m2/person": 1.0, "m²/person": 1.0, "m2/người": 1.0, "m²/người": 1.0},
+    "area": {"m2": 1.0, "m²": 1.0, "ha": 1e4, "km2": 1e6, "km²": 1e6},
+    "share": {"share": 1.0, "fraction": 1.0, "%": 0.01, "percent": 0.01},
 }  # fmt: skip
 #: The unit of each family that stages read when the key names none.
 FAMILY_BASE: dict[str, str] = {
     "length": "m", "time": "s", "flow": "L/s", "floor_density": "m2/ha",
     "people_density": "people/ha", "storeys": "storeys", "money": "VND",
-    "money_per_area": "VND/m2", "area_per_person": "m2/person",
+    "money_per_area": "VND/m2", "area_per_person": "m2/person", "area": "m2", "share": "share",
 }  # fmt: skip
 #: Key suffix -> (family, base unit): a threshold's key names the unit stages read it in.
 _KEY_UNITS: tuple[tuple[str, str, str], ...] = (
     ("_m2_per_ha", "floor_density", "m2/ha"),
     ("_per_ha", "people_density", "people/ha"),
     ("_lps", "flow", "L/s"),
+    ("_m2", "area", "m2"),
+    ("_km", "length", "km"),
     ("_m", "length", "m"),
+    ("_min", "time", "min"),
     ("_s", "time", "s"),
+    ("_share", "share", "share"),
     ("_levels", "storeys", "storeys"),
 )
 #: Plausible values in the base unit, to catch a wrong unit or a typo (not standards): by family,
@@ -75,6 +81,8 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "money": (0.0, 1e15),
     "money_per_area": (0.0, 1e10),
     "area_per_person": (1.0, 1000.0),
+    "area": (0.0, 1e10),
+    "share": (0.0, 1.0),
 }
 PLAUSIBLE_BY_WORD: dict[str, tuple[float, float]] = {
     "width": (0.5, 30.0),
@@ -83,19 +91,39 @@ PLAUSIBLE_BY_WORD: dict[str, tuple[float, float]] = {
 }
 
 
-def _threshold_problem(key: str, raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """Convert one ``{value, unit, source}`` to the base unit its key names, or say why not."""
+def _family(unit: str) -> str | None:
+    given = unit.strip().lower()
+    return next((f for f, units in UNIT_FAMILIES.items() if given in units), None)
+
+
+def _base_unit(key: str, given: str, base_units: dict[str, str]) -> tuple[str | None, str | None]:
+    """Return the kind and unit stages read a threshold in.
+
+    As defaults.yaml states it, else as the key's suffix names it, else the base unit of the
+    kind of the unit given.
+    """
+    if key in base_units and _family(base_units[key]) is not None:
+        return _family(base_units[key]), base_units[key]
+    name = key.rsplit(".", 1)[-1]
+    found = next(((f, b) for s, f, b in _KEY_UNITS if name.endswith(s)), None)
+    if found is not None:
+        return found
+    family = _family(given)
+    return family, FAMILY_BASE[family] if family is not None else None
+
+
+def _threshold_problem(
+    key: str, raw: dict[str, Any], base_units: dict[str, str]
+) -> tuple[str | None, dict[str, Any]]:
+    """Convert one ``{value, unit, source}`` to the unit stages read it in, or say why not."""
     value, unit = raw.get("value"), raw.get("unit")
     if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(unit, str):
         return None, raw  # wrong types: the model's own validation names them
     name = key.rsplit(".", 1)[-1]
-    family, base = next(((f, b) for s, f, b in _KEY_UNITS if name.endswith(s)), (None, None))
     given = unit.strip().lower()
-    if family is None:  # no unit in the key (default_levels): the unit names the family
-        family = next((f for f, units in UNIT_FAMILIES.items() if given in units), None)
-        if family is None:
-            return f"key {key!r}: unknown unit {unit!r}", raw
-        base = FAMILY_BASE[family]
+    family, base = _base_unit(key, unit, base_units)
+    if family is None or base is None:
+        return f"key {key!r}: unknown unit {unit!r}", raw
     units = UNIT_FAMILIES[family]
     if given not in units:
         return (
@@ -114,19 +142,41 @@ def _threshold_problem(key: str, raw: dict[str, Any]) -> tuple[str | None, dict[
     return None, {**raw, "value": converted, "unit": base}
 
 
-def normalise_thresholds(data: dict[str, Any]) -> dict[str, Any]:
+def threshold_units(data: dict[str, Any]) -> dict[str, str]:
+    """Return the unit of every threshold in raw config data, by dotted key."""
+    found: dict[str, str] = {}
+
+    def walk(node: Any, key: str) -> None:  # noqa: ANN401 - YAML data
+        if isinstance(node, dict):
+            if "value" in node and isinstance(node.get("unit"), str):
+                found[key] = node["unit"]
+                return
+            for k, v in node.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+
+    walk(data, "")
+    return found
+
+
+def normalise_thresholds(
+    data: dict[str, Any], base_units: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Return raw config data with every threshold in the base unit its key names, checked.
 
-    A threshold is any mapping with ``value`` and ``unit``. Its key's suffix names the unit the
-    stages read (``_m`` metres, ``_s`` seconds, ``_m2_per_ha``, ``_per_ha`` people, ``_lps``
-    litres per second); the value is converted from the unit given (mm/cm/m/km, s/min/h,
-    L/s, L/min, m³/h...), then must be positive and within :data:`PLAUSIBLE`.
-    ``{value: 350, unit: cm}`` for ``truck_min_width_m`` becomes ``{value: 3.5, unit: m}``.
+    A threshold is any mapping with ``value`` and ``unit``. The stages read it in the unit
+    ``defaults.yaml`` states for it (``base_units``), else the unit its key's suffix names
+    (``_m`` metres, ``_km``, ``_s`` seconds, ``_m2``, ``_m2_per_ha``, ``_per_ha`` people,
+    ``_lps`` litres per second, ``_share``); the value is converted from the unit given
+    (mm/cm/m/km, s/min/h, L/s, L/min, m³/h, %...), then must be positive and within
+    :data:`PLAUSIBLE`. ``{value: 350, unit: cm}`` for ``truck_min_width_m`` becomes
+    ``{value: 3.5, unit: m}``.
 
     Parameters
     ----------
     data
         The merged YAML data.
+    base_units
+        Dotted key -> unit the stages read (see :func:`threshold_units` of the defaults).
 
     Returns
     -------
@@ -144,7 +194,7 @@ def normalise_thresholds(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(node, dict):
             return node
         if "value" in node and "unit" in node:
-            problem, out = _threshold_problem(key, node)
+            problem, out = _threshold_problem(key, node, base_units or {})
             if problem:
                 problems.append(problem)
             return out
@@ -154,6 +204,32 @@ def normalise_thresholds(data: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ValueError("; ".join(problems))
     return dict(out)
+
+
+#: Width sources (the evidence that set a street's estimate), strongest first; each has a
+#: confidence in ``access.width_confidence`` (see :mod:`pipeline.widths`).
+WIDTH_SOURCES: tuple[str, ...] = (
+    "measured",
+    "tag",
+    "lanes",
+    "corridor",
+    "service_prior",
+    "name_prior",
+    "class_prior",
+    "unknown_prior",
+)
+
+
+def _check_interval(v: tuple[float, float, float]) -> tuple[float, float, float]:
+    low, typical, high = v
+    if not 0 < low <= typical <= high:
+        msg = f"[low, typical, high] must be positive and in increasing order, not {list(v)}"
+        raise ValueError(msg)
+    return v
+
+
+#: A plausible width interval ``[low, typical, high]`` in metres.
+WidthInterval = Annotated[tuple[float, float, float], AfterValidator(_check_interval)]
 
 
 class Names(_Model):
@@ -299,34 +375,49 @@ class AccessConfig(_Model):
     small_vehicle_margin_m: Threshold
     hose_cart_reach_m: Threshold
     lane_width_m: Threshold
-    gap_sample_step_m: float = 5.0
-    gap_search_m: float = 15.0
-    gap_quantile: float = 0.1
-    width_by_highway_m: dict[str, float] = Field(default_factory=dict)
+    lane_width_min_m: Threshold
+    lane_width_max_m: Threshold
+    carriageway_edge_m: Threshold
+    lanes_highways: list[str] = Field(default_factory=list)
+    width_prior_source: str = Field(min_length=1)
+    width_priors_m: dict[str, WidthInterval]
+    unknown_highway_prior_m: WidthInterval
+    service_priors_m: dict[str, WidthInterval] = Field(default_factory=dict)
     alley_name_prefixes: list[str] = Field(default_factory=list)
-    alley_width_m: float = 2.5
-    public_fire_points_files: list[SourceFile] = Field(default_factory=list)
-    gap_replaces_default: bool = True
-    width_confidence: dict[str, float] = Field(
-        default_factory=lambda: {
-            "tag": 0.9, "lanes": 0.6, "building_gap": 0.8,
-            "name_default": 0.4, "highway_default": 0.3,
-        }
-    )  # fmt: skip
+    alley_name_prior_m: WidthInterval
+    alley_name_prior_highways: list[str] = Field(default_factory=list)
+    gap_sample_step_m: float = Field(default=5.0, gt=0)
+    gap_search_m: float = Field(default=15.0, gt=0)
+    gap_quantile: float = Field(default=0.1, ge=0, le=1)
+    corridor_min_sections: int = Field(default=3, ge=1)
+    corridor_min_share: float = Field(default=0.5, ge=0, le=1)
+    corridor_encroachment_m: Threshold
+    sidewalk_highways: list[str] = Field(default_factory=list)
+    est_width_tolerance_m: Threshold
+    width_confidence: dict[str, float]
+    measured_widths_files: list[SourceFile] = Field(default_factory=list)
+    measured_match_m: float = Field(default=10.0, gt=0)
     blocked_highways: list[str] = Field(default_factory=lambda: ["steps"])
+    blocked_access_keys: list[str] = Field(
+        default_factory=lambda: ["access", "vehicle", "motor_vehicle", "motorcar"]
+    )
     blocked_access_values: list[str] = Field(default_factory=lambda: ["no"])
+    emergency_access_values: list[str] = Field(default_factory=lambda: ["yes", "designated"])
+    main_network_min_km: Threshold
+    min_reachable_truck_share: Threshold
+    public_fire_points_files: list[SourceFile] = Field(default_factory=list)
     fire_point_snap_m: float = 30.0
     frontage_tolerance_m: float = 1.0
     direct_access_max_m: float = 20.0
     node_direct_access_m: float = 12.0
-    gap_cap_only_highways: list[str] = Field(
+    hose_path_highways: list[str] = Field(
         default_factory=lambda: ["footway", "path", "steps", "cycleway", "corridor", "bridleway"]
     )
 
     @field_validator("width_confidence")
     @classmethod
     def _confidence_complete(cls, v: dict[str, float]) -> dict[str, float]:
-        wanted = {"tag", "lanes", "building_gap", "name_default", "highway_default"}
+        wanted = set(WIDTH_SOURCES)
         if set(v) != wanted or any(not 0 <= c <= 1 for c in v.values()):
             msg = f"must give a confidence in [0, 1] for exactly {', '.join(sorted(wanted))}"
             raise ValueError(msg)
@@ -344,6 +435,7 @@ class WaterConfig(_Model):
     natural_source_reach_truck_m: Threshold
     natural_source_reach_portable_m: Threshold
     natural_source_road_access_m: Threshold
+    natural_source_min_area_m2: Threshold
     duplicate_merge_m: Threshold
     point_access_max_m: Threshold
     use_low_flow_spacing: bool = False
@@ -432,8 +524,8 @@ class ReportConfig(_Model):
 class ProvinceConfig(_Model):
     """One province's resolved config (defaults merged with the province file).
 
-    Every threshold is converted to the base unit its key names (``_m``: metres, ``_s``:
-    seconds...) and range-checked before validation: see :func:`normalise_thresholds`.
+    :func:`load_config` converts every threshold to the unit the stages read it in and
+    range-checks it before validation: see :func:`normalise_thresholds`.
     """
 
     slug: str
@@ -465,13 +557,6 @@ class ProvinceConfig(_Model):
             msg = f"{v} is not a projected CRS; metric work needs one (e.g. EPSG:32648, UTM 48N)"
             raise ValueError(msg)
         return v
-
-    @model_validator(mode="before")
-    @classmethod
-    def _thresholds_in_base_units(cls, data: Any) -> Any:  # noqa: ANN401 - raw YAML data
-        if isinstance(data, dict):
-            return normalise_thresholds(data)
-        return data
 
     def section(self, name: str) -> dict[str, Any]:
         """Return one section as plain data (for hashing into a stage's cache key)."""
@@ -581,6 +666,11 @@ def load_config(province: str, *, root: Path = PROJECT_ROOT) -> ProvinceConfig:
     own = _read_yaml(paths.config)
     merged = deep_merge(defaults, own)
     merged.setdefault("slug", province)
+    try:
+        merged = normalise_thresholds(merged, threshold_units(defaults))
+    except ValueError as e:
+        msg = f"{paths.config}: {e}"
+        raise ConfigError(msg) from e
     try:
         return ProvinceConfig.model_validate(merged)
     except pydantic.ValidationError as e:

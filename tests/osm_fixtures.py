@@ -6,9 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import osmium
 import osmium.io
 import pyproj
+import shapely
 from osmium.osm import mutable
 
 from pipeline.paths import PROJECT_ROOT
@@ -294,3 +296,12 @@ def bac_ninh_like(
                  "name": row["name"], "type": row["type"]}
             )  # fmt: skip
     return b, communes
+
+
+def row_houses(x_gap_m, y0, y1, *, depth=9.0, frontage=4.0, spacing=5.0, x_mid=0.0):
+    """Boxes on both sides of the line x = x_mid, leaving ``x_gap_m`` between the fronts."""
+    ys = np.arange(y0, y1 - frontage + 1e-9, spacing) + 0.5
+    half = x_gap_m / 2
+    east = shapely.box(x_mid + half, ys, x_mid + half + depth, ys + frontage)
+    west = shapely.box(x_mid - half - depth, ys, x_mid - half, ys + frontage)
+    return np.concatenate([east, west])

@@ -88,11 +88,12 @@ def test_every_default_threshold_is_already_in_its_base_unit():
     """defaults.yaml states each threshold in the unit its key names (no silent conversion)."""
     import yaml
 
-    from pipeline.config import normalise_thresholds
+    from pipeline.config import normalise_thresholds, threshold_units
     from pipeline.paths import PROJECT_ROOT
 
     raw = yaml.safe_load((PROJECT_ROOT / "data" / "provinces" / "defaults.yaml").read_text("utf-8"))
-    assert normalise_thresholds(raw) == raw
+    assert normalise_thresholds(raw, threshold_units(raw)) == raw
+    assert normalise_thresholds(raw) == raw  # and each key's suffix names the same unit
 
 
 @pytest.mark.parametrize(
@@ -100,11 +101,14 @@ def test_every_default_threshold_is_already_in_its_base_unit():
     [
         ("report.unit_costs.widen", {"value": 2, "unit": "triệu đồng"}, (2e6, "VND")),
         ("report.unit_costs.pipe", {"value": 5e5, "unit": "VND/m2"}, (5e5, "VND/m2")),
-        ("report.floor_area_per_person_m2", {"value": 26, "unit": "m2/person"}, (26, "m2/person")),
+        ("report.people_space", {"value": 26, "unit": "m2/person"}, (26, "m2/person")),
+        ("access.min_reachable_truck_share", {"value": 50, "unit": "%"}, (0.5, "share")),
+        ("access.main_network_min_km", {"value": 2000, "unit": "m"}, (2, "km")),
+        ("water.natural_source_min_area_m2", {"value": 0.1, "unit": "ha"}, (1000, "m2")),
         ("buildings.default_levels", {"value": 3, "unit": "tầng"}, (3, "storeys")),
     ],
 )
-def test_keys_without_a_unit_take_the_base_unit_of_the_given_kind(key, given, expected):
+def test_units_named_by_the_key_or_by_the_kind_given(key, given, expected):
     from pipeline.config import normalise_thresholds
 
     raw: dict = {}
