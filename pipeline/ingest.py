@@ -21,15 +21,8 @@ from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
 from pipeline.paths import resolve_input
-from pipeline.tables import (
-    STATUS_ALIASES,
-    STATUS_HINT,
-    AuthorityTable,
-    fold,
-    parse_status,
-    read_authority_file,
-    rejects_frame,
-)
+from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
+from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.wards import build_wards
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from pipeline._errors import ConfigError, InputDataError
 from pipeline.boundary import read_vector, split_unit_name
 from pipeline.config import SourceFile
 from pipeline.paths import resolve_input
-from pipeline.tables import AuthorityTable, fold, read_authority_file
+from pipeline.table_cells import fold
+from pipeline.tables import AuthorityTable, read_authority_file
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
