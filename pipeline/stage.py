@@ -146,7 +146,30 @@ def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
     return importlib.import_module(f"pipeline.{name}")
 
 
-def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> str:
+def _downloaded_extract(
+    name: str, config: ProvinceConfig, paths: ProvincePaths | None
+) -> dict[str, Any]:
+    """Return what stands for the online path's extract in the key of a stage reading OSM data.
+
+    Downloads are never modified once complete, so its size and time stand for its content
+    (no 300 MB hash on every cache check).
+    """
+    sections = STAGE_SPECS[name].config_sections
+    if paths is None or config.osm.file or (sections is not None and "osm" not in sections):
+        return {}
+    raw = paths.raw_cache / config.osm.download_name
+    if not raw.exists():
+        return {"path": str(raw), "missing": True}
+    stat = raw.stat()
+    return {"path": str(raw), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def stage_key(
+    name: str,
+    config: ProvinceConfig,
+    manifest: dict[str, Any],
+    paths: ProvincePaths | None = None,
+) -> str:
     """Return the cache key of a stage: SHA-256 of code, config sections, upstream and files."""
     spec = STAGE_SPECS[name]
     files = config_files(config, spec.config_sections)
@@ -159,6 +182,7 @@ def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> st
             "upstream": {u: manifest.get(u, {}).get("key") for u in spec.upstream},
             "files": {str(p): file_sha256(p) for p in files if p.exists()},
             "missing_files": sorted(str(p) for p in files if not p.exists()),
+            "download": _downloaded_extract(name, config, paths),
         }
     )
 
@@ -219,7 +243,7 @@ def run_stage(
     """
     t_check = time.perf_counter()
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
-    key = stage_key(name, config, manifest)
+    key = stage_key(name, config, manifest, paths)
     entry = manifest.get(name, {})
     if not force and entry.get("key") == key and _outputs_exist(paths, name):
         logger.info(
