@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline._errors import ConfigError
 from pipeline.i18n_terms import PHRASES, TERMS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +231,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_time_s": ("Thời gian (giây)", "Time (s)"),
     "col_time_min": ("Thời gian (phút)", "Time (min)"),
     "col_status": ("Trạng thái", "Status"),
+    "col_highway": ("Loại đường", "Road class"),
+    "col_hose_distance_m": ("Khoảng cách rải vòi (m)", "Hose distance (m)"),
+    "col_bottleneck_width_m": (
+        "Bề rộng chỗ hẹp nhất trên lối vào (m)",
+        "Narrowest width on the way in (m)",
+    ),
+    "col_truck_status": ("Xe chữa cháy", "Fire truck"),
+    "col_width_evidence": ("Căn cứ bề rộng", "Width evidence"),
+    "col_width_confidence": ("Độ tin cậy bề rộng", "Width confidence"),
+    "col_width_low_m": ("Bề rộng thấp nhất có thể (m)", "Width, low end (m)"),
+    "col_width_high_m": ("Bề rộng cao nhất có thể (m)", "Width, high end (m)"),
     "yes": ("Có", "Yes"),
     "no": ("Không", "No"),
     # Report
@@ -541,6 +555,27 @@ def ward_type_label(value: object, lang: Language) -> str:
 
 _DECIMAL = re.compile(r"(\d)\.(\d)")
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_:][A-Za-z0-9]+)+|[A-Za-z]+")
+
+
+#: Columns whose values are codes of the artifacts (shown through :func:`term`).
+CODED_COLUMNS: frozenset[str] = frozenset(
+    {"width_source", "highway", "kind", "status", "truck_status", "truck_status_reason",
+     "width_class", "scenario", "deep_status", "weight_kind"}
+)  # fmt: skip
+#: Columns holding sentences or evidence lists in English (shown through
+#: :func:`translate_reason`).
+TEXT_COLUMNS: frozenset[str] = frozenset({"reason", "width_evidence", "block_reason"})
+
+
+def translate_values(values: pd.Series, column: str, lang: Language) -> pd.Series:
+    """Return a column's values in words when the column holds codes or English reasons."""
+    if column in CODED_COLUMNS:
+        words = values.map(lambda v: term(v, lang))
+    elif column in TEXT_COLUMNS:
+        words = values.map(lambda v: translate_reason(v, lang))
+    else:
+        return values
+    return words.where(values.notna(), values)
 
 
 def translate_evidence(text: str, lang: Language) -> str:

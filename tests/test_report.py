@@ -21,6 +21,7 @@ from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
 from tests.report_fixtures import ward_geojson, write_upstream
+from tests.text_scan import codes_in, scan_outputs
 
 SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
 
@@ -298,3 +299,19 @@ def test_cli_lang_en_gives_english_outputs(town_run, tmp_path):
     assert '<html lang="en">' in copy.artifact("report", "report").read_text("utf-8")
     assert "Fire risk map" in copy.artifact("report", "map").read_text("utf-8")
     assert json.dumps("Streets by width") in copy.artifact("report", "map").read_text("utf-8")
+
+
+def test_scanner_finds_codes_and_spares_files_and_words():
+    assert codes_in("Khoảng cách: hose_distance_m 3,0") == {"hose_distance_m"}
+    assert codes_in("Trạng thái: existing; nguồn highway_default") == {
+        "existing",
+        "highway_default",
+    }
+    assert codes_in("Kịch bản with_planned") == {"with_planned"}
+    assert codes_in("wards/ha_noi.html#18/21.0/105.8/AL-001 và ha_noi.yaml") == set()
+    assert codes_in("Dữ liệu © OpenStreetMap (ODbL); NFPA 1710; hiện có") == set()
+
+
+def test_no_untranslated_codes_in_vietnamese_outputs(town_run):
+    _, paths, _ = town_run
+    assert scan_outputs(paths.outputs) == {}
