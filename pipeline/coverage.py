@@ -35,7 +35,7 @@ from pipeline.isochrones import (
 )
 from pipeline.paths import ARTIFACTS, resolve_input
 from pipeline.routing import EdgeArrays, Snap, point_costs, snap_to_edges
-from pipeline.siting import greedy_mclp
+from pipeline.siting import greedy_mclp, pick_gains
 
 if TYPE_CHECKING:
     from pipeline.config import AccessConfig, ProvinceConfig
@@ -306,7 +306,9 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     network radius per scenario); ``building_times`` and ``cells`` (times, nearest station,
     ``within_<break>min`` for today, ``within_target_<scenario>``; cells add floor area,
     population and ``dense``); ``dense_unreached`` (dense cells beyond the target today,
-    ranked by people, else floor area); ``station_candidates`` (rank, node, gain);
+    ranked by people, else floor area); ``station_candidates`` (rank, node, gain, and what
+    each site newly brings within the target: ``added_buildings``, ``added_floor_area_m2``,
+    ``added_population`` (NaN without population data), ``added_dense_ha``);
     ``scenarios`` (totals and ``newly_covered_*`` deltas); ``coverage_wards``; summary.json.
     Times are truck driving seconds to the street point nearest each building (``inf`` when
     no truck street is within the hose reach, QCVN 06:2022/BXD §6.2.2.1).
@@ -405,18 +407,34 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     candidates = np.flatnonzero(used & (street_count >= resp.candidate_min_street_count))
     suggested = np.empty(0, dtype=np.int64)
     gains = np.empty(0)
+    # What each new site brings within the target (dense cells newly covered, in pick order).
+    cell_ha = config.density.cell_size_m**2 / 1e4
+    added = {"added_buildings": np.empty(0), "added_floor_area_m2": np.empty(0),
+             "added_population": np.empty(0), "added_dense_ha": np.empty(0)}  # fmt: skip
     if need.any() and len(candidates) and resp.station_candidate_count > 0:
         sub = Snap(*(a[need] for a in (c_snap.edge, c_snap.gap_m, c_snap.to_u_m, c_snap.to_v_m)))
         cov = coverage_matrix(graph, sub, arr, sec_per_m, candidates=candidates, target_s=target_s)
         result = greedy_mclp(cov, demand_w[need], resp.station_candidate_count)
         suggested, gains = candidates[result.chosen], result.gains
+        newly = pick_gains(cov, result.chosen).astype(float)
+        need_cells = cells[need]
+        added = {
+            "added_buildings": newly @ need_cells["buildings"].to_numpy(dtype=float),
+            "added_floor_area_m2": newly @ need_cells["floor_area_m2"].fillna(0).to_numpy(float),
+            "added_population": (
+                newly @ need_cells["population"].to_numpy(dtype=float)
+                if need_cells["population"].notna().all()
+                else np.full(len(suggested), np.nan)
+            ),
+            "added_dense_ha": np.asarray(newly.sum(axis=1)).ravel() * cell_ha,
+        }
     n_sug = len(suggested)
     site_ids = int(station_ids.max(initial=-1)) + 1 + np.arange(n_sug)
     xy = nodes[["x", "y"]].reindex(arr.node_ids).to_numpy()
     station_candidates = gpd.GeoDataFrame(
         {"rank": np.arange(1, n_sug + 1), "station_id": site_ids,
          "node": arr.node_ids[suggested], "gain": gains, "cumulative_gain": np.cumsum(gains),
-         "weight": weight_col},
+         "weight": weight_col, **added},
         geometry=shapely.points(xy[suggested]) if n_sug else [], crs=config.crs,
     )  # fmt: skip
     if n_sug:
