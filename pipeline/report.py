@@ -58,6 +58,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def street_points(df: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Return where to look for a row's street and house number: an alley's mouth, else its anchor.
+
+    An alley is addressed from the street it opens onto ("Ngõ 5, Phố X"), so the search starts
+    at its mouth node when the network stage gave one.
+    """
+    pts = anchor_points(df) if len(df) else np.empty(0, dtype=object)
+    if nodes is None or "mouth_node" not in df.columns or not len(df):
+        return pts
+    where = nodes.set_index("osmid").geometry
+    mouth = where.reindex(df["mouth_node"].to_numpy()).to_numpy()
+    known = ~pd.isna(mouth)
+    pts[known] = mouth[known]
+    return pts
+
+
 def build_shortlists(
     data: dict[str, Any],
     wtable: gpd.GeoDataFrame,
@@ -92,7 +108,7 @@ def build_shortlists(
     max_m = config.report.address_search_m
     out: dict[str, gpd.GeoDataFrame] = {}
     for name, df in build_rows(data, rate, config, lang).items():
-        pts = anchor_points(df) if len(df) else np.empty(0, dtype=object)
+        pts = street_points(df, data.get("graph_nodes"))
         own = df["name"].to_numpy() if "name" in df.columns else None
         df["street"] = nearest_street(pts, data["edges"], max_m=max_m, exclude=own)
         df["house_number"] = nearest_house_number(pts, data["buildings"], max_m=max_m)

@@ -74,6 +74,7 @@ INPUTS: dict[str, Input] = {
         },
     ),
     "stations": Input("ingest", "stations", {"name": ("name",), "status": ("status",)}),
+    "graph_nodes": Input("ingest", "graph_nodes", {"osmid": ("osmid",)}, ("osmid",)),
     "edges": Input(
         "network",
         "edges",
@@ -118,6 +119,7 @@ INPUTS: dict[str, Input] = {
             "deep_floor_area_behind_m2": ("deep_floor_area_behind_m2", "deep_floor_area_m2"),
             "has_fire_point": ("has_fire_point",),
             "needs_fire_point": ("needs_fire_point",),
+            "mouth_node": ("mouth_node",),
             "to_widen": ("to_widen",),
             "field_check": ("field_check",),
         },
@@ -504,10 +506,11 @@ def load_data(
         bward = pd.Series(buildings["ward_id"].to_numpy(), index=np.asarray(ids))
     data: dict[str, Any] = {"buildings": buildings}
     for key, df in raw.items():
-        if key in ("buildings", "scenarios"):
+        if key in ("buildings", "scenarios", "graph_nodes"):
             continue
         data[key] = _with_ward(df, wards, bward)
     data["scenarios"] = raw["scenarios"]
+    data["graph_nodes"] = raw["graph_nodes"]
     iso = data["isochrones"]
     if iso is not None and "scenario" in iso.columns:
         wanted = config.report.isochrone_scenario or "existing"

@@ -48,7 +48,8 @@ td.n {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap
 th {background: #f1f3f5;} img {max-width: 100%;} .small {color: #555; font-size: 11px;}
 .headline {font-size: 1.15em; font-weight: bold; color: #c92a2a;}
 @page {size: A4; margin: 14mm 12mm 16mm 12mm;
-  @bottom-center {content: counter(page) " / " counter(pages); font-size: 9px; color: #666;}}
+  @bottom-center {content: counter(page) " / " counter(pages); font-size: 9px; color: #666;
+    font-family: "DejaVu Sans", "Noto Sans", Arial, sans-serif;}}
 @media print {body {margin: 0; max-width: none; font-size: 10.5px;}
   table {font-size: 8.5px;} .page {break-before: page;} h2, h3 {break-after: avoid;}
   tr, img {break-inside: avoid;} a {color: inherit; text-decoration: none;}}
@@ -56,7 +57,7 @@ th {background: #f1f3f5;} img {max-width: 100%;} .small {color: #555; font-size:
 
 _INDEX = _ENV.from_string(
     """<!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ title }}</title><style>{{ css }}</style></head><body>
+<title>{{ title }}</title><style>{{ css | safe }}</style></head><body>
 <h1>{{ title }}</h1><p><a href="../map.html">{{ province_map }}</a> ·
 <a href="../report.html">report.html</a></p>
 <table><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
@@ -74,7 +75,7 @@ _TABLE = """{% macro grid(headers, rows) %}{% if rows %}<table><tr>
 _REPORT = _ENV.from_string(
     _TABLE
     + """<!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ title }}</title><style>{{ css }}</style></head><body>
+<title>{{ title }}</title><style>{{ css | safe }}</style></head><body>
 <h1>{{ title }}</h1><p class="small">{{ generated }} · {{ osm_date }}</p>
 <p>{% for href, label in outputs %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %}
  · {% endif %}{% endfor %}</p>
