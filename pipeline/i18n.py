@@ -461,6 +461,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "src_buildings": ("Dữ liệu nhà bổ sung", "Extra building footprints"),
     "src_fire_points": ("Điểm chữa cháy công cộng", "Public fire points"),
     "src_file_date": ("ngày tệp {date}", "file date {date}"),
+    "src_rows": (
+        "dùng {used}/{rows} dòng, bỏ {skipped}",
+        "{used} of {rows} rows used, {skipped} skipped",
+    ),
     "src_osm": ("Dữ liệu OSM", "OSM data"),
     "src_config": ("Cấu hình tỉnh", "Province config"),
     "attribution": (

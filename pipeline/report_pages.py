@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,8 +26,6 @@ from pipeline.static_maps import StaticLayers, draw_map
 from pipeline.vn2000 import zone_label
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import geopandas as gpd
 
     from pipeline.config import ProvinceConfig
@@ -214,6 +213,24 @@ def _sources(
         )
         out.append((t(key, lang), p.name, t("src_file_date", lang, date=date)))
     out.append((t("src_config", lang), str(paths.config.name), ""))
+    counts = _authority_counts(paths)
+    return [
+        (label, name, f"{date}; {t('src_rows', lang, **counts[name])}" if name in counts else date)
+        for label, name, date in out
+    ]
+
+
+def _authority_counts(paths: ProvincePaths) -> dict[str, dict[str, str]]:
+    """Rows used and skipped of each authority file, by file name (from the stage summaries)."""
+    out: dict[str, dict[str, str]] = {}
+    for stage, name in (("ingest", "ingest_summary"), ("network", "network_summary"),
+                        ("water", "water_summary")):  # fmt: skip
+        path = paths.artifact(stage, name)
+        if not path.exists():
+            continue
+        for f in json.loads(path.read_text(encoding="utf-8")).get("authority_files") or []:
+            file = Path(str(f.get("file", ""))).name
+            out[file] = {k: str(f.get(k, MISSING)) for k in ("rows", "used", "skipped")}
     return out
 
 

@@ -17,6 +17,7 @@ from pipeline.config import load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.report_inputs import INPUTS, read_input, stage_available
+from pipeline.report_pages import _sources
 from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
@@ -315,3 +316,26 @@ def test_scanner_finds_codes_and_spares_files_and_words():
 def test_no_untranslated_codes_in_vietnamese_outputs(town_run):
     _, paths, _ = town_run
     assert scan_outputs(paths.outputs) == {}
+
+
+def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
+    config, _, _ = town_run
+    copy = ProvincePaths("town", tmp_path)
+    summary = copy.artifact("ingest", "ingest_summary")
+    summary.parent.mkdir(parents=True)
+    stations = tmp_path / "doi_pccc.csv"
+    stations.write_text("name,status,lat,lon\n", encoding="utf-8")
+    summary.write_text(
+        json.dumps({"osm_timestamp": "2023-12-20T02:01:41Z", "source": "x.osm",
+                    "authority_files": [{"file": str(stations), "what": "stations", "rows": 5,
+                                         "used": 3, "skipped": 2}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    cfg = config.model_copy(
+        update={"stations": config.stations.model_copy(update={"files": [str(stations)]})}
+    )
+    rows = _sources(cfg, copy, "vi")
+    assert rows[0][2] == "Dữ liệu OSM đến ngày 2023-12-20"  # the data's date, not the file's
+    (st,) = [r for r in rows if r[1] == "doi_pccc.csv"]
+    assert st[0] == "Danh sách đội PCCC"
+    assert st[2].endswith("dùng 3/5 dòng, bỏ 2")
