@@ -155,9 +155,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_truck_min_width_m": ("Bề rộng cần cho xe chữa cháy (m)", "Width a fire truck needs (m)"),
     "col_width_shortfall_m": ("Thiếu so với ngưỡng (m)", "Shortfall (m)"),
     "col_land_m2": ("Đất cần lấy khoảng (m²)", "Land to take, approx. (m²)"),
-    "col_n_buildings_behind": ("Số nhà phía sau", "Buildings behind"),
-    "col_n_deep_behind": ("Nhà ngoài tầm vòi phía sau", "Buildings beyond hose reach"),
-    "col_floor_area_behind_m2": ("Diện tích sàn phía sau (m²)", "Floor area behind (m²)"),
     "col_people_behind": ("Số người phía sau (ước tính)", "People behind (estimated)"),
     "col_people": ("Số người (ước tính)", "People (estimated)"),
     "col_cost_vnd": ("Chi phí tham khảo (VND)", "Indicative cost (VND)"),
@@ -226,6 +223,33 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_source": ("Nguồn", "Source"),
     "col_width_m": ("Bề rộng (m)", "Width (m)"),
     "col_width_source": ("Nguồn bề rộng", "Width source"),
+    "col_truck_status": ("Xe chữa cháy", "Fire truck"),
+    "col_width_evidence": ("Căn cứ bề rộng", "Width evidence"),
+    "col_width_confidence": ("Độ tin cậy bề rộng", "Width confidence"),
+    "col_n_buildings_behind": ("Số nhà phía sau", "Buildings behind"),
+    "col_n_deep_behind": ("Số nhà phía sau ngoài tầm vòi", "Buildings behind beyond hose reach"),
+    "col_floor_area_behind_m2": ("Diện tích sàn phía sau (m²)", "Floor area behind (m²)"),
+    "col_deep_status": ("Ngoài tầm vòi", "Beyond hose reach"),
+    # Truck status of a street or alley, and how sure a building's hose reach is
+    "truck_passable": ("Xe chữa cháy vào được", "Passable for fire trucks"),
+    "truck_not_passable": ("Xe chữa cháy không vào được", "Not passable for fire trucks"),
+    "truck_uncertain": ("Chưa chắc: cần khảo sát thực địa", "Uncertain: field check needed"),
+    "deep_deep": ("Ngoài tầm vòi", "Beyond hose reach"),
+    "deep_not_deep": ("Trong tầm vòi", "Within hose reach"),
+    "deep_uncertain": ("Chưa chắc: cần khảo sát thực địa", "Uncertain: field check needed"),
+    # Width evidence (pipeline.widths), one phrase per kind of evidence
+    "ev_class": ("loại đường: {value}", "road class: {value}"),
+    "ev_service": ("loại đường nội bộ: {value}", "service road kind: {value}"),
+    "ev_alley_name": ("tên ngõ/hẻm", "alley name"),
+    "ev_lanes": ("{value} làn xe", "{value} lane(s)"),
+    "ev_corridor": (
+        "khoảng cách giữa hai dãy nhà {value}",
+        "gap between the building rows {value}",
+    ),
+    "ev_sidewalk": ("có vỉa hè", "has sidewalks"),
+    "ev_width": ("thẻ bề rộng {value}", "width tag {value}"),
+    "ev_est_width": ("bề rộng ước tính (thẻ) {value}", "estimated width tag {value}"),
+    "ev_measured": ("đo thực địa {value}", "field survey {value}"),
     "col_kind": ("Loại", "Kind"),
     "col_reach_m": ("Tầm phục vụ (m)", "Reach (m)"),
     "col_time_s": ("Thời gian (giây)", "Time (s)"),
@@ -237,9 +261,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "Bề rộng chỗ hẹp nhất trên lối vào (m)",
         "Narrowest width on the way in (m)",
     ),
-    "col_truck_status": ("Xe chữa cháy", "Fire truck"),
-    "col_width_evidence": ("Căn cứ bề rộng", "Width evidence"),
-    "col_width_confidence": ("Độ tin cậy bề rộng", "Width confidence"),
     "col_width_low_m": ("Bề rộng thấp nhất có thể (m)", "Width, low end (m)"),
     "col_width_high_m": ("Bề rộng cao nhất có thể (m)", "Width, high end (m)"),
     "yes": ("Có", "Yes"),
@@ -465,6 +486,26 @@ TEXT: dict[str, tuple[str, str]] = {
         "dùng {used}/{rows} dòng, bỏ {skipped}",
         "{used} of {rows} rows used, {skipped} skipped",
     ),
+    "note_no_station": (
+        (
+            "Chưa biết đội PCCC hiện có nào (OSM và tệp của cơ quan chức năng đều không có): "
+            "không tính được thời gian tiếp cận; hãy thêm danh sách đội PCCC vào cấu hình tỉnh."
+        ),
+        (
+            "No existing fire station is known (neither OSM nor an authority file has one): "
+            "response times cannot be computed; add the stations to the province config."
+        ),
+    ),
+    "note_low_reach": (
+        (
+            "{n} đội PCCC hiện có chỉ tiếp cận được {share} % mạng đường xe chữa cháy: hãy kiểm "
+            "tra vị trí các đội và các đường quanh đó."
+        ),
+        (
+            "The {n} existing station(s) reach only {share} % of the fire-truck street network: "
+            "check the stations' positions and the streets around them."
+        ),
+    ),
     "src_osm": ("Dữ liệu OSM", "OSM data"),
     "src_config": ("Cấu hình tỉnh", "Province config"),
     "attribution": (
@@ -546,8 +587,9 @@ def term(code: object, lang: Language) -> str:
     """
     text = "" if code is None else str(code)
     pair = TERMS.get(text)
-    if pair is None:
-        return text
+    if pair is None:  # truck and hose-reach statuses have their own keys
+        key = next((k for k in (f"truck_{text}", f"deep_{text}") if k in TEXT), None)
+        return t(key, lang) if key is not None else text
     return pair[0] if lang == "vi" else pair[1]
 
 
@@ -568,12 +610,14 @@ CODED_COLUMNS: frozenset[str] = frozenset(
 )  # fmt: skip
 #: Columns holding sentences or evidence lists in English (shown through
 #: :func:`translate_reason`).
-TEXT_COLUMNS: frozenset[str] = frozenset({"reason", "width_evidence", "block_reason"})
+TEXT_COLUMNS: frozenset[str] = frozenset({"reason", "block_reason"})
 
 
 def translate_values(values: pd.Series, column: str, lang: Language) -> pd.Series:
     """Return a column's values in words when the column holds codes or English reasons."""
-    if column in CODED_COLUMNS:
+    if column == "width_evidence":
+        words = values.map(lambda v: describe_evidence(v, lang))
+    elif column in CODED_COLUMNS:
         words = values.map(lambda v: term(v, lang))
     elif column in TEXT_COLUMNS:
         words = values.map(lambda v: translate_reason(v, lang))
@@ -582,13 +626,8 @@ def translate_values(values: pd.Series, column: str, lang: Language) -> pd.Serie
     return words.where(values.notna(), values)
 
 
-def translate_evidence(text: str, lang: Language) -> str:
-    """Return an evidence text with every known code in words (numbers and units kept).
-
-    The network stage lists the evidence behind a width as short English codes with values
-    (``class_prior 3.0 m; corridor 2.4 m (12 sections)``); each code of :data:`TERMS` is
-    replaced, everything else is kept.
-    """
+def _translate_codes(text: str, lang: Language) -> str:
+    """Return a text with its English phrases and every known code in words (numbers kept)."""
     if not text:
         return text
 
@@ -605,4 +644,51 @@ def translate_evidence(text: str, lang: Language) -> str:
 def translate_reason(text: object, lang: Language) -> str:
     """Return a reason sentence of the water stage (English) in ``lang``."""
     out = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
-    return translate_evidence(out, lang)
+    return _translate_codes(out, lang)
+
+
+#: Evidence words of :func:`pipeline.widths.estimate_widths` and their text keys.
+_EVIDENCE_KEYS = {
+    "class": "ev_class",
+    "service": "ev_service",
+    "alley name": "ev_alley_name",
+    "lanes": "ev_lanes",
+    "corridor": "ev_corridor",
+    "sidewalk": "ev_sidewalk",
+    "width": "ev_width",
+    "est_width": "ev_est_width",
+    "measured": "ev_measured",
+}
+
+
+def describe_evidence(evidence: str, lang: Language) -> str:
+    """Render a street's ``width_evidence`` (``"class=service; lanes=2"``) in ``lang``.
+
+    Parameters
+    ----------
+    evidence
+        The ``"; "``-separated evidence of :func:`pipeline.widths.estimate_widths`.
+    lang
+        {"vi", "en"}
+
+    Returns
+    -------
+    str
+        One phrase per piece of evidence, joined by ``"; "``; unknown pieces are kept as they
+        are (with a warning in the log, so that a missing translation is noticed).
+    """
+    parts = []
+    for piece in (p.strip() for p in str(evidence).split(";")):
+        if not piece:
+            continue
+        word, _, value = piece.partition("=")
+        value = term(value.strip(), lang) if value.strip() in TERMS else value
+        if lang == "vi":
+            value = _DECIMAL.sub(r"\1,\2", value.replace("sections", "mặt cắt"))
+        key = _EVIDENCE_KEYS.get(word.strip())
+        if key is None:
+            logger.warning("i18n: no text for width evidence %r", piece)
+            parts.append(piece)
+        else:
+            parts.append(t(key, lang, value=value.strip()))
+    return "; ".join(parts)

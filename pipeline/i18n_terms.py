@@ -21,19 +21,13 @@ TERMS: dict[str, tuple[str, str]] = {
     "name_default": ("mặc định theo tên ngõ/ngách/hẻm", "default for alley names"),
     "unknown_prior": ("mặc định khi không rõ cấp đường", "default for an unknown class"),
     "sections": ("mặt cắt", "sections"),
-    # Truck status and its reasons
-    "passable": ("xe chữa cháy đi được", "passable for fire trucks"),
-    "not_passable": ("xe chữa cháy không vào được", "not passable for fire trucks"),
-    "uncertain": ("chưa chắc chắn, cần kiểm tra thực địa", "uncertain, field check needed"),
+    # Reasons of a truck status (the statuses themselves: i18n keys truck_* and deep_*)
     "maxwidth": ("giới hạn bề rộng xe", "vehicle width limit"),
     "maxwidth:physical": ("giới hạn bề rộng thực tế", "physical width limit"),
     "maxheight": ("giới hạn chiều cao", "height limit"),
     "access": ("cấm đi vào", "no access"),
     "motor_vehicle": ("cấm xe cơ giới", "no motor vehicles"),
     "highway": ("loại đường không cho xe", "road type closed to vehicles"),
-    # Deep buildings
-    "deep": ("ngoài tầm vòi", "beyond hose reach"),
-    "not_deep": ("trong tầm vòi", "within hose reach"),
     # Width classes
     "truck": ("xe chữa cháy vào được", "fire truck"),
     "small_vehicle": ("chỉ xe chữa cháy nhỏ", "small fire vehicle only"),
@@ -90,6 +84,12 @@ TERMS: dict[str, tuple[str, str]] = {
     "steps": ("bậc thang", "steps"),
     "cycleway": ("đường xe đạp", "cycleway"),
     "bridleway": ("đường mòn", "bridleway"),
+    # Kinds of service roads (service=*)
+    "alley": ("ngõ", "alley"),
+    "driveway": ("lối vào nhà", "driveway"),
+    "parking_aisle": ("lối trong bãi đỗ xe", "parking aisle"),
+    "emergency_access": ("lối cho xe cứu hỏa, cứu thương", "emergency access"),
+    "drive-through": ("lối mua hàng trên xe", "drive-through"),
     # Demand weights
     "floor_area": ("diện tích sàn", "floor area"),
     "population": ("dân số", "population"),

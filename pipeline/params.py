@@ -48,6 +48,23 @@ LABELS: dict[str, tuple[str, str]] = {
     "access.hose_cart_reach_m": (
         "Tầm kéo vòi bằng xe đẩy / bơm khiêng tay", "Reach of a hose cart / portable pump"),
     "access.lane_width_m": ("Bề rộng một làn xe", "Lane width"),
+    "access.lane_width_min_m": ("Bề rộng làn xe nhỏ nhất", "Narrowest traffic lane"),
+    "access.lane_width_max_m": ("Bề rộng làn xe lớn nhất", "Widest traffic lane"),
+    "access.carriageway_edge_m": ("Dải mép cạnh làn ngoài", "Edge strip beside the outer lane"),
+    "access.corridor_encroachment_m": (
+        "Phần bị lấn chiếm trong ngõ (bậc, quầy, xe máy)",
+        "Encroachment in an alley (steps, stalls, motorbikes)"),
+    "access.est_width_tolerance_m": (
+        "Sai số của bề rộng ước lượng bằng mắt trên OSM",
+        "Tolerance of a width estimated by eye on OSM"),
+    "access.main_network_min_km": (
+        "Chiều dài tối thiểu của một mạng đường xe chữa cháy liền mạch",
+        "Shortest connected truck network that counts"),
+    "access.min_reachable_truck_share": (
+        "Tỷ lệ tối thiểu mạng đường xe chữa cháy các đội PCCC tiếp cận được",
+        "Smallest share of the truck network the stations should reach"),
+    "water.natural_source_min_area_m2": (
+        "Diện tích tối thiểu của nguồn nước tự nhiên", "Smallest natural water source"),
     "water.hydrant_spacing_max_m": (
         "Khoảng cách tối đa giữa các trụ nước chữa cháy", "Maximum spacing of hydrants"),
     "water.hydrant_spacing_low_flow_m": (
@@ -137,8 +154,6 @@ SOURCES_VI: dict[str, str] = {
     "practice references: hose cart / portable pump ~200 m in ~3 min (verify)":
         "tài liệu thực hành: xe đẩy vòi / bơm khiêng tay khoảng 200 m trong khoảng 3 phút "
         "(cần kiểm tra lại)",
-    "assumption: urban lane width for width = lanes x lane width":
-        "giả định: bề rộng làn đô thị, bề rộng đường = số làn \u00d7 bề rộng làn",
     "QCVN 01:2021/BXD §2.10.5; TCVN 2622:1995 §10.9":
         "QCVN 01:2021/BXD mục 2.10.5; TCVN 2622:1995 mục 10.9",
     "QCVN 01:2021/BXD §2.10.5 (external fire flow <= 20 L/s)":
@@ -185,6 +200,31 @@ SOURCES_VI: dict[str, str] = {
         "giả định: diện tích nhà ở bình quân đầu người toàn quốc khoảng 26 m² sàn (Bộ Xây "
         "dựng, 2023; cần kiểm tra lại); diện tích sàn không để ở cũng được tính nên số người "
         "bị ước tính cao hơn ở nơi có văn phòng, cửa hàng",
+    "TCXDVN 104:2007 (urban traffic lane 3.0-3.75 m; typical value, verify)":
+        "TCXDVN 104:2007 (làn xe đô thị 3,0-3,75 m; giá trị điển hình, cần kiểm tra lại)",
+    "TCXDVN 104:2007 (narrowest urban traffic lane; verify)":
+        "TCXDVN 104:2007 (làn xe đô thị hẹp nhất; cần kiểm tra lại)",
+    "TCXDVN 104:2007 (widest urban traffic lane; verify)":
+        "TCXDVN 104:2007 (làn xe đô thị rộng nhất; cần kiểm tra lại)",
+    "TCXDVN 104:2007 (edge strip / dải mép beside the outer lane; verify)":
+        "TCXDVN 104:2007 (dải mép cạnh làn ngoài cùng; cần kiểm tra lại)",
+    "assumption: steps, stalls and parked motorbikes narrow an alley's clear width below the "
+    "facade-to-facade gap":
+        "giả định: bậc thềm, quầy hàng và xe máy đỗ làm bề rộng thông thủy của ngõ hẹp hơn "
+        "khoảng cách giữa hai mặt nhà",
+    "assumption: an est_width is an estimate by eye, +-0.5 m":
+        "giả định: bề rộng ước lượng bằng mắt trên OSM sai số khoảng ±0,5 m",
+    "assumption: a truck component shorter than this is a fragment (courtyard, driveway, mapping "
+    "gap), not the street network":
+        "giả định: một đoạn đường xe chữa cháy liền mạch ngắn hơn mức này là mảnh rời (sân, lối "
+        "vào nhà, chỗ bản đồ bị đứt), không phải mạng đường",
+    "assumption: when the stations reach less than half of the truck network, the station data "
+    "or their snapping is suspect":
+        "giả định: khi các đội PCCC tiếp cận được dưới một nửa mạng đường xe chữa cháy thì dữ "
+        "liệu vị trí đội đáng ngờ",
+    "derived: TCVN 2622:1995 (depth >= 0.5 m; 3 h of 10 L/s external fire flow = 108 m3); verify":
+        "suy ra từ TCVN 2622:1995 (sâu ≥ 0,5 m; 3 giờ chữa cháy ngoài nhà 10 L/s = 108 m³); "
+        "cần kiểm tra lại",
     "QCVN 01:2021/BXD §2.6.13 (urban centres: the sample is all inner city)":
         "QCVN 01:2021/BXD mục 2.6.13 (đô thị trung tâm: mẫu dữ liệu nằm trọn trong nội thành)",
 }  # fmt: skip
@@ -199,6 +239,9 @@ UNITS: dict[str, tuple[str, str]] = {
     "m2/person": ("m² sàn/người", "m² floor/person"),
     "VND/m2": ("đồng/m²", "VND/m²"),
     "VND": ("đồng", "VND"),
+    "km": ("km", "km"),
+    "m2": ("m²", "m²"),
+    "share": ("tỷ lệ", "share"),
 }
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipeline.access import truck_min_width_m
 from pipeline.addresses import nearest_house_number, nearest_street
 from pipeline.i18n import Language, check_language, t
 from pipeline.maps import (
@@ -21,7 +22,6 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
-from pipeline.network import truck_min_width_m
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     INPUTS,
@@ -189,7 +189,7 @@ def render_maps(
     """Write the province map and one map per ward; return sizes and counts."""
     from tqdm import tqdm  # noqa: PLC0415
 
-    truck = truck_min_width_m(config.access)
+    truck = float(truck_min_width_m(config.access))
     full = MapData(
         wards=wtable,
         edges=data["edges"],

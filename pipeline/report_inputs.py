@@ -34,6 +34,33 @@ logger = logging.getLogger(__name__)
 WHOLE_PROVINCE = "province"
 
 
+#: Columns of ``network/alleys`` the shortlists use (the issue 11 contract).
+ALLEY_COLUMNS: tuple[str, ...] = (
+    "alley_id",
+    "name",
+    "length_m",
+    "depth_m",
+    "min_width_m",
+    "min_width_low_m",
+    "min_width_high_m",
+    "truck_min_width_m",
+    "width_shortfall_m",
+    "truck_status",
+    "width_evidence",
+    "width_confidence",
+    "n_buildings_behind",
+    "n_deep_behind",
+    "floor_area_behind_m2",
+    "deep_floor_area_behind_m2",
+    "parent_alley_id",
+    "mouth_node",
+    "has_fire_point",
+    "needs_fire_point",
+    "to_widen",
+    "field_check",
+)
+
+
 @dataclass(frozen=True)
 class Input:
     """An upstream artifact the report reads and the columns it relies on.
@@ -99,31 +126,8 @@ INPUTS: dict[str, Input] = {
     "alleys": Input(
         "network",
         "alleys",
-        {
-            "alley_id": ("alley_id",),
-            "name": ("name",),
-            "highway": ("highway",),
-            "length_m": ("length_m", "length"),
-            "depth_m": ("depth_m",),
-            "min_width_m": ("min_width_m", "width_m"),
-            "min_width_low_m": ("min_width_low_m",),
-            "min_width_high_m": ("min_width_high_m",),
-            "truck_min_width_m": ("truck_min_width_m",),
-            "width_shortfall_m": ("width_shortfall_m",),
-            "truck_status": ("truck_status",),
-            "width_evidence": ("width_evidence",),
-            "width_confidence": ("width_confidence",),
-            "n_buildings_behind": ("n_buildings_behind", "n_buildings"),
-            "n_deep_behind": ("n_deep_behind", "n_deep_buildings"),
-            "floor_area_behind_m2": ("floor_area_behind_m2", "floor_area_m2"),
-            "deep_floor_area_behind_m2": ("deep_floor_area_behind_m2", "deep_floor_area_m2"),
-            "has_fire_point": ("has_fire_point",),
-            "needs_fire_point": ("needs_fire_point",),
-            "mouth_node": ("mouth_node",),
-            "to_widen": ("to_widen",),
-            "field_check": ("field_check",),
-        },
-        ("alley_id",),
+        {c: (c,) for c in ALLEY_COLUMNS},
+        ALLEY_COLUMNS,
     ),
     "deep_buildings": Input(
         "network",
@@ -139,8 +143,11 @@ INPUTS: dict[str, Input] = {
     "fire_points": Input(
         "network",
         "fire_point_candidates",
-        {"rank": ("rank",), "alley_id": ("alley_id",)},
-        ("alley_id",),
+        {
+            c: (c,)
+            for c in ("rank", "mouth_node", "alley_id", "name", "depth_m", "n_deep_buildings")
+        },
+        ("mouth_node", "alley_id", "n_deep_buildings"),
     ),
     "water_sources": Input(
         "water",

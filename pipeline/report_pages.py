@@ -14,9 +14,9 @@ import pandas as pd
 from jinja2 import Environment
 
 from pipeline import charts
+from pipeline.access import truck_min_width_m
 from pipeline.i18n import MISSING, column_label, fmt_number, t, ward_type_label
 from pipeline.maps import COLOURS, WIDTH_CLASSES
-from pipeline.network import truck_min_width_m
 from pipeline.params import threshold_rows
 from pipeline.paths import resolve_input
 from pipeline.report_inputs import deep_only
@@ -79,6 +79,7 @@ _REPORT = _ENV.from_string(
 <p>{% for href, label in outputs %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %}
  · {% endif %}{% endfor %}</p>
 <p class="headline">{{ headline }}</p>
+{% for note in notes %}<p class="headline">{{ note }}</p>{% endfor %}
 <p><img src="{{ province_map }}" alt=""></p>
 <h2>{{ h.summary }}</h2>{{ grid([], summary) }}
 <h2 class="page">{{ h.wards }}</h2><p class="small">{{ risk_note }}</p>
@@ -266,7 +267,7 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
     """One page per ward: map, key figures and the top rows of each list."""
     cfg, lang, data = r.config, r.lang, r.data
     n = cfg.report.ward_print_rows
-    truck = truck_min_width_m(cfg.access)
+    truck = float(truck_min_width_m(cfg.access))
 
     def groups(df: Any) -> dict[str, Any]:  # noqa: ANN401 - a frame or None
         if df is None or "ward_id" not in df.columns or not len(df):
@@ -310,7 +311,7 @@ def report_html(r: ReportInputs) -> str:
     cfg, lang, data = r.config, r.lang, r.data
     province = cfg.name.vi if lang == "vi" else cfg.name.en
     w = r.wtable.sort_values("risk_rank", kind="stable")
-    truck = truck_min_width_m(cfg.access)
+    truck = float(truck_min_width_m(cfg.access))
     uris = [charts.risk_bars(w.set_index("name")["people_at_risk"], t("chart_risk", lang))]
     edges = data["edges"]
     if edges is not None:
@@ -379,6 +380,7 @@ def report_html(r: ReportInputs) -> str:
             ("report.pdf", "report.pdf"),
         ],
         headline=t("people_at_risk_headline", lang, people=fmt_number(people, lang)),
+        notes=network_notes(r.paths, data, lang),
         province_map=draw_map(layers, lang, size_in=7.0, dpi=110),
         h={k: t(f"sec_{k}", lang) for k in sec},
         summary=r.summary,
@@ -412,6 +414,26 @@ def report_html(r: ReportInputs) -> str:
             )
         ],
     )
+
+
+def network_notes(paths: ProvincePaths, data: dict[str, Any], lang: Language) -> list[str]:
+    """Return the network stage's warning about the stations, in ``lang``.
+
+    The stage writes it in English (``station_note``); it is rebuilt here from the same
+    figures: no existing station, or stations that reach too little of the truck network.
+    """
+    path = paths.artifact("network", "network_summary")
+    if not path.exists():
+        return []
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if not summary.get("station_note"):
+        return []
+    st = data.get("stations")
+    n = int((st["status"].astype(str) == "existing").sum()) if st is not None else 0
+    if n == 0:
+        return [t("note_no_station", lang)]
+    share = float(summary.get("truck_km_reachable_share") or 0.0)
+    return [t("note_low_reach", lang, n=n, share=fmt_number(100 * share, lang))]
 
 
 def summary_rows(

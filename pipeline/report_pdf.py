@@ -48,7 +48,7 @@ def write_pdf(html_text: str, path: Path, *, base_url: Path) -> int:
     """
     import weasyprint  # noqa: PLC0415 - optional engine, loaded on demand
 
-    for name in ("weasyprint", "fontTools"):  # their per-step INFO lines would flood the log
+    for name in ("weasyprint", "weasyprint.progress", "fontTools"):  # per-step INFO lines
         logging.getLogger(name).setLevel(logging.WARNING)
     t0 = time.perf_counter()
     doc = weasyprint.HTML(string=html_text, base_url=str(base_url)).render()

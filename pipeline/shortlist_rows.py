@@ -9,8 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pipeline.i18n import fmt_number, t, translate_evidence
-from pipeline.network import truck_min_width_m
+from pipeline.i18n import describe_evidence, fmt_number, t
 
 if TYPE_CHECKING:
     from pipeline.config import ProvinceConfig, Threshold
@@ -18,42 +17,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Truck statuses of the network stage (issue 11 contract).
-PASSABLE, NOT_PASSABLE, UNCERTAIN = "passable", "not_passable", "uncertain"
-
-
-def alley_contract(alleys: gpd.GeoDataFrame, config: ProvinceConfig) -> gpd.GeoDataFrame:
-    """Return the alleys with every column of the network contract, derived where absent.
-
-    The network stage writes ``truck_status``, ``to_widen``, ``field_check``, the width
-    interval and the shortfall; an older artifact lacks them, and they are then derived from
-    the single width estimate (no interval, so nothing is uncertain).
-    """
-    a = alleys.copy()
-    if "truck_min_width_m" not in a.columns:
-        a["truck_min_width_m"] = truck_min_width_m(config.access)
-    width = a["min_width_m"].astype(float)
-    derived = {
-        "min_width_low_m": width,
-        "min_width_high_m": width,
-        "width_shortfall_m": (a["truck_min_width_m"] - width).clip(lower=0.0),
-        "truck_status": pd.Series(
-            np.where(width < a["truck_min_width_m"], NOT_PASSABLE, PASSABLE), index=a.index
-        ),
-        "n_deep_behind": 0.0,
-        "floor_area_behind_m2": 0.0,
-        "deep_floor_area_behind_m2": 0.0,
-        "width_evidence": "",
-        "width_confidence": np.nan,
-    }
-    for col, value in derived.items():
-        if col not in a.columns:
-            a[col] = value
-    behind = a["n_buildings_behind"].fillna(0) > 0
-    for col, status in (("to_widen", NOT_PASSABLE), ("field_check", UNCERTAIN)):
-        if col not in a.columns:
-            a[col] = (a["truck_status"] == status) & behind
-    return a
+#: The truck status that sends an alley to the field check (network stage).
+UNCERTAIN = "uncertain"
 
 
 def _people(floor_area: pd.Series, ward_id: pd.Series, rate: pd.Series) -> pd.Series:
@@ -87,7 +52,7 @@ def _sentences(df: pd.DataFrame, key: str, lang: Language, **columns: tuple[str,
 
 
 def _evidence(df: pd.DataFrame, lang: Language) -> list[str]:
-    return [translate_evidence(str(e) if pd.notna(e) else "", lang) for e in df["width_evidence"]]
+    return [describe_evidence(str(e), lang) if pd.notna(e) else "" for e in df["width_evidence"]]
 
 
 def alley_lists(
@@ -114,7 +79,7 @@ def alley_lists(
     """
     if alleys is None:
         return None, None
-    a = alley_contract(alleys, config)
+    a = alleys.copy()
     a["people_behind"] = _people(a["floor_area_behind_m2"], a["ward_id"], rate)
     a["length_m"] = a["length_m"].astype(float)
     a["land_m2"] = (a["width_shortfall_m"].astype(float) * a["length_m"]).round(1)
@@ -157,14 +122,15 @@ def fire_point_list(
     """
     if candidates is None or alleys is None:
         return None
-    a = alley_contract(alleys, config).set_index("alley_id")
-    keep = ["name", "depth_m", "n_deep_behind", "deep_floor_area_behind_m2", "truck_status",
-            "width_evidence", "width_confidence"]  # fmt: skip
-    base = [c for c in ("alley_id", "rank", "ward_id") if c in candidates.columns]
-    fp = candidates[[*base, candidates.geometry.name]].join(a[keep], on="alley_id")
-    fp = fp.rename(columns={"n_deep_behind": "added_buildings",
-                            "deep_floor_area_behind_m2": "added_floor_area_m2"})  # fmt: skip
-    fp = fp[fp["added_buildings"].fillna(0) > 0].copy()
+    a = alleys.set_index("alley_id")
+    # A site serves the whole branch behind its mouth: the entrance runs carry what is behind.
+    entrances = alleys[(alleys["parent_alley_id"] < 0) & (alleys["mouth_node"] >= 0)]
+    deep_fa = entrances.groupby("mouth_node")["deep_floor_area_behind_m2"].sum()
+    keep = ["truck_status", "width_evidence", "width_confidence"]
+    fp = candidates.join(a[keep], on="alley_id")
+    fp["added_buildings"] = fp["n_deep_buildings"].fillna(0).astype(int)
+    fp["added_floor_area_m2"] = fp["mouth_node"].map(deep_fa).fillna(0.0)
+    fp = fp[fp["added_buildings"] > 0].copy()
     fp["people"] = _people(fp["added_floor_area_m2"], fp["ward_id"], rate)
     fp = fp.sort_values(["people", "added_buildings", "depth_m"], ascending=False, kind="stable")
     fp["field_check"] = fp["truck_status"].astype(str) == UNCERTAIN

@@ -17,7 +17,7 @@ from pipeline.config import load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.report_inputs import INPUTS, read_input, stage_available
-from pipeline.report_pages import _sources
+from pipeline.report_pages import _sources, network_notes
 from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
@@ -39,8 +39,10 @@ def town_run(tmp_path_factory):
     wards = ward_geojson(tmp / "wards.geojson")
     project.province(
         "town",
-        {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}, "wards": {"file": str(wards)}},
-    )
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}, "wards": {"file": str(wards)},
+         # The 4 m rule: the untagged "Ngõ 5" (service=alley, at most 3.5 m) is not passable.
+         "access": {"use_urban_renovated_width": True}},
+    )  # fmt: skip
     config = load_config("town", root=project.root)
     paths = ProvincePaths("town", project.root)
     run_pipeline("ingest", config, paths)
@@ -149,20 +151,17 @@ def test_xlsx_sheets_columns_and_first_rows_match_stage_outputs(town_run):
         assert column_label(col, "vi") in header, col
     assert "X - hướng Bắc (VN-2000 UTM 48N, m)" in header  # the town names no 3° zone
     alleys = gpd.read_parquet(paths.outputs / "network" / "alleys.parquet")
-    behind = alleys["n_buildings_behind" if "n_buildings_behind" in alleys else "n_buildings"]
-    if "to_widen" in alleys:
-        widen = alleys[alleys["to_widen"]]
-    else:
-        widen = alleys[(alleys["min_width_m"] < 3.5) & (behind > 0)]
+    widen = alleys[alleys["to_widen"]]
     assert len(rows) == len(widen)
     first = rows[0]
-    top = widen.loc[behind[widen.index].idxmax()]
+    people = widen["floor_area_behind_m2"]  # one ward's people are proportional to floor area
+    top = widen.loc[people.idxmax()]
     assert first[column_label("id", "vi")] == "AL-001"
     assert first[column_label("name", "vi")] == top["name"]
     assert first[column_label("length_m", "vi")] == pytest.approx(top["length_m"], abs=0.005)
     assert first[column_label("min_width_m", "vi")] == pytest.approx(top["min_width_m"], abs=0.005)
     short = first[column_label("width_shortfall_m", "vi")]
-    assert short == pytest.approx(3.5 - top["min_width_m"], abs=0.005)
+    assert short == pytest.approx(top["truck_min_width_m"] - top["min_width_m"], abs=0.005)
     assert first[column_label("land_m2", "vi")] == pytest.approx(
         short * first[column_label("length_m", "vi")], abs=0.5
     )
@@ -339,3 +338,23 @@ def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
     (st,) = [r for r in rows if r[1] == "doi_pccc.csv"]
     assert st[0] == "Danh sách đội PCCC"
     assert st[2].endswith("dùng 3/5 dòng, bỏ 2")
+
+
+def test_station_note_rebuilt_in_words(tmp_path):
+    paths = ProvincePaths("town", tmp_path)
+    summary = paths.artifact("network", "network_summary")
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"station_note": "The 2 existing station(s) reach only 12%",
+                                   "truck_km_reachable_share": 0.1234}), "utf-8")  # fmt: skip
+    st = pd.DataFrame({"status": ["existing", "existing", "planned"]})
+    assert network_notes(paths, {"stations": st}, "vi") == [
+        (
+            "2 đội PCCC hiện có chỉ tiếp cận được 12 % mạng đường xe chữa cháy: hãy kiểm tra "
+            "vị trí các đội và các đường quanh đó."
+        )
+    ]
+    assert network_notes(paths, {"stations": st.iloc[2:]}, "en")[0].startswith(
+        "No existing fire station is known"
+    )
+    summary.write_text(json.dumps({"station_note": ""}), "utf-8")
+    assert network_notes(paths, {"stations": st}, "vi") == []

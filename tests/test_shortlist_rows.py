@@ -46,14 +46,16 @@ def _alleys() -> gpd.GeoDataFrame:
             "truck_min_width_m": [3.5, 3.5, 3.5, 3.5],
             "width_shortfall_m": [1.5, 0.0, 0.0, 2.0],
             "truck_status": ["not_passable", "uncertain", "passable", "not_passable"],
-            "width_evidence": ["corridor 2.0 m (14 sections)", "class_prior 3.6 m", "tag 5 m",
-                               "name_prior 1.5 m"],
+            "width_evidence": ["class=service; corridor=2.0 m (14 sections, 80%)",
+                               "class=residential; alley name", "width=5 m", "class=footway"],
             "width_confidence": [0.8, 0.3, 0.9, 0.4],
             "n_buildings_behind": [10, 4, 6, 0],
             "n_deep_behind": [6, 0, 0, 0],
             "floor_area_behind_m2": [2000.0, 500.0, 900.0, 0.0],
             "deep_floor_area_behind_m2": [1200.0, 0.0, 0.0, 0.0],
             "to_widen": [True, False, False, False],
+            "parent_alley_id": [-1, -1, -1, 2],
+            "mouth_node": [100, 101, 102, 102],
             "field_check": [False, True, False, False],
             "ward_id": ["W1", "W2", "W1", "W1"],
         },
@@ -75,12 +77,14 @@ def test_alleys_go_to_widen_or_to_measure_never_both():
         "Chỗ hẹp nhất 2,0 m, thiếu 1,5 m so với 3,5 m cho xe chữa cháy; phía sau có 10 nhà "
         "(khoảng 80 người), 6 nhà ngoài tầm vòi 60 m. Mở rộng 120 m, cần khoảng 180 m² đất."
     )
-    assert row["evidence"] == "khoảng cách giữa hai dãy nhà 2,0 m (14 mặt cắt)"
+    assert row["evidence"] == (
+        "loại đường: đường nội bộ; khoảng cách giữa hai dãy nhà 2,0 m (14 mặt cắt, 80%)"
+    )
     c = check.iloc[0]
     assert (c["width_m"], c["min_width_low_m"], c["min_width_high_m"]) == (3.6, 2.9, 4.4)
     assert c["people_behind"] == pytest.approx(500 * 0.02)
     assert "Cần đo bề rộng chỗ hẹp nhất" in c["reason"]
-    assert c["evidence"] == "mặc định theo cấp đường 3,6 m"
+    assert c["evidence"] == "loại đường: đường khu dân cư; tên ngõ/hẻm"
 
 
 def test_without_costs_there_is_no_cost():
@@ -89,24 +93,16 @@ def test_without_costs_there_is_no_cost():
     assert widen.iloc[0]["reason"].startswith("Narrowest 2.0 m, 1.5 m short of the 3.5 m")
 
 
-def test_older_alleys_without_the_contract_columns():
-    old = _alleys()[["alley_id", "name", "length_m", "depth_m", "min_width_m",
-                     "n_buildings_behind", "ward_id", "geometry"]]  # fmt: skip
-    widen, check = alley_lists(old, RATE, _config(), "vi")
-    # Ha Noi applies the 4 m urban rule: 3.6 m is not passable either (no interval known).
-    assert widen["name"].tolist() == ["Ngõ hẹp", "Ngõ chưa rõ"]
-    assert len(check) == 0
-    assert widen["width_shortfall_m"].tolist() == pytest.approx([2.0, 0.4])
-
-
 def test_fire_points_reach_the_deep_buildings_and_drop_empty_ones():
+    # The network stage's sites: one per branch mouth, the deep buildings of the whole branch.
     cands = gpd.GeoDataFrame(
-        {"alley_id": [0, 2], "rank": [1, 2], "ward_id": ["W1", "W1"], "n_buildings": [99, 99]},
+        {"rank": [1, 2], "mouth_node": [100, 102], "alley_id": [0, 2], "name": ["Ngõ hẹp", None],
+         "depth_m": [120.0, 60.0], "n_deep_buildings": [6, 0], "ward_id": ["W1", "W1"]},
         geometry=[shapely.Point(590_000, 2_340_000), shapely.Point(590_100, 2_340_000)],
         crs=CRS,
-    )
+    )  # fmt: skip
     fp = fire_point_list(cands, _alleys(), RATE, _config(), "vi")
-    assert fp["alley_id"].tolist() == [0]  # alley 2 has no building beyond hose reach
+    assert fp["alley_id"].tolist() == [0]  # branch 102 has no building beyond hose reach
     row = fp.iloc[0]
     assert (row["added_buildings"], row["added_floor_area_m2"]) == (6, 1200.0)
     assert row["people"] == pytest.approx(48)

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 import openpyxl
 import pandas as pd
 
+from pipeline.access import TRUCK_STATUSES
 from pipeline.i18n_terms import TERMS
+from pipeline.network import DEEP_STATUSES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,8 +21,10 @@ if TYPE_CHECKING:
 SNAKE = re.compile(r"(?<![\w./#-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w./-])")
 #: English codes of the artifacts (statuses, kinds, sources) as whole words.
 ENGLISH = re.compile(
-    r"(?<![\w'-])(" + "|".join(sorted((re.escape(k) for k in TERMS if k.isascii()), key=len,
-                                       reverse=True)) + r")(?![\w'-])"
+    r"(?<![\w'-])("
+    + "|".join(sorted((re.escape(k) for k in (*TERMS, *TRUCK_STATUSES, *DEEP_STATUSES)
+                       if k.isascii()), key=len, reverse=True))
+    + r")(?![\w'-])"
 )  # fmt: skip
 #: File names and links are not codes.
 FILES = re.compile(r"\S+\.(?:html|ya?ml|osm|pbf|geojson|csv|xlsx|gpkg|json|pdf|parquet)\S*")
