@@ -59,6 +59,7 @@ FAMILY_BASE: dict[str, str] = {
 #: Key suffix -> (family, base unit): a threshold's key names the unit stages read it in.
 _KEY_UNITS: tuple[tuple[str, str, str], ...] = (
     ("_m2_per_ha", "floor_density", "m2/ha"),
+    ("_per_person_m2", "area_per_person", "m2/person"),
     ("_per_ha", "people_density", "people/ha"),
     ("_lps", "flow", "L/s"),
     ("_m2", "area", "m2"),
@@ -488,8 +489,24 @@ class DensityConfig(_Model):
     urban_ward_types: list[str] = Field(default_factory=lambda: ["phường"])
 
 
+class Vn2000Zone(_Model):
+    """The province's VN-2000 3° zone (TM-3, scale 0.9999), in which shortlists give x / y."""
+
+    meridian_deg: float = Field(ge=102, le=110)
+    source: str = Field(min_length=1)
+
+
+class UnitCosts(_Model):
+    """Indicative unit costs (VND) of the shortlists' works; a cost left unset is not shown."""
+
+    alley_widening_vnd_per_m2: Threshold | None = None
+    hydrant_vnd_each: Threshold | None = None
+    fire_point_vnd_each: Threshold | None = None
+    station_vnd_each: Threshold | None = None
+
+
 class ReportConfig(_Model):
-    """Language, risk weights and map size limits of the planners' outputs (stage ``report``).
+    """Language, coordinates, costs and map size limits of the planners' outputs (``report``).
 
     The province map is drawn from aggregates (truck streets merged and simplified, points
     binned into grid cells beyond ``province_max_points``); ward maps keep full detail.
@@ -498,14 +515,13 @@ class ReportConfig(_Model):
     language: Literal["vi", "en"] = "vi"
     max_map_mb: float = 25.0
     shortlist_rows: int = 50
-    risk_weights: dict[str, float] = Field(
-        default_factory=lambda: {
-            "unreached": 0.35,
-            "response_time": 0.25,
-            "alley_access": 0.25,
-            "water": 0.15,
-        }
-    )
+    vn2000_zone: Vn2000Zone | None = None
+    floor_area_per_person_m2: Threshold
+    unit_costs: UnitCosts = Field(default_factory=UnitCosts)
+    address_search_m: float = Field(default=50.0, gt=0)
+    pdf: bool = True
+    print_rows: int = Field(default=20, ge=0)
+    ward_print_rows: int = Field(default=5, ge=0)
     isochrone_scenario: str | None = None
     coordinate_decimals: int = Field(default=6, ge=4, le=8)
     province_coordinate_decimals: int = Field(default=5, ge=4, le=8)

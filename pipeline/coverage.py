@@ -37,7 +37,7 @@ from pipeline.isochrones import (
 )
 from pipeline.paths import ARTIFACTS, resolve_input
 from pipeline.routing import EdgeArrays, Snap, snap_to_edges
-from pipeline.siting import greedy_mclp
+from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.truck_network import read_truck_flags
 
 if TYPE_CHECKING:
@@ -497,7 +497,10 @@ def siting(
 
     Demand points are the buildings of dense cells that today's stations do not reach within
     the target; each carries its cell's weight (people, else floor area) in proportion to its
-    floor area. Candidates are truck-network junctions.
+    floor area. Candidates are truck-network junctions. Each site carries what it newly
+    brings within the target: ``added_buildings``, ``added_floor_area_m2``,
+    ``added_population`` (NaN without population data) and ``added_dense_ha`` (its buildings'
+    floor-area shares of their cells' areas).
     """
     resp = ctx.config.response
     cells, b = dem.cells, dem.buildings
@@ -512,6 +515,17 @@ def siting(
     street_count = net.nodes["street_count"].reindex(net.arr.node_ids).to_numpy()
     candidates = np.flatnonzero(used & (street_count >= resp.candidate_min_street_count))
     chosen, gains = np.empty(0, dtype=np.int64), np.empty(0)
+    # What each new site brings within the target (the buildings it newly covers, in order).
+    cell_ha = ctx.config.density.cell_size_m**2 / M2_PER_HA
+    people = cells["population"].to_numpy(dtype=float)
+    b_people = pd.Series(people, cells.index).reindex(dem.cell_of_building).to_numpy() * share
+    per_building = {
+        "added_buildings": np.ones(len(fa)),
+        "added_floor_area_m2": np.nan_to_num(fa),
+        "added_population": b_people,
+        "added_dense_ha": cell_ha * np.nan_to_num(share),
+    }
+    added = {k: np.empty(0) for k in per_building}
     if need.any() and len(candidates) and resp.station_candidate_count > 0:
         s = dem.building_snap
         sub = Snap(*(a[need] for a in (s.edge, s.gap_m, s.to_u_m, s.to_v_m)))
@@ -520,11 +534,15 @@ def siting(
         )
         result = greedy_mclp(cov, b_weight[need], resp.station_candidate_count)
         chosen, gains = candidates[result.chosen], result.gains
+        newly = pick_gains(cov, result.chosen).astype(float)
+        added = {k: newly @ v[need] for k, v in per_building.items()}
+        if not np.isfinite(b_people[need]).all():
+            added["added_population"] = np.full(len(chosen), np.nan)
     xy = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
     n = len(chosen)
     sites = gpd.GeoDataFrame(
         {"rank": np.arange(1, n + 1), "node": net.arr.node_ids[chosen], "gain": gains,
-         "cumulative_gain": np.cumsum(gains), "weight": weight_col},
+         "cumulative_gain": np.cumsum(gains), "weight": weight_col, **added},
         geometry=shapely.points(xy[chosen]) if n else [], crs=ctx.config.crs,
     )  # fmt: skip
     info = {

@@ -62,11 +62,16 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "map": "map.html",
         "wards_dir": "wards",
         "report": "report.html",
+        "report_pdf": "report.pdf",
         "shortlists_xlsx": "shortlists.xlsx",
         "shortlists_gpkg": "shortlists.gpkg",
         "shortlists_csv_dir": "shortlists",
     },
 }
+
+#: Artifacts a stage may leave out (with a warning), as ``(stage, name)``: the PDF needs an
+#: engine the user may not have. A missing one makes the next run rerun the stage.
+OPTIONAL_ARTIFACTS: frozenset[tuple[str, str]] = frozenset({("report", "report_pdf")})
 
 STAGES: tuple[str, ...] = ("ingest", "network", "water", "coverage", "report")
 

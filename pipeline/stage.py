@@ -25,7 +25,7 @@ from pipeline._io import (
     write_json,
 )
 from pipeline.config import config_files, dump_config
-from pipeline.paths import ARTIFACTS, ProvincePaths
+from pipeline.paths import ARTIFACTS, OPTIONAL_ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -187,8 +187,13 @@ def stage_key(
     )
 
 
-def _outputs_exist(paths: ProvincePaths, name: str) -> bool:
-    return all(p.exists() for p in paths.stage_artifacts(name).values())
+def _outputs_exist(paths: ProvincePaths, name: str, entry: dict[str, Any]) -> bool:
+    """Whether every artifact is there; an optional one the config turned off may be absent."""
+    off = set((entry.get("summary") or {}).get("outputs_off", []))
+    return all(
+        p.exists() or ((name, a) in OPTIONAL_ARTIFACTS and a in off)
+        for a, p in paths.stage_artifacts(name).items()
+    )
 
 
 def remove_outputs(stages: list[str], paths: ProvincePaths, manifest: dict[str, Any]) -> list[str]:
@@ -245,7 +250,7 @@ def run_stage(
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
     key = stage_key(name, config, manifest, paths)
     entry = manifest.get(name, {})
-    if not force and entry.get("key") == key and _outputs_exist(paths, name):
+    if not force and entry.get("key") == key and _outputs_exist(paths, name, entry):
         logger.info(
             "%s: up to date, skipped (cache hit, %.2f s to check; the run took %.1f s)",
             name,
@@ -261,7 +266,8 @@ def run_stage(
     t0 = time.perf_counter()
     try:
         summary = _stage_module(name).run(ctx)
-        missing = sorted(set(artifacts) - ctx.written)
+        optional = {n for s, n in OPTIONAL_ARTIFACTS if s == name}
+        missing = sorted(set(artifacts) - ctx.written - optional)
         if missing:
             msg = f"stage {name} did not write {', '.join(missing)}"
             raise ValidationError(msg)  # noqa: TRY301 - cleaned up below like any failure
@@ -276,7 +282,10 @@ def run_stage(
             ", ".join([name, *[s for s in removed if s != name]]),
         )
         raise
-    for final in artifacts.values():
+    for art, final in artifacts.items():
+        if (name, art) in OPTIONAL_ARTIFACTS and not tmp_path_for(final).exists():
+            remove_path(final)  # left out this time: no stale copy of an older run
+            continue
         commit_tmp(final)
     if entry.get("key") not in (None, key):
         stale = remove_outputs(downstream_stages(name), paths, manifest)
