@@ -26,6 +26,7 @@ from pyproj.exceptions import CRSError
 
 from pipeline._errors import ConfigError, InputDataError
 from pipeline.boundary import read_vector
+from pipeline.vn2000 import tm3_crs
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,6 +83,8 @@ STATUS_ALIASES: dict[str, str] = {
 }  # fmt: skip
 STATUS_HINT = "hiện có / quy hoạch / đang xây dựng, or existing / planned"
 
+#: Central meridians of the VN-2000 3° zones of Viet Nam's provinces (degrees east).
+VN_MERIDIANS = (102.0, 110.0)
 #: Northings of Viet Nam (VN-2000, metres) are above this, eastings of its zones below it.
 NORTHING_MIN = 800_000.0
 _HEADER_SEARCH_ROWS = 10
@@ -198,28 +201,10 @@ def resolve_crs(text: str, path: Path | None = None) -> CRS:
         text.strip().lower(),
     )
     if m:
-        degrees = int(m.group(1))
-        minutes_value = float(f"0.{m.group(3)}") * 60 if m.group(3) else float(m.group(2) or 0)
-        name = f"VN-2000 / TM-3 {degrees}-{round(minutes_value):02d}"
-        try:
-            return CRS.from_user_input(name)
-        except CRSError:
-            from pyproj.crs import ProjectedCRS  # noqa: PLC0415 - rare path
-            from pyproj.crs.coordinate_operation import (  # noqa: PLC0415
-                TransverseMercatorConversion,
-            )
-
-            return ProjectedCRS(
-                name=name,
-                conversion=TransverseMercatorConversion(
-                    latitude_natural_origin=0,
-                    longitude_natural_origin=degrees + minutes_value / 60,
-                    false_easting=500_000,
-                    false_northing=0,
-                    scale_factor_natural_origin=0.9999,
-                ),
-                geodetic_crs=CRS.from_epsg(4756),
-            )
+        minutes = float(f"0.{m.group(3)}") * 60 if m.group(3) else float(m.group(2) or 0)
+        meridian = int(m.group(1)) + minutes / 60
+        if VN_MERIDIANS[0] <= meridian <= VN_MERIDIANS[1]:
+            return tm3_crs(meridian)
     try:
         return CRS.from_user_input(text)
     except CRSError as e:

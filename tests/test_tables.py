@@ -86,6 +86,7 @@ def test_numbers_dates_and_degrees_as_people_type_them():
         ("vn2000 105.5", 9209, 105.5),
         ("VN2000 107", 9214, 107.0),
         ("VN-2000 106-45", None, 106.75),  # no EPSG code: built from the VN-2000 datum
+        ("VN-2000 / TM-3 zone 482", 5897, 105.0),  # EPSG's own name
     ],
 )
 def test_vn2000_zone_by_name_or_meridian(text, epsg, lon_0):
