@@ -23,7 +23,7 @@ from pipeline.osm_read import read_osm
 from pipeline.paths import resolve_input
 from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
-from pipeline.wards import build_wards
+from pipeline.wards import build_wards, commune_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -253,9 +253,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     water_points = _clip(layers.water_points, boundary, crs, "inside")
     water_bodies = _clip(layers.water_bodies, boundary, crs, "intersects")
     admin = _clip(layers.admin, boundary, crs, "intersects")
-    wards, wards_info = build_wards(config, admin, boundary, province_level=found.admin_level)
+    communes = commune_table(config.wards, crs)
+    wards, wards_info = build_wards(
+        config, admin, boundary, province_level=found.admin_level, table=communes
+    )
     stations, station_tables = _stations(layers.stations, config.stations, boundary, crs)
-    rejects = rejects_frame(station_tables)
+    rejects = rejects_frame([*station_tables, *([communes] if communes is not None else [])])
     boundary_gdf = gpd.GeoDataFrame(
         {"name_vi": [config.name.vi], "name_en": [config.name.en]}, geometry=[boundary], crs=crs
     )
@@ -298,7 +301,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
         "skipped": layers.skipped,
-        "station_rejects": rejects.to_dict(orient="records"),
+        "station_rejects": rejects_frame(station_tables).to_dict(orient="records"),
         "authority_files": [t.stats() for t in station_tables]
         + ([wards_info["table"]] if "table" in wards_info else []),
         "rejected_rows": len(rejects),

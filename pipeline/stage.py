@@ -275,12 +275,18 @@ def run_stage(
         removed = remove_outputs([name, *downstream_stages(name)], paths, manifest)
         first_line = (str(e).splitlines() or [type(e).__name__])[0]
         logger.error("%s: failed: %s", name, first_line)  # noqa: TRY400 - one line, no traceback
-        logger.warning(
-            "stale: %s failed, so the outputs of %s were removed (none of them would match the "
-            "inputs); fix the error and run the stages again (make analyze)",
-            name,
-            ", ".join([name, *[s for s in removed if s != name]]),
-        )
+        if removed:
+            logger.warning(
+                "stale: %s failed, so the outputs of %s were removed (none of them would match "
+                "the inputs); fix the error and run the stages again (make analyze)",
+                name,
+                ", ".join(removed),
+            )
+        else:
+            logger.warning(
+                "stale: nothing: %s failed and no output of it or of the stages after it exists",
+                name,
+            )
         raise
     for art, final in artifacts.items():
         if (name, art) in OPTIONAL_ARTIFACTS and not tmp_path_for(final).exists():
