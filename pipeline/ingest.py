@@ -20,6 +20,7 @@ from pipeline.footprints import merge_footprints
 from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
+from pipeline.osm_tags import parse_length_m, parse_number
 from pipeline.paths import resolve_input
 from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
@@ -63,21 +64,12 @@ def _clip(gdf: gpd.GeoDataFrame, boundary: BaseGeometry, crs: str, how: str) -> 
 
 def _levels(buildings: gpd.GeoDataFrame, cfg: BuildingsConfig) -> pd.DataFrame:
     """Parse ``building:levels`` and ``height``; fill levels from height, then the default."""
-    levels = pd.to_numeric(
-        buildings["building:levels"]
-        .astype("string")
-        .str.replace(",", ".")
-        .str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False),
-        errors="coerce",
+    levels = parse_number(buildings["building:levels"])
+    levels[~(levels > 0)] = np.nan
+    height = parse_length_m(buildings["height"])
+    from_height = pd.Series(
+        np.maximum(1, np.round(height.to_numpy() / cfg.storey_height_m.value)), index=height.index
     )
-    height = pd.to_numeric(
-        buildings["height"]
-        .astype("string")
-        .str.replace(",", ".")
-        .str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False),
-        errors="coerce",
-    )
-    from_height = np.maximum(1, np.round(height / cfg.storey_height_m.value))
     source = np.where(levels.notna(), "tag", np.where(height.notna(), "height", "default"))
     filled = levels.fillna(from_height).fillna(cfg.default_levels.value)
     return pd.DataFrame(
