@@ -140,8 +140,9 @@ def write_index(wtable: gpd.GeoDataFrame, path: Path, province: str, lang: Langu
     )
 
 
-#: Largest OSM file whose newest object is looked up here when ingest did not record it.
-_SCAN_MAX_BYTES = 300_000_000
+#: Largest OSM XML file whose newest object is looked up here when ingest did not record it
+#: (a PBF without a replication header is not scanned: too slow for a province).
+_SCAN_MAX_BYTES = 50_000_000
 
 
 def _newest_object(path: Path) -> str | None:
@@ -154,7 +155,7 @@ def _newest_object(path: Path) -> str | None:
         reader.close()
         if stamp:
             return stamp[:10]
-        if path.stat().st_size > _SCAN_MAX_BYTES:
+        if path.suffix.lower() != ".osm" or path.stat().st_size > _SCAN_MAX_BYTES:
             return None
         objects = osmium.FileProcessor(
             str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
@@ -186,7 +187,7 @@ def osm_data_date(paths: ProvincePaths) -> str | None:
 
 
 def _sources(
-    config: ProvinceConfig, paths: ProvincePaths, lang: Language
+    config: ProvinceConfig, paths: ProvincePaths, lang: Language, osm: str | None
 ) -> list[tuple[str, str, str]]:
     """Return the data sources: label, file, and its date (the OSM data's own date for OSM)."""
     files: list[tuple[str, str | None]] = [
@@ -199,7 +200,6 @@ def _sources(
     files += [("src_water", f.path) for f in config.water.files]
     files += [("src_buildings", f.path) for f in config.buildings.extra_files]
     files += [("src_fire_points", f.path) for f in config.access.public_fire_points_files]
-    osm = osm_data_date(paths)
     osm_file = config.osm.file or config.osm.download_name
     out = [(t("src_osm", lang), resolve_input(osm_file, paths.root).name,
             t("osm_date", lang, date=osm or MISSING))]  # fmt: skip
@@ -288,7 +288,7 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
             outline=np.asarray([w.geometry], dtype=object),
             approximate=bool(w.get("approximate", False)),
             edges=by["edges"].get(wid), deep_buildings=by["deep"].get(wid), water=ws,
-            stations=by["stations"].get(wid), lists=own, label_ids=True,
+            stations=by["stations"].get(wid), lists=own, label_rows=n,
             truck_min_width_m=truck,
         )  # fmt: skip
         code = w.get("ward_code") or ""
@@ -344,10 +344,13 @@ def report_html(r: ReportInputs) -> str:
         approximate=bool(r.wtable["approximate"].astype(bool).any()),
         edges=edges, deep_buildings=deep_only(data["deep_buildings"]),
         stations=data["stations"],
-        lists={k: v for k, v in r.lists.items() if k != "wards_by_risk"},
+        # The province's top rows (those printed), not every row of a large province.
+        lists={k: v.head(cfg.report.print_rows) for k, v in r.lists.items()
+               if k != "wards_by_risk"},
         truck_min_width_m=truck,
     )  # fmt: skip
     people = w["people_at_risk"].sum(min_count=1)
+    osm_date = osm_data_date(r.paths)
     acc, wat = cfg.access, cfg.water
     natural = (wat.natural_source_reach_truck_m if wat.natural_source_pump == "truck"
                else wat.natural_source_reach_portable_m).value  # fmt: skip
@@ -371,7 +374,7 @@ def report_html(r: ReportInputs) -> str:
         css=_PAGE_CSS,
         title=t("report_title", lang, province=province),
         generated=t("generated", lang, date=dt.datetime.now(dt.UTC).date().isoformat()),
-        osm_date=t("osm_date", lang, date=osm_data_date(r.paths) or MISSING),
+        osm_date=t("osm_date", lang, date=osm_date or MISSING),
         outputs=[
             ("map.html", "map.html"),
             ("wards/index.html", "wards/index.html"),
@@ -401,7 +404,7 @@ def report_html(r: ReportInputs) -> str:
         threshold_headers=list(params.columns),
         threshold_rows=params.to_numpy().tolist(),
         method=method,
-        sources=_sources(cfg, r.paths, lang),
+        sources=_sources(cfg, r.paths, lang, osm_date),
         limits=[
             t(k, lang)
             for k in (

@@ -17,7 +17,7 @@ from pipeline.config import load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.report_inputs import INPUTS, read_input, stage_available
-from pipeline.report_pages import _sources, network_notes
+from pipeline.report_pages import _sources, network_notes, osm_data_date
 from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
@@ -333,7 +333,7 @@ def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
     cfg = config.model_copy(
         update={"stations": config.stations.model_copy(update={"files": [str(stations)]})}
     )
-    rows = _sources(cfg, copy, "vi")
+    rows = _sources(cfg, copy, "vi", osm_data_date(copy))
     assert rows[0][2] == "Dữ liệu OSM đến ngày 2023-12-20"  # the data's date, not the file's
     (st,) = [r for r in rows if r[1] == "doi_pccc.csv"]
     assert st[0] == "Danh sách đội PCCC"
