@@ -196,7 +196,7 @@ def _sources(
         ("src_ward_centroids", config.wards.centroids_csv),
         ("src_population", config.density.population_raster),
     ]
-    files += [("src_stations", f) for f in config.stations.files]
+    files += [("src_stations", f.path) for f in config.stations.files]
     files += [("src_water", f.path) for f in config.water.files]
     files += [("src_buildings", f.path) for f in config.buildings.extra_files]
     files += [("src_fire_points", f.path) for f in config.access.public_fire_points_files]

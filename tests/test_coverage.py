@@ -126,8 +126,9 @@ def test_dense_cells_flagged_at_the_target(coverage_run):
     assert near["dense"]
     assert far["dense"]
     assert near["floor_area_m2"] == pytest.approx(6400, rel=1e-3)
-    assert near["time_s_existing"] == pytest.approx(250 / MPS, abs=0.5)  # 5 min
-    assert far["time_s_existing"] == pytest.approx(750 / MPS, abs=0.5)  # 15 min
+    # A cell's time is its buildings': each block fronts the street from x = 230 (730).
+    assert near["time_s_existing"] == pytest.approx(230 / MPS, abs=0.5)  # 4.6 min
+    assert far["time_s_existing"] == pytest.approx(730 / MPS, abs=0.5)  # 14.6 min
     assert near["within_target_existing"]
     assert not far["within_target_existing"]
     assert far["within_target_with_planned"]

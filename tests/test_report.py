@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import cli
 from pipeline._errors import InputDataError, MissingInputError
-from pipeline.config import load_config
+from pipeline.config import SourceFile, load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.report_inputs import INPUTS, read_input, stage_available
@@ -331,7 +331,11 @@ def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
         encoding="utf-8",
     )  # fmt: skip
     cfg = config.model_copy(
-        update={"stations": config.stations.model_copy(update={"files": [str(stations)]})}
+        update={
+            "stations": config.stations.model_copy(
+                update={"files": [SourceFile(path=str(stations))]}
+            )
+        }
     )
     rows = _sources(cfg, copy, "vi", osm_data_date(copy))
     assert rows[0][2] == "Dữ liệu OSM đến ngày 2023-12-20"  # the data's date, not the file's
