@@ -140,50 +140,13 @@ def write_index(wtable: gpd.GeoDataFrame, path: Path, province: str, lang: Langu
     )
 
 
-#: Largest OSM XML file whose newest object is looked up here when ingest did not record it
-#: (a PBF without a replication header is not scanned: too slow for a province).
-_SCAN_MAX_BYTES = 50_000_000
-
-
-def _newest_object(path: Path) -> str | None:
-    """Return the date of the file's replication header, else of its newest object."""
-    import osmium  # noqa: PLC0415 - only when ingest did not record the date
-
-    try:
-        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
-        stamp = reader.header().get("osmosis_replication_timestamp")
-        reader.close()
-        if stamp:
-            return stamp[:10]
-        if path.suffix.lower() != ".osm" or path.stat().st_size > _SCAN_MAX_BYTES:
-            return None
-        objects = osmium.FileProcessor(
-            str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
-        )
-        newest = max((o.timestamp for o in objects if hasattr(o, "timestamp")), default=None)
-    except (RuntimeError, OSError, ValueError):
-        return None
-    return newest.date().isoformat() if newest is not None else None
-
-
 def osm_data_date(paths: ProvincePaths) -> str | None:
-    """Return the OSM data's own date (its newest object), not the date the file was copied.
-
-    The ingest stage's summary records it; for runs made before it did, the OSM file's
-    replication header (or its newest object) is read.
-    """
+    """Return the OSM data's own date (``osm_timestamp`` of the ingest summary), not the file's."""
     summary = paths.artifact("ingest", "ingest_summary")
     if not summary.exists():
         return None
-    data = json.loads(summary.read_text(encoding="utf-8"))
-    for key in ("osm_timestamp", "osm_data_timestamp", "data_timestamp"):
-        value = data.get(key)
-        if value:
-            return str(value)[:10]
-    source = data.get("source")
-    if source and resolve_input(source, paths.root).suffix.lower() in (".osm", ".pbf", ".bz2"):
-        return _newest_object(resolve_input(source, paths.root))
-    return None
+    value = json.loads(summary.read_text(encoding="utf-8")).get("osm_timestamp")
+    return str(value)[:10] if value else None
 
 
 def _sources(
