@@ -6,6 +6,7 @@ import ast
 import datetime as dt
 import importlib
 import importlib.util
+from importlib import metadata
 import logging
 import sys
 import time
@@ -142,6 +143,30 @@ def code_version(name: str) -> str:
     return json_sha256({"version": __version__, "files": parts})
 
 
+#: Installed packages whose version can change a stage's results (geometry, routing, parsing);
+#: the report also depends on how its files are written.
+RESULT_PACKAGES: tuple[str, ...] = (
+    "numpy", "pandas", "scipy", "shapely", "geopandas", "pyproj", "pyogrio", "pyarrow", "osmium",
+)  # fmt: skip
+REPORT_PACKAGES: tuple[str, ...] = ("folium", "matplotlib", "openpyxl", "weasyprint")
+
+
+def package_versions(name: str) -> dict[str, str]:
+    """Return the installed versions of the packages that shape a stage's results.
+
+    An upgrade of Shapely or pandas reruns the stages instead of reusing results computed with
+    the old versions (``importlib.metadata``: no package is imported).
+    """
+    wanted = RESULT_PACKAGES + (REPORT_PACKAGES if name == "report" else ())
+    out = {}
+    for pkg in wanted:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
 def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
     return importlib.import_module(f"pipeline.{name}")
 
@@ -178,6 +203,7 @@ def stage_key(
     return json_sha256(
         {
             "code": code_version(name),
+            "packages": package_versions(name),
             "config": sections,
             "upstream": {u: manifest.get(u, {}).get("key") for u in spec.upstream},
             "files": {str(p): file_sha256(p) for p in files if p.exists()},
