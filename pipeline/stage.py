@@ -6,11 +6,11 @@ import ast
 import datetime as dt
 import importlib
 import importlib.util
-from importlib import metadata
 import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

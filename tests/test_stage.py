@@ -137,9 +137,9 @@ def test_leftovers_of_a_killed_run_are_cleared_at_the_next_start(root, capsys):
 
 
 def test_an_upgrade_of_a_result_package_changes_the_key(monkeypatch):
-    from pipeline import stage as stage_mod  # noqa: PLC0415
-    from pipeline.config import load_config  # noqa: PLC0415
-    from pipeline.paths import PROJECT_ROOT  # noqa: PLC0415
+    from pipeline import stage as stage_mod
+    from pipeline.config import load_config
+    from pipeline.paths import PROJECT_ROOT
 
     config = load_config("ha_noi", root=PROJECT_ROOT)
     before = stage_mod.stage_key("network", config, {})
