@@ -393,6 +393,7 @@ class AccessConfig(_Model):
     corridor_min_sections: int = Field(default=3, ge=1)
     corridor_min_share: float = Field(default=0.5, ge=0, le=1)
     corridor_encroachment_m: Threshold
+    corridor_raise_max_m: Threshold
     sidewalk_highways: list[str] = Field(default_factory=list)
     est_width_tolerance_m: Threshold
     width_confidence: dict[str, float]
