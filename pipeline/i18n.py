@@ -173,6 +173,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "chart_width": ("Chiều dài đường theo loại bề rộng (km)", "Street length by width class (km)"),
     "chart_time": ("Phân bố thời gian tiếp cận (phút)", "Response time distribution (min)"),
     "chart_buildings": ("Số nhà", "Buildings"),
+    "chart_unreachable": ("Không tiếp cận được", "Unreachable"),
     "limit_widths": (
         (
             "Bề rộng đường phần lớn được suy ra (thẻ OSM, số làn, khoảng cách giữa các nhà, loại "

@@ -229,6 +229,7 @@ def write_report(
                 config.response.target_time_s.value,
                 t("chart_time", lang),
                 t("chart_buildings", lang),
+                unreachable_label=t("chart_unreachable", lang),
             )
         )
     scen = data["scenarios"]
