@@ -55,7 +55,41 @@ TEXT: dict[str, tuple[str, str]] = {
         "Hạng {rank}: ngõ sâu không có điểm chữa cháy; {buildings} nhà / {area} m² sàn phía sau",
         "Rank {rank}: deep alley without a fire point; {buildings} buildings / {area} m² behind it",
     ),
-    "open_ward_map": ("Mở bản đồ phường/xã", "Open the ward map"),
+    "open_ward_map": ("Mở bản đồ phường/xã tại đây", "Open the ward map here"),
+    "site_alley": ("Ngõ cần mở rộng", "Alley to widen"),
+    "reach_hydrant": (
+        "Đường trong tầm trụ nước ({m} m theo đường)",
+        "Streets within hydrant reach ({m} m along the streets)",
+    ),
+    "reach_natural": (
+        "Đường trong tầm nguồn nước tự nhiên ({m} m theo đường)",
+        "Streets within reach of a natural source ({m} m along the streets)",
+    ),
+    "ward_approximate": (
+        "Ranh giới gần đúng (ô Voronoi quanh tâm phường/xã)",
+        "Approximate boundary (Voronoi cell around the ward centre)",
+    ),
+    "approximate_boundary": ("ranh giới gần đúng", "approximate boundary"),
+    "cells_narrow_share": (
+        (
+            "Ô {cell} km: tỷ lệ chiều dài đường xe chữa cháy không vào được "
+            "(phóng to để xem từng đường)"
+        ),
+        "{cell} km cells: share of street length fire trucks cannot use (zoom in for streets)",
+    ),
+    "cells_alleys": (
+        "Ô {cell} km: số ngõ hẹp/sâu (phóng to để xem từng ngõ)",
+        "{cell} km cells: narrow/deep alleys (zoom in for each alley)",
+    ),
+    "cells_reach_share": (
+        "Ô {cell} km: tỷ lệ chiều dài đường trong tầm nước (phóng to để xem từng đoạn)",
+        "{cell} km cells: share of street length within water reach (zoom in for stretches)",
+    ),
+    "cells_alleys_count": ("{n} ngõ hẹp/sâu", "{n} narrow/deep alleys"),
+    "col_narrow_km": ("Đường xe chữa cháy không vào được (km)", "Streets trucks cannot use (km)"),
+    "col_narrow_share": ("Tỷ lệ (%)", "Share (%)"),
+    "col_reach_km": ("Đường trong tầm nước (km)", "Streets within water reach (km)"),
+    "col_reach_share": ("Tỷ lệ trong tầm nước (%)", "Share within water reach (%)"),
     "whole_province": ("Toàn tỉnh", "Whole province"),
     # Shortlists (sheet names are at most 31 characters)
     "list_alleys": ("Ngõ cần mở rộng", "Alleys to widen"),

@@ -8,10 +8,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.i18n import MISSING, Language, check_language, t
+from pipeline.i18n import MISSING, Language, check_language, column_label, t
 from pipeline.maps import (
     MapData,
     build_layers,
@@ -38,6 +39,7 @@ from pipeline.shortlists import (
     write_gpkg,
     write_xlsx,
 )
+from pipeline.water import natural_reach_m
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -113,11 +115,25 @@ def _why(row: pd.Series, kind: str, lang: Language, target_min: float) -> str:
     )
 
 
+def _why_alley(row: pd.Series, lang: Language) -> str:
+    name = str(row["name"]) if pd.notna(row.get("name")) and str(row.get("name")) else ""
+    width = row.get("min_width_m")
+    parts = [html.escape(name)] if name else []
+    if width is not None and pd.notna(width):
+        parts.append(f"{html.escape(column_label('min_width_m', lang))}: {float(width):.1f}")
+    return "<br>".join(parts)
+
+
 def site_layer(
     lists: dict[str, gpd.GeoDataFrame], config: ProvinceConfig, lang: Language
 ) -> gpd.GeoDataFrame:
-    """Return the shortlisted sites as one point layer with kind, ward and a "why" popup."""
+    """Return the shortlist rows as one layer: kind, id, a "why" popup; alleys as lines.
+
+    The maps draw it with each row's id, so a workbook link ``...#18/<lat>/<lon>/<id>`` finds
+    and rings its feature.
+    """
     kinds = {
+        "alleys_to_widen": "site_alley",
         "station_sites": "site_station",
         "hydrant_sites": "site_hydrant",
         "fire_point_sites": "site_fire_point",
@@ -130,18 +146,19 @@ def site_layer(
             continue
         f = df.copy()
         f["kind"] = kind
-        f["why_html"] = [_why(r, kind, lang, target_min) for _, r in f.iterrows()]
+        if kind == "site_alley":
+            f["why_html"] = [
+                f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
+                f"{_why_alley(r, lang)}<br><small>{r['lat']}, {r['lon']}</small>"
+                for _, r in f.iterrows()
+            ]
+        else:
+            f["why_html"] = [_why(r, kind, lang, target_min) for _, r in f.iterrows()]
+            f = f.set_geometry(anchor_points(f))
         frames.append(f[["id", "kind", "why_html", "map_link", "geometry"]])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
-    sites = pd.concat(frames, ignore_index=True)
-    return gpd.GeoDataFrame(sites, geometry=anchor_points(sites), crs=config.crs)
-
-
-def _subset(df: Any, ward_id: str) -> Any:  # noqa: ANN401 - a frame or None
-    if df is None or "ward_id" not in df.columns:
-        return df
-    return df[df["ward_id"] == ward_id]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
 
 
 def _view_bounds(
@@ -162,6 +179,13 @@ def _view_bounds(
     return float(b[0]), float(b[1]), float(b[2]), float(b[3])
 
 
+def _map_note(wtable: gpd.GeoDataFrame, lang: Language) -> str:
+    """Return the legend's note: that ward boundaries are approximate, when they are."""
+    if "approximate" in wtable.columns and wtable["approximate"].fillna(value=False).any():
+        return t("limit_wards", lang)
+    return ""
+
+
 def render_maps(
     data: dict[str, Any],
     wtable: gpd.GeoDataFrame,
@@ -178,18 +202,25 @@ def render_maps(
     from tqdm import tqdm  # noqa: PLC0415
 
     truck = config.access.truck_min_width_m.value
+    reach_m = {
+        "hydrant": config.water.hydrant_reach_m.value,
+        "natural": natural_reach_m(config.water),
+    }
     full = MapData(
         wards=wtable,
         edges=data["edges"],
         alleys=data["alleys"],
         deep_buildings=deep_only(data["deep_buildings"]),
         water_sources=data["water_sources"],
+        water_reach=data.get("water_reach"),
         stations=data["stations"],
         isochrones=data["isochrones"],
         dense_unreached=data["dense_unreached"],
         sites=sites,
         truck_min_width_m=truck,
+        reach_m=reach_m,
     )
+    note = _map_note(wtable, lang)
     province_name = config.name.vi if lang == "vi" else config.name.en
     t0 = time.perf_counter()
     layers = build_layers(full, config, lang, detail="province")
@@ -204,16 +235,15 @@ def render_maps(
         lang,
         title=t("map_title", lang, name=province_name),
         assets=assets,
+        note=note,
     )
+    del layers
     size_mb = write_map(text, map_path, max_mb=config.report.max_map_mb)
-    logger.info(
-        "report: province map %.2f MB, %s features (%.1f s)",
-        size_mb,
-        f"{sum(d.n_features for d in layers):,}",
-        time.perf_counter() - t0,
-    )
+    del text
+    logger.info("report: province map %.2f MB (%.1f s)", size_mb, time.perf_counter() - t0)
     t0 = time.perf_counter()
     sizes = []
+    rows = {key: _ward_rows(getattr(full, key)) for key in WARD_LAYERS}
     for _, ward in tqdm(wtable.iterrows(), total=len(wtable), disable=not progress, desc="wards"):
         wid, geom = ward["ward_id"], ward.geometry
         iso = full.isochrones
@@ -226,15 +256,11 @@ def render_maps(
             ws = ws[shapely.dwithin(ws.geometry.to_numpy(), geom, reach)]
         one = MapData(
             wards=wtable[wtable["ward_id"] == wid],
-            edges=_subset(full.edges, wid),
-            alleys=_subset(full.alleys, wid),
-            deep_buildings=_subset(full.deep_buildings, wid),
             water_sources=ws,
-            stations=_subset(full.stations, wid),
             isochrones=iso,
-            dense_unreached=_subset(full.dense_unreached, wid),
-            sites=_subset(full.sites, wid),
             truck_min_width_m=truck,
+            reach_m=reach_m,
+            **{key: _take(getattr(full, key), rows[key], wid) for key in WARD_LAYERS},
         )
         wl = build_layers(one, config, lang, detail="ward")
         page = render_map(
@@ -244,6 +270,7 @@ def render_maps(
             lang,
             title=str(ward["name"]),
             assets=assets,
+            note=note if ward.get("approximate") else "",
         )
         sizes.append(write_map(page, wards_dir / ward["map_file"].removeprefix("wards/")))
     logger.info(
@@ -257,8 +284,29 @@ def render_maps(
         "map_mb": round(size_mb, 3),
         "ward_maps": len(sizes),
         "ward_maps_mb": round(sum(sizes), 3),
-        "map_features": sum(d.n_features for d in layers),
+        "ward_map_max_mb": round(max(sizes, default=0.0), 3),
     }
+
+
+#: Layers of :class:`MapData` a ward map takes its own rows of (by ``ward_id``).
+WARD_LAYERS = ("edges", "alleys", "deep_buildings", "water_reach", "stations",
+               "dense_unreached", "sites")  # fmt: skip
+
+
+def _ward_rows(df: Any) -> dict[str, np.ndarray]:  # noqa: ANN401 - a frame or None
+    """Row positions of each ward in a layer (one pass, instead of a mask per ward)."""
+    if df is None or "ward_id" not in df.columns or not len(df):
+        return {}
+    ids = df["ward_id"].astype(str).to_numpy()
+    order = np.argsort(ids, kind="stable")
+    keys, first = np.unique(ids[order], return_index=True)
+    return dict(zip(keys, np.split(order, first[1:]), strict=True))
+
+
+def _take(df: Any, rows: dict[str, np.ndarray], ward_id: str) -> Any:  # noqa: ANN401
+    if df is None or "ward_id" not in df.columns:
+        return df
+    return df.iloc[rows.get(str(ward_id), np.empty(0, dtype=np.int64))]
 
 
 def run(ctx: StageContext) -> dict[str, Any]:

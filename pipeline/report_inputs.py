@@ -120,6 +120,12 @@ INPUTS: dict[str, Input] = {
         "sources",
         {"kind": ("kind",), "usable": ("usable",), "reason": ("reason",), "reach_m": ("reach_m",)},
     ),
+    "water_reach": Input(
+        "water",
+        "reach",
+        {c: (c,) for c in ("u", "v", "key", "kind", "reach_m", "from_m", "to_m", "length_m")},
+        ("kind",),
+    ),
     "building_water": Input(
         "water",
         "building_water",
