@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.i18n import MISSING, column_label
+from pipeline.i18n import MISSING, column_label, translate_values
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -196,7 +196,8 @@ def tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = 
         out = out.where(names == "", "<b>" + escape_html(names) + "</b><br>")
     for i, col in enumerate(present):
         sep = "" if i == 0 else "<br>"
-        out = out + sep + html.escape(column_label(col, lang)) + ": " + format_column(df[col])
+        values = translate_values(df[col], col, lang)
+        out = out + sep + html.escape(column_label(col, lang)) + ": " + format_column(values)
     return out.tolist()
 
 
@@ -209,7 +210,12 @@ def _decimals(column: str, values: pd.Series) -> int | str:
 
 
 def pack_values(
-    values: pd.Series, *, decimals: int | str, labels: dict[str, str] | None = None
+    values: pd.Series,
+    *,
+    decimals: int | str,
+    labels: dict[str, str] | None = None,
+    column: str = "",
+    lang: Language = "vi",
 ) -> tuple[list[Any], list[str] | None]:
     """Return a tooltip column as a small array: numbers (``None`` for missing) or text codes.
 
@@ -220,7 +226,10 @@ def pack_values(
     decimals
         Decimals of numbers; ``"b"`` for yes / no columns (stored as 1 / 0).
     labels
-        Display text of coded values (``{"tag": "OSM tag"}``); others are shown as they are.
+        Display text of coded values (``{"tag": "OSM tag"}``); others go through
+        :func:`pipeline.i18n.translate_values` (codes and English reasons in words).
+    column, lang
+        The column's name and the language, for that translation.
 
     Returns
     -------
@@ -246,6 +255,8 @@ def pack_values(
     words = [str(u) for u in uniques]
     if labels:
         words = [labels.get(w, w) for w in words]
+    elif column:
+        words = [str(w) for w in translate_values(pd.Series(words, dtype=object), column, lang)]
     shown = [html.escape(w) for w in words]
     return [None if c < 0 else int(c) for c in codes], shown
 
@@ -270,7 +281,9 @@ def _pack_tip(rows: pd.DataFrame, tip: Tip, lang: Language) -> dict[str, Any]:
     decs: dict[str, int | str] = {}
     for col in dict.fromkeys([*cols, *head_col, *in_heading]):
         decs[col] = _decimals(col, rows[col])
-        vals, words = pack_values(rows[col], decimals=decs[col], labels=tip.labels.get(col))
+        vals, words = pack_values(
+            rows[col], decimals=decs[col], labels=tip.labels.get(col), column=col, lang=lang
+        )
         values[col] = vals
         if words is not None:
             dicts[col] = words

@@ -54,6 +54,7 @@ COLOURS: dict[str, str] = {
     "small_vehicle": "#f08c00",
     "hose_only": "#e03131",
     "blocked": "#862e9c",
+    "uncertain": "#f59f00",
     "alley": "#c2255c",
     "deep_building": "#ae3ec9",
     "water_usable": "#1098ad",
@@ -67,6 +68,7 @@ COLOURS: dict[str, str] = {
     "site_hydrant": "#0c8599",
     "site_fire_point": "#2b8a3e",
     "site_alley": "#e8590c",
+    "site_field_check": "#fab005",
     "ward": "#343a40",
     "ward_approximate": "#868e96",
 }
@@ -251,79 +253,181 @@ def map_script() -> str:
     return resources.files("pipeline").joinpath("static/firegap_map.js").read_text("utf-8")
 
 
+#: How the street layer draws each street: passable, uncertain (field check), or, when not
+#: passable, by what can still get in; the legend follows this order.
+STREET_KINDS: tuple[str, ...] = ("passable", "uncertain", "small_vehicle", "hose_only", "blocked")
+#: Colour key in :data:`COLOURS` of each street kind.
+_STREET_COLOUR = {"passable": "truck", "uncertain": "uncertain", "small_vehicle": "small_vehicle",
+                  "hose_only": "hose_only", "blocked": "blocked"}  # fmt: skip
+#: Tooltip columns of a street (ward maps): the status, the width interval and its evidence.
+STREET_TIP = ["truck_status", "truck_status_reason", "width_m", "width_low_m", "width_high_m",
+              "truck_min_width_m", "width_source", "width_evidence", "width_confidence",
+              "highway"]  # fmt: skip
+
+
+def street_kinds(edges: pd.DataFrame) -> pd.Series:
+    """Return the :data:`STREET_KINDS` entry of every street.
+
+    From ``truck_status`` (passable / uncertain / not passable); a street trucks cannot use is
+    drawn by its width class (small vehicle, hose only), or as blocked when something other
+    than its width stops trucks (access, height, a wide street off the network...). Without
+    ``truck_status`` the width class alone decides.
+    """
+    cls = edges["width_class"].astype(str) if "width_class" in edges else pd.Series("", edges.index)
+    blocked = (
+        edges["blocked"].fillna(value=False).astype(bool)
+        if "blocked" in edges
+        else pd.Series(data=False, index=edges.index)
+    )
+    narrow = cls.where(cls.isin(["small_vehicle", "hose_only"]) & ~blocked, "blocked")
+    if "truck_status" not in edges:
+        return narrow.where(cls != "truck", "passable").where(~blocked, "blocked")
+    status = edges["truck_status"].astype(str)
+    return narrow.where(status == "not_passable", status).where(
+        status.isin(["passable", "uncertain", "not_passable"]), "blocked"
+    )
+
+
+def truck_widths_label(edges: pd.DataFrame | None, fallback_m: float) -> str:
+    """Return the truck width threshold(s) applied, as the network stage recorded them per street.
+
+    ``"4"``, or ``"3.5 / 4"`` where the urban renovation rule applies to part of the province.
+    """
+    if (
+        edges is not None
+        and "truck_min_width_m" in edges
+        and edges["truck_min_width_m"].notna().any()
+    ):
+        values = sorted(set(np.round(edges["truck_min_width_m"].dropna().to_numpy(float), 2)))
+        return " / ".join(f"{v:g}" for v in values)
+    return f"{fallback_m:g}"
+
+
+def _street_legend(data: MapData, lang: Language) -> list[tuple[str, str, str]]:
+    truck = truck_widths_label(data.edges, data.truck_min_width_m)
+    labels = {
+        "passable": t("class_truck", lang, truck=truck),
+        "uncertain": t("street_field_check", lang, truck=truck),
+    }
+    return [
+        (COLOURS[_STREET_COLOUR[k]], labels.get(k) or t(f"class_{k}", lang),
+         "dash" if k == "uncertain" else "line")
+        for k in STREET_KINDS
+    ]  # fmt: skip
+
+
+def _street_styles() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for k in STREET_KINDS:
+        style: dict[str, Any] = {"c": COLOURS[_STREET_COLOUR[k]], "w": 2, "o": 0.9}
+        if k == "passable":
+            style["w"] = 2.5
+        if k == "uncertain":
+            style.update(w=3, dash=[6, 4])
+        out.append(style)
+    return out
+
+
 def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    legend = [
-        (COLOURS[c], t(f"class_{c}", lang, truck=f"{data.truck_min_width_m:g}"), "line")
-        for c in WIDTH_CLASSES
-    ]
+    legend = _street_legend(data, lang)
     edges = data.edges
     if edges is None or len(edges) == 0:
         return _empty("layer_streets", legend)
     if "reversed" in edges.columns:
         edges = edges[~edges["reversed"].astype(bool)]
-    cls = edges["width_class"].astype(str)
-    if "blocked" in edges.columns:
-        cls = cls.where(~edges["blocked"].fillna(value=False).astype(bool), "blocked")
-    cls = cls.where(cls.isin(WIDTH_CLASSES), "blocked")
-    styles = [{"c": COLOURS[c], "w": 2.5 if c == "truck" else 2, "o": 0.9} for c in WIDTH_CLASSES]
+    kind = street_kinds(edges)
+    styles = _street_styles()
     if detail == "province":
-        return _province_streets(edges, cls, styles=styles, legend=legend, cfg=cfg, lang=lang)
-    tip = Tip(heading_column="name", columns=["width_m", "width_source", "highway"])
+        return _province_streets(edges, kind, styles=styles, legend=legend, cfg=cfg, lang=lang)
+    tip = Tip(heading_column="name", columns=STREET_TIP)
     return _layer(
         "layer_streets", edges, "line", legend, decimals=decimals_for(cfg, detail),
         simplify_m=_simplify_m(cfg, detail), styles=styles,
-        style_index=cls.map({c: i for i, c in enumerate(WIDTH_CLASSES)}).to_numpy(),
+        style_index=kind.map({c: i for i, c in enumerate(STREET_KINDS)}).to_numpy(),
         tip=tip, lang=lang,
     )  # fmt: skip
 
 
 def _province_streets(
     edges: gpd.GeoDataFrame,
-    cls: pd.Series,
+    kind: pd.Series,
     *,
     styles: list[dict[str, Any]],
     legend: list[tuple[str, str, str]],
     cfg: ProvinceConfig,
     lang: Language,
 ) -> DrawnLayer:
-    """Truck streets as chains at every zoom; the others as cells, then as chains close up."""
+    """Passable streets as chains at every zoom; the others as cells, then chains close up."""
     zoom = cfg.report.province_detail_zoom
     km = shapely.length(edges.geometry.to_numpy()) / 1000
-    narrow = (cls != "truck").to_numpy()
-    cells = grid_sums(
-        edges, cfg.report.province_line_cell_m, {"street_km": km, "narrow_km": km * narrow}
-    )
+    cols = {
+        "street_km": km,
+        "narrow_km": km * (kind != "passable").to_numpy() * (kind != "uncertain").to_numpy(),
+        "uncertain_km": km * (kind == "uncertain").to_numpy(),
+    }
+    cells = grid_sums(edges, cfg.report.province_line_cell_m, cols)
     share = cells["narrow_km"].to_numpy() / np.maximum(cells["street_km"].to_numpy(), 1e-9)
     cells["narrow_share"] = np.round(100 * share).astype(int)
-    tip = Tip(columns=["street_km", "narrow_km", "narrow_share"])
+    tip = Tip(columns=["street_km", "narrow_km", "narrow_share", "uncertain_km"])
     parts = [
         _share_cells("layer_streets", cells, share, colour=COLOURS["hose_only"], cfg=cfg, tip=tip,
                      lang=lang)
     ]  # fmt: skip
     decimals = decimals_for(cfg, "province")
-    for i, c in enumerate(WIDTH_CLASSES):
+    for i, c in enumerate(STREET_KINDS):
         chains = gpd.GeoDataFrame(
-            geometry=merge_lines(edges.geometry.to_numpy()[(cls == c).to_numpy()]), crs=edges.crs
+            geometry=merge_lines(edges.geometry.to_numpy()[(kind == c).to_numpy()]), crs=edges.crs
         )
         parts.append(
             _layer(
                 "layer_streets", chains, "line", legend, decimals=decimals,
                 simplify_m=cfg.report.province_simplify_m, styles=[styles[i]],
-                zooms=(None if c == "truck" else zoom, None),
+                zooms=(None if c == "passable" else zoom, None),
             )
         )  # fmt: skip
     cell_legend = (COLOURS["hose_only"], t("cells_narrow_share", lang, cell=_cell_km(cfg)), "fill")
     return _multi("layer_streets", parts, [*legend, cell_legend])
 
 
+#: Alley runs: to widen (not passable, someone behind), to check (uncertain, someone behind),
+#: the others; each a translucent halo under the street line, which keeps its own colour.
+ALLEY_KINDS: tuple[str, ...] = ("to_widen", "field_check", "other")
+_ALLEY_STYLES: dict[str, dict[str, Any]] = {
+    "to_widen": {"c": COLOURS["alley"], "w": 10, "o": 0.45},
+    "field_check": {"c": COLOURS["uncertain"], "w": 10, "o": 0.4},
+    "other": {"c": COLOURS["alley"], "w": 7, "o": 0.18},
+}
+#: Tooltip columns of an alley run (ward maps).
+ALLEY_TIP = [
+    "truck_status", "min_width_m", "min_width_low_m", "min_width_high_m", "truck_min_width_m",
+    "width_shortfall_m", "length_m", "depth_m", "n_buildings_behind", "n_deep_behind",
+    "floor_area_behind_m2", "width_evidence",
+]  # fmt: skip
+
+
+def alley_kinds(alleys: pd.DataFrame) -> pd.Series:
+    """Return the :data:`ALLEY_KINDS` entry of every alley run (``other`` without the flags)."""
+    out = pd.Series("other", index=alleys.index, dtype=object)
+    for flag in ("field_check", "to_widen"):  # to_widen wins
+        if flag in alleys:
+            out = out.where(~alleys[flag].fillna(value=False).astype(bool), flag)
+    return out
+
+
 def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    legend = [(COLOURS["alley"], t("layer_alleys", lang), "line")]
+    legend = [(str(_ALLEY_STYLES[k]["c"]), t(f"alleys_{k}", lang), "line") for k in ALLEY_KINDS]
     a = data.alleys
     if a is None or len(a) == 0:
         return _empty("layer_alleys", legend)
-    # A wide translucent halo under the street lines: the line inside still shows the width class.
-    styles = [{"c": COLOURS["alley"], "w": 9, "o": 0.35}]
+    kind = alley_kinds(a)
+    styles = [_ALLEY_STYLES[k] for k in ALLEY_KINDS]
+    style_index = kind.map({k: i for i, k in enumerate(ALLEY_KINDS)}).to_numpy()
     if detail == "province":
+        # Only the alleys someone needs (to widen, to check) on the province map: the ward maps
+        # have every run.
+        work = (kind != "other").to_numpy() if {"to_widen", "field_check"} & set(a) else None
+        if work is not None:
+            a, style_index = a[work], style_index[work]
         zoom = cfg.report.province_detail_zoom
         cells = grid_sums(a, cfg.report.province_line_cell_m, {"n": np.ones(len(a))})
         idx, _ = count_bins(cells["n"].to_numpy(), COUNT_BINS)
@@ -335,41 +439,62 @@ def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) 
             tip=Tip(heading=t("cells_alleys_count", lang, n="{n}")), lang=lang,
             zooms=(None, zoom - 1),
         )  # fmt: skip
-        merged = gpd.GeoDataFrame(geometry=merge_lines(a.geometry.to_numpy()), crs=a.crs)
-        fine = _layer(
-            "layer_alleys", merged, "line", legend, decimals=decimals_for(cfg, detail),
-            simplify_m=_simplify_m(cfg, detail), styles=styles, zooms=(zoom, None),
-        )  # fmt: skip
+        parts = [coarse]
+        for i in range(len(ALLEY_KINDS)):
+            merged = gpd.GeoDataFrame(
+                geometry=merge_lines(a.geometry.to_numpy()[style_index == i]), crs=a.crs
+            )
+            parts.append(
+                _layer(
+                    "layer_alleys", merged, "line", legend, decimals=decimals_for(cfg, detail),
+                    simplify_m=_simplify_m(cfg, detail), styles=[styles[i]], zooms=(zoom, None),
+                )
+            )  # fmt: skip
         cell_legend = (COLOURS["alley"], t("cells_alleys", lang, cell=_cell_km(cfg)), "fill")
-        return _multi("layer_alleys", [coarse, fine], [*legend, cell_legend])
-    cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
-    tip = Tip(heading=t("layer_alleys", lang), heading_column="name", columns=cols)
+        return _multi("layer_alleys", parts, [*legend, cell_legend])
+    tip = Tip(heading=t("layer_alleys", lang), heading_column="name", columns=ALLEY_TIP)
     return _layer(
         "layer_alleys", a, "line", legend, decimals=decimals_for(cfg, detail),
-        simplify_m=_simplify_m(cfg, detail), styles=styles, tip=tip, lang=lang,
+        simplify_m=_simplify_m(cfg, detail), styles=styles, style_index=style_index,
+        tip=tip, lang=lang,
     )  # fmt: skip
+
+
+#: Deep-building statuses drawn: beyond hose reach, and uncertain (field check).
+DEEP_KINDS: tuple[str, ...] = ("deep", "uncertain")
 
 
 def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     colour = COLOURS["deep_building"]
-    legend = [(colour, t("layer_deep_buildings", lang), "fill")]
+    legend = [(colour, t("deep_deep", lang), "fill"),
+              (COLOURS["uncertain"], t("deep_uncertain", lang), "fill")]  # fmt: skip
     b = data.deep_buildings
     if b is None or len(b) == 0:
         return _empty("layer_deep_buildings", legend)
+    status = (
+        b["deep_status"].astype(str)
+        if "deep_status" in b
+        else pd.Series("deep", index=b.index, dtype=object)
+    )
     if detail == "province":
+        b = b[(status == "deep").to_numpy()]  # counted: beyond hose reach
+        legend = legend[:1]
         if len(b) > cfg.report.province_max_points:
             label = t("layer_deep_buildings", lang)
             return _cells("layer_deep_buildings", b, colour=colour, label=label, cfg=cfg, lang=lang)
         b = b.set_geometry(shapely.centroid(b.geometry.to_numpy()))
+        status = status[(status == "deep").to_numpy()]
     kind: Kind = "point" if detail == "province" else "poly"
     tip = Tip(
         heading=t("layer_deep_buildings", lang),
-        columns=["hose_distance_m", "bottleneck_width_m", "floor_area_m2"],
+        columns=["deep_status", "hose_distance_m", "bottleneck_width_m", "floor_area_m2"],
     )
+    styles = [{"c": colour, "w": 1, "fo": 0.6, "r": 3},
+              {"c": COLOURS["uncertain"], "w": 1, "fo": 0.45, "r": 3}]  # fmt: skip
     return _layer(
         "layer_deep_buildings", b, kind, legend, decimals=decimals_for(cfg, detail),
-        simplify_m=0 if kind == "point" else _simplify_m(cfg, detail),
-        styles=[{"c": colour, "w": 1, "fo": 0.6, "r": 3}], tip=tip, lang=lang,
+        simplify_m=0 if kind == "point" else _simplify_m(cfg, detail), styles=styles,
+        style_index=(status == "uncertain").astype(int).to_numpy(), tip=tip, lang=lang,
     )  # fmt: skip
 
 
@@ -542,6 +667,11 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
     d = data.dense_unreached
     if d is None or len(d) == 0:
         return _empty("layer_dense_unreached", legend)
+    if detail == "province" and len(d) > cfg.report.province_max_points:
+        # Thousands of small squares: drawn as their union (one outline per patch), fast to
+        # fill at province zoom; each cell's figures are on its ward map.
+        merged = shapely.get_parts(shapely.coverage_union_all(d.geometry.to_numpy()))
+        d = gpd.GeoDataFrame(geometry=merged, crs=d.crs)
     tip = Tip(heading=t("layer_dense_unreached", lang),
               columns=["floor_area_m2", "population", "time_s"])  # fmt: skip
     return _layer(
@@ -551,8 +681,9 @@ def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
 
 
 def _sites(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    kinds = ("site_alley", "site_station", "site_hydrant", "site_fire_point")
-    legend = [(COLOURS[k], t(k, lang), "line" if k == "site_alley" else "dot") for k in kinds]
+    kinds = ("site_alley", "site_field_check", "site_station", "site_hydrant", "site_fire_point")
+    lines = {"site_alley", "site_field_check"}
+    legend = [(COLOURS[k], t(k, lang), "line" if k in lines else "dot") for k in kinds]
     s = data.sites
     if s is None or len(s) == 0:
         return _empty("layer_shortlist", legend)
@@ -562,8 +693,9 @@ def _sites(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -
     popups = [None if pd.isna(p) else str(p) for p in s["why_html"]]
     ids = [None if pd.isna(i) else str(i) for i in s["id"]]
     out = []
-    # Alleys to widen are lines, the other sites points: two groups, one layer's data each.
-    for kind, mask in (("line", idx == 0), ("point", idx != 0)):
+    # Alleys (to widen, to check) are lines, the other sites points: one layer's data each.
+    is_line = s["kind"].isin(lines).to_numpy()
+    for kind, mask in (("line", is_line), ("point", ~is_line)):
         if not mask.any():
             continue
         part = table[mask]

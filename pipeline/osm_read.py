@@ -31,6 +31,7 @@ STREET_TAGS: tuple[str, ...] = (
     "width",
     "est_width",
     "maxwidth",
+    "maxwidth:physical",
     "lanes",
     "oneway",
     "access",
@@ -40,6 +41,13 @@ STREET_TAGS: tuple[str, ...] = (
     "tunnel",
     "maxheight",
     "motor_vehicle",
+    "motorcar",
+    "vehicle",
+    "emergency",
+    "sidewalk",
+    "sidewalk:both",
+    "sidewalk:left",
+    "sidewalk:right",
     "maxspeed",
     "ref",
 )
@@ -292,6 +300,7 @@ class _Collector:
                     "osm_id": osm_id,
                     "name": tags.get("name"),
                     "name_en": tags.get("name:en"),
+                    "ref": tags.get("ref"),
                     "admin_level": level,
                     "wkb": geom,
                 }
@@ -427,7 +436,7 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         admin=_wkb_gdf(c.admin)
         if c.admin
         else gpd.GeoDataFrame(
-            {"osm_id": [], "name": [], "name_en": [], "admin_level": []},
+            {"osm_id": [], "name": [], "name_en": [], "ref": [], "admin_level": []},
             geometry=[],
             crs="EPSG:4326",
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.i18n import MISSING, Language, check_language, column_label, t
+from pipeline.access import truck_min_width_m
+from pipeline.addresses import nearest_house_number, nearest_street
+from pipeline.i18n import Language, check_language, t
 from pipeline.maps import (
     MapData,
     build_layers,
@@ -20,108 +23,115 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
+from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     INPUTS,
     assign_wards,
-    deep_only,
+    building_risk,
+    drawn_deep,
     load_data,
     load_wards,
+    people_rate,
     stage_available,
     ward_table,
 )
-from pipeline.report_pages import summary_rows, write_index, write_report
+from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
+from pipeline.report_pdf import INSTALL_HINT, pdf_engine_problem, write_pdf
+from pipeline.shortlist_rows import build_rows
 from pipeline.shortlists import (
     LISTS,
     anchor_points,
     finish_list,
     thresholds_table,
+    ward_list,
     write_csvs,
     write_gpkg,
     write_xlsx,
 )
+from pipeline.vn2000 import zone_crs, zone_label
 from pipeline.water import natural_reach_m
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pipeline.config import ProvinceConfig
+    from pipeline.paths import ProvincePaths
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
 
 
-def _sort(df: gpd.GeoDataFrame, by: list[tuple[str, bool]]) -> gpd.GeoDataFrame:
-    """Sort by the first present column of ``by`` (name, ascending)."""
-    for col, asc in by:
-        if col in df.columns:
-            return df.sort_values(col, ascending=asc, kind="stable", na_position="last")
-    return df
+def street_points(df: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Return where to look for a row's street and house number: an alley's mouth, else its anchor.
+
+    An alley is addressed from the street it opens onto ("Ngõ 5, Phố X"), so the search starts
+    at its mouth node when the network stage gave one.
+    """
+    pts = anchor_points(df) if len(df) else np.empty(0, dtype=object)
+    if nodes is None or "mouth_node" not in df.columns or not len(df):
+        return pts
+    where = nodes.set_index("osmid").geometry
+    mouth = where.reindex(df["mouth_node"].to_numpy()).to_numpy()
+    known = ~pd.isna(mouth)
+    pts[known] = mouth[known]
+    return pts
 
 
 def build_shortlists(
-    data: dict[str, Any], wtable: gpd.GeoDataFrame, config: ProvinceConfig
+    data: dict[str, Any],
+    wtable: gpd.GeoDataFrame,
+    rate: pd.Series,
+    config: ProvinceConfig,
+    lang: Language,
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Return every shortlist of :data:`LISTS` that has an upstream source, ranked."""
-    files = wtable.set_index("ward_id")["map_file"]
-    rows = config.report.shortlist_rows
+    """Return every shortlist that has an upstream source (full, ranked) and the ward ranking.
+
+    Parameters
+    ----------
+    data
+        :func:`pipeline.report_inputs.load_data`.
+    wtable
+        :func:`pipeline.report_inputs.ward_table`.
+    rate
+        Estimated people per m² of floor area by ward id
+        (:func:`pipeline.report_inputs.people_rate`).
+    config
+        The province config.
+    lang
+        {"vi", "en"}: reasons and evidence.
+
+    Returns
+    -------
+    dict
+        :data:`pipeline.shortlists.LISTS` names (those with rows upstream) and
+        ``wards_by_risk``.
+    """
+    vn2000 = zone_crs(config.report.vn2000_zone)
     specs = {s.name: s for s in LISTS}
-    sources: dict[str, tuple[str, list[tuple[str, bool]]]] = {
-        "alleys_to_widen": ("alleys", [("priority", True), ("floor_area_m2", False)]),
-        "fire_point_sites": ("fire_points", [("rank", True), ("floor_area_m2", False)]),
-        "hydrant_sites": ("hydrants", [("rank", True), ("added_floor_area_m2", False)]),
-        "station_sites": ("station_sites", [("rank", True), ("added_floor_area_m2", False)]),
-    }
-    out = {}
-    for name, (key, order) in sources.items():
-        df = data[key]
-        if df is None or not isinstance(df, gpd.GeoDataFrame):
-            continue
-        out[name] = finish_list(_sort(df, order), specs[name], ward_files=files, rows=rows)
-    wards = wtable.rename(columns={"name": "ward"})
-    wards = wards.sort_values(["risk", "ward"], ascending=[False, True], na_position="last")
-    out["wards_by_risk"] = finish_list(
-        gpd.GeoDataFrame(wards, geometry="geometry"),
-        specs["wards_by_risk"],
-        ward_files=files,
-        rows=len(wards),
-    )
+    max_m = config.report.address_search_m
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for name, df in build_rows(data, rate, config, lang).items():
+        pts = street_points(df, data.get("graph_nodes"))
+        own = df["name"].to_numpy() if "name" in df.columns else None
+        df["street"] = nearest_street(pts, data["edges"], max_m=max_m, exclude=own)
+        df["house_number"] = nearest_house_number(pts, data["buildings"], max_m=max_m)
+        out[name] = finish_list(df, specs[name], wards=wtable, vn2000=vn2000)
+    w = wtable.copy()
+    for name, col in (("alleys_to_widen", "n_alleys_to_widen"), ("field_check", "n_field_check")):
+        if name in out:
+            w[col] = w["ward_id"].map(out[name].groupby("ward_id").size()).fillna(0).astype(int)
+    out["wards_by_risk"] = ward_list(w)
     return out
 
 
-def _why(row: pd.Series, kind: str, lang: Language, target_min: float) -> str:
-    def num(col: str) -> str:
-        v = row.get(col)
-        return f"{float(v):,.0f}" if v is not None and pd.notna(v) else MISSING
-
-    key = {
-        "site_station": "why_station",
-        "site_hydrant": "why_hydrant",
-        "site_fire_point": "why_fire_point",
-    }[kind]
-    area_col = "floor_area_m2" if kind == "site_fire_point" else "added_floor_area_m2"
-    bcol = "n_buildings" if kind == "site_fire_point" else "added_buildings"
-    text = t(
-        key,
-        lang,
-        rank=int(row["rank"]),
-        buildings=num(bcol),
-        area=num(area_col),
-        target=f"{target_min:g}",
-    )
-    ward = f"<br>{html.escape(str(row['ward']))}" if pd.notna(row.get("ward")) else ""
-    return (
-        f"<b>{html.escape(str(row['id']))} · {html.escape(t(kind, lang))}</b><br>"
-        f"{html.escape(text)}{ward}<br><small>{row['lat']}, {row['lon']}</small>"
-    )
-
-
-def _why_alley(row: pd.Series, lang: Language) -> str:
-    name = str(row["name"]) if pd.notna(row.get("name")) and str(row.get("name")) else ""
-    width = row.get("min_width_m")
-    parts = [html.escape(name)] if name else []
-    if width is not None and pd.notna(width):
-        parts.append(f"{html.escape(column_label('min_width_m', lang))}: {float(width):.1f}")
-    return "<br>".join(parts)
+#: Shortlists drawn on the maps with their row ids, and their kind (legend key and colour).
+SITE_KINDS: dict[str, str] = {
+    "alleys_to_widen": "site_alley",
+    "field_check": "site_field_check",
+    "station_sites": "site_station",
+    "hydrant_sites": "site_hydrant",
+    "fire_point_sites": "site_fire_point",
+}
 
 
 def site_layer(
@@ -130,35 +140,42 @@ def site_layer(
     """Return the shortlist rows as one layer: kind, id, a "why" popup; alleys as lines.
 
     The maps draw it with each row's id, so a workbook link ``...#18/<lat>/<lon>/<id>`` finds
-    and rings its feature.
+    and rings its feature; the other lists are points.
     """
-    kinds = {
-        "alleys_to_widen": "site_alley",
-        "station_sites": "site_station",
-        "hydrant_sites": "site_hydrant",
-        "fire_point_sites": "site_fire_point",
-    }
-    target_min = config.response.target_time_s.value / 60
     frames = []
-    for name, kind in kinds.items():
+    for name, kind in SITE_KINDS.items():
         df = lists.get(name)
         if df is None or len(df) == 0:
             continue
         f = df.copy()
         f["kind"] = kind
-        if kind == "site_alley":
-            f["why_html"] = [
-                f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
-                f"{_why_alley(r, lang)}<br><small>{r['lat']}, {r['lon']}</small>"
-                for _, r in f.iterrows()
-            ]
-        else:
-            f["why_html"] = [_why(r, kind, lang, target_min) for _, r in f.iterrows()]
+        f["why_html"] = [
+            f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
+            f"{html.escape(str(r.get('reason') or ''))}<br>{html.escape(str(r.get('ward') or ''))}"
+            f"<br><small>{r['lat']}, {r['lon']}</small>"
+            for _, r in f.iterrows()
+        ]
+        if kind not in {"site_alley", "site_field_check"}:
             f = f.set_geometry(anchor_points(f))
-        frames.append(f[["id", "kind", "why_html", "map_link", "geometry"]])
+        keep = [c for c in ("id", "kind", "why_html", "map_link", "rank", "geometry") if c in f]
+        frames.append(f[keep])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
+
+
+def applied_truck_width_m(paths: ProvincePaths, config: ProvinceConfig) -> float:
+    """Return the truck width threshold the network stage applied (its summary), else the rule.
+
+    Hà Nội's inner city takes the urban renovation width (4 m), not the 3.5 m default: the
+    legend must say what was used.
+    """
+    path = paths.artifact("network", "network_summary")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("truck_min_width_m")
+    except (OSError, ValueError):
+        value = None
+    return float(value) if value is not None else float(truck_min_width_m(config.access))
 
 
 def _view_bounds(
@@ -196,12 +213,13 @@ def render_maps(
     map_path: Path,
     wards_dir: Path,
     assets: tuple[str, str] | None,
+    paths: ProvincePaths,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Write the province map and one map per ward; return sizes and counts."""
     from tqdm import tqdm  # noqa: PLC0415
 
-    truck = config.access.truck_min_width_m.value
+    truck = applied_truck_width_m(paths, config)
     reach_m = {
         "hydrant": config.water.hydrant_reach_m.value,
         "natural": natural_reach_m(config.water),
@@ -210,13 +228,14 @@ def render_maps(
         wards=wtable,
         edges=data["edges"],
         alleys=data["alleys"],
-        deep_buildings=deep_only(data["deep_buildings"]),
+        deep_buildings=drawn_deep(data["deep_buildings"]),
         water_sources=data["water_sources"],
         water_reach=data.get("water_reach"),
         stations=data["stations"],
         isochrones=data["isochrones"],
         dense_unreached=data["dense_unreached"],
-        sites=sites,
+        # the province map: each list's province top rows; ward maps: all of their rows
+        sites=sites[sites["rank"] <= config.report.shortlist_rows] if "rank" in sites else sites,
         truck_min_width_m=truck,
         reach_m=reach_m,
     )
@@ -243,7 +262,8 @@ def render_maps(
     logger.info("report: province map %.2f MB (%.1f s)", size_mb, time.perf_counter() - t0)
     t0 = time.perf_counter()
     sizes = []
-    rows = {key: _ward_rows(getattr(full, key)) for key in WARD_LAYERS}
+    frames = {key: sites if key == "sites" else getattr(full, key) for key in WARD_LAYERS}
+    rows = {key: _ward_rows(frame) for key, frame in frames.items()}
     for _, ward in tqdm(wtable.iterrows(), total=len(wtable), disable=not progress, desc="wards"):
         wid, geom = ward["ward_id"], ward.geometry
         iso = full.isochrones
@@ -260,7 +280,7 @@ def render_maps(
             isochrones=iso,
             truck_min_width_m=truck,
             reach_m=reach_m,
-            **{key: _take(getattr(full, key), rows[key], wid) for key in WARD_LAYERS},
+            **{key: _take(frames[key], rows[key], wid) for key in WARD_LAYERS},
         )
         wl = build_layers(one, config, lang, detail="ward")
         page = render_map(
@@ -316,14 +336,23 @@ def run(ctx: StageContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     wards = load_wards(paths, config, lang)
     data = load_data(paths, config, wards)
-    wtable = ward_table(data, wards, config)
+    brisk = building_risk(data, wards, config)
+    wtable = ward_table(data, wards, brisk)
     logger.info("report: %d wards, inputs read (%.1f s)", len(wtable), time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    lists = build_shortlists(data, wtable, config)
-    write_xlsx(lists, thresholds_table(config), ctx.output("shortlists_xlsx"), lang)
+    lists = build_shortlists(data, wtable, people_rate(brisk), config, lang)
+    zone = zone_label(config.report.vn2000_zone)
+    if config.report.vn2000_zone is None:
+        logger.warning(
+            "report: no report.vn2000_zone in the province config; VN-2000 x / y are given in "
+            "UTM 48N, not in the province's own 3-degree zone"
+        )
+    top = config.report.shortlist_rows
+    params = threshold_rows(thresholds_table(config), lang)
+    write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
     write_gpkg(lists, ctx.output("shortlists_gpkg"))
-    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang)
+    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
     logger.info(
         "report: shortlists %s (%.1f s)",
         ", ".join(f"{k} {len(v)}" for k, v in lists.items()),
@@ -349,32 +378,41 @@ def run(ctx: StageContext) -> dict[str, Any]:
         map_path=ctx.output("map"),
         wards_dir=wards_dir,
         assets=assets,
+        paths=paths,
         progress=ctx.progress,
     )
     province = config.name.vi if lang == "vi" else config.name.en
     write_index(wtable, wards_dir / "index.html", province, lang)
     rows, figures = summary_rows(data, wtable, config, lang)
-    write_report(
-        ctx.output("report"),
-        config=config,
-        paths=paths,
-        lang=lang,
-        wtable=wtable,
-        data=data,
-        summary=rows,
-    )
+    t0 = time.perf_counter()
+    page = report_html(ReportInputs(config, paths, lang, wtable, data, lists, rows))
+    ctx.output("report").write_text(page, encoding="utf-8")
+    logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
+    pdf_pages, outputs_off = None, []
+    problem = pdf_engine_problem() if config.report.pdf else None
+    if not config.report.pdf:
+        outputs_off.append("report_pdf")
+    elif problem is not None:
+        logger.warning("report: report.pdf not written: %s; %s", problem, INSTALL_HINT)
+    else:
+        pdf_pages = write_pdf(page, ctx.output("report_pdf"), base_url=paths.outputs)
     summary = {
         "language": lang,
         **figures,
         **maps,
         "shortlists": {k: len(v) for k, v in lists.items()},
-        "max_risk": None if wtable["risk"].isna().all() else float(wtable["risk"].max()),
+        "people_at_risk": float(wtable["people_at_risk"].sum(min_count=1)),
         "leaflet_inlined": assets is not None,
+        "pdf_pages": pdf_pages,
+        "outputs_off": outputs_off,
         "stages_missing": sorted(
             {s.stage for s in INPUTS.values() if not stage_available(s.stage)}
         ),
     }
     logger.info(
-        "report: map %.2f MB, %d ward maps, report.html written", maps["map_mb"], maps["ward_maps"]
+        "report: map %.2f MB, %d ward maps, report.html and %s",
+        maps["map_mb"],
+        maps["ward_maps"],
+        f"report.pdf ({pdf_pages} pages)" if pdf_pages else "no report.pdf",
     )
     return summary

@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 import shapely
 
+from pipeline._errors import InputDataError, MissingInputError
 from pipeline.config import load_config
-from pipeline.coverage import coverage_matrix, fallback_truck_ok, street_arrays
+from pipeline.coverage import coverage_matrix, street_arrays
 from pipeline.paths import ProvincePaths
 from pipeline.routing import snap_to_edges
 from pipeline.stage import run_stage
+from pipeline.truck_network import read_truck_flags
 from tests.conftest import Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
@@ -124,8 +126,9 @@ def test_dense_cells_flagged_at_the_target(coverage_run):
     assert near["dense"]
     assert far["dense"]
     assert near["floor_area_m2"] == pytest.approx(6400, rel=1e-3)
-    assert near["time_s_existing"] == pytest.approx(250 / MPS, abs=0.5)  # 5 min
-    assert far["time_s_existing"] == pytest.approx(750 / MPS, abs=0.5)  # 15 min
+    # A cell's time is its buildings': each block fronts the street from x = 230 (730).
+    assert near["time_s_existing"] == pytest.approx(230 / MPS, abs=0.5)  # 4.6 min
+    assert far["time_s_existing"] == pytest.approx(730 / MPS, abs=0.5)  # 14.6 min
     assert near["within_target_existing"]
     assert not far["within_target_existing"]
     assert far["within_target_with_planned"]
@@ -168,6 +171,11 @@ def test_scenarios_siting_and_wards(coverage_run):
     # One site covers the only dense unreached cell; nothing is left for a second.
     assert len(cand) == 1
     assert cand["gain"].iloc[0] == pytest.approx(470.6, rel=1e-3)
+    # What the site brings: the one dense 100 m cell (1 ha), its people and floor area.
+    assert cand["added_dense_ha"].iloc[0] == pytest.approx(1.0)
+    assert cand["added_population"].iloc[0] == pytest.approx(470.6, rel=1e-3)
+    assert cand["added_floor_area_m2"].iloc[0] == pytest.approx(6400, rel=1e-3)
+    assert cand["added_buildings"].iloc[0] >= 1
     assert scen.loc["with_suggested", "dense_unreached_cells"] == 0
     siting = json.loads(paths.artifact("coverage", "coverage_summary").read_text("utf-8"))["siting"]
     assert siting["planned_newly_covered_weight"] == pytest.approx(470.6, rel=1e-3)
@@ -210,12 +218,15 @@ def test_coverage_matrix_and_fallback_classes():
     assert cov.toarray().tolist() == [[False, True], [True, True], [True, False]]
 
 
-def test_fallback_truck_classes(project):
-    project.province("fb", {})
-    access = load_config("fb", root=project.root).access  # truck minimum 3.5 m
-    edges = pd.DataFrame({"highway": ["footway", "footway", "residential", "service"],
-                          "width": ["6", None, None, "2,5"]})  # fmt: skip
-    assert fallback_truck_ok(edges, access).tolist() == [True, False, True, False]
+def test_missing_network_columns_are_an_error_not_a_default(tmp_path):
+    """Coverage never guesses the truck streets: no network artifact or column, no run."""
+    edges = pd.DataFrame(index=pd.MultiIndex.from_tuples([(1, 2, 0)], names=["u", "v", "key"]))
+    with pytest.raises(MissingInputError, match="run the network stage"):
+        read_truck_flags(tmp_path / "network" / "edges.parquet", edges)
+    path = tmp_path / "edges.parquet"
+    pd.DataFrame({"u": [1], "v": [2], "key": [0], "truck_ok": [True]}).to_parquet(path)
+    with pytest.raises(InputDataError, match="truck_connected"):
+        read_truck_flags(path, edges)
 
 
 def test_no_station_suggests_sites(tmp_path):

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from pyproj import Transformer
 
 from pipeline.config import load_config
+from pipeline.i18n import describe_evidence, term
 from pipeline.map_encode import encode_lines, encode_uints, pack_layer, spatial_order, tooltips
 from pipeline.maps import (
     COLOURS,
@@ -132,9 +134,9 @@ def test_ward_detail_draws_each_street_once_with_its_width_and_source(config):
     assert by_name["Ngõ 1"]["style"]["c"] == COLOURS["hose_only"]
     narrow = by_name["Ngõ 1"]["values"]
     assert narrow["width_m"] == 2.0
-    assert narrow["width_source"] == "building_gap"
+    assert narrow["width_source"] == term("building_gap", "en")  # in words, not its code
     rows = [r[0] for r in by_name["Ngõ 1"]["tip"]["rows"]]
-    assert rows == ["Width (m)", "Width source", "highway"]
+    assert rows == ["Width (m)", "Width source", "Road class"]  # the columns present
     # Coordinates are rounded to 6 decimals; Phố A ends 100.12 m east of its start.
     lon, lat = Transformer.from_crs(CRS, 4326, always_xy=True).transform(X0 + 100.123456, Y0 + 0.5)
     assert by_name["Phố A"]["parts"][0][1] == pytest.approx(
@@ -143,6 +145,84 @@ def test_ward_detail_draws_each_street_once_with_its_width_and_source(config):
     # Ward names are escaped in HTML.
     (ward,) = features(layers["layer_wards"].data)
     assert ward["values"]["label"] == "Phường &lt;Một&gt;"
+
+
+def _status_edges():
+    """Three streets with the network stage's truck-access columns (issue 11)."""
+    e = _edges().iloc[:3].copy()
+    e["truck_status"] = ["passable", "not_passable", "uncertain"]
+    e["truck_status_reason"] = ["", "width", "width"]
+    e["width_low_m"] = [6.0, 1.5, 3.0]
+    e["width_high_m"] = [8.0, 2.5, 5.0]
+    e["width_evidence"] = ["lanes=2", "corridor=2.1 m", "class=residential"]
+    e["width_confidence"] = [0.8, 0.6, 0.4]
+    e["truck_min_width_m"] = [3.5, 4.0, 4.0]
+    return e
+
+
+def test_streets_show_the_three_truck_statuses_with_their_evidence(config):
+    data = MapData(wards=_wards(), edges=_status_edges(), truck_min_width_m=9.9)
+    layer = _by_key(build_layers(data, config, "en", detail="ward"))["layer_streets"]
+    by_name = {f["values"]["name"]: f for f in features(layer.data)}
+    assert by_name["Phố A"]["style"]["c"] == COLOURS["truck"]
+    assert by_name["Ngõ 1"]["style"]["c"] == COLOURS["hose_only"]  # not passable: by width
+    uncertain = by_name["Phố B"]
+    assert uncertain["style"]["c"] == COLOURS["uncertain"]
+    assert uncertain["style"]["dash"]  # a distinct, dashed style
+    assert uncertain["values"]["truck_status"] == "Uncertain: field check needed"
+    assert uncertain["values"]["width_low_m"] == 3.0
+    assert uncertain["values"]["width_evidence"] == describe_evidence("class=residential", "en")
+    labels = [label for _, label, _ in layer.legend]
+    # the thresholds the network stage recorded per street, not the config's or a literal
+    assert labels[0] == "Fire truck (≥ 3.5 / 4 m)"
+    assert labels[1] == "Field check: may be narrower than 3.5 / 4 m"
+    assert [swatch for _, _, swatch in layer.legend][:2] == ["line", "dash"]
+    # a width-class street that something else stops is drawn as blocked
+    blocked = _status_edges().assign(truck_status="not_passable")
+    layer = _by_key(build_layers(MapData(wards=_wards(), edges=blocked), config, "en",
+                                 detail="ward"))["layer_streets"]  # fmt: skip
+    colours = {f["values"]["name"]: f["style"]["c"] for f in features(layer.data)}
+    assert colours == {"Phố A": COLOURS["blocked"], "Ngõ 1": COLOURS["hose_only"],
+                       "Phố B": COLOURS["blocked"]}  # fmt: skip
+
+
+def test_alleys_to_widen_and_to_check_stand_out_and_only_they_reach_the_province_map(config):
+    line = shapely.LineString([(X0, Y0), (X0, Y0 + 80)])
+    alleys = gpd.GeoDataFrame(
+        {"alley_id": [1, 2, 3], "name": ["Ngõ 1", "Ngõ 2", "Ngõ 3"],
+         "to_widen": [True, False, False], "field_check": [False, True, False],
+         "min_width_m": [2.0, 3.2, 5.0], "n_buildings_behind": [12, 3, 0]},
+        geometry=[shapely.affinity.translate(line, dx) for dx in (0, 300, 600)], crs=CRS,
+    )  # fmt: skip
+    ward = _by_key(build_layers(MapData(wards=_wards(), alleys=alleys), config, "en",
+                                detail="ward"))["layer_alleys"]  # fmt: skip
+    kinds = {f["values"]["name"]: f["style"]["c"] for f in features(ward.data)}
+    assert kinds == {"Ngõ 1": COLOURS["alley"], "Ngõ 2": COLOURS["uncertain"],
+                     "Ngõ 3": COLOURS["alley"]}  # fmt: skip
+    opacity = {f["values"]["name"]: f["style"]["o"] for f in features(ward.data)}
+    assert opacity["Ngõ 3"] < opacity["Ngõ 1"]
+    prov = _by_key(build_layers(MapData(wards=_wards(), alleys=alleys), config, "en",
+                                detail="province"))["layer_alleys"]  # fmt: skip
+    lines = [f for f in features(prov.data) if f["kind"] == "line"]
+    assert len(lines) == 2  # Ngõ 3 (nobody behind, passable) is on the ward map only
+    cells = [f for f in features(prov.data) if f["kind"] == "poly"]
+    assert sum(c["values"]["n"] for c in cells) == 2
+
+
+def test_deep_and_uncertain_buildings(config):
+    boxes = [shapely.box(X0 + i * 20, Y0, X0 + i * 20 + 8, Y0 + 8) for i in range(3)]
+    deep = gpd.GeoDataFrame(
+        {"deep_status": ["deep", "uncertain", "deep"], "hose_distance_m": [80.0, 58.0, 95.0]},
+        geometry=boxes,
+        crs=CRS,
+    )
+    ward = _by_key(build_layers(MapData(wards=_wards(), deep_buildings=deep), config, "en",
+                                detail="ward"))["layer_deep_buildings"]  # fmt: skip
+    colours = sorted(f["style"]["c"] for f in features(ward.data))
+    assert colours == sorted([COLOURS["deep_building"]] * 2 + [COLOURS["uncertain"]])
+    prov = _by_key(build_layers(MapData(wards=_wards(), deep_buildings=deep), config, "en",
+                                detail="province"))["layer_deep_buildings"]  # fmt: skip
+    assert prov.n_features == 2  # the province counts the buildings beyond hose reach
 
 
 def test_province_streets_are_cells_then_chains_by_zoom(config):
@@ -327,7 +407,8 @@ def test_tooltips_escape_names_and_show_missing_values():
     )  # fmt: skip
     tips = tooltips(df, ["width_m", "n_buildings", "width_source", "absent"], "en", "Alley")
     assert tips[0] == (
-        "<b>Ngõ &lt;5&gt; &amp; 7</b><br>Width (m): 2.3<br>Buildings behind: 3<br>Width source: tag"
+        "<b>Ngõ &lt;5&gt; &amp; 7</b><br>Width (m): 2.3<br>Buildings behind: 3<br>"
+        "Width source: OSM width tag"
     )
     assert (
         tips[1]

@@ -149,7 +149,7 @@
   }
 
   L.FiregapLayer = L.Layer.extend({
-    options: {pane: "overlayPane", zIndex: 0, padding: 0.25, interactive: true, name: ""},
+    options: {pane: "overlayPane", zIndex: 0, padding: 0.1, interactive: true, name: ""},
 
     initialize: function (data, options) {
       L.setOptions(this, options);
@@ -243,12 +243,15 @@
       var dpr = window.devicePixelRatio || 1, c = this._canvas;
       this._center = map.getCenter(); this._zoom = map.getZoom();
       L.DomUtil.setPosition(c, min);
-      c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
+      var W = Math.round(w * dpr), H = Math.round(h * dpr);
+      if (c.width !== W || c.height !== H) { c.width = W; c.height = H; }
       c.style.width = w + "px"; c.style.height = h + "px";
       var ctx = c.getContext("2d");
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, w, h);
-      if (!this.drawnAt(this._zoom)) { this.lastDrawMs = 0; return; }
+      // A canvas with nothing on it is hidden: the browser then skips compositing it.
+      if (!this.drawnAt(this._zoom)) { c.style.display = "none"; this.lastDrawMs = 0; return; }
+      var drawn = 0;
       var S = Math.pow(2, this._zoom), org = map.getPixelOrigin();
       var ox = org.x + min.x, oy = org.y + min.y;
       var vx0 = ox / S, vy0 = oy / S, vx1 = (ox + w) / S, vy1 = (oy + h) / S;
@@ -284,6 +287,7 @@
           if (box[b] > vx1 + grow || box[b + 2] < vx0 - grow ||
               box[b + 1] > vy1 + grow || box[b + 3] < vy0 - grow) { continue; }
           if (++inPath > CHUNK) { flush(); inPath = 1; }
+          drawn++;
           for (var part = fp[i]; part < fp[i + 1]; part++) {
             var a = ps[part], z = ps[part + 1];
             var x = X[a] * S - ox, y = Y[a] * S - oy;
@@ -304,6 +308,7 @@
         }
         flush();
       }
+      c.style.display = drawn ? "" : "none";
       this.lastDrawMs = performance.now() - t0;
     },
 
