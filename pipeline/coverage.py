@@ -17,12 +17,9 @@ from scipy.sparse import csgraph
 from pipeline._io import read_geoparquet, write_json, write_parquet
 from pipeline.density import (
     M2_PER_HA,
-    WARD_COLUMNS,
-    assign_wards,
     build_cells,
     cell_ids,
     raster_population,
-    whole_province_ward,
 )
 from pipeline.graph import read_graph_layers
 from pipeline.hose import frontage_snap
@@ -35,10 +32,11 @@ from pipeline.isochrones import (
     split_at_points,
     warn_unsnapped,
 )
-from pipeline.paths import ARTIFACTS, resolve_input
+from pipeline.paths import resolve_input
 from pipeline.routing import EdgeArrays, Snap, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.truck_network import read_truck_flags
+from pipeline.wards import read_wards, ward_rows
 
 if TYPE_CHECKING:
     from pipeline.config import ProvinceConfig
@@ -294,21 +292,6 @@ def coverage_matrix(
 # --- stage ---------------------------------------------------------------------------------
 
 
-def _read_wards(ctx: StageContext, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Ward polygons from ``ingest/wards``; without any, the whole province as one ward."""
-    config = ctx.config
-    rel = ARTIFACTS["ingest"].get("wards")
-    if rel is not None and ctx.input("ingest", "wards").exists():
-        wards = read_geoparquet(ctx.input("ingest", "wards")).to_crs(config.crs)
-        if not wards.empty:
-            for col, default in (("ward_type", ""), ("population", np.nan), ("approximate", False)):
-                if col not in wards.columns:
-                    wards[col] = default
-            wards["ward_id"] = wards["ward_id"].astype(str)
-            return wards[[*WARD_COLUMNS, "geometry"]].reset_index(drop=True)
-    return whole_province_ward(boundary.geometry.iloc[0], config.name.vi, config.crs)
-
-
 def _scenario_stations(stations: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     status = stations["status"].astype(str).to_numpy()
     return {EXISTING: status == "existing", PLANNED: np.isin(status, ["existing", "planned"])}
@@ -415,7 +398,7 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
         if len(centres)
         else np.empty(0, dtype=np.int64)
     )
-    b_ward = assign_wards(centres, wards)
+    b_ward = ward_rows(centres, wards)
     buildings["ward_id"] = np.where(
         b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
     )
@@ -626,9 +609,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     target_s = resp.target_time_s.value
     t0 = time.perf_counter()
     stations = read_geoparquet(ctx.input("ingest", "stations")).to_crs(config.crs)
-    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
     net = drivable_network(ctx, stations)
-    wards = _read_wards(ctx, boundary)
+    wards, _ = read_wards(ctx.input("ingest", "wards"), config.crs)
     logger.info(
         "coverage: %s directed edges on the truck network, %d of %d stations on them (%.1f s)",
         f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
@@ -763,7 +745,7 @@ def _station_radius(
     points: np.ndarray, wards: gpd.GeoDataFrame, config: ProvinceConfig
 ) -> np.ndarray:
     """QCVN 01:2021/BXD §2.6.13 service radius per station: urban wards 3 km, elsewhere 5 km."""
-    pos = assign_wards(points, wards)
+    pos = ward_rows(points, wards)
     types = wards["ward_type"].astype(str).to_numpy()
     urban = (pos >= 0) & np.isin(types[np.maximum(pos, 0)], config.density.urban_ward_types)
     resp = config.response

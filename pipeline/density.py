@@ -13,11 +13,10 @@ import pyproj
 import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
+from pipeline.wards import ward_rows
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from shapely.geometry.base import BaseGeometry
 
     from pipeline.config import DensityConfig
 
@@ -27,7 +26,6 @@ logger = logging.getLogger(__name__)
 M2_PER_HA = 10_000.0
 #: Cell ids pack the column and row of a cell: ``col * CELL_ROW_SPAN + row``.
 CELL_ROW_SPAN = 1 << 32
-WARD_COLUMNS = ["ward_id", "name", "ward_type", "population", "approximate"]
 
 
 def cell_ids(xy: np.ndarray, cell_m: float) -> np.ndarray:
@@ -121,26 +119,6 @@ def raster_population(
     return people
 
 
-def whole_province_ward(boundary: BaseGeometry, name: str, crs: str) -> gpd.GeoDataFrame:
-    """One ward covering the whole province, population unknown."""
-    return gpd.GeoDataFrame(
-        {"ward_id": ["all"], "name": [name], "ward_type": [""], "population": [np.nan],
-         "approximate": [True]},
-        geometry=[boundary], crs=crs,
-    )  # fmt: skip
-
-
-def assign_wards(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Row position in ``wards`` of the ward holding each point (``-1`` outside every ward)."""
-    out = np.full(len(points), -1, dtype=np.int64)
-    if len(points) == 0 or wards.empty:
-        return out
-    tree = shapely.STRtree(wards.geometry.to_numpy())
-    pt, wd = tree.query(points, predicate="within")
-    out[pt[::-1]] = wd[::-1]  # first ward wins where polygons overlap
-    return out
-
-
 def build_cells(
     buildings: gpd.GeoDataFrame,
     wards: gpd.GeoDataFrame,
@@ -155,7 +133,7 @@ def build_cells(
     buildings
         With ``floor_area_m2`` and ``footprint_m2`` (projected CRS).
     wards
-        :data:`WARD_COLUMNS` + polygons; ``population`` NaN where unknown.
+        :func:`pipeline.wards.read_wards`; ``population`` NaN where unknown.
     config
         The ``density`` section.
     raster_people
@@ -188,7 +166,7 @@ def build_cells(
     per.index.name = "cell_id"
     squares = cell_squares(per.index.to_numpy(), cell_m)
     cells = gpd.GeoDataFrame(per, geometry=squares, crs=crs)
-    ward_pos = assign_wards(shapely.centroid(squares), wards)
+    ward_pos = ward_rows(shapely.centroid(squares), wards)
     cells["ward_id"] = np.where(
         ward_pos >= 0, wards["ward_id"].to_numpy()[np.maximum(ward_pos, 0)], None
     )

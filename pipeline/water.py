@@ -14,10 +14,10 @@ import shapely
 from pipeline._io import read_geoparquet, write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.graph import read_graph_layers
-from pipeline.paths import ARTIFACTS
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
 from pipeline.truck_network import read_truck_flags
+from pipeline.wards import read_wards, ward_rows
 from pipeline.water_reach import (
     Segments,
     Spots,
@@ -142,40 +142,6 @@ def classify_sources(
     spots = spots.subset(~small[spots.source])
     is_hydrant = kind[spots.source] == HYDRANT
     return out, spots.subset(is_hydrant), spots.subset(~is_hydrant)
-
-
-def read_wards(ctx: StageContext, boundary: shapely.Geometry) -> gpd.GeoDataFrame:
-    """Return the ward polygons, or one ward (the whole province) when there is no ward layer."""
-    name = ARTIFACTS["ingest"].get("wards")
-    crs = ctx.config.crs
-    if name is not None and ctx.input("ingest", "wards").exists():
-        wards = read_geoparquet(ctx.input("ingest", "wards")).to_crs(crs)
-        if len(wards):
-            if "population" not in wards:
-                wards["population"] = np.nan
-            return wards.reset_index(drop=True)
-    logger.info("water: no ward layer; the whole province is one ward")
-    return gpd.GeoDataFrame(
-        {"ward_id": [ctx.config.slug], "name": [ctx.config.name.vi], "population": [np.nan]},
-        geometry=[boundary],
-        crs=crs,
-    )
-
-
-def assign_wards(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Return the ward row of each point (inside, else the nearest ward)."""
-    geoms = wards.geometry.to_numpy()
-    out = np.full(len(points), -1, dtype=np.int64)
-    if len(points) == 0:
-        return out
-    tree = shapely.STRtree(geoms)
-    p, w = tree.query(points, predicate="within")
-    out[p[::-1]] = w[::-1]
-    left = np.flatnonzero(out < 0)
-    if len(left):
-        p2, w2 = tree.query_nearest(points[left], all_matches=False)
-        out[left[p2]] = w2
-    return out
 
 
 def dense_cells(
@@ -662,9 +628,9 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     )
 
     t = time.perf_counter()
-    wards = read_wards(ctx, inputs["boundary"])
+    wards, _ = read_wards(ctx.input("ingest", "wards"), config.crs)
     points = shapely.point_on_surface(buildings.geometry.to_numpy())
-    table["ward_row"] = assign_wards(points, wards)
+    table["ward_row"] = ward_rows(points, wards)
     table["ward_id"] = wards["ward_id"].to_numpy()[table["ward_row"].to_numpy()]
     weight, weight_kind, people = _demand_weight(table, wards, wcfg)
     xy = shapely.get_coordinates(points) if len(points) else np.empty((0, 2))
@@ -677,14 +643,12 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     )
     size = config.density.cell_size_m
     cell_geoms = shapely.box(cells["cx"], cells["cy"], cells["cx"] + size, cells["cy"] + size)
-    cell_ward = (
-        assign_wards(shapely.centroid(cell_geoms), wards) if len(cells) else np.empty(0, int)
-    )
+    cell_ward = ward_rows(shapely.centroid(cell_geoms), wards) if len(cells) else np.empty(0, int)
     ranked, cand_info = hydrant_candidates(segs, table, parts, weight, wcfg, progress=ctx.progress)
     if len(ranked):
         node_pos = ranked["node_pos"].to_numpy()
         cand_pts = shapely.points(segs.node_xy[node_pos])
-        cand_ward = assign_wards(cand_pts, wards)
+        cand_ward = ward_rows(cand_pts, wards)
         candidates = gpd.GeoDataFrame(
             ranked.drop(columns="node_pos").assign(
                 node_id=segs.node_ids[node_pos], ward_id=wards["ward_id"].to_numpy()[cand_ward]
@@ -711,7 +675,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     )
 
     src_points = shapely.point_on_surface(sources.geometry.to_numpy())
-    source_ward = assign_wards(src_points, wards)
+    source_ward = ward_rows(src_points, wards)
     sources_out = sources.assign(ward_id=wards["ward_id"].to_numpy()[source_ward])
     wards_out = ward_summary(
         wards,
