@@ -55,13 +55,43 @@ def width_class_bars(
     return _data_uri(fig)
 
 
-def time_histogram(time_s: pd.Series, target_s: float, title: str, ylabel: str) -> str:
-    """Return a histogram of response times in minutes, the target marked."""
-    minutes = time_s.replace([np.inf, -np.inf], np.nan).dropna() / 60.0
-    fig, ax = plt.subplots(figsize=(7, 3))
+def time_histogram(
+    time_s: pd.Series, target_s: float, title: str, ylabel: str, *, unreachable_label: str
+) -> str:
+    """Return a histogram of response times (see :func:`time_histogram_figure`) as a PNG URI."""
+    return _data_uri(
+        time_histogram_figure(time_s, target_s, title, ylabel, unreachable_label=unreachable_label)
+    )
+
+
+def time_histogram_figure(
+    time_s: pd.Series, target_s: float, title: str, ylabel: str, *, unreachable_label: str
+) -> Figure:
+    """Return a histogram of response times in minutes, and a bar of the unreachable ones.
+
+    The target time is marked; the bar beside the histogram counts the buildings no station
+    reaches (NaN or infinite time), with their share of all buildings.
+    """
+    times = time_s.to_numpy(dtype=float)
+    reached = np.isfinite(times)
+    minutes = times[reached] / 60.0
+    unreachable = int((~reached).sum())
+    fig, (ax, ax_u) = plt.subplots(
+        1, 2, figsize=(7.5, 3), sharey=True, gridspec_kw={"width_ratios": [6, 1], "wspace": 0.05}
+    )
     if len(minutes):
         ax.hist(minutes, bins=30, color="#1971c2")
     ax.axvline(target_s / 60.0, color="#e03131", linestyle="--")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    return _data_uri(fig)
+    ax_u.bar([0], [unreachable], color="#868e96", width=0.6)
+    ax_u.set_xticks([0], [unreachable_label], fontsize=8)
+    ax_u.set_xlim(-0.6, 0.6)
+    share = unreachable / len(times) if len(times) else 0.0
+    ax_u.annotate(
+        f"{unreachable:,}\n({share:.0%})", (0, unreachable), ha="center", va="bottom", fontsize=8,
+        xytext=(0, 2), textcoords="offset points",
+    )  # fmt: skip
+    ax_u.margins(y=0.15)
+    ax_u.tick_params(axis="y", left=False)
+    return fig

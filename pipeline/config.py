@@ -510,7 +510,9 @@ class ReportConfig(_Model):
     """Language, coordinates, costs and map size limits of the planners' outputs (``report``).
 
     The province map is drawn from aggregates (truck streets merged and simplified, points
-    binned into grid cells beyond ``province_max_points``); ward maps keep full detail.
+    binned into grid cells beyond ``province_max_points``, other streets, alleys and water
+    reach as ``province_line_cell_m`` cells below ``province_detail_zoom`` and as lines from
+    it); ward maps keep full detail.
     """
 
     language: Literal["vi", "en"] = "vi"
@@ -530,6 +532,8 @@ class ReportConfig(_Model):
     ward_simplify_m: float = 0.5
     province_max_points: int = 5000
     province_grid_m: float = 250.0
+    province_line_cell_m: float = 1000.0
+    province_detail_zoom: int = Field(default=13, ge=8, le=18)
     satellite_tiles: str = (
         "https://server.arcgisonline.com/ArcGIS/rest/services/"
         "World_Imagery/MapServer/tile/{z}/{y}/{x}"

@@ -41,6 +41,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "class_small_vehicle": ("Chỉ xe chữa cháy nhỏ", "Small fire vehicle only"),
     "class_hose_only": ("Chỉ kéo vòi", "Hose only"),
     "class_blocked": ("Bị chắn", "Blocked"),
+    "alleys_to_widen": (
+        "Ngõ cần mở rộng (xe không vào được, có nhà phía sau)",
+        "Alley to widen (trucks cannot enter, buildings behind)",
+    ),
+    "alleys_field_check": (
+        "Ngõ cần khảo sát (chưa chắc xe vào được, có nhà phía sau)",
+        "Alley to check (trucks may not enter, buildings behind)",
+    ),
+    "alleys_other": ("Ngõ khác", "Other alleys"),
+    "street_field_check": (
+        "Cần khảo sát thực địa: có thể hẹp hơn {truck} m",
+        "Field check: may be narrower than {truck} m",
+    ),
     "status_existing": ("Hiện có", "Existing"),
     "status_planned": ("Quy hoạch", "Planned"),
     "water_usable": ("Nguồn nước dùng được", "Usable water source"),
@@ -125,7 +138,43 @@ TEXT: dict[str, tuple[str, str]] = {
         "Thời gian chạy xe theo mạng đường OSM với tốc độ giả định; mật độ từ diện tích sàn.",
         "Driving times on the OSM street network at assumed speeds; density from floor area.",
     ),
-    "open_ward_map": ("Mở bản đồ phường/xã", "Open the ward map"),
+    "open_ward_map": ("Mở bản đồ phường/xã tại đây", "Open the ward map here"),
+    "site_alley": ("Ngõ cần mở rộng", "Alley to widen"),
+    "site_field_check": ("Ngõ cần đo kiểm tra", "Alley to measure (uncertain)"),
+    "reach_hydrant": (
+        "Đường trong tầm trụ nước ({m} m theo đường)",
+        "Streets within hydrant reach ({m} m along the streets)",
+    ),
+    "reach_natural": (
+        "Đường trong tầm nguồn nước tự nhiên ({m} m theo đường)",
+        "Streets within reach of a natural source ({m} m along the streets)",
+    ),
+    "ward_approximate": (
+        "Ranh giới gần đúng (ô Voronoi quanh tâm phường/xã)",
+        "Approximate boundary (Voronoi cell around the ward centre)",
+    ),
+    "approximate_boundary": ("ranh giới gần đúng", "approximate boundary"),
+    "cells_narrow_share": (
+        (
+            "Ô {cell} km: tỷ lệ chiều dài đường xe chữa cháy không vào được "
+            "(phóng to để xem từng đường)"
+        ),
+        "{cell} km cells: share of street length fire trucks cannot use (zoom in for streets)",
+    ),
+    "cells_alleys": (
+        "Ô {cell} km: số ngõ cần mở rộng hoặc khảo sát (phóng to để xem từng ngõ)",
+        "{cell} km cells: alleys to widen or check (zoom in for each alley)",
+    ),
+    "cells_reach_share": (
+        "Ô {cell} km: tỷ lệ chiều dài đường trong tầm nước (phóng to để xem từng đoạn)",
+        "{cell} km cells: share of street length within water reach (zoom in for stretches)",
+    ),
+    "cells_alleys_count": ("{n} ngõ cần mở rộng / khảo sát", "{n} alleys to widen / check"),
+    "col_narrow_km": ("Đường xe chữa cháy không vào được (km)", "Streets trucks cannot use (km)"),
+    "col_narrow_share": ("Tỷ lệ (%)", "Share (%)"),
+    "col_reach_km": ("Đường trong tầm nước (km)", "Streets within water reach (km)"),
+    "col_uncertain_km": ("Đường cần khảo sát (km)", "Streets to check (km)"),
+    "col_reach_share": ("Tỷ lệ trong tầm nước (%)", "Share within water reach (%)"),
     "whole_province": ("Toàn tỉnh", "Whole province"),
     # Shortlists (sheet names are at most 31 characters)
     "list_alleys": ("Ngõ cần mở rộng", "Alleys to widen"),
@@ -305,6 +354,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "chart_width": ("Chiều dài đường theo loại bề rộng (km)", "Street length by width class (km)"),
     "chart_time": ("Phân bố thời gian tiếp cận (phút)", "Response time distribution (min)"),
     "chart_buildings": ("Số nhà", "Buildings"),
+    "chart_unreachable": ("Không tiếp cận được", "Unreachable"),
     "limit_widths": (
         (
             "Bề rộng đường phần lớn được suy ra (thẻ OSM, số làn, khoảng cách giữa các nhà, loại "

@@ -1,10 +1,12 @@
-"""Compact map data: coordinates rounded, GeoJSON, Google encoded polylines, vectorised tooltips."""
+"""Compact map data: rounded coordinates as encoded polylines, tooltip columns as small arrays."""
 
 from __future__ import annotations
 
 import html
 import json
 import logging
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
@@ -12,9 +14,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.i18n import MISSING, column_label, t, translate_values
+from pipeline.i18n import MISSING, column_label, translate_values
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pyproj import CRS
 
     from pipeline.config import ProvinceConfig
@@ -23,6 +27,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Detail = Literal["province", "ward"]
+Kind = Literal["line", "poly", "point"]
+
+#: Decimals of tooltip numbers by column suffix (others: 1); "b" marks a yes / no column.
+_INT_SUFFIXES = ("n_", "buildings", "rank", "priority", "population", "count")
 
 
 def round_wgs84(gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float) -> np.ndarray:
@@ -47,7 +55,7 @@ def encode_lines(geoms: np.ndarray, decimals: int) -> tuple[str, list[int]]:
     Parameters
     ----------
     geoms
-        LineStrings in WGS84 (lon, lat).
+        LineStrings (or LinearRings) in WGS84 (lon, lat).
     decimals
         Precision: coordinates are stored as integers of ``10**-decimals`` degree.
 
@@ -60,16 +68,40 @@ def encode_lines(geoms: np.ndarray, decimals: int) -> tuple[str, list[int]]:
     Notes
     -----
     The algorithm of Google's polyline format (zig-zag, 5-bit chunks + 63), vectorised: a
-    few bytes per vertex instead of ~20 in GeoJSON, which keeps a province-scale map small.
+    few bytes per vertex instead of ~20 in GeoJSON.
     """
     keep = shapely.get_num_coordinates(geoms) >= 2  # noqa: PLR2004 - a line needs two vertices
     coords, idx = shapely.get_coordinates(geoms[keep], return_index=True)
     counts = np.bincount(idx, minlength=int(keep.sum())).tolist()
+    return encode_coords(coords, decimals), counts
+
+
+def encode_coords(coords: np.ndarray, decimals: int) -> str:
+    """Encode ``(lon, lat)`` rows as one encoded-polyline string of ``lat, lon`` deltas."""
     if not len(coords):
-        return "", counts
+        return ""
     ints = np.round(coords[:, ::-1] * 10**decimals).astype(np.int64)
     deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), np.int64)).ravel()
-    z = (deltas << 1) ^ (deltas >> 63)
+    return _chars((deltas << 1) ^ (deltas >> 63))
+
+
+def encode_uints(values: Sequence[int] | np.ndarray) -> str:
+    """Encode non-negative integers (vertex counts, style indexes) one to a few characters each.
+
+    The number format of encoded polylines without the sign: values below 32 take one
+    character, instead of two or three in a JSON list.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    if not len(v):
+        return ""
+    if (v < 0).any():
+        msg = "encode_uints: negative value"
+        raise ValueError(msg)
+    return _chars(v)
+
+
+def _chars(z: np.ndarray) -> str:
+    """Characters of non-negative integers: 5-bit chunks, low first, +32 when more follow, +63."""
     shifts = 5 * np.arange(7, dtype=np.int64)
     chunks = (z[:, None] >> shifts) & 31
     needed = (z[:, None] >> shifts) > 0
@@ -77,33 +109,60 @@ def encode_lines(geoms: np.ndarray, decimals: int) -> tuple[str, list[int]]:
     more = np.zeros_like(needed)
     more[:, :-1] = needed[:, 1:]
     chars = chunks + 32 * more + 63
-    return chars[needed].astype(np.uint8).tobytes().decode("ascii"), counts
+    return chars[needed].astype(np.uint8).tobytes().decode("ascii")
 
 
-def merged_group(lines: gpd.GeoDataFrame, colour: str, cfg: ProvinceConfig) -> dict[str, Any]:
-    """One encoded line group (no tooltips) of the province map."""
-    decimals = decimals_for(cfg, "province")
-    geoms = round_wgs84(lines, decimals, cfg.report.province_simplify_m)
-    text, counts = encode_lines(geoms, decimals)
-    return {"c": colour, "s": text, "n": counts}
+def encode_parts(
+    geoms: np.ndarray, decimals: int, kind: Kind
+) -> tuple[str, list[int], list[int] | None, np.ndarray]:
+    """Encode WGS84 geometries as parts: lines, polygon rings (unclosed) or points.
 
+    Parameters
+    ----------
+    geoms
+        Geometries of one kind (multi-parts allowed), rounded to ``decimals``.
+    decimals
+        Coordinate decimals.
+    kind
+        {"line", "poly", "point"}
 
-def encoded_json(groups: list[dict[str, Any]]) -> str:
-    """Return encoded line groups as compact JSON."""
-    return json.dumps(groups, separators=(",", ":"))
-
-
-def geojson(geoms: np.ndarray, props: list[dict[str, Any]]) -> str:
-    """Return a FeatureCollection of ``geoms`` (WGS84) with ``props``, compact."""
-    keep = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    geo = shapely.to_geojson(geoms[keep])
-    kept = [p for p, k in zip(props, keep, strict=True) if k]
-    features = [
-        f'{{"type":"Feature","geometry":{g},"properties":'
-        f"{json.dumps(p, ensure_ascii=False, separators=(',', ':'))}}}"
-        for g, p in zip(geo, kept, strict=True)
-    ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]}"
+    Returns
+    -------
+    s, n, f, kept
+        The encoded vertices; vertices per part (empty for points); parts per feature
+        (``None`` when every feature has one part); the positions of the geometries kept
+        (empty geometries and degenerate parts are dropped).
+    """
+    geoms = np.asarray(geoms)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if kind == "point":
+        kept = np.flatnonzero(ok)
+        pts = shapely.centroid(geoms[kept]) if len(kept) else np.empty(0, dtype=object)
+        return encode_coords(shapely.get_coordinates(pts), decimals), [], None, kept
+    parts, owner = shapely.get_parts(geoms[ok], return_index=True)
+    if kind == "poly":
+        rings, ring_owner = shapely.get_rings(parts, return_index=True)
+        coords, idx = shapely.get_coordinates(rings, return_index=True)
+        n = np.bincount(idx, minlength=len(rings))
+        last = np.cumsum(n) - 1
+        keep_v = np.ones(len(coords), bool)
+        keep_v[last[n > 0]] = False  # the closing vertex repeats the first
+        coords, idx = coords[keep_v], idx[keep_v]
+        n = np.bincount(idx, minlength=len(rings))
+        min_n, part_owner = 3, owner[ring_owner]
+    else:
+        coords, idx = shapely.get_coordinates(parts, return_index=True)
+        n = np.bincount(idx, minlength=len(parts))
+        min_n, part_owner = 2, owner
+    good = n >= min_n
+    coords = coords[good[idx]]
+    n, part_owner = n[good], part_owner[good]
+    feature = np.flatnonzero(ok)
+    per = np.bincount(part_owner, minlength=int(ok.sum()))
+    kept = feature[per > 0]
+    per = per[per > 0]
+    f = None if (per == 1).all() else per.tolist()
+    return encode_coords(coords, decimals), n.tolist(), f, kept
 
 
 def escape_html(values: pd.Series) -> pd.Series:
@@ -128,7 +187,7 @@ def format_column(values: pd.Series) -> pd.Series:
 
 
 def tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = "") -> list[str]:
-    """One tooltip per row (vectorised): the name (else ``title``), then ``label: value``."""
+    """One HTML tooltip per row (vectorised): the name (else ``title``), then ``label: value``."""
     present = [c for c in columns if c in df.columns]
     head = f"<b>{html.escape(title)}</b><br>" if title else ""
     out = pd.Series(head, index=df.index, dtype=object)
@@ -142,48 +201,300 @@ def tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = 
     return out.tolist()
 
 
-def empty_geojson() -> str:
-    """Return an empty FeatureCollection."""
-    return '{"type":"FeatureCollection","features":[]}'
+def _decimals(column: str, values: pd.Series) -> int | str:
+    if pd.api.types.is_bool_dtype(values):
+        return "b"
+    if pd.api.types.is_integer_dtype(values) or column.startswith(_INT_SUFFIXES):
+        return 0
+    return 1
 
 
-def rectangles(
-    boxes: np.ndarray,
-    crs: CRS | None,
+def pack_values(
+    values: pd.Series,
     *,
-    colour: str,
-    label: str,
-    counts: np.ndarray | None,
-    decimals: int,
-) -> dict[str, Any]:
-    """Return an encoded group of rectangles (SW and NE corners as 2-vertex lines).
+    decimals: int | str,
+    labels: dict[str, str] | None = None,
+    column: str = "",
+    lang: Language = "vi",
+) -> tuple[list[Any], list[str] | None]:
+    """Return a tooltip column as a small array: numbers (``None`` for missing) or text codes.
 
-    ``label`` is the tooltip; ``{n}`` in it is replaced by the rectangle's count in the page.
+    Parameters
+    ----------
+    values
+        The column.
+    decimals
+        Decimals of numbers; ``"b"`` for yes / no columns (stored as 1 / 0).
+    labels
+        Display text of coded values (``{"tag": "OSM tag"}``); others go through
+        :func:`pipeline.i18n.translate_values` (codes and English reasons in words).
+    column, lang
+        The column's name and the language, for that translation.
+
+    Returns
+    -------
+    values, dictionary
+        For text, indexes into ``dictionary`` (its strings HTML-escaped); for numbers, the
+        numbers rounded to ``decimals`` and ``dictionary`` ``None``.
     """
-    lo = shapely.points(shapely.bounds(boxes)[:, :2])
-    hi = shapely.points(shapely.bounds(boxes)[:, 2:])
-    both = gpd.GeoSeries(np.concatenate([lo, hi]), crs=crs).to_crs(4326)
-    xy = shapely.get_coordinates(both.to_numpy()).reshape(2, len(boxes), 2)
-    lines = shapely.linestrings(np.stack([xy[0], xy[1]], axis=1))
-    text, n = encode_lines(lines, decimals)
-    group: dict[str, Any] = {"c": colour, "s": text, "n": n, "box": 1, "label": label}
-    if counts is not None:
-        group["k"] = counts.astype(int).tolist()
-    return group
+    if decimals == "b":
+        flags = values.astype("boolean")
+        return [None if pd.isna(v) else int(bool(v)) for v in flags], None
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        num = values.to_numpy(dtype=float)
+        dec = int(decimals)
+        rounded = np.round(num, dec)
+        finite = np.isfinite(rounded)
+        if dec == 0:
+            out: list[Any] = [int(v) if ok else None for v, ok in zip(rounded, finite, strict=True)]
+        else:
+            out = [float(v) if ok else None for v, ok in zip(rounded, finite, strict=True)]
+        return out, None
+    text = values.astype(object).where(values.notna(), None)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    words = [str(u) for u in uniques]
+    if labels:
+        words = [labels.get(w, w) for w in words]
+    elif column:
+        words = [str(w) for w in translate_values(pd.Series(words, dtype=object), column, lang)]
+    shown = [html.escape(w) for w in words]
+    return [None if c < 0 else int(c) for c in codes], shown
 
 
-def grid_counts(
-    gdf: gpd.GeoDataFrame, cell_m: float, decimals: int, colour: str, lang: Language
-) -> tuple[dict[str, Any], int]:
-    """Bin points (or centroids) into square cells: an encoded rectangle group with counts."""
-    pts = shapely.centroid(gdf.geometry.to_numpy())
-    xy = shapely.get_coordinates(pts)
+@dataclass
+class Tip:
+    """What a layer's tooltips show: a heading, a heading column, then ``label: value`` rows."""
+
+    heading: str = ""
+    heading_column: str | None = None
+    columns: list[str] = field(default_factory=list)
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _pack_tip(rows: pd.DataFrame, tip: Tip, lang: Language) -> dict[str, Any]:
+    """Return the tooltip part of a layer's data: values, dictionaries, the layout."""
+    cols = [c for c in tip.columns if c in rows.columns]
+    in_heading = [c for c in re.findall(r"\{(\w+)\}", tip.heading) if c in rows.columns]
+    head_col = [tip.heading_column] if tip.heading_column in rows.columns else []
+    values: dict[str, list[Any]] = {}
+    dicts: dict[str, list[str]] = {}
+    decs: dict[str, int | str] = {}
+    for col in dict.fromkeys([*cols, *head_col, *in_heading]):
+        decs[col] = _decimals(col, rows[col])
+        vals, words = pack_values(
+            rows[col], decimals=decs[col], labels=tip.labels.get(col), column=col, lang=lang
+        )
+        values[col] = vals
+        if words is not None:
+            dicts[col] = words
+    return {
+        "a": values,
+        "v": dicts,
+        "tip": {
+            "h": html.escape(tip.heading),
+            "hc": tip.heading_column if head_col else None,
+            "rows": [[html.escape(column_label(c, lang)), c, decs[c]] for c in cols],
+        },
+    }
+
+
+def pack_layer(
+    geoms: np.ndarray,
+    kind: Kind,
+    *,
+    decimals: int,
+    styles: Sequence[dict[str, Any]],
+    style_index: np.ndarray | None = None,
+    table: pd.DataFrame | None = None,
+    tip: Tip | None = None,
+    lang: Language = "vi",
+    popups: Sequence[str | None] | None = None,
+    ids: Sequence[str | None] | None = None,
+    zooms: tuple[int | None, int | None] = (None, None),
+) -> tuple[str, int]:
+    """Return one map layer's data as compact JSON (read by ``static/firegap_map.js``).
+
+    Parameters
+    ----------
+    geoms
+        WGS84 geometries, rounded (:func:`round_wgs84`).
+    kind
+        {"line", "poly", "point"}
+    decimals
+        Their decimals.
+    styles
+        Leaflet-like styles: ``c`` colour, ``w`` line weight, ``o`` opacity, ``fo`` fill
+        opacity, ``fc`` fill colour, ``dash`` dash pattern, ``r`` point radius (px).
+    style_index
+        Style of each feature (default: the first).
+    table
+        Rows aligned with ``geoms``: the tooltip columns.
+    tip
+        Tooltip layout (none: no tooltips).
+    lang
+        {"vi", "en"}: column labels.
+    popups
+        Popup HTML per feature (``None``: the tooltip).
+    ids
+        Row id per feature (shortlist ids, found by the map's ``#.../<row id>`` address).
+    zooms
+        Lowest and highest zoom the layer is drawn at (``None``: no limit).
+
+    Returns
+    -------
+    str, int
+        The JSON text and the number of features drawn.
+    """
+    order = spatial_order(geoms)
+    s, n, f, kept = encode_parts(np.asarray(geoms)[order], decimals, kind)
+    kept = order[kept]
+    data: dict[str, Any] = {"k": kind, "d": decimals, "s": s, "styles": list(styles)}
+    if kind == "point":
+        data["count"] = len(kept)
+    else:
+        data["n"] = encode_uints(n)
+    if f is not None:
+        data["f"] = encode_uints(f)
+    if zooms[0] is not None:
+        data["z0"] = zooms[0]
+    if zooms[1] is not None:
+        data["z1"] = zooms[1]
+    if style_index is not None and len(styles) > 1:
+        data["st"] = encode_uints(np.asarray(style_index)[kept].astype(int))
+    if tip is not None and table is not None:
+        data.update(_pack_tip(table.iloc[kept], tip, lang))
+    if popups is not None:
+        data["pop"] = [popups[i] for i in kept]
+    if ids is not None:
+        data["id"] = [ids[i] for i in kept]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")), len(kept)
+
+
+def spatial_order(geoms: np.ndarray) -> np.ndarray:
+    """Return an order of geometries along a Z-order curve of their first vertices.
+
+    Neighbours in the file are neighbours on the ground, so the jump from one feature to the
+    next (a delta in the encoded coordinates) is short: fewer bytes per feature.
+    """
+    geoms = np.asarray(geoms)
+    if len(geoms) < 2:  # noqa: PLR2004 - nothing to order
+        return np.arange(len(geoms))
+    first = shapely.get_point(shapely.get_exterior_ring(geoms), 0)
+    plain = shapely.is_missing(first)
+    first[plain] = shapely.get_point(geoms[plain], 0)
+    first = np.where(shapely.is_missing(first), shapely.centroid(geoms), first)
+    ok = ~shapely.is_missing(first) & ~shapely.is_empty(first)
+    key = np.zeros(len(geoms), dtype=np.uint64)
+    if ok.any():
+        pts = shapely.get_coordinates(first[ok])
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        q = ((pts - lo) / np.maximum(hi - lo, 1e-12) * 65535).astype(np.uint64)
+        key[ok] = _interleave(q[:, 0]) | (_interleave(q[:, 1]) << np.uint64(1))
+    return np.argsort(key, kind="stable")
+
+
+def _interleave(v: np.ndarray) -> np.ndarray:
+    """Spread the 16 low bits of each value to the even bits (Morton code)."""
+    v = v & np.uint64(0xFFFF)
+    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v
+
+
+def merge_lines(geoms: np.ndarray) -> np.ndarray:
+    """Return the lines joined into chains where they meet end to end (fewer, longer lines)."""
+    geoms = np.asarray(geoms)
+    if not len(geoms):
+        return geoms
+    merged = shapely.line_merge(shapely.multilinestrings(shapely.get_parts(geoms)))
+    out: np.ndarray = shapely.get_parts(merged)
+    return out
+
+
+def grid_cells(
+    points: np.ndarray, cell_m: float, crs: CRS | str | None, weights: np.ndarray | None = None
+) -> gpd.GeoDataFrame:
+    """Bin points into square cells of ``cell_m``: one box per occupied cell, with its totals.
+
+    Parameters
+    ----------
+    points
+        Shapely points (or any geometries: their centroids) in a projected CRS.
+    cell_m
+        Cell size in the CRS's units.
+    crs
+        Their CRS.
+    weights
+        Summed per cell as ``total`` (default: none).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``count``, ``total`` and the cell boxes.
+    """
+    xy = shapely.get_coordinates(shapely.centroid(np.asarray(points)))
+    if not len(xy):
+        return gpd.GeoDataFrame({"count": [], "total": []}, geometry=[], crs=crs)
     ij = np.floor(xy / cell_m).astype(np.int64)
-    cells, counts = np.unique(ij, axis=0, return_counts=True)
+    cells, inverse, counts = np.unique(ij, axis=0, return_inverse=True, return_counts=True)
+    w = np.ones(len(xy)) if weights is None else np.asarray(weights, dtype=float)
+    total = np.bincount(inverse.ravel(), weights=np.nan_to_num(w), minlength=len(cells))
     boxes = shapely.box(
         cells[:, 0] * cell_m, cells[:, 1] * cell_m,
         (cells[:, 0] + 1) * cell_m, (cells[:, 1] + 1) * cell_m,
     )  # fmt: skip
-    label = t("cells_count", lang, n="{n}")
-    group = rectangles(boxes, gdf.crs, colour=colour, label=label, counts=counts, decimals=decimals)
-    return group, len(cells)
+    return gpd.GeoDataFrame({"count": counts, "total": total}, geometry=boxes, crs=crs)
+
+
+def grid_sums(
+    lines: gpd.GeoDataFrame, cell_m: float, columns: dict[str, np.ndarray]
+) -> gpd.GeoDataFrame:
+    """Sum values of lines (or any rows) into square cells of ``cell_m``, by their midpoints.
+
+    Parameters
+    ----------
+    lines
+        Rows in a projected CRS.
+    cell_m
+        Cell size in the CRS's units.
+    columns
+        Output column -> one value per row (for example a length in km).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One box per cell holding a row: its column and row numbers ``cx, cy`` (cell
+        ``(cx, cy)`` spans ``cx * cell_m`` to ``(cx + 1) * cell_m``) and the sums.
+    """
+    geoms = lines.geometry.to_numpy()
+    if not len(geoms):
+        empty: dict[str, list[float]] = {c: [] for c in ("cx", "cy", *columns)}
+        return gpd.GeoDataFrame(empty, geometry=[], crs=lines.crs)
+    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
+    point = np.isin(shapely.get_type_id(geoms), (0, 4))
+    mid[point] = shapely.centroid(geoms[point])
+    ij = np.floor(shapely.get_coordinates(mid) / cell_m).astype(np.int64)
+    cells, inverse = np.unique(ij, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    sums = {
+        c: np.bincount(inverse, weights=np.nan_to_num(np.asarray(v, float)), minlength=len(cells))
+        for c, v in columns.items()
+    }
+    boxes = shapely.box(
+        cells[:, 0] * cell_m, cells[:, 1] * cell_m,
+        (cells[:, 0] + 1) * cell_m, (cells[:, 1] + 1) * cell_m,
+    )  # fmt: skip
+    return gpd.GeoDataFrame(
+        {"cx": cells[:, 0], "cy": cells[:, 1], **sums}, geometry=boxes, crs=lines.crs
+    )
+
+
+def count_bins(counts: np.ndarray, n_bins: int) -> tuple[np.ndarray, list[str]]:
+    """Return a class per count on a doubling scale (1, 2-3, 4-7, ...) and the class labels."""
+    counts = np.maximum(np.asarray(counts, dtype=float), 1)
+    idx = np.minimum(np.floor(np.log2(counts)).astype(int), n_bins - 1)
+    labels = []
+    for b in range(n_bins):
+        lo, hi = 2**b, 2 ** (b + 1) - 1
+        labels.append(f"{lo}+" if b == n_bins - 1 else (f"{lo}" if lo == hi else f"{lo}\u2013{hi}"))
+    return idx, labels

@@ -1,13 +1,15 @@
-"""Folium (Leaflet) maps of the province and its wards: render only, self-contained HTML."""
+"""Leaflet maps of the province and its wards: compact canvas layers, self-contained HTML."""
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from importlib import resources
+from typing import TYPE_CHECKING, Any, cast
 
 import folium
 import geopandas as gpd
@@ -21,15 +23,15 @@ from jinja2 import Template
 from pipeline.i18n import t
 from pipeline.map_encode import (
     Detail,
+    Kind,
+    Tip,
+    count_bins,
     decimals_for,
-    empty_geojson,
-    encoded_json,
-    geojson,
-    grid_counts,
-    merged_group,
-    rectangles,
+    grid_cells,
+    grid_sums,
+    merge_lines,
+    pack_layer,
     round_wgs84,
-    tooltips,
 )
 from pipeline.paths import PROJECT_ROOT, resolve_input
 
@@ -52,21 +54,32 @@ COLOURS: dict[str, str] = {
     "small_vehicle": "#f08c00",
     "hose_only": "#e03131",
     "blocked": "#862e9c",
+    "uncertain": "#f59f00",
     "alley": "#c2255c",
     "deep_building": "#ae3ec9",
     "water_usable": "#1098ad",
     "water_unusable": "#868e96",
+    "reach_hydrant": "#22b8cf",
+    "reach_natural": "#4dabf7",
     "station_existing": "#c92a2a",
     "station_planned": "#e67700",
     "dense_unreached": "#f03e3e",
     "site_station": "#d6336c",
     "site_hydrant": "#0c8599",
     "site_fire_point": "#2b8a3e",
+    "site_alley": "#e8590c",
+    "site_field_check": "#fab005",
     "ward": "#343a40",
+    "ward_approximate": "#868e96",
 }
 #: Isochrone fill colours, from the shortest break to the longest.
 ISOCHRONE_COLOURS: tuple[str, ...] = ("#2f9e44", "#94d82d", "#fcc419", "#fd7e14", "#e8590c")
 WIDTH_CLASSES: tuple[str, ...] = ("truck", "small_vehicle", "hose_only", "blocked")
+#: Classes of the grid-cell counts on the province map (1, 2-3, 4-7, ... 32+).
+COUNT_BINS = 6
+#: Dash patterns of ward boundaries: surveyed, and approximate (Voronoi cells).
+WARD_DASH = [4, 4]
+APPROXIMATE_DASH = [1, 6]
 
 
 @dataclass
@@ -74,7 +87,8 @@ class MapData:
     """Everything a map draws, in the project CRS; ``None`` or empty when a stage has no result.
 
     Every frame may carry a ``ward_id`` column (from a spatial join on the ward layer); ward
-    maps keep only their ward's rows.
+    maps keep only their ward's rows. ``sites`` holds the shortlist rows (``id``, ``kind``,
+    ``why_html``; points or alley lines).
     """
 
     wards: gpd.GeoDataFrame
@@ -82,179 +96,124 @@ class MapData:
     alleys: gpd.GeoDataFrame | None = None
     deep_buildings: gpd.GeoDataFrame | None = None
     water_sources: gpd.GeoDataFrame | None = None
+    water_reach: gpd.GeoDataFrame | None = None
     stations: gpd.GeoDataFrame | None = None
     isochrones: gpd.GeoDataFrame | None = None
     dense_unreached: gpd.GeoDataFrame | None = None
     sites: gpd.GeoDataFrame | None = None
     truck_min_width_m: float = 3.5
+    reach_m: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class DrawnLayer:
-    """One overlay of the layer control: GeoJSON text and its legend entries."""
+    """One overlay of the layer control: its compact data and legend entries.
 
-    key: str
-    geojson: str
-    n_features: int
-    legend: list[tuple[str, str]] = field(default_factory=list)
-    weight: float = 2.0
-    fill_opacity: float = 0.3
-    opacity: float = 0.9
-    point_radius_px: float = 4.0
-    show: bool = True
-    #: Province-scale lines without tooltips: ``[{"c": colour, "s": encoded, "n": counts}]``
-    #: as JSON (see :func:`encode_lines`), drawn in the same layer as ``geojson``.
-    encoded: str = "[]"
-    decimals: int = 6
-
-
-class _GeoJsonLayer(Layer):
-    """A Leaflet GeoJSON layer styled from compact per-feature properties.
-
-    Properties: ``c`` colour, ``w`` line weight, ``r`` circle radius in metres (drawn as
-    ``L.circle``), ``t`` tooltip HTML, ``p`` popup HTML. Encoded line groups (no tooltips) are
-    decoded in the page and added to the same layer.
+    ``legend`` holds ``(colour, label, swatch)`` with swatch {"fill", "line", "dash", "dot"}.
     """
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data_token }}, {
-            style: function (f) {
-                var p = f.properties;
-                return {color: p.c, weight: p.w || {{ this.weight }}, opacity: {{ this.opacity }},
-                        fillColor: p.c, fillOpacity: {{ this.fill_opacity }},
-                        dashArray: p.d || null};
-            },
-            pointToLayer: function (f, ll) {
-                var p = f.properties;
-                if (p.r) { return L.circle(ll, {radius: p.r}); }
-                return L.circleMarker(ll, {radius: {{ this.point_radius }}});
-            },
-            onEachFeature: function (f, l) {
-                var p = f.properties;
-                if (p.t) { l.bindTooltip(p.t, {sticky: true}); }
-                if (p.p) { l.bindPopup(p.p, {maxWidth: 360}); }
-            }
-        });
-        (function (layer, groups, f) {
-            function decode(s, counts) {
-                var i = 0, lat = 0, lng = 0, out = [];
-                function next() {
-                    var r = 0, sh = 0, b;
-                    do {
-                        b = s.charCodeAt(i++) - 63; r |= (b & 31) << sh; sh += 5;
-                    } while (b >= 32);
-                    return (r & 1) ? ~(r >> 1) : (r >> 1);
-                }
-                for (var c = 0; c < counts.length; c++) {
-                    var line = [];
-                    for (var k = 0; k < counts[c]; k++) {
-                        lat += next(); lng += next(); line.push([lat / f, lng / f]);
-                    }
-                    out.push(line);
-                }
-                return out;
-            }
-            groups.forEach(function (g) {
-                var lines = decode(g.s, g.n);
-                if (!g.box) {
-                    L.polyline(lines, {color: g.c, weight: {{ this.weight }},
-                        opacity: {{ this.opacity }}, interactive: false}).addTo(layer);
-                    return;
-                }
-                // Cells binned by count (1, 2-3, 4-7, ...): one multi-polygon per bin keeps
-                // tens of thousands of cells fast to draw.
-                var bins = {};
-                lines.forEach(function (b, i) {
-                    var n = g.k ? g.k[i] : 1, bin = Math.min(6, Math.floor(Math.log2(n)));
-                    var sw = b[0], ne = b[1];
-                    (bins[bin] = bins[bin] || []).push(
-                        [[sw, [sw[0], ne[1]], ne, [ne[0], sw[1]]]]);
-                });
-                Object.keys(bins).forEach(function (bin) {
-                    var lo = Math.pow(2, +bin), hi = +bin < 6 ? 2 * lo - 1 : null;
-                    var n = hi === null ? lo + "+" : (hi > lo ? lo + "\u2013" + hi : "" + lo);
-                    L.polygon(bins[bin], {color: g.c, weight: 0, fillColor: g.c,
-                        fillOpacity: 0.25 + 0.1 * bin})
-                        .bindTooltip(g.label.replace("{n}", n), {sticky: true}).addTo(layer);
-                });
-            });
-        })({{ this.get_name() }}, {{ this.encoded_token }}, {{ this.scale }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, drawn: DrawnLayer, name: str) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=drawn.show)
-        self._name = "GeoJsonLayer"
-        # The data goes in after rendering (see render_map): branca compiles every rendered
-        # script as a Jinja template, which is slow on megabytes and breaks on "{{" in them.
-        self.data_token = f"__firegap_data_{self.get_name()}__"
-        self.encoded_token = f"__firegap_encoded_{self.get_name()}__"
-        self.payload = {
-            self.data_token: drawn.geojson.replace("</", "<\\/"),
-            self.encoded_token: drawn.encoded.replace("</", "<\\/"),
-        }
-        self.weight = drawn.weight
-        self.fill_opacity = drawn.fill_opacity
-        self.opacity = drawn.opacity
-        self.point_radius = drawn.point_radius_px
-        self.scale = 10**drawn.decimals
+    key: str
+    data: str
+    n_features: int
+    legend: list[tuple[str, str, str]] = field(default_factory=list)
+    show: bool = True
 
 
-class _Legend(MacroElement):
-    """A fixed legend box listing every layer and its colours."""
+def _empty(key: str, legend: list[tuple[str, str, str]], *, show: bool = True) -> DrawnLayer:
+    return DrawnLayer(key, json.dumps({"k": "line", "d": 5, "s": "", "n": []}), 0, legend, show)
 
-    _template = Template(
-        """
-        {% macro html(this, kwargs) %}
-        <div class="firegap-legend">{{ this.content }}</div>
-        <style>
-        .firegap-legend {position: fixed; bottom: 24px; left: 10px; z-index: 1000;
-          background: rgba(255,255,255,0.92); padding: 6px 10px; border-radius: 4px;
-          font: 12px/1.35 sans-serif; max-height: 60vh; overflow-y: auto;
-          box-shadow: 0 1px 4px rgba(0,0,0,0.3);}
-        .firegap-legend b {display: block; margin-top: 4px;}
-        .firegap-legend i {display: inline-block; width: 12px; height: 12px; margin-right: 5px;
-          vertical-align: -2px; border-radius: 2px;}
-        .firegap-title {position: fixed; top: 10px; left: 50px; z-index: 1000;
-          background: rgba(255,255,255,0.92); padding: 4px 10px; border-radius: 4px;
-          font: bold 15px sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,0.3);}
-        </style>
-        <div class="firegap-title">{{ this.title }}</div>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            function go() {
-                var h = window.location.hash.slice(1).split("/");
-                var p = h.slice(0, 3).map(Number);
-                if (p.length === 3 && p.every(isFinite)) { map.setView([p[1], p[2]], p[0]); }
-            }
-            go();
-            window.addEventListener("hashchange", go);
-        })();
-        {% endmacro %}
-        """
-    )
 
-    def __init__(self, title: str, layers: list[tuple[str, DrawnLayer]], lang: Language) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "Legend"
-        self.title = html.escape(title)
-        parts = [f"<b>{html.escape(t('legend', lang))}</b>"]
-        for name, drawn in layers:
-            if len(drawn.legend) == 1:
-                colour = drawn.legend[0][0]
-                parts.append(f'<b><i style="background:{colour}"></i>{html.escape(name)}</b>')
-                continue
-            parts.append(f"<b>{html.escape(name)}</b>")
-            parts.extend(
-                f'<i style="background:{colour}"></i>{html.escape(label)}<br>'
-                for colour, label in drawn.legend
-            )
-        self.content = "\n".join(parts)
+def _layer(
+    key: str,
+    gdf: gpd.GeoDataFrame,
+    kind: Kind,
+    legend: list[tuple[str, str, str]],
+    *,
+    decimals: int,
+    simplify_m: float,
+    styles: list[dict[str, Any]],
+    style_index: np.ndarray | None = None,
+    tip: Tip | None = None,
+    lang: Language = "vi",
+    popups: list[str | None] | None = None,
+    ids: list[str | None] | None = None,
+    show: bool = True,
+    zooms: tuple[int | None, int | None] = (None, None),
+) -> DrawnLayer:
+    geoms = round_wgs84(gdf, decimals, simplify_m)
+    text, n = pack_layer(
+        geoms, kind, decimals=decimals, styles=styles, style_index=style_index,
+        table=pd.DataFrame(gdf.drop(columns=gdf.geometry.name)) if tip else None,
+        tip=tip, lang=lang, popups=popups, ids=ids, zooms=zooms,
+    )  # fmt: skip
+    return DrawnLayer(key, text, n, legend, show)
+
+
+def _simplify_m(cfg: ProvinceConfig, detail: Detail) -> float:
+    return cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
+
+
+def _cells(
+    key: str,
+    points: gpd.GeoDataFrame,
+    *,
+    colour: str,
+    label: str,
+    cfg: ProvinceConfig,
+    lang: Language,
+) -> DrawnLayer:
+    """Grid cells counting ``points`` (province map): shades of ``colour`` by count."""
+    cells = grid_cells(points.geometry.to_numpy(), cfg.report.province_grid_m, points.crs)
+    idx, labels = count_bins(cells["count"].to_numpy(), COUNT_BINS)
+    styles = [{"c": colour, "w": 0, "fo": round(0.25 + 0.1 * b, 2)} for b in range(COUNT_BINS)]
+    cells["n"] = cells["count"].astype(int)
+    legend = [(colour, f"{label} ({t('cells_count', lang, n=labels[0] + '+')})", "fill")]
+    tip = Tip(heading=t("cells_count", lang, n="{n}"), columns=[])
+    return _layer(
+        key, cells[["n", "geometry"]], "poly", legend, decimals=decimals_for(cfg, "province"),
+        simplify_m=0, styles=styles, style_index=idx, tip=tip, lang=lang,
+    )  # fmt: skip
+
+
+def _multi(key: str, parts: list[DrawnLayer], legend: list[tuple[str, str, str]],
+           *, show: bool = True) -> DrawnLayer:  # fmt: skip
+    """One overlay made of several layers (kinds, or aggregates and detail by zoom)."""
+    drawn = [p for p in parts if p.n_features]
+    if not drawn:
+        return _empty(key, legend, show=show)
+    if len(drawn) == 1:
+        return DrawnLayer(key, drawn[0].data, drawn[0].n_features, legend, show)
+    text = '{"multi":[' + ",".join(p.data for p in drawn) + "]}"
+    return DrawnLayer(key, text, sum(p.n_features for p in drawn), legend, show)
+
+
+#: Bins of a share in [0, 1] on the province map's cells, and their fill opacities.
+SHARE_BINS = (0.25, 0.5, 0.75)
+SHARE_OPACITY = (0.12, 0.3, 0.45, 0.6)
+
+
+def _share_cells(
+    key: str,
+    cells: gpd.GeoDataFrame,
+    share: np.ndarray,
+    *,
+    colour: str,
+    cfg: ProvinceConfig,
+    tip: Tip,
+    lang: Language,
+) -> DrawnLayer:
+    """Province cells shaded by a share (4 classes), drawn below the detail zoom."""
+    idx = np.digitize(np.nan_to_num(share), SHARE_BINS)
+    styles = [{"c": colour, "w": 0, "fo": o} for o in SHARE_OPACITY]
+    return _layer(
+        key, cells, "poly", [], decimals=decimals_for(cfg, "province"), simplify_m=0,
+        styles=styles, style_index=idx, tip=tip, lang=lang,
+        zooms=(None, cfg.report.province_detail_zoom - 1),
+    )  # fmt: skip
+
+
+def _cell_km(cfg: ProvinceConfig) -> str:
+    return f"{cfg.report.province_line_cell_m / 1000:g}"
 
 
 def leaflet_assets(config: ProvinceConfig, root: Path = PROJECT_ROOT) -> tuple[str, str] | None:
@@ -289,249 +248,519 @@ def leaflet_assets(config: ProvinceConfig, root: Path = PROJECT_ROOT) -> tuple[s
     return None
 
 
+def map_script() -> str:
+    """Return the page script that draws firegap's layers (``static/firegap_map.js``)."""
+    return resources.files("pipeline").joinpath("static/firegap_map.js").read_text("utf-8")
+
+
+#: How the street layer draws each street: passable, uncertain (field check), or, when not
+#: passable, by what can still get in; the legend follows this order.
+STREET_KINDS: tuple[str, ...] = ("passable", "uncertain", "small_vehicle", "hose_only", "blocked")
+#: Colour key in :data:`COLOURS` of each street kind.
+_STREET_COLOUR = {"passable": "truck", "uncertain": "uncertain", "small_vehicle": "small_vehicle",
+                  "hose_only": "hose_only", "blocked": "blocked"}  # fmt: skip
+#: Tooltip columns of a street (ward maps): the status, the width interval and its evidence.
+STREET_TIP = ["truck_status", "truck_status_reason", "width_m", "width_low_m", "width_high_m",
+              "truck_min_width_m", "width_source", "width_evidence", "width_confidence",
+              "highway"]  # fmt: skip
+
+
+def street_kinds(edges: pd.DataFrame) -> pd.Series:
+    """Return the :data:`STREET_KINDS` entry of every street.
+
+    From ``truck_status`` (passable / uncertain / not passable); a street trucks cannot use is
+    drawn by its width class (small vehicle, hose only), or as blocked when something other
+    than its width stops trucks (access, height, a wide street off the network...). Without
+    ``truck_status`` the width class alone decides.
+    """
+    cls = edges["width_class"].astype(str) if "width_class" in edges else pd.Series("", edges.index)
+    blocked = (
+        edges["blocked"].fillna(value=False).astype(bool)
+        if "blocked" in edges
+        else pd.Series(data=False, index=edges.index)
+    )
+    narrow = cls.where(cls.isin(["small_vehicle", "hose_only"]) & ~blocked, "blocked")
+    if "truck_status" not in edges:
+        return narrow.where(cls != "truck", "passable").where(~blocked, "blocked")
+    status = edges["truck_status"].astype(str)
+    return narrow.where(status == "not_passable", status).where(
+        status.isin(["passable", "uncertain", "not_passable"]), "blocked"
+    )
+
+
+def truck_widths_label(edges: pd.DataFrame | None, fallback_m: float) -> str:
+    """Return the truck width threshold(s) applied, as the network stage recorded them per street.
+
+    ``"4"``, or ``"3.5 / 4"`` where the urban renovation rule applies to part of the province.
+    """
+    if (
+        edges is not None
+        and "truck_min_width_m" in edges
+        and edges["truck_min_width_m"].notna().any()
+    ):
+        values = sorted(set(np.round(edges["truck_min_width_m"].dropna().to_numpy(float), 2)))
+        return " / ".join(f"{v:g}" for v in values)
+    return f"{fallback_m:g}"
+
+
+def _street_legend(data: MapData, lang: Language) -> list[tuple[str, str, str]]:
+    truck = truck_widths_label(data.edges, data.truck_min_width_m)
+    labels = {
+        "passable": t("class_truck", lang, truck=truck),
+        "uncertain": t("street_field_check", lang, truck=truck),
+    }
+    return [
+        (COLOURS[_STREET_COLOUR[k]], labels.get(k) or t(f"class_{k}", lang),
+         "dash" if k == "uncertain" else "line")
+        for k in STREET_KINDS
+    ]  # fmt: skip
+
+
+def _street_styles() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for k in STREET_KINDS:
+        style: dict[str, Any] = {"c": COLOURS[_STREET_COLOUR[k]], "w": 2, "o": 0.9}
+        if k == "passable":
+            style["w"] = 2.5
+        if k == "uncertain":
+            style.update(w=3, dash=[6, 4])
+        out.append(style)
+    return out
+
+
 def _streets(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    rc = cfg.report
-    legend = [
-        (COLOURS[c], t(f"class_{c}", lang, truck=f"{data.truck_min_width_m:g}"))
-        for c in WIDTH_CLASSES
-    ]
+    legend = _street_legend(data, lang)
     edges = data.edges
     if edges is None or len(edges) == 0:
-        return DrawnLayer("layer_streets", empty_geojson(), 0, legend)
+        return _empty("layer_streets", legend)
     if "reversed" in edges.columns:
         edges = edges[~edges["reversed"].astype(bool)]
-    cls = edges["width_class"].astype(str)
-    if "blocked" in edges.columns:
-        cls = cls.where(~edges["blocked"].fillna(value=False).astype(bool), "blocked")
-    cols = ["width_m", "width_source", "highway"]
+    kind = street_kinds(edges)
+    styles = _street_styles()
     if detail == "province":
-        # Truck streets merged and simplified, without tooltips; other streets keep theirs
-        # unless there are more than province_max_points of them (then merged by class too).
-        truck = (cls == "truck").to_numpy()
-        few = int((~truck).sum()) <= rc.province_max_points
-        merge = truck if few else np.ones(len(cls), dtype=bool)
-        groups = [
-            merged_group(
-                edges[merge & (cls == c).to_numpy()], COLOURS.get(c, COLOURS["blocked"]), cfg
+        return _province_streets(edges, kind, styles=styles, legend=legend, cfg=cfg, lang=lang)
+    tip = Tip(heading_column="name", columns=STREET_TIP)
+    return _layer(
+        "layer_streets", edges, "line", legend, decimals=decimals_for(cfg, detail),
+        simplify_m=_simplify_m(cfg, detail), styles=styles,
+        style_index=kind.map({c: i for i, c in enumerate(STREET_KINDS)}).to_numpy(),
+        tip=tip, lang=lang,
+    )  # fmt: skip
+
+
+def _province_streets(
+    edges: gpd.GeoDataFrame,
+    kind: pd.Series,
+    *,
+    styles: list[dict[str, Any]],
+    legend: list[tuple[str, str, str]],
+    cfg: ProvinceConfig,
+    lang: Language,
+) -> DrawnLayer:
+    """Passable streets as chains at every zoom; the others as cells, then chains close up."""
+    zoom = cfg.report.province_detail_zoom
+    km = shapely.length(edges.geometry.to_numpy()) / 1000
+    cols = {
+        "street_km": km,
+        "narrow_km": km * (kind != "passable").to_numpy() * (kind != "uncertain").to_numpy(),
+        "uncertain_km": km * (kind == "uncertain").to_numpy(),
+    }
+    cells = grid_sums(edges, cfg.report.province_line_cell_m, cols)
+    share = cells["narrow_km"].to_numpy() / np.maximum(cells["street_km"].to_numpy(), 1e-9)
+    cells["narrow_share"] = np.round(100 * share).astype(int)
+    tip = Tip(columns=["street_km", "narrow_km", "narrow_share", "uncertain_km"])
+    parts = [
+        _share_cells("layer_streets", cells, share, colour=COLOURS["hose_only"], cfg=cfg, tip=tip,
+                     lang=lang)
+    ]  # fmt: skip
+    decimals = decimals_for(cfg, "province")
+    for i, c in enumerate(STREET_KINDS):
+        chains = gpd.GeoDataFrame(
+            geometry=merge_lines(edges.geometry.to_numpy()[(kind == c).to_numpy()]), crs=edges.crs
+        )
+        parts.append(
+            _layer(
+                "layer_streets", chains, "line", legend, decimals=decimals,
+                simplify_m=cfg.report.province_simplify_m, styles=[styles[i]],
+                zooms=(None if c == "passable" else zoom, None),
             )
-            for c in dict.fromkeys(cls[merge])
-        ]
-        text, n = empty_geojson(), 0
-        if few and (~truck).any():
-            other = edges[~truck]
-            g2 = round_wgs84(other, decimals_for(cfg, detail), rc.province_simplify_m)
-            tips = tooltips(other, cols, lang)
-            p2 = [
-                {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
-                for c, tip in zip(cls[~truck], tips, strict=True)
-            ]
-            text, n = geojson(g2, p2), len(g2)
-        return DrawnLayer(
-            "layer_streets", text, n + sum(len(g["n"]) for g in groups), legend,
-            encoded=encoded_json(groups), decimals=decimals_for(cfg, detail),
         )  # fmt: skip
-    geoms = round_wgs84(edges, rc.coordinate_decimals, rc.ward_simplify_m)
-    tips = tooltips(edges, cols, lang)
-    props = [
-        {"c": COLOURS.get(c, COLOURS["blocked"]), "t": tip}
-        for c, tip in zip(cls, tips, strict=True)
-    ]
-    return DrawnLayer("layer_streets", geojson(geoms, props), len(geoms), legend)
+    cell_legend = (COLOURS["hose_only"], t("cells_narrow_share", lang, cell=_cell_km(cfg)), "fill")
+    return _multi("layer_streets", parts, [*legend, cell_legend])
+
+
+#: Alley runs: to widen (not passable, someone behind), to check (uncertain, someone behind),
+#: the others; each a translucent halo under the street line, which keeps its own colour.
+ALLEY_KINDS: tuple[str, ...] = ("to_widen", "field_check", "other")
+_ALLEY_STYLES: dict[str, dict[str, Any]] = {
+    "to_widen": {"c": COLOURS["alley"], "w": 10, "o": 0.45},
+    "field_check": {"c": COLOURS["uncertain"], "w": 10, "o": 0.4},
+    "other": {"c": COLOURS["alley"], "w": 7, "o": 0.18},
+}
+#: Tooltip columns of an alley run (ward maps).
+ALLEY_TIP = [
+    "truck_status", "min_width_m", "min_width_low_m", "min_width_high_m", "truck_min_width_m",
+    "width_shortfall_m", "length_m", "depth_m", "n_buildings_behind", "n_deep_behind",
+    "floor_area_behind_m2", "width_evidence",
+]  # fmt: skip
+
+
+def alley_kinds(alleys: pd.DataFrame) -> pd.Series:
+    """Return the :data:`ALLEY_KINDS` entry of every alley run (``other`` without the flags)."""
+    out = pd.Series("other", index=alleys.index, dtype=object)
+    for flag in ("field_check", "to_widen"):  # to_widen wins
+        if flag in alleys:
+            out = out.where(~alleys[flag].fillna(value=False).astype(bool), flag)
+    return out
 
 
 def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    legend = [(COLOURS["alley"], t("layer_alleys", lang))]
+    legend = [(str(_ALLEY_STYLES[k]["c"]), t(f"alleys_{k}", lang), "line") for k in ALLEY_KINDS]
     a = data.alleys
     if a is None or len(a) == 0:
-        return DrawnLayer("layer_alleys", empty_geojson(), 0, legend, weight=9, opacity=0.35)
-    if detail == "province" and len(a) > cfg.report.province_max_points:
-        group = merged_group(a, COLOURS["alley"], cfg)
-        return DrawnLayer(
-            "layer_alleys", empty_geojson(), len(group["n"]), legend, weight=9, opacity=0.35,
-            encoded=encoded_json([group]), decimals=decimals_for(cfg, detail),
+        return _empty("layer_alleys", legend)
+    kind = alley_kinds(a)
+    styles = [_ALLEY_STYLES[k] for k in ALLEY_KINDS]
+    style_index = kind.map({k: i for i, k in enumerate(ALLEY_KINDS)}).to_numpy()
+    if detail == "province":
+        # Only the alleys someone needs (to widen, to check) on the province map: the ward maps
+        # have every run.
+        work = (kind != "other").to_numpy() if {"to_widen", "field_check"} & set(a) else None
+        if work is not None:
+            a, style_index = a[work], style_index[work]
+        zoom = cfg.report.province_detail_zoom
+        cells = grid_sums(a, cfg.report.province_line_cell_m, {"n": np.ones(len(a))})
+        idx, _ = count_bins(cells["n"].to_numpy(), COUNT_BINS)
+        cell_styles = [{"c": COLOURS["alley"], "w": 0, "fo": round(0.15 + 0.09 * b, 2)}
+                       for b in range(COUNT_BINS)]  # fmt: skip
+        coarse = _layer(
+            "layer_alleys", cells, "poly", legend, decimals=decimals_for(cfg, detail),
+            simplify_m=0, styles=cell_styles, style_index=idx,
+            tip=Tip(heading=t("cells_alleys_count", lang, n="{n}")), lang=lang,
+            zooms=(None, zoom - 1),
         )  # fmt: skip
-    tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = round_wgs84(a, decimals_for(cfg, detail), tol)
-    cols = ["length_m", "depth_m", "min_width_m", "n_buildings", "floor_area_m2", "priority"]
-    tips = tooltips(a, cols, lang, t("layer_alleys", lang))
-    props = [{"c": COLOURS["alley"], "t": tip} for tip in tips]
-    # A wide translucent halo under the street lines: the line inside still shows the width class.
-    return DrawnLayer(
-        "layer_alleys", geojson(geoms, props), len(geoms), legend, weight=9, opacity=0.35
-    )
+        parts = [coarse]
+        for i in range(len(ALLEY_KINDS)):
+            merged = gpd.GeoDataFrame(
+                geometry=merge_lines(a.geometry.to_numpy()[style_index == i]), crs=a.crs
+            )
+            parts.append(
+                _layer(
+                    "layer_alleys", merged, "line", legend, decimals=decimals_for(cfg, detail),
+                    simplify_m=_simplify_m(cfg, detail), styles=[styles[i]], zooms=(zoom, None),
+                )
+            )  # fmt: skip
+        cell_legend = (COLOURS["alley"], t("cells_alleys", lang, cell=_cell_km(cfg)), "fill")
+        return _multi("layer_alleys", parts, [*legend, cell_legend])
+    tip = Tip(heading=t("layer_alleys", lang), heading_column="name", columns=ALLEY_TIP)
+    return _layer(
+        "layer_alleys", a, "line", legend, decimals=decimals_for(cfg, detail),
+        simplify_m=_simplify_m(cfg, detail), styles=styles, style_index=style_index,
+        tip=tip, lang=lang,
+    )  # fmt: skip
+
+
+#: Deep-building statuses drawn: beyond hose reach, and uncertain (field check).
+DEEP_KINDS: tuple[str, ...] = ("deep", "uncertain")
 
 
 def _deep(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     colour = COLOURS["deep_building"]
-    legend = [(colour, t("layer_deep_buildings", lang))]
+    legend = [(colour, t("deep_deep", lang), "fill"),
+              (COLOURS["uncertain"], t("deep_uncertain", lang), "fill")]  # fmt: skip
     b = data.deep_buildings
     if b is None or len(b) == 0:
-        return DrawnLayer("layer_deep_buildings", empty_geojson(), 0, legend)
-    rc = cfg.report
+        return _empty("layer_deep_buildings", legend)
+    status = (
+        b["deep_status"].astype(str)
+        if "deep_status" in b
+        else pd.Series("deep", index=b.index, dtype=object)
+    )
     if detail == "province":
-        if len(b) > rc.province_max_points:
-            group, n = grid_counts(b, rc.province_grid_m, decimals_for(cfg, detail), colour, lang)
-            return DrawnLayer(
-                "layer_deep_buildings", empty_geojson(), n, legend, fill_opacity=0.5,
-                encoded=encoded_json([group]), decimals=decimals_for(cfg, detail),
-            )  # fmt: skip
-        pts = gpd.GeoDataFrame(geometry=shapely.centroid(b.geometry.to_numpy()), crs=b.crs)
-        geoms = round_wgs84(pts, decimals_for(cfg, detail), 0)
-    else:
-        geoms = round_wgs84(b, rc.coordinate_decimals, rc.ward_simplify_m)
-    tips = tooltips(b, ["hose_distance_m", "bottleneck_width_m", "floor_area_m2"], lang,
-                     t("layer_deep_buildings", lang))  # fmt: skip
-    props = [{"c": colour, "t": tip, "w": 1} for tip in tips]
-    return DrawnLayer(
-        "layer_deep_buildings", geojson(geoms, props), len(geoms), legend,
-        fill_opacity=0.6, point_radius_px=3,
+        b = b[(status == "deep").to_numpy()]  # counted: beyond hose reach
+        legend = legend[:1]
+        if len(b) > cfg.report.province_max_points:
+            label = t("layer_deep_buildings", lang)
+            return _cells("layer_deep_buildings", b, colour=colour, label=label, cfg=cfg, lang=lang)
+        b = b.set_geometry(shapely.centroid(b.geometry.to_numpy()))
+        status = status[(status == "deep").to_numpy()]
+    kind: Kind = "point" if detail == "province" else "poly"
+    tip = Tip(
+        heading=t("layer_deep_buildings", lang),
+        columns=["deep_status", "hose_distance_m", "bottleneck_width_m", "floor_area_m2"],
+    )
+    styles = [{"c": colour, "w": 1, "fo": 0.6, "r": 3},
+              {"c": COLOURS["uncertain"], "w": 1, "fo": 0.45, "r": 3}]  # fmt: skip
+    return _layer(
+        "layer_deep_buildings", b, kind, legend, decimals=decimals_for(cfg, detail),
+        simplify_m=0 if kind == "point" else _simplify_m(cfg, detail), styles=styles,
+        style_index=(status == "uncertain").astype(int).to_numpy(), tip=tip, lang=lang,
     )  # fmt: skip
 
 
-def _water(
-    data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language
-) -> tuple[DrawnLayer, DrawnLayer]:
+def _water(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     legend = [
-        (COLOURS["water_usable"], t("water_usable", lang)),
-        (COLOURS["water_unusable"], t("water_unusable", lang)),
+        (COLOURS["water_usable"], t("water_usable", lang), "dot"),
+        (COLOURS["water_unusable"], t("water_unusable", lang), "dot"),
     ]
-    reach_legend = [(COLOURS["water_usable"], t("layer_water_reach", lang))]
     w = data.water_sources
     if w is None or len(w) == 0:
-        return (
-            DrawnLayer("layer_water", empty_geojson(), 0, legend),
-            DrawnLayer("layer_water_reach", empty_geojson(), 0, reach_legend),
-        )
-    pts = gpd.GeoDataFrame(
-        w.drop(columns="geometry"), geometry=shapely.centroid(w.geometry.to_numpy()), crs=w.crs
-    )
-    geoms = round_wgs84(pts, decimals_for(cfg, detail), 0)
+        return _empty("layer_water", legend)
     usable = (
         w["usable"].fillna(value=False).astype(bool).to_numpy()
         if "usable" in w.columns
         else np.ones(len(w), bool)
     )
-    colours = np.where(usable, COLOURS["water_usable"], COLOURS["water_unusable"])
-    tips = tooltips(w, ["kind", "reach_m", "reason"], lang, t("layer_water", lang))
-    props = [{"c": c, "t": tip} for c, tip in zip(colours, tips, strict=True)]
-    reach = w["reach_m"].to_numpy(dtype=float) if "reach_m" in w.columns else np.zeros(len(w))
-    has_reach = usable & np.isfinite(reach) & (reach > 0)
-    rprops = [{"c": COLOURS["water_usable"], "r": round(float(r), 1)} for r in reach[has_reach]]
-    reach_layer = DrawnLayer(
-        "layer_water_reach", geojson(geoms[has_reach], rprops), int(has_reach.sum()),
-        reach_legend, weight=1, fill_opacity=0.08, show=detail == "ward",
+    pts = w.set_geometry(shapely.point_on_surface(w.geometry.to_numpy()))
+    styles = [
+        {"c": COLOURS["water_usable"], "w": 2, "fo": 0.8, "r": 5},
+        {"c": COLOURS["water_unusable"], "w": 2, "fo": 0.6, "r": 4},
+    ]
+    tip = Tip(heading=t("layer_water", lang), heading_column="name",
+              columns=["kind", "reach_m", "reason"])  # fmt: skip
+    return _layer(
+        "layer_water", pts, "point", legend, decimals=decimals_for(cfg, detail), simplify_m=0,
+        styles=styles, style_index=np.where(usable, 0, 1), tip=tip, lang=lang,
     )  # fmt: skip
-    return DrawnLayer("layer_water", geojson(geoms, props), len(geoms), legend), reach_layer
+
+
+def _water_reach(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    kinds = ("hydrant", "natural")
+    legend = [
+        (COLOURS[f"reach_{k}"], t(f"reach_{k}", lang, m=f"{data.reach_m.get(k, 0):g}"), "line")
+        for k in kinds
+    ]
+    r = data.water_reach
+    show = detail == "ward"
+    if r is None or len(r) == 0:
+        return _empty("layer_water_reach", legend, show=show)
+    # A wide band under the alley halo and the street line: the stretch a hose reaches.
+    styles = [{"c": COLOURS[f"reach_{k}"], "w": 14, "o": 0.5} for k in kinds]
+    kind_idx = r["kind"].map({k: i for i, k in enumerate(kinds)}).fillna(1).astype(int)
+    if detail == "province":
+        return _province_reach(
+            data, r, kind_idx.to_numpy(), styles=styles, legend=legend, cfg=cfg, lang=lang
+        )
+    table = r.assign(label=[t(f"reach_{k}", lang, m=f"{m:g}") for k, m in
+                            zip(r["kind"], r["reach_m"], strict=True)])  # fmt: skip
+    tip = Tip(heading=t("layer_water_reach", lang), heading_column="label")
+    return _layer(
+        "layer_water_reach", table[["label", "geometry"]], "line", legend,
+        decimals=decimals_for(cfg, detail), simplify_m=_simplify_m(cfg, detail), styles=styles,
+        style_index=kind_idx.to_numpy(), tip=tip, lang=lang, show=show,
+    )  # fmt: skip
+
+
+def _union_length_m(r: gpd.GeoDataFrame) -> np.ndarray:
+    """Each stretch's length not already reached by an earlier one on its street.
+
+    A hydrant and a pond may reach the same stretch: summed per street, these give the
+    length reached by either (the union), as the water stage's ``covered_m`` does.
+    """
+    if not {"u", "v", "key", "from_m", "to_m"} <= set(r.columns):
+        length: np.ndarray = shapely.length(r.geometry.to_numpy())
+        return length
+    a, b = r["from_m"].to_numpy(float), r["to_m"].to_numpy(float)
+    street, _ = pd.MultiIndex.from_arrays([r["u"], r["v"], r["key"]]).factorize()
+    order = np.lexsort((a, street))
+    s, aa, bb = street[order], a[order], b[order]
+    before = pd.Series(bb).groupby(s).cummax().groupby(s).shift(1).fillna(-np.inf).to_numpy()
+    out = np.empty(len(r))
+    out[order] = np.maximum(0.0, bb - np.maximum(aa, before))
+    return out
+
+
+def _province_reach(
+    data: MapData,
+    r: gpd.GeoDataFrame,
+    kind_idx: np.ndarray,
+    *,
+    styles: list[dict[str, Any]],
+    legend: list[tuple[str, str, str]],
+    cfg: ProvinceConfig,
+    lang: Language,
+) -> DrawnLayer:
+    """Water reach as cells (share of street length reached), then as stretches close up."""
+    zoom = cfg.report.province_detail_zoom
+    parts = []
+    edges = data.edges
+    if edges is not None and len(edges):
+        if "reversed" in edges.columns:
+            edges = edges[~edges["reversed"].astype(bool)]
+        cell_m = cfg.report.province_line_cell_m
+        cols = {"street_km": shapely.length(edges.geometry.to_numpy()) / 1000}
+        streets = grid_sums(edges, cell_m, cols)
+        reached = grid_sums(r, cell_m, {"km": _union_length_m(r) / 1000})
+        km = pd.Series(
+            reached["km"].to_numpy(),
+            index=pd.MultiIndex.from_arrays([reached["cx"], reached["cy"]]),
+        )
+        at = pd.MultiIndex.from_arrays([streets["cx"], streets["cy"]])
+        streets["reach_km"] = km.reindex(at).fillna(0.0).to_numpy()
+        share = np.minimum(1.0, streets["reach_km"] / np.maximum(streets["street_km"], 1e-9))
+        streets["reach_share"] = np.round(100 * share.to_numpy()).astype(int)
+        tip = Tip(columns=["street_km", "reach_km", "reach_share"])
+        parts.append(
+            _share_cells(
+                "layer_water_reach", streets, share.to_numpy(), colour=COLOURS["reach_natural"],
+                cfg=cfg, tip=tip, lang=lang,
+            )
+        )  # fmt: skip
+    for i in range(len(styles)):
+        chains = gpd.GeoDataFrame(
+            geometry=merge_lines(r.geometry.to_numpy()[kind_idx == i]), crs=r.crs
+        )
+        parts.append(
+            _layer(
+                "layer_water_reach", chains, "line", legend, decimals=decimals_for(cfg, "province"),
+                simplify_m=cfg.report.province_simplify_m, styles=[styles[i]], zooms=(zoom, None),
+            )
+        )  # fmt: skip
+    cell_legend = (
+        COLOURS["reach_natural"],
+        t("cells_reach_share", lang, cell=_cell_km(cfg)),
+        "fill",
+    )
+    return _multi("layer_water_reach", parts, [*legend, cell_legend], show=False)
 
 
 def _stations(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    legend = [
-        (COLOURS["station_existing"], t("status_existing", lang)),
-        (COLOURS["station_planned"], t("status_planned", lang)),
-    ]
+    statuses = ("existing", "planned")
+    legend = [(COLOURS[f"station_{s}"], t(f"status_{s}", lang), "dot") for s in statuses]
     s = data.stations
     if s is None or len(s) == 0:
-        return DrawnLayer("layer_stations", empty_geojson(), 0, legend, point_radius_px=8)
-    pts = gpd.GeoDataFrame(
-        s.drop(columns="geometry"), geometry=shapely.centroid(s.geometry.to_numpy()), crs=s.crs
-    )
-    geoms = round_wgs84(pts, cfg.report.coordinate_decimals, 0)
+        return _empty("layer_stations", legend)
     status = s["status"].astype(str) if "status" in s.columns else pd.Series("existing", s.index)
-    tips = tooltips(s, ["status"], lang, t("layer_stations", lang))
-    props = [
-        {"c": COLOURS.get(f"station_{st}", COLOURS["station_existing"]), "t": tip, "w": 3}
-        for st, tip in zip(status, tips, strict=True)
-    ]
-    return DrawnLayer(
-        "layer_stations", geojson(geoms, props), len(geoms), legend,
-        point_radius_px=8, fill_opacity=0.9,
+    styles = [{"c": COLOURS[f"station_{st}"], "w": 3, "fo": 0.9, "r": 8} for st in statuses]
+    pts = s.set_geometry(shapely.point_on_surface(s.geometry.to_numpy()))
+    return _layer(
+        "layer_stations", pts, "point", legend, decimals=cfg.report.coordinate_decimals,
+        simplify_m=0, styles=styles, style_index=(status == "planned").astype(int).to_numpy(),
+        tip=Tip(heading=t("layer_stations", lang), heading_column="name", columns=["status"]),
+        lang=lang,
     )  # fmt: skip
 
 
 def _isochrones(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     iso = data.isochrones
     if iso is None or len(iso) == 0:
-        return DrawnLayer("layer_isochrones", empty_geojson(), 0, [], weight=1)
+        return _empty("layer_isochrones", [])
     iso = iso.sort_values("minutes", ascending=False)
     breaks = sorted(iso["minutes"].unique())
     colour = {
         m: ISOCHRONE_COLOURS[min(i, len(ISOCHRONE_COLOURS) - 1)] for i, m in enumerate(breaks)
     }
-    tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = round_wgs84(iso, decimals_for(cfg, detail), tol)
-    props = [{"c": colour[m], "t": t("minutes", lang, m=float(m))} for m in iso["minutes"]]
-    legend = [(colour[m], t("minutes", lang, m=float(m))) for m in breaks]
-    return DrawnLayer(
-        "layer_isochrones", geojson(geoms, props), len(geoms), legend,
-        weight=1, fill_opacity=0.15,
+    styles = [{"c": colour[m], "w": 1, "fo": 0.15} for m in breaks]
+    table = iso.assign(label=[t("minutes", lang, m=float(m)) for m in iso["minutes"]])
+    legend = [(colour[m], t("minutes", lang, m=float(m)), "fill") for m in breaks]
+    return _layer(
+        "layer_isochrones", table[["label", "geometry"]], "poly", legend,
+        decimals=decimals_for(cfg, detail), simplify_m=_simplify_m(cfg, detail), styles=styles,
+        style_index=iso["minutes"].map({m: i for i, m in enumerate(breaks)}).to_numpy(),
+        tip=Tip(heading_column="label"), lang=lang,
     )  # fmt: skip
 
 
 def _dense(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
     colour = COLOURS["dense_unreached"]
-    legend = [(colour, t("layer_dense_unreached", lang))]
+    legend = [(colour, t("layer_dense_unreached", lang), "fill")]
     d = data.dense_unreached
     if d is None or len(d) == 0:
-        return DrawnLayer("layer_dense_unreached", empty_geojson(), 0, legend, weight=1)
+        return _empty("layer_dense_unreached", legend)
     if detail == "province" and len(d) > cfg.report.province_max_points:
-        group = rectangles(
-            d.geometry.to_numpy(), d.crs, colour=colour, label=t("layer_dense_unreached", lang),
-            counts=None, decimals=decimals_for(cfg, detail),
-        )  # fmt: skip
-        return DrawnLayer(
-            "layer_dense_unreached", empty_geojson(), len(d), legend, weight=1, fill_opacity=0.45,
-            encoded=encoded_json([group]), decimals=decimals_for(cfg, detail),
-        )  # fmt: skip
-    if detail == "province":
-        merged = shapely.coverage_union_all(d.geometry.to_numpy())
-        d = gpd.GeoDataFrame(geometry=shapely.get_parts([merged]), crs=d.crs)
-        tips = [t("layer_dense_unreached", lang)] * len(d)
-    else:
-        tips = tooltips(d, ["floor_area_m2", "population", "time_s"], lang,
-                         t("layer_dense_unreached", lang))  # fmt: skip
-    geoms = round_wgs84(d, decimals_for(cfg, detail), 0)
-    props = [{"c": colour, "t": tip} for tip in tips]
-    return DrawnLayer(
-        "layer_dense_unreached", geojson(geoms, props), len(geoms), legend,
-        weight=1, fill_opacity=0.45,
+        # Thousands of small squares: drawn as their union (one outline per patch), fast to
+        # fill at province zoom; each cell's figures are on its ward map.
+        merged = shapely.get_parts(shapely.coverage_union_all(d.geometry.to_numpy()))
+        d = gpd.GeoDataFrame(geometry=merged, crs=d.crs)
+    tip = Tip(heading=t("layer_dense_unreached", lang),
+              columns=["floor_area_m2", "population", "time_s"])  # fmt: skip
+    return _layer(
+        "layer_dense_unreached", d, "poly", legend, decimals=decimals_for(cfg, detail),
+        simplify_m=0, styles=[{"c": colour, "w": 1, "fo": 0.45}], tip=tip, lang=lang,
     )  # fmt: skip
 
 
-def _sites(data: MapData, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
-    kinds = ("site_station", "site_hydrant", "site_fire_point")
-    legend = [(COLOURS[k], t(k, lang)) for k in kinds]
+def _sites(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) -> DrawnLayer:
+    kinds = ("site_alley", "site_field_check", "site_station", "site_hydrant", "site_fire_point")
+    lines = {"site_alley", "site_field_check"}
+    legend = [(COLOURS[k], t(k, lang), "line" if k in lines else "dot") for k in kinds]
     s = data.sites
     if s is None or len(s) == 0:
-        return DrawnLayer("layer_shortlist", empty_geojson(), 0, legend, point_radius_px=7)
-    geoms = round_wgs84(s, cfg.report.coordinate_decimals, 0)
-    props = [
-        {"c": COLOURS.get(k, "#000"), "t": html.escape(t(k, lang)), "p": why, "w": 3}
-        for k, why in zip(s["kind"], s["why_html"], strict=True)
-    ]
+        return _empty("layer_shortlist", legend)
+    styles = [{"c": COLOURS[k], "w": 3, "fo": 0.8, "r": 7} for k in kinds]
+    idx = s["kind"].map({k: i for i, k in enumerate(kinds)}).fillna(0).astype(int).to_numpy()
+    table = s.assign(label=[t(k, lang) for k in s["kind"]])
+    popups = [None if pd.isna(p) else str(p) for p in s["why_html"]]
+    ids = [None if pd.isna(i) else str(i) for i in s["id"]]
+    out = []
+    # Alleys (to widen, to check) are lines, the other sites points: one layer's data each.
+    is_line = s["kind"].isin(lines).to_numpy()
+    for kind, mask in (("line", is_line), ("point", ~is_line)):
+        if not mask.any():
+            continue
+        part = table[mask]
+        out.append(
+            _layer(
+                "layer_shortlist",
+                part[["label", "geometry"]],
+                cast("Kind", kind),
+                legend,
+                decimals=cfg.report.coordinate_decimals,
+                simplify_m=_simplify_m(cfg, detail),
+                styles=styles,
+                style_index=idx[mask],
+                tip=Tip(heading_column="label"),
+                lang=lang,
+                popups=[p for p, m in zip(popups, mask, strict=True) if m],
+                ids=[i for i, m in zip(ids, mask, strict=True) if m],
+            )
+        )
+    if len(out) == 1:
+        return out[0]
+    combined = {"multi": [json.loads(d.data) for d in out]}
     return DrawnLayer(
-        "layer_shortlist", geojson(geoms, props), len(geoms), legend,
-        point_radius_px=7, fill_opacity=0.8,
+        "layer_shortlist", json.dumps(combined, ensure_ascii=False, separators=(",", ":")),
+        sum(d.n_features for d in out), legend,
     )  # fmt: skip
 
 
 def _ward_outlines(
     data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language
 ) -> DrawnLayer:
-    legend = [(COLOURS["ward"], t("layer_wards", lang))]
     w = data.wards
-    tol = cfg.report.province_simplify_m if detail == "province" else cfg.report.ward_simplify_m
-    geoms = round_wgs84(w, decimals_for(cfg, detail), tol)
-    props = []
-    for _, row in w[["ward_id", "name", "map_file"]].iterrows():
-        popup = f"<b>{html.escape(str(row['name']))}</b>"
-        if detail == "province" and row["map_file"]:
-            href = html.escape(str(row["map_file"]))
-            popup += f'<br><a href="{href}">{html.escape(t("open_ward_map", lang))}</a>'
-        props.append({"c": COLOURS["ward"], "t": html.escape(str(row["name"])), "p": popup,
-                      "d": "4 4"})  # fmt: skip
-    return DrawnLayer(
-        "layer_wards", geojson(geoms, props), len(geoms), legend, weight=1.5, fill_opacity=0.0
+    approx = (
+        w["approximate"].fillna(value=False).astype(bool).to_numpy()
+        if "approximate" in w.columns
+        else np.zeros(len(w), bool)
     )
+    legend = []
+    if not approx.all():
+        legend.append((COLOURS["ward"], t("layer_wards", lang), "dash"))
+    if approx.any():
+        legend.append((COLOURS["ward_approximate"], t("ward_approximate", lang), "dash"))
+    names = w["name"].astype(str)
+    labels = [
+        f"{n} ({t('approximate_boundary', lang)})" if a else n
+        for n, a in zip(names, approx, strict=True)
+    ]
+    popups: list[str | None] = []
+    for label, file in zip(labels, w["map_file"], strict=True):
+        popup = f"<b>{html.escape(label)}</b>"
+        if detail == "province" and file:
+            # "{view}" becomes the clicked spot: the ward map opens there.
+            href = html.escape(str(file)) + "{view}"
+            popup += f'<br><a href="{href}">{html.escape(t("open_ward_map", lang))}</a>'
+        popups.append(popup)
+    styles = [
+        {"c": COLOURS["ward"], "w": 1.5, "dash": WARD_DASH, "fo": 0},
+        {"c": COLOURS["ward_approximate"], "w": 2, "dash": APPROXIMATE_DASH, "fo": 0},
+    ]
+    table = gpd.GeoDataFrame({"label": labels}, geometry=w.geometry.to_numpy(), crs=w.crs)
+    return _layer(
+        "layer_wards", table, "poly", legend, decimals=decimals_for(cfg, detail),
+        simplify_m=_simplify_m(cfg, detail), styles=styles, style_index=approx.astype(int),
+        tip=Tip(heading_column="label"), lang=lang, popups=popups,
+    )  # fmt: skip
 
 
 def build_layers(
@@ -548,26 +777,125 @@ def build_layers(
     lang
         {"vi", "en"}
     detail
-        {"province", "ward"}: the province map merges truck streets and bins dense point
-        layers into grid cells; ward maps draw every feature with its tooltip.
+        {"province", "ward"}: the province map joins streets into chains without tooltips and
+        counts dense point layers in grid cells; ward maps draw every feature with its tooltip.
 
     Returns
     -------
     list of DrawnLayer
     """
-    water, reach = _water(data, detail, cfg, lang)
     return [
         _ward_outlines(data, detail, cfg, lang),
         _isochrones(data, detail, cfg, lang),
         _dense(data, detail, cfg, lang),
-        reach,
+        _water_reach(data, detail, cfg, lang),
         _alleys(data, detail, cfg, lang),
         _streets(data, detail, cfg, lang),
         _deep(data, detail, cfg, lang),
-        water,
+        _water(data, detail, cfg, lang),
         _stations(data, cfg, lang),
-        _sites(data, cfg, lang),
+        _sites(data, detail, cfg, lang),
     ]
+
+
+class _CanvasLayer(Layer):
+    """A firegap layer (``static/firegap_map.js``): compact data drawn on its own canvas."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.firegapLayer({{ this.data_token }},
+            {zIndex: {{ this.z_index }}, name: {{ this.layer_name|tojson }}});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, drawn: DrawnLayer, name: str, z_index: int) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=drawn.show)
+        self._name = "FiregapLayer"
+        # The data goes in after rendering (see render_map): branca compiles every rendered
+        # script as a Jinja template, which is slow on megabytes and breaks on "{{" in them.
+        self.data_token = f"__firegap_data_{self.get_name()}__"
+        self.payload = {self.data_token: drawn.data.replace("</", "<\\/")}
+        self.z_index = z_index
+
+
+class _Legend(MacroElement):
+    """The title, a legend control above the metric scale bar, and the opening view."""
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <style>
+        .firegap-legend {background: rgba(255,255,255,0.92); padding: 6px 10px;
+          border-radius: 4px; font: 12px/1.35 sans-serif; max-height: 45vh; overflow-y: auto;
+          box-shadow: 0 1px 4px rgba(0,0,0,0.3); max-width: 300px;}
+        .firegap-legend b {display: block; margin-top: 4px;}
+        .firegap-legend i {display: inline-block; width: 14px; height: 12px; margin-right: 5px;
+          vertical-align: -2px; border-radius: 2px;}
+        .firegap-legend i.line {height: 4px; vertical-align: 2px; border-radius: 0;}
+        .firegap-legend i.dash {height: 0; border-top: 2px dashed; vertical-align: 3px;
+          background: none !important;}
+        .firegap-legend i.dot {width: 10px; height: 10px; border-radius: 50%;}
+        .firegap-legend small {display: block; color: #495057; margin-top: 4px;}
+        .leaflet-control-scale-line {background: rgba(255,255,255,0.85); font-weight: bold;
+          border-width: 2px; border-color: #212529;}
+        .firegap-title {position: fixed; top: 10px; left: 50px; z-index: 1000;
+          background: rgba(255,255,255,0.92); padding: 4px 10px; border-radius: 4px;
+          font: bold 15px sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,0.3);}
+        .firegap-found {font-weight: bold; border: 2px solid #fab005;}
+        </style>
+        <div class="firegap-title">{{ this.title }}</div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo(map);
+            var legend = L.control({position: "bottomleft"});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create("div", "firegap-legend");
+                div.innerHTML = {{ this.content|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo(map);
+            L.firegapOpen(map, {{ this.bounds|tojson }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        title: str,
+        layers: list[tuple[str, DrawnLayer]],
+        lang: Language,
+        bounds: list[list[float]],
+        note: str = "",
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Legend"
+        self.title = html.escape(title)
+        self.bounds = bounds
+        parts = [f"<b>{html.escape(t('legend', lang))}</b>"]
+        for name, drawn in layers:
+            if len(drawn.legend) == 1:
+                colour, _, swatch = drawn.legend[0]
+                parts.append(
+                    f'<b><i class="{swatch}" style="background:{colour};color:{colour}"></i>'
+                    f"{html.escape(name)}</b>"
+                )
+                continue
+            parts.append(f"<b>{html.escape(name)}</b>")
+            parts.extend(
+                f'<i class="{swatch}" style="background:{colour};color:{colour}"></i>'
+                f"{html.escape(label)}<br>"
+                for colour, label, swatch in drawn.legend
+            )
+        if note:
+            parts.append(f"<small>{html.escape(note)}</small>")
+        self.content = "\n".join(parts)
 
 
 def render_map(
@@ -578,6 +906,7 @@ def render_map(
     *,
     title: str,
     assets: tuple[str, str] | None,
+    note: str = "",
 ) -> str:
     """Return a self-contained Leaflet map page with a layer control and a legend.
 
@@ -586,7 +915,9 @@ def render_map(
     layers
         The overlays (see :func:`build_layers`).
     bounds_wgs84
-        ``(west, south, east, north)`` the map opens on.
+        ``(west, south, east, north)`` the map opens on, unless its address names a view:
+        ``#<zoom>/<lat>/<lon>[/<row id>]`` (the shortlists' links) opens there and rings the
+        feature carrying that row id.
     cfg
         Province config (tile URLs).
     lang
@@ -596,6 +927,8 @@ def render_map(
     assets
         Leaflet's JS and CSS text to inline (:func:`leaflet_assets`); ``None`` loads Leaflet
         from a CDN, which needs an internet connection.
+    note
+        A line under the legend (for example that ward boundaries are approximate).
 
     Returns
     -------
@@ -605,23 +938,26 @@ def render_map(
     west, south, east, north = bounds_wgs84
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
-        tiles=None, prefer_canvas=True, control_scale=True, zoom_start=13,
+        tiles=None, control_scale=False, zoom_start=13,
     )  # fmt: skip
     # Only Leaflet itself is needed: no jQuery, Bootstrap or icon fonts.
     m.default_js = []
     m.default_css = []
     fig = cast("Figure", m.get_root())
     fig.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    script = map_script().replace("</script", "<\\/script")
+    marker = "<!--firegap-leaflet-->"
+    fig.header.add_child(Element(marker), name="leaflet_inline")
     payload: dict[str, str] = {}
     if assets is not None:
         js, css = assets
-        marker = "<!--firegap-leaflet-->"
-        fig.header.add_child(Element(marker), name="leaflet_inline")
         safe_js = js.replace("</script", "<\\/script")
         payload[marker] = f"<style>{css}</style>\n<script>{safe_js}</script>"
     else:
         m.default_js = [("leaflet", LEAFLET_CDN + "leaflet.js")]
         m.default_css = [("leaflet_css", LEAFLET_CDN + "leaflet.css")]
+        payload[marker] = ""
+    payload[marker] += f"\n<script>{script}</script>"
     folium.TileLayer("OpenStreetMap", name=t("base_osm", lang), attr=t("attribution", lang)).add_to(
         m
     )
@@ -630,14 +966,13 @@ def render_map(
         attr=cfg.report.satellite_attribution, show=False,
     ).add_to(m)  # fmt: skip
     named = [(t(d.key, lang), d) for d in layers]
-    for name, drawn in named:
-        layer = _GeoJsonLayer(drawn, name)
+    for z, (name, drawn) in enumerate(named):
+        layer = _CanvasLayer(drawn, name, z_index=z + 1)
         payload.update(layer.payload)
         layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[south, west], [north, east]])
-    # After fit_bounds: a "#zoom/lat/lon" address (the shortlists' links) wins over it.
-    m.add_child(_Legend(title, [(n, d) for n, d in named if d.legend], lang))
+    bounds = [[south, west], [north, east]]
+    m.add_child(_Legend(title, [(n, d) for n, d in named if d.legend], lang, bounds, note))
     page = fig.render()
     for token, text in payload.items():
         page = page.replace(token, text, 1)

@@ -40,6 +40,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "source_rejects": "water/source_rejects.csv",
         "building_water": "water/building_water.parquet",
         "street_water": "water/street_water.parquet",
+        "reach": "water/reach.parquet",
         "spacing_gaps": "water/spacing_gaps.parquet",
         "hydrant_candidates": "water/hydrant_candidates.parquet",
         "water_wards": "water/wards.parquet",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from pipeline.report_inputs import (
     INPUTS,
     assign_wards,
     building_risk,
-    deep_only,
+    drawn_deep,
     load_data,
     load_wards,
     people_rate,
@@ -48,11 +49,13 @@ from pipeline.shortlists import (
     write_xlsx,
 )
 from pipeline.vn2000 import zone_crs, zone_label
+from pipeline.water import natural_reach_m
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pipeline.config import ProvinceConfig
+    from pipeline.paths import ProvincePaths
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
@@ -121,17 +124,26 @@ def build_shortlists(
     return out
 
 
+#: Shortlists drawn on the maps with their row ids, and their kind (legend key and colour).
+SITE_KINDS: dict[str, str] = {
+    "alleys_to_widen": "site_alley",
+    "field_check": "site_field_check",
+    "station_sites": "site_station",
+    "hydrant_sites": "site_hydrant",
+    "fire_point_sites": "site_fire_point",
+}
+
+
 def site_layer(
     lists: dict[str, gpd.GeoDataFrame], config: ProvinceConfig, lang: Language
 ) -> gpd.GeoDataFrame:
-    """Return the shortlisted sites as one point layer with kind, id, ward and a "why" popup."""
-    kinds = {
-        "station_sites": "site_station",
-        "hydrant_sites": "site_hydrant",
-        "fire_point_sites": "site_fire_point",
-    }
+    """Return the shortlist rows as one layer: kind, id, a "why" popup; alleys as lines.
+
+    The maps draw it with each row's id, so a workbook link ``...#18/<lat>/<lon>/<id>`` finds
+    and rings its feature; the other lists are points.
+    """
     frames = []
-    for name, kind in kinds.items():
+    for name, kind in SITE_KINDS.items():
         df = lists.get(name)
         if df is None or len(df) == 0:
             continue
@@ -139,21 +151,31 @@ def site_layer(
         f["kind"] = kind
         f["why_html"] = [
             f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
-            f"{html.escape(str(r['reason']))}<br>{html.escape(str(r['ward'] or ''))}"
+            f"{html.escape(str(r.get('reason') or ''))}<br>{html.escape(str(r.get('ward') or ''))}"
             f"<br><small>{r['lat']}, {r['lon']}</small>"
             for _, r in f.iterrows()
         ]
-        frames.append(f[["id", "kind", "why_html", "map_link", "geometry"]])
+        if kind not in {"site_alley", "site_field_check"}:
+            f = f.set_geometry(anchor_points(f))
+        keep = [c for c in ("id", "kind", "why_html", "map_link", "rank", "geometry") if c in f]
+        frames.append(f[keep])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
-    sites = pd.concat(frames, ignore_index=True)
-    return gpd.GeoDataFrame(sites, geometry=anchor_points(sites), crs=config.crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
 
 
-def _subset(df: Any, ward_id: str) -> Any:  # noqa: ANN401 - a frame or None
-    if df is None or "ward_id" not in df.columns:
-        return df
-    return df[df["ward_id"] == ward_id]
+def applied_truck_width_m(paths: ProvincePaths, config: ProvinceConfig) -> float:
+    """Return the truck width threshold the network stage applied (its summary), else the rule.
+
+    Hà Nội's inner city takes the urban renovation width (4 m), not the 3.5 m default: the
+    legend must say what was used.
+    """
+    path = paths.artifact("network", "network_summary")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("truck_min_width_m")
+    except (OSError, ValueError):
+        value = None
+    return float(value) if value is not None else float(truck_min_width_m(config.access))
 
 
 def _view_bounds(
@@ -174,6 +196,13 @@ def _view_bounds(
     return float(b[0]), float(b[1]), float(b[2]), float(b[3])
 
 
+def _map_note(wtable: gpd.GeoDataFrame, lang: Language) -> str:
+    """Return the legend's note: that ward boundaries are approximate, when they are."""
+    if "approximate" in wtable.columns and wtable["approximate"].fillna(value=False).any():
+        return t("limit_wards", lang)
+    return ""
+
+
 def render_maps(
     data: dict[str, Any],
     wtable: gpd.GeoDataFrame,
@@ -184,24 +213,33 @@ def render_maps(
     map_path: Path,
     wards_dir: Path,
     assets: tuple[str, str] | None,
+    paths: ProvincePaths,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Write the province map and one map per ward; return sizes and counts."""
     from tqdm import tqdm  # noqa: PLC0415
 
-    truck = float(truck_min_width_m(config.access))
+    truck = applied_truck_width_m(paths, config)
+    reach_m = {
+        "hydrant": config.water.hydrant_reach_m.value,
+        "natural": natural_reach_m(config.water),
+    }
     full = MapData(
         wards=wtable,
         edges=data["edges"],
         alleys=data["alleys"],
-        deep_buildings=deep_only(data["deep_buildings"]),
+        deep_buildings=drawn_deep(data["deep_buildings"]),
         water_sources=data["water_sources"],
+        water_reach=data.get("water_reach"),
         stations=data["stations"],
         isochrones=data["isochrones"],
         dense_unreached=data["dense_unreached"],
-        sites=sites,
+        # the province map: each list's province top rows; ward maps: all of their rows
+        sites=sites[sites["rank"] <= config.report.shortlist_rows] if "rank" in sites else sites,
         truck_min_width_m=truck,
+        reach_m=reach_m,
     )
+    note = _map_note(wtable, lang)
     province_name = config.name.vi if lang == "vi" else config.name.en
     t0 = time.perf_counter()
     layers = build_layers(full, config, lang, detail="province")
@@ -216,16 +254,16 @@ def render_maps(
         lang,
         title=t("map_title", lang, name=province_name),
         assets=assets,
+        note=note,
     )
+    del layers
     size_mb = write_map(text, map_path, max_mb=config.report.max_map_mb)
-    logger.info(
-        "report: province map %.2f MB, %s features (%.1f s)",
-        size_mb,
-        f"{sum(d.n_features for d in layers):,}",
-        time.perf_counter() - t0,
-    )
+    del text
+    logger.info("report: province map %.2f MB (%.1f s)", size_mb, time.perf_counter() - t0)
     t0 = time.perf_counter()
     sizes = []
+    frames = {key: sites if key == "sites" else getattr(full, key) for key in WARD_LAYERS}
+    rows = {key: _ward_rows(frame) for key, frame in frames.items()}
     for _, ward in tqdm(wtable.iterrows(), total=len(wtable), disable=not progress, desc="wards"):
         wid, geom = ward["ward_id"], ward.geometry
         iso = full.isochrones
@@ -238,15 +276,11 @@ def render_maps(
             ws = ws[shapely.dwithin(ws.geometry.to_numpy(), geom, reach)]
         one = MapData(
             wards=wtable[wtable["ward_id"] == wid],
-            edges=_subset(full.edges, wid),
-            alleys=_subset(full.alleys, wid),
-            deep_buildings=_subset(full.deep_buildings, wid),
             water_sources=ws,
-            stations=_subset(full.stations, wid),
             isochrones=iso,
-            dense_unreached=_subset(full.dense_unreached, wid),
-            sites=_subset(full.sites, wid),
             truck_min_width_m=truck,
+            reach_m=reach_m,
+            **{key: _take(frames[key], rows[key], wid) for key in WARD_LAYERS},
         )
         wl = build_layers(one, config, lang, detail="ward")
         page = render_map(
@@ -256,6 +290,7 @@ def render_maps(
             lang,
             title=str(ward["name"]),
             assets=assets,
+            note=note if ward.get("approximate") else "",
         )
         sizes.append(write_map(page, wards_dir / ward["map_file"].removeprefix("wards/")))
     logger.info(
@@ -269,8 +304,29 @@ def render_maps(
         "map_mb": round(size_mb, 3),
         "ward_maps": len(sizes),
         "ward_maps_mb": round(sum(sizes), 3),
-        "map_features": sum(d.n_features for d in layers),
+        "ward_map_max_mb": round(max(sizes, default=0.0), 3),
     }
+
+
+#: Layers of :class:`MapData` a ward map takes its own rows of (by ``ward_id``).
+WARD_LAYERS = ("edges", "alleys", "deep_buildings", "water_reach", "stations",
+               "dense_unreached", "sites")  # fmt: skip
+
+
+def _ward_rows(df: Any) -> dict[str, np.ndarray]:  # noqa: ANN401 - a frame or None
+    """Row positions of each ward in a layer (one pass, instead of a mask per ward)."""
+    if df is None or "ward_id" not in df.columns or not len(df):
+        return {}
+    ids = df["ward_id"].astype(str).to_numpy()
+    order = np.argsort(ids, kind="stable")
+    keys, first = np.unique(ids[order], return_index=True)
+    return dict(zip(keys, np.split(order, first[1:]), strict=True))
+
+
+def _take(df: Any, rows: dict[str, np.ndarray], ward_id: str) -> Any:  # noqa: ANN401
+    if df is None or "ward_id" not in df.columns:
+        return df
+    return df.iloc[rows.get(str(ward_id), np.empty(0, dtype=np.int64))]
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
@@ -322,6 +378,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         map_path=ctx.output("map"),
         wards_dir=wards_dir,
         assets=assets,
+        paths=paths,
         progress=ctx.progress,
     )
     province = config.name.vi if lang == "vi" else config.name.en

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import shapely
+from pyproj import CRS
 
 from pipeline._errors import InputDataError, MissingInputError
 from pipeline.paths import ARTIFACTS
@@ -67,12 +70,20 @@ class Input:
 
     ``columns`` maps each column name used here to the names accepted upstream (first found
     wins, renamed to the key); ``required`` columns must be present, the others are optional.
+    When ``columns`` is given, only those columns (and the index) are read. ``geometry``:
+    "full" keeps the shapes, "anchor" keeps one point per row (a polygon's inner point, a
+    line's midpoint), "none" reads no geometry; with ``geometry_if`` (``(column, values)``
+    rules) only the rows matching a rule whose column exists keep their shape, the others get
+    none. Per-building tables are read this way, so the report never holds a province's
+    building polygons.
     """
 
     stage: str
     name: str
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    geometry: Literal["full", "anchor", "none"] = "full"
+    geometry_if: tuple[tuple[str, tuple[object, ...]], ...] = ()
 
 
 #: Every upstream artifact and column the report uses: the one place to adjust at merge time.
@@ -99,6 +110,7 @@ INPUTS: dict[str, Input] = {
             "housenumber": ("addr:housenumber", "addr_housenumber", "housenumber"),
             "addr_street": ("addr:street", "addr_street"),
         },
+        geometry="anchor",
     ),
     "stations": Input("ingest", "stations", {"name": ("name",), "status": ("status",)}),
     "graph_nodes": Input("ingest", "graph_nodes", {"osmid": ("osmid",)}, ("osmid",)),
@@ -139,6 +151,8 @@ INPUTS: dict[str, Input] = {
             "bottleneck_width_m": ("bottleneck_width_m",),
             "floor_area_m2": ("floor_area_m2",),
         },
+        # drawn on the maps: beyond hose reach, and uncertain (field check)
+        geometry_if=(("deep_status", ("deep", "uncertain")), ("deep", (True,))),
     ),
     "fire_points": Input(
         "network",
@@ -154,11 +168,18 @@ INPUTS: dict[str, Input] = {
         "sources",
         {"kind": ("kind",), "usable": ("usable",), "reason": ("reason",), "reach_m": ("reach_m",)},
     ),
+    "water_reach": Input(
+        "water",
+        "reach",
+        {c: (c,) for c in ("u", "v", "key", "kind", "reach_m", "from_m", "to_m", "length_m")},
+        ("kind",),
+    ),
     "building_water": Input(
         "water",
         "building_water",
         {"covered": ("covered",), "building_id": ("building_id",)},
         ("covered",),
+        geometry="none",
     ),
     "hydrants": Input(
         "water",
@@ -185,6 +206,7 @@ INPUTS: dict[str, Input] = {
             "building_id": ("building_id",),
         },
         ("time_s",),
+        geometry="none",
     ),
     "dense_unreached": Input(
         "coverage",
@@ -257,9 +279,9 @@ def read_input(paths: ProvincePaths, key: str, crs: str) -> gpd.GeoDataFrame | p
         logger.warning("report: %s not found (stage %s not run); left out", path, spec.stage)
         return None
     try:
-        df: gpd.GeoDataFrame | pd.DataFrame = gpd.read_parquet(path)
-    except ValueError:
-        df = pd.read_parquet(path)  # no geometry: a plain table
+        df = _read_parquet(path, spec)
+    except InputDataError:
+        raise
     except Exception as e:
         msg = f"{path}: cannot read as Parquet ({type(e).__name__}: {e})"
         raise InputDataError(msg) from e
@@ -280,6 +302,72 @@ def read_input(paths: ProvincePaths, key: str, crs: str) -> gpd.GeoDataFrame | p
         if found is not None and found != col:
             renames[found] = col
     return df.rename(columns=renames)
+
+
+#: Rows whose geometry is decoded at a time when only an anchor point (or some rows) is kept.
+GEOMETRY_CHUNK = 200_000
+
+
+def _geo_meta(schema: Any) -> tuple[str | None, CRS | None]:  # noqa: ANN401 - a pyarrow schema
+    """Return the primary geometry column and its CRS from GeoParquet metadata."""
+    raw = (schema.metadata or {}).get(b"geo")
+    if raw is None:
+        return None, None
+    geo = json.loads(raw)
+    col = geo.get("primary_column")
+    crs = geo.get("columns", {}).get(col, {}).get("crs")
+    return col, (CRS.from_user_input(crs) if crs is not None else None)
+
+
+def _geometry_rows(
+    frame: pd.DataFrame, rules: tuple[tuple[str, tuple[object, ...]], ...]
+) -> np.ndarray:
+    """Rows keeping their shape: the first rule whose column exists decides (all without one)."""
+    for col, values in rules:
+        if col in frame.columns:
+            return frame[col].isin(list(values)).to_numpy()
+    return np.ones(len(frame), bool)
+
+
+def _read_parquet(path: Path, spec: Input) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read the columns ``spec`` names (all when it names none) with the geometry it asks for."""
+    schema = pq.read_schema(path)
+    geom_col, file_crs = _geo_meta(schema)
+    pandas_meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    index_cols = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)]
+    if spec.columns:
+        wanted = {n for names in spec.columns.values() for n in names}
+        wanted.update(col for col, _ in spec.geometry_if)
+        cols = [c for c in schema.names if c in wanted or c in index_cols]
+    else:
+        cols = [c for c in schema.names if c != geom_col]
+    if geom_col is None:
+        return pd.read_parquet(path, columns=cols or None)
+    if spec.geometry == "full" and not spec.geometry_if:
+        return gpd.read_parquet(path, columns=[*cols, geom_col])
+    table = pq.read_table(path, columns=[*cols, geom_col] if spec.geometry != "none" else cols)
+    frame = (
+        table.drop_columns([geom_col]).to_pandas()
+        if geom_col in table.column_names
+        else (table.to_pandas())
+    )
+    if spec.geometry == "none":
+        return frame
+    wkb = table.column(geom_col)
+    del table
+    keep = _geometry_rows(frame, spec.geometry_if)
+    geoms = np.full(len(frame), None, dtype=object)
+    for start in range(0, len(frame), GEOMETRY_CHUNK):
+        stop = min(start + GEOMETRY_CHUNK, len(frame))
+        rows = np.flatnonzero(keep[start:stop]) + start
+        if not len(rows):
+            continue
+        chunk = shapely.from_wkb(wkb.slice(start, stop - start).to_numpy(zero_copy_only=False))
+        chunk = chunk[rows - start]
+        geoms[rows] = (
+            anchor_points(gpd.GeoDataFrame(geometry=chunk)) if spec.geometry == "anchor" else chunk
+        )
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=file_crs)
 
 
 def _slug(value: object) -> str:
@@ -353,11 +441,12 @@ def assign_wards(gdf: gpd.GeoDataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
     out = np.full(len(pts), -1, dtype=np.int64)
     src, dst = tree.query(pts, predicate="within")
     out[src[::-1]] = dst[::-1]  # first ward wins on shared edges
-    missing = np.flatnonzero(out < 0)
+    missing = np.flatnonzero((out < 0) & ~shapely.is_missing(pts))
     if len(missing):
         near = tree.query_nearest(pts[missing], return_distance=False)
         out[missing[near[0]]] = near[1]
-    return pd.Series(wards["ward_id"].to_numpy()[out], index=gdf.index)
+    ids = np.concatenate([wards["ward_id"].to_numpy(dtype=object), np.array([None], dtype=object)])
+    return pd.Series(ids[out], index=gdf.index)  # no geometry: no ward (ids[-1])
 
 
 def _with_ward(
@@ -368,12 +457,17 @@ def _with_ward(
     """Add ``ward_id`` (and the ward's name as ``ward``) to a layer, spatially or by building."""
     if df is None:
         return None
-    df = df.copy()
-    if isinstance(df, gpd.GeoDataFrame):
-        df["ward_id"] = assign_wards(df, wards).to_numpy()
-    elif building_ward is not None:
+    # Freshly read frames, not shared: tagged in place (no copy of a province's rows).
+    by_building = building_ward is not None and (
+        "building_id" in df.columns or df.index.name == "building_id"
+    )
+    if by_building and building_ward is not None:
         ids = df["building_id"] if "building_id" in df.columns else pd.Series(df.index, df.index)
         df["ward_id"] = ids.map(building_ward).to_numpy()
+    elif isinstance(df, gpd.GeoDataFrame):
+        df["ward_id"] = assign_wards(df, wards).to_numpy()
+    elif building_ward is not None:
+        df["ward_id"] = pd.Series(df.index, df.index).map(building_ward).to_numpy()
     else:
         df["ward_id"] = None
     df["ward"] = df["ward_id"].map(wards.set_index("ward_id")["name"])
@@ -526,6 +620,15 @@ def load_data(
             chosen if len(chosen) else iso[iso["scenario"] == iso["scenario"].iloc[0]]
         )
     return data
+
+
+def drawn_deep(df: Any) -> Any:  # noqa: ANN401 - a frame or None
+    """Return the deep-building rows the maps draw: beyond hose reach or uncertain."""
+    if df is None:
+        return None
+    if "deep_status" in df.columns:
+        return df[df["deep_status"].isin(["deep", "uncertain"]).to_numpy()]
+    return deep_only(df)
 
 
 def deep_only(df: Any) -> Any:  # noqa: ANN401 - a frame or None

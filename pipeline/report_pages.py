@@ -292,6 +292,7 @@ def report_html(r: ReportInputs) -> str:
                 target,
                 t("chart_time", lang),
                 t("chart_buildings", lang),
+                unreachable_label=t("chart_unreachable", lang),
             )
         )
     scen = data["scenarios"]

@@ -14,7 +14,8 @@ from pipeline._errors import ConfigError, InputDataError
 from pipeline.boundary import read_vector, split_unit_name
 from pipeline.config import SourceFile
 from pipeline.paths import resolve_input
-from pipeline.tables import AuthorityTable, fold, read_authority_file
+from pipeline.table_cells import fold
+from pipeline.tables import AuthorityTable, read_authority_file
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -302,6 +303,7 @@ def build_wards(
     boundary: BaseGeometry,
     *,
     province_level: float | None = None,
+    table: AuthorityTable | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Return the province's wards / communes as polygons in the project CRS, and their source.
 
@@ -321,6 +323,9 @@ def build_wards(
         The province polygon (project CRS).
     province_level
         ``admin_level`` of the OSM relation the boundary came from, if it did.
+    table
+        The commune table, when the caller has read it (:func:`commune_table`); read here
+        otherwise.
 
     Returns
     -------
@@ -330,7 +335,8 @@ def build_wards(
         where they came from, for the ingest summary.
     """
     cfg, crs = config.wards, config.crs
-    table = commune_table(cfg, crs)
+    if table is None:
+        table = commune_table(cfg, crs)
     wards: gpd.GeoDataFrame | None = None
     info: dict[str, Any] = {}
     if cfg.file:

@@ -22,6 +22,7 @@ from pipeline.water_reach import (
     Segments,
     Spots,
     candidate_coverage,
+    line_substrings,
     segments_from_edges,
     snap_points,
     source_envelope,
@@ -366,6 +367,65 @@ def street_water(
     return out
 
 
+#: Source kinds of the reach stretches: hydrants, and every other usable source.
+REACH_KINDS: tuple[str, str] = ("hydrant", "natural")
+
+
+def reach_stretches(
+    segs: Segments, index: pd.Index, *, parts: dict[str, Any], config: WaterConfig, crs: object
+) -> gpd.GeoDataFrame:
+    """Return the stretches of street within reach of water, along the streets, by source kind.
+
+    Parameters
+    ----------
+    segs, index
+        The street segments and the ``(u, v, key)`` of the forward edge of each.
+    parts
+        :func:`building_water`'s envelopes (``env_h`` hydrants, ``env_s`` other sources).
+    config
+        Water config: the hydrant and natural-source reaches.
+    crs
+        The project CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``u, v, key, kind`` ({"hydrant", "natural"}), ``reach_m`` (the reach that applies),
+        ``from_m``, ``to_m`` (along the street from ``u``), ``length_m`` and the stretch as a
+        LineString: what the maps draw as water reach.
+    """
+    frames = []
+    for kind, env, reach in zip(
+        REACH_KINDS,
+        (parts["env_h"], parts["env_s"]),
+        (config.hydrant_reach_m.value, natural_reach_m(config)),
+        strict=True,
+    ):
+        seg, a, b = env.reached(reach)
+        keep = b > a
+        seg, a, b = seg[keep], a[keep], b[keep]
+        geoms = segs.geometry[seg]
+        # Positions are in graph lengths; the drawn line may be a little longer or shorter.
+        scale = shapely.length(geoms) / np.where(segs.length_m[seg] > 0, segs.length_m[seg], 1.0)
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "u": index.get_level_values(0)[seg],
+                    "v": index.get_level_values(1)[seg],
+                    "key": index.get_level_values(2)[seg],
+                    "kind": kind,
+                    "reach_m": float(reach),
+                    "from_m": a,
+                    "to_m": b,
+                    "length_m": b - a,
+                },
+                geometry=line_substrings(geoms, a * scale, b * scale),
+                crs=crs,
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
 def spacing_gaps(
     segs: Segments, street: gpd.GeoDataFrame, hydrant_spots: Spots, config: WaterConfig
 ) -> gpd.GeoDataFrame:
@@ -590,6 +650,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
         config=wcfg,
     )
     gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
+    reach = reach_stretches(segs, seg_index, parts=parts, config=wcfg, crs=crs)
     logger.info(
         "water: %s of %s buildings without water in reach, %.1f km of street uncovered, "
         "%s truck segments with hydrant spacing gaps (%.1f s)",
@@ -678,6 +739,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     rejects.to_csv(ctx.output("source_rejects"), index=False, encoding="utf-8")
     write_parquet(bw, ctx.output("building_water"))
     write_parquet(street, ctx.output("street_water"))
+    write_parquet(reach, ctx.output("reach"))
     write_parquet(gaps, ctx.output("spacing_gaps"))
     write_parquet(candidates, ctx.output("hydrant_candidates"))
     write_parquet(wards_out, ctx.output("water_wards"))

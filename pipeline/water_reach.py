@@ -298,6 +298,48 @@ class Envelope:
         worst[worst == -np.inf] = np.inf
         return worst, covered
 
+    def reached(self, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the stretches of the segments within ``threshold``, merged per segment.
+
+        Parameters
+        ----------
+        threshold
+            Cost up to which a point counts as reached.
+
+        Returns
+        -------
+        seg, start_m, end_m
+            One row per maximal reached stretch, sorted by segment and start; positions are
+            distances from the segment's ``u`` end (in the segments' ``length_m`` units).
+
+        Notes
+        -----
+        Between two neighbouring anchors the cost is ``min(c_i + (x - p_i), c_j + (p_j - x))``,
+        so the reached part is ``[p_i, p_i + (T - c_i)]`` and ``[p_j - (T - c_j), p_j]``
+        clipped to ``[p_i, p_j]``: exact, and the same set :meth:`segment_stats` measures.
+        """
+        same = np.flatnonzero(self.seg[1:] == self.seg[:-1])
+        seg, p_i, p_j = self.seg[same], self.pos[same], self.pos[same + 1]
+        with np.errstate(invalid="ignore"):
+            left = np.minimum(p_j, p_i + np.maximum(threshold - self.cost[same], 0.0))
+            right = np.maximum(p_i, p_j - np.maximum(threshold - self.cost[same + 1], 0.0))
+        ok_l = np.isfinite(self.cost[same]) & (self.cost[same] <= threshold) & (left > p_i)
+        ok_r = np.isfinite(self.cost[same + 1]) & (self.cost[same + 1] <= threshold) & (right < p_j)
+        s = np.r_[seg[ok_l], seg[ok_r]]
+        a = np.r_[p_i[ok_l], right[ok_r]]
+        b = np.r_[left[ok_l], p_j[ok_r]]
+        if not len(s):
+            return s.astype(np.int64), a.astype(float), b.astype(float)
+        order = np.lexsort((a, s))
+        s, a, b = s[order], a[order], b[order]
+        reach = pd.Series(b).groupby(s).cummax().to_numpy()
+        new = np.r_[True, (s[1:] != s[:-1]) | (a[1:] > reach[:-1] + 1e-9)]
+        group = np.cumsum(new) - 1
+        start = a[new]
+        end = np.zeros(len(start))
+        np.maximum.at(end, group, b)
+        return s[new], start, end
+
 
 def envelope(segs: Segments, node_cost: np.ndarray, node_src: np.ndarray, spots: Spots) -> Envelope:
     """Build the cost envelope of every segment from node costs and the sources' spots.
@@ -483,3 +525,40 @@ def snap_points(geoms: np.ndarray, segs: Segments) -> tuple[np.ndarray, np.ndarr
     """
     snap = snap_to_edges(np.asarray(geoms), gpd.GeoDataFrame(geometry=segs.geometry))
     return snap.edge, snap.to_u_m, snap.gap_m
+
+
+def line_substrings(geoms: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Return the part of each line between two distances along it (vectorised substring).
+
+    Parameters
+    ----------
+    geoms
+        LineStrings, one per stretch (repeat a line for several stretches of it).
+    start, end
+        Distances along each line, ``0 <= start <= end <= length``.
+
+    Returns
+    -------
+    numpy.ndarray
+        LineStrings from ``start`` to ``end`` with every vertex of the line in between.
+    """
+    geoms = np.asarray(geoms)
+    if not len(geoms):
+        return np.empty(0, dtype=object)
+    coords, idx = shapely.get_coordinates(geoms, return_index=True)
+    n = np.bincount(idx, minlength=len(geoms))
+    first = np.r_[0, np.cumsum(n)[:-1]]
+    step = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
+    step[first] = 0.0
+    cum = np.cumsum(step)
+    along = cum - np.repeat(cum[first], n)
+    inside = (along > np.repeat(start, n)) & (along < np.repeat(end, n))
+    a = shapely.get_coordinates(shapely.line_interpolate_point(geoms, start))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(geoms, end))
+    key = np.r_[np.arange(len(geoms)), idx[inside], np.arange(len(geoms))]
+    rank = np.r_[np.zeros(len(geoms)), np.ones(int(inside.sum())), np.full(len(geoms), 2.0)]
+    pos = np.r_[np.arange(len(geoms)), np.flatnonzero(inside), np.arange(len(geoms))]
+    xy = np.concatenate([a, coords[inside], b])
+    order = np.lexsort((pos, rank, key))
+    out: np.ndarray = shapely.linestrings(xy[order], indices=key[order])
+    return out

@@ -31,14 +31,21 @@ class PageCheck:
     load_s: float
     dom_s: float
     center_zoom: tuple[float, float, float]
+    probe: object = None
 
 
 def open_maps(
     pages: list[tuple[Path, Path]] | list[tuple[Path, Path, str]],
     *,
     size: tuple[int, int] = (1280, 900),
+    wait_s: float = 0.3,
+    probe: str | None = None,
 ) -> list[PageCheck]:
-    """Load each ``(html, screenshot[, fragment])`` in one headless Chromium; report each page."""
+    """Load each ``(html, screenshot[, fragment])`` in one headless Chromium; report each page.
+
+    ``wait_s`` passes before the page is read (a zoom animation takes 0.25 s); ``probe`` is a
+    script body whose return value goes into :attr:`PageCheck.probe` (``map`` is the map).
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -75,8 +82,16 @@ def open_maps(
             t0 = time.perf_counter()
             driver.get(html.resolve().as_uri() + "".join(fragment))
             load_s = time.perf_counter() - t0
-            time.sleep(0.3)  # let the canvas draw
+            time.sleep(wait_s)  # let the canvas draw (and any animation end)
             overlays, bases, legend, has_leaflet, dom_ms, view = driver.execute_script(js)
+            probed = (
+                driver.execute_script(
+                    "const map = window[Object.keys(window).find(k => /^map_[0-9a-f]+$/.test(k))];"
+                    + probe
+                )
+                if probe
+                else None
+            )
             driver.save_screenshot(str(screenshot))
             errors = [
                 m["message"] for m in driver.get_log("browser")
@@ -92,6 +107,7 @@ def open_maps(
                     load_s,
                     dom_ms / 1000,
                     tuple(view),
+                    probed,
                 )
             )
     finally:

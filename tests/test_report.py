@@ -249,6 +249,36 @@ def test_input_registry_names_known_stages():
     assert all(set(s.required) <= set(s.columns) for s in INPUTS.values())
 
 
+#: Read in the page after a map link opened it: the view, the ringed feature, the scale bar.
+LANDING_PROBE = """
+const h = map._firegap && map._firegap.highlighted;
+const rect = s => { const e = document.querySelector(s); if (!e) { return null; }
+  const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+let near = null;
+if (h) {
+  const c = map.getCenter();
+  const d = h.drawn[0];
+  const pts = d.getLatLngs ? d.getLatLngs().flat(3) : [d.getLatLng()];
+  near = Math.min(...pts.map(p => map.distance(p, c)));
+  for (let i = 1; i < pts.length; i++) {  // distance to each segment, sampled
+    for (let k = 1; k < 10; k++) {
+      const p = L.latLng(pts[i - 1].lat + (pts[i].lat - pts[i - 1].lat) * k / 10,
+                         pts[i - 1].lng + (pts[i].lng - pts[i - 1].lng) * k / 10);
+      near = Math.min(near, map.distance(p, c));
+    }
+  }
+}
+return {id: h ? h.id : null, layer: h ? h.layer : null, onMap: h ? map.hasLayer(h.drawn[0]) : false,
+        near_m: near, scale: rect(".leaflet-control-scale-line"), legend: rect(".firegap-legend"),
+        scaleText: (document.querySelector(".leaflet-control-scale-line") || {}).textContent,
+        width: window.innerWidth, height: window.innerHeight};
+"""
+
+
+def _disjoint(a, b):
+    return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
 @pytest.mark.browser
 def test_map_in_headless_chromium(town_run, tmp_path):
     if chromium_paths() is None:
@@ -259,17 +289,25 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     if not summary["leaflet_inlined"]:
         pytest.skip("Leaflet not vendored (run make vendor); the map would need a CDN")
     shot = tmp_path / "town_map.png"
-    # The first alley's link from the XLSX: its ward map, centred on the alley.
+    # The first alley's link from the XLSX: its ward map at street zoom on the alley, with the
+    # row id (``#18/<lat>/<lon>/<row id>``) ringing the alley.
     wb = openpyxl.load_workbook(paths.artifact("report", "shortlists_xlsx"))
     ws = wb[t("list_alleys", "vi")]
-    link = ws.cell(row=2, column=[c.value for c in ws[1]].index(column_label("map_link", "vi")) + 1)
-    file, fragment = link.value.split("#")
+    head = [c.value for c in ws[1]]
+    link = ws.cell(row=2, column=head.index(column_label("map_link", "vi")) + 1).value
+    row_id = ws.cell(row=2, column=head.index(column_label("id", "vi")) + 1).value
+    file, fragment = link.split("#")
+    assert fragment.split("/")[3] == row_id == "AL-001"
+    ward_shot = tmp_path / "w.png"
+    pages = [
+        (paths.artifact("report", "map"), shot),
+        (paths.outputs / file, ward_shot, "#" + fragment),
+    ]
     page, ward = open_maps(
-        [
-            (paths.artifact("report", "map"), shot),
-            (paths.outputs / file, tmp_path / "w.png", "#" + fragment),
-        ]
-    )
+        pages,
+        wait_s=1.0,  # past a zoom animation (0.25 s), which once undid the jump
+        probe=LANDING_PROBE,
+    )  # fmt: skip
     assert page.leaflet_loaded
     assert page.js_errors == []
     expected = [t(k, "vi") for k in ("layer_wards", "layer_isochrones", "layer_dense_unreached",
@@ -279,12 +317,31 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     assert page.base_layers == [t("base_osm", "vi"), t("base_satellite", "vi")]
     assert t("class_hose_only", "vi") in page.legend_text
     assert shot.stat().st_size > 10_000
+    # the metric scale bar is on screen and not under the legend
+    probe = page.probe
+    assert probe["scale"] is not None
+    assert probe["scaleText"].endswith(("m", "km"))
+    assert _disjoint(probe["scale"], probe["legend"])
+    assert probe["scale"][0] >= 0
+    assert probe["scale"][3] <= probe["height"]
     assert ward.js_errors == []
     assert ward.overlays == expected
-    zoom, lat, lon, row_id = fragment.split("/")
-    assert row_id == "AL-001"
-    zoom, lat, lon = float(zoom), float(lat), float(lon)
-    assert ward.center_zoom == pytest.approx((lat, lon, zoom), abs=1e-6)
+    zoom, lat, lon, _ = fragment.split("/")
+    assert ward.center_zoom == pytest.approx((float(lat), float(lon), float(zoom)), abs=1e-6)
+    assert ward.center_zoom[2] == 18  # street zoom
+    found = ward.probe
+    assert found["id"] == row_id
+    assert found["layer"] == t("layer_shortlist", "vi")
+    assert found["onMap"]
+    assert found["near_m"] < 1.0  # the ringed alley passes through the link's point
+    # and it is drawn: the ring's colour around the centre of the screenshot
+    from PIL import Image  # matplotlib's dependency
+
+    img = np.asarray(Image.open(ward_shot).convert("RGB")).astype(int)
+    cy, cx = img.shape[0] // 2, img.shape[1] // 2
+    box = img[cy - 40 : cy + 40, cx - 40 : cx + 40]
+    ring = (np.abs(box - np.array([0xFA, 0xB0, 0x05])).sum(axis=2) < 60).sum()
+    assert ring > 50
 
 
 def test_cli_lang_en_gives_english_outputs(town_run, tmp_path):

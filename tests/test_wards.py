@@ -79,3 +79,24 @@ def test_bac_ninh_99_communes():
     assert wards["population"].sum() == 3_619_442  # PROVENANCE.md
     assert wards["area_km2"].sum() == pytest.approx(boundary.area / 1e6, rel=1e-6)
     assert np.isfinite(wards["area_km2"]).all()
+
+
+def test_commune_table_rejects_go_to_the_ingest_rejects_csv(town_project, tmp_path):
+    csv = _centroids_csv(tmp_path / "communes.csv")
+    csv.write_text(csv.read_text("utf-8") + "003,Xã C,xã,10,,\n", encoding="utf-8")
+    town_project.province(
+        "town",
+        {
+            "osm": {"file": str(tmp_path / "town.osm.pbf")},
+            "boundary": {"file": str(tmp_path / "boundary.geojson")},
+            "wards": {"centroids_csv": str(csv)},
+        },
+    )
+    paths = ProvincePaths("town", town_project.root)
+    result = run_pipeline("ingest", load_config("town", root=town_project.root), paths)
+    rejects = pd.read_csv(paths.artifact("ingest", "rejects"))
+    assert rejects.to_dict(orient="records") == [
+        {"file": "communes.csv", "line": 4, "reason": "no coordinates"}
+    ]
+    files = result["ingest"]["summary"]["authority_files"]
+    assert [(f["file"], f["used"], f["skipped"]) for f in files] == [("communes.csv", 2, 1)]

@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from pipeline._errors import InputDataError
 from pipeline.config import load_config
@@ -136,6 +137,32 @@ def test_reach_is_measured_along_the_streets(water_project):
     assert w_bld["covered"]
     assert w_bld["nearest_source_kind"] == "pond"
     assert w_bld["hydrant_distance_m"] == pytest.approx(45 + 150 + 2, abs=0.05)
+
+
+def test_reach_stretches_follow_the_streets(water_project):
+    paths = water_project
+    reach = gpd.read_parquet(paths.artifact("water", "reach"))
+    street = gpd.read_parquet(paths.artifact("water", "street_water"))
+    assert set(reach["kind"]) == {"hydrant", "natural"}
+    # the hydrant at A reaches 150 m along the U: A-B (45 m), B-C (90 m), 15 m of C-D
+    hyd = reach[reach["kind"] == "hydrant"].set_index(["u", "v"])
+    assert hyd.loc[(3, 4), "length_m"] == pytest.approx(15, abs=0.1)
+    assert hyd.loc[(3, 4), "from_m"] == pytest.approx(0, abs=0.1)
+    assert hyd.loc[(2, 3), "length_m"] == pytest.approx(90, abs=0.1)
+    # the drawn stretch is that part of the street: from C (90, -45) 15 m north
+    c_to_d = hyd.loc[(3, 4), "geometry"]
+    assert c_to_d.length == pytest.approx(15, abs=0.1)
+    # every stretch lies on its street, and per street the union is the covered length
+    by_edge = street.set_index(["u", "v", "key"])
+    lines = by_edge.loc[list(zip(reach["u"], reach["v"], reach["key"], strict=True)), "geometry"]
+    assert shapely.contains(shapely.buffer(lines.to_numpy(), 0.01), reach.geometry.to_numpy()).all()
+    for key, group in reach.groupby(["u", "v", "key"]):
+        ab = sorted(zip(group["from_m"], group["to_m"], strict=True))
+        union, end = 0.0, -1.0
+        for a, b in ab:
+            union += max(0.0, b - max(a, end))
+            end = max(end, b)
+        assert union == pytest.approx(by_edge.loc[key, "covered_m"], abs=0.05)
 
 
 def test_sources_usable_only_with_truck_access(water_project):

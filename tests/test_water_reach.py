@@ -19,6 +19,7 @@ from pipeline.tables import rejects_frame
 from pipeline.water_reach import (
     Spots,
     candidate_coverage,
+    line_substrings,
     segments_from_edges,
     snap_points,
     source_envelope,
@@ -92,6 +93,43 @@ def test_segment_worst_and_covered_length():
     worst_none, covered_none = source_envelope(segs, Spots.empty()).segment_stats(150)
     assert np.isinf(worst_none).all()
     assert (covered_none == 0).all()
+
+
+def test_reached_stretches_of_the_u():
+    segs = graph(U_POINTS, U_STREETS)
+    spots = spots_at_points(np.array([pt(0, 0)]), segs, mask=segs.truck, max_distance_m=5)
+    seg, a, b = source_envelope(segs, spots).reached(150)
+    # A-B and B-C whole; C-D only its first 15 m (from C)
+    assert seg.tolist() == [0, 1, 2]
+    assert a == pytest.approx([0, 0, 0])
+    assert b == pytest.approx([45, 90, 15])
+    # a second source at D: C-D reached from its D end; at 60 m B-C is reached from both
+    # ends (15 m from B, 15 m from C) in two stretches, at 150 m in one
+    both = spots_at_points(np.array([pt(0, 0), pt(90, 0)]), segs, mask=segs.truck,
+                           max_distance_m=5)  # fmt: skip
+    seg, a, b = source_envelope(segs, both).reached(20)
+    assert seg.tolist() == [0, 2]
+    assert a == pytest.approx([0, 25])
+    assert b == pytest.approx([20, 45])
+    seg, a, b = source_envelope(segs, both).reached(60)
+    assert seg.tolist() == [0, 1, 1, 2]
+    assert a == pytest.approx([0, 0, 75, 0])
+    assert b == pytest.approx([45, 15, 90, 45])
+    seg, a, b = source_envelope(segs, both).reached(150)
+    assert seg.tolist() == [0, 1, 2]
+    assert b - a == pytest.approx([45, 90, 45])
+    seg, _, _ = source_envelope(segs, Spots.empty()).reached(150)
+    assert len(seg) == 0
+
+
+def test_line_substrings_keep_the_vertices_in_between():
+    bent = shapely.LineString([(0, 0), (10, 0), (10, 10), (20, 10)])
+    out = line_substrings(np.array([bent, bent, bent]), np.array([5.0, 0.0, 12.0]),
+                          np.array([15.0, 30.0, 12.5]))  # fmt: skip
+    assert shapely.get_coordinates(out[0]).tolist() == [[5, 0], [10, 0], [10, 5]]
+    assert shapely.equals(out[1], bent)
+    assert shapely.get_coordinates(out[2]).tolist() == [[10, 2], [10, 2.5]]
+    assert len(line_substrings(np.array([]), np.array([]), np.array([]))) == 0
 
 
 def test_pond_without_road_is_ignored_and_river_has_many_access_points():
@@ -176,6 +214,19 @@ def test_envelope_matches_brute_force(town, data):
     assert (per_seg.max(axis=1)[finite] >= worst[finite] - segs.length_m[finite] / 200 - 1e-6).all()
     share = (per_seg <= step).mean(axis=1)
     assert share * segs.length_m == pytest.approx(covered, abs=float(segs.length_m.max()) / 100)
+    # the reached stretches: disjoint, their lengths add up to covered, and a sampled point lies
+    # in one exactly when its cost is within the threshold
+    r_seg, r_a, r_b = env.reached(step)
+    assert (r_b > r_a).all()
+    assert np.bincount(r_seg, weights=r_b - r_a, minlength=n) == pytest.approx(covered, abs=1e-6)
+    same = r_seg[1:] == r_seg[:-1]
+    assert (r_a[1:][same] > r_b[:-1][same]).all()
+    pos = np.tile(t, n) * segs.length_m[all_seg]
+    inside = np.zeros(len(all_seg), bool)
+    for s_, a_, b_ in zip(r_seg, r_a, r_b, strict=True):
+        inside |= (all_seg == s_) & (pos >= a_ - 1e-6) & (pos <= b_ + 1e-6)
+    clear = np.abs(samples - step) > 1e-6
+    assert (inside[clear] == (samples <= step)[clear]).all()
 
 
 @settings(max_examples=20, deadline=None)
