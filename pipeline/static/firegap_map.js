@@ -321,15 +321,21 @@
     /* Feature under zoom-0 point (x, y) at map scale S, or -1: the last drawn wins. */
     hit: function (x, y, S) {
       if (!this.drawnAt(Math.round(Math.log2(S)))) { return -1; }
+      if (!this.nFeat) { return -1; }
       if (!this._grid) { this._buildGrid(); }
-      var tol = 4 / S, best = -1, grid = this._grid, cs = grid.cs;
+      var tol = 4 / S, best = -1, grid = this._grid, cs = grid.cs, m;
       var cx0 = Math.floor((x - tol) / cs), cx1 = Math.floor((x + tol) / cs);
       var cy0 = Math.floor((y - tol) / cs), cy1 = Math.floor((y + tol) / cs);
       var seen = {}, cands = grid.big.slice();
-      for (var cx = cx0; cx <= cx1; cx++) {
-        for (var cy = cy0; cy <= cy1; cy++) {
-          var cell = grid.cells.get(cx * 4194304 + cy);
-          if (cell) { for (var m = 0; m < cell.length; m++) { cands.push(cell[m]); } }
+      if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > grid.cells.size) {
+        // zoomed far out: the tolerance spans more cells than there are; test every feature
+        for (m = 0; m < this.nFeat; m++) { cands.push(m); }
+      } else {
+        for (var cx = cx0; cx <= cx1; cx++) {
+          for (var cy = cy0; cy <= cy1; cy++) {
+            var cell = grid.cells.get(cx * 4194304 + cy);
+            if (cell) { for (m = 0; m < cell.length; m++) { cands.push(cell[m]); } }
+          }
         }
       }
       for (var c = 0; c < cands.length; c++) {
