@@ -15,12 +15,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._io import read_geoparquet, write_json, write_parquet
-from pipeline.density import (
-    M2_PER_HA,
-    build_cells,
-    cell_ids,
-    raster_population,
-)
+from pipeline.density import M2_PER_HA, building_cells, density_grid
 from pipeline.graph import read_graph_layers
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
@@ -32,7 +27,6 @@ from pipeline.isochrones import (
     split_at_points,
     warn_unsnapped,
 )
-from pipeline.paths import resolve_input
 from pipeline.routing import EdgeArrays, Snap, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.truck_network import read_truck_flags
@@ -145,9 +139,10 @@ def snap_to_reached(
     drive: gpd.GeoDataFrame,
     reached: np.ndarray,
     *,
+    stranded: np.ndarray,
     max_distance_m: float,
 ) -> Snap:
-    """Move points whose nearest drivable edge no truck reaches to the nearest reached one.
+    """Move points whose snapped spot no truck reaches to the nearest reached edge.
 
     Parameters
     ----------
@@ -159,16 +154,18 @@ def snap_to_reached(
         The drivable edges.
     reached
         Boolean per drivable edge: a truck of the scenario can get onto it.
+    stranded
+        Boolean per point: no truck reaches its spot (see :func:`point_times`).
     max_distance_m
         The hose reach: farther reached edges do not count.
 
     Returns
     -------
     Snap
-        The same snap where the edge is reached (or no reached edge is within reach), else
+        The same snap where the spot is reached (or no reached edge is within reach), else
         the nearest reached edge's.
     """
-    redo = np.flatnonzero((snap.edge >= 0) & ~reached[np.maximum(snap.edge, 0)])
+    redo = np.flatnonzero((snap.edge >= 0) & stranded)
     allowed = np.flatnonzero(reached)
     if len(redo) == 0 or len(allowed) == 0:
         return snap
@@ -382,23 +379,11 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
     config = ctx.config
     buildings = read_geoparquet(ctx.input("ingest", "buildings")).to_crs(config.crs)
     boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
-    raster_people = None
-    if config.density.population_raster:
-        raster_people = raster_population(
-            resolve_input(config.density.population_raster), crs=config.crs,
-            cell_m=config.density.cell_size_m,
-            bounds=tuple(boundary.total_bounds),
-        )  # fmt: skip
-    cells = build_cells(buildings, wards, config.density, raster_people=raster_people)
+    cells = density_grid(buildings, wards, config.density, bounds=tuple(boundary.total_bounds))
     hose_m = config.access.hose_reach_from_truck_road_m.value
     b_geoms = buildings.geometry.to_numpy()
-    centres = shapely.point_on_surface(b_geoms)
-    cell_of = (
-        cell_ids(shapely.get_coordinates(centres), config.density.cell_size_m)
-        if len(centres)
-        else np.empty(0, dtype=np.int64)
-    )
-    b_ward = ward_rows(centres, wards)
+    cell_of = building_cells(buildings, config.density.cell_size_m)
+    b_ward = ward_rows(shapely.point_on_surface(b_geoms), wards)
     buildings["ward_id"] = np.where(
         b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
     )
@@ -435,9 +420,10 @@ def scenario_times(
     reach = Reach(reach.cost, nearest)
     arr = net.arr
     reached = np.isfinite(reach.cost[arr.u]) | (net.two_way & np.isfinite(reach.cost[arr.v]))
+    first = point_times(reach, dem.building_snap, arr, net.seconds_per_m, two_way=net.two_way)
     b_snap = snap_to_reached(
         dem.buildings.geometry.to_numpy(), dem.building_snap, net.drive, reached,
-        max_distance_m=dem.hose_m,
+        stranded=~np.isfinite(first.time_s), max_distance_m=dem.hose_m,
     )  # fmt: skip
     pt = point_times(reach, b_snap, arr, net.seconds_per_m, two_way=net.two_way)
     dem.buildings[f"time_s_{name}"] = pt.time_s

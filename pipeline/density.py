@@ -13,6 +13,7 @@ import pyproj
 import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
+from pipeline.paths import resolve_input
 from pipeline.wards import ward_rows
 
 if TYPE_CHECKING:
@@ -199,3 +200,52 @@ def build_cells(
         f"{len(cells):,}", cell_m, f"{int(cells['dense'].sum()):,}", time.perf_counter() - t0,
     )  # fmt: skip
     return cells
+
+
+def building_cells(buildings: gpd.GeoDataFrame, cell_m: float) -> np.ndarray:
+    """Return the grid cell of each building (of its representative point)."""
+    centres = shapely.point_on_surface(buildings.geometry.to_numpy())
+    if len(centres) == 0:
+        return np.empty(0, dtype=np.int64)
+    return cell_ids(shapely.get_coordinates(centres), cell_m)
+
+
+def density_grid(
+    buildings: gpd.GeoDataFrame,
+    wards: gpd.GeoDataFrame,
+    config: DensityConfig,
+    *,
+    bounds: tuple[float, float, float, float],
+) -> gpd.GeoDataFrame:
+    """Return the one density grid of the province (water and coverage both use it).
+
+    The population comes from ``density.population_raster`` when configured, else from the
+    wards' populations spread over their buildings (see :func:`build_cells`).
+    """
+    raster_people = None
+    if config.population_raster:
+        raster_people = raster_population(
+            resolve_input(config.population_raster),
+            crs=str(buildings.crs),
+            cell_m=config.cell_size_m,
+            bounds=bounds,
+        )
+    return build_cells(buildings, wards, config, raster_people=raster_people)
+
+
+def building_people(
+    cells: pd.DataFrame, building_cell: np.ndarray, floor_area_m2: np.ndarray
+) -> np.ndarray:
+    """Spread each cell's population over its buildings in proportion to their floor area.
+
+    Returns
+    -------
+    numpy.ndarray
+        People per building (``NaN`` where the cell's population is unknown); a cell's
+        buildings add up to its population.
+    """
+    floor = np.nan_to_num(np.asarray(floor_area_m2, dtype=float))
+    cell_floor = pd.Series(floor).groupby(building_cell).sum()
+    share = floor / cell_floor.reindex(building_cell).to_numpy()
+    people = cells["population"].reindex(building_cell).to_numpy(dtype=float)
+    return np.asarray(people * np.nan_to_num(share))
