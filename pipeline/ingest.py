@@ -257,6 +257,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
         "skipped": layers.skipped,
+        "partial_street_ways": layers.partial,
+        "osm_read_s": layers.read_s,
+        "osm_objects_kept": layers.objects_kept,
         "station_rejects": station_rejects.to_dict(orient="records"),
     }
     write_json(summary, ctx.output("ingest_summary"))
