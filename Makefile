@@ -17,7 +17,7 @@ CLI := $(PY) -m pipeline
 ARGS := --province $(PROVINCE) $(if $(OSM),--osm $(OSM)) $(if $(LANG_OPT),--lang $(LANG_OPT)) $(if $(FORCE),--force) $(if $(SCALE),--scale $(SCALE))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup vendor analyze ingest network water coverage report test lint typecheck bench clean
+.PHONY: help setup vendor analyze ingest network water coverage report validate test lint typecheck bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ coverage: $(STAMP) ## Stage 4: response-time isochrones, dense unreached areas, 
 
 report: $(STAMP) vendor ## Stage 5: maps, shortlists, report
 	$(CLI) report $(ARGS)
+
+validate: $(STAMP) ## Hide the OSM width tags, re-infer them, report the accuracy (outputs/validate/)
+	$(CLI) validate $(ARGS)
 
 test: $(STAMP) vendor ## Run the test suite
 	$(PY) -m pytest

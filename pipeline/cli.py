@@ -24,9 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "stage",
-        choices=[*available_stages(), "analyze"],
+        choices=[*available_stages(), "analyze", "validate"],
         help="the stage to run (its upstream stages run first when out of date); "
-        "'analyze' runs them all",
+        "'analyze' runs them all; 'validate' measures the width inference against the width "
+        "tags of the OSM data (outputs/validate/)",
     )
     parser.add_argument(
         "--province", "-p", required=True, help="slug of data/provinces/<slug>.yaml"
@@ -92,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             scale=args.scale,
         )
         setup_logging(paths, verbose=args.verbose)
-        run_pipeline(args.stage, config, paths, force=args.force, progress=not args.no_progress)
+        if args.stage == "validate":
+            from pipeline.validate import run_validation  # noqa: PLC0415 - only this command
+
+            run_validation(config, paths, progress=not args.no_progress)
+        else:
+            run_pipeline(args.stage, config, paths, force=args.force, progress=not args.no_progress)
     except FiregapError as e:
         logger.debug("error", exc_info=True)
         close_logging()

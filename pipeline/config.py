@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from pipeline._errors import ConfigError
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
@@ -29,6 +29,18 @@ class Threshold(_Model):
     value: float
     unit: str
     source: str = Field(min_length=1)
+
+
+def _check_interval(v: tuple[float, float, float]) -> tuple[float, float, float]:
+    low, typical, high = v
+    if not 0 < low <= typical <= high:
+        msg = f"[low, typical, high] must be positive and in increasing order, not {list(v)}"
+        raise ValueError(msg)
+    return v
+
+
+#: A plausible width interval ``[low, typical, high]`` in metres.
+WidthInterval = Annotated[tuple[float, float, float], AfterValidator(_check_interval)]
 
 
 class Names(_Model):
@@ -134,34 +146,51 @@ class AccessConfig(_Model):
     small_vehicle_margin_m: Threshold
     hose_cart_reach_m: Threshold
     lane_width_m: Threshold
-    gap_sample_step_m: float = 5.0
-    gap_search_m: float = 15.0
-    gap_quantile: float = 0.1
-    width_by_highway_m: dict[str, float] = Field(default_factory=dict)
+    lane_width_min_m: Threshold
+    lane_width_max_m: Threshold
+    carriageway_edge_m: Threshold
+    lanes_highways: list[str] = Field(default_factory=list)
+    width_prior_source: str = Field(min_length=1)
+    width_priors_m: dict[str, WidthInterval]
+    unknown_highway_prior_m: WidthInterval
+    service_priors_m: dict[str, WidthInterval] = Field(default_factory=dict)
     alley_name_prefixes: list[str] = Field(default_factory=list)
-    alley_width_m: float = 2.5
-    public_fire_points_files: list[SourceFile] = Field(default_factory=list)
-    gap_replaces_default: bool = True
-    width_confidence: dict[str, float] = Field(
-        default_factory=lambda: {
-            "tag": 0.9, "lanes": 0.6, "building_gap": 0.8,
-            "name_default": 0.4, "highway_default": 0.3,
-        }
-    )  # fmt: skip
+    alley_name_prior_m: WidthInterval
+    alley_name_prior_highways: list[str] = Field(default_factory=list)
+    gap_sample_step_m: float = Field(default=5.0, gt=0)
+    gap_search_m: float = Field(default=15.0, gt=0)
+    gap_quantile: float = Field(default=0.1, ge=0, le=1)
+    corridor_min_sections: int = Field(default=3, ge=1)
+    corridor_min_share: float = Field(default=0.5, ge=0, le=1)
+    corridor_encroachment_m: Threshold
+    sidewalk_highways: list[str] = Field(default_factory=list)
+    est_width_tolerance_m: Threshold
+    width_confidence: dict[str, float]
+    measured_widths_files: list[SourceFile] = Field(default_factory=list)
+    measured_match_m: float = Field(default=10.0, gt=0)
     blocked_highways: list[str] = Field(default_factory=lambda: ["steps"])
+    blocked_access_keys: list[str] = Field(
+        default_factory=lambda: ["access", "vehicle", "motor_vehicle", "motorcar"]
+    )
     blocked_access_values: list[str] = Field(default_factory=lambda: ["no"])
+    emergency_access_values: list[str] = Field(default_factory=lambda: ["yes", "designated"])
+    main_network_min_km: Threshold
+    min_reachable_truck_share: Threshold
+    public_fire_points_files: list[SourceFile] = Field(default_factory=list)
     fire_point_snap_m: float = 30.0
     frontage_tolerance_m: float = 1.0
     direct_access_max_m: float = 20.0
     node_direct_access_m: float = 12.0
-    gap_cap_only_highways: list[str] = Field(
+    hose_path_highways: list[str] = Field(
         default_factory=lambda: ["footway", "path", "steps", "cycleway", "corridor", "bridleway"]
     )
 
     @field_validator("width_confidence")
     @classmethod
     def _confidence_complete(cls, v: dict[str, float]) -> dict[str, float]:
-        wanted = {"tag", "lanes", "building_gap", "name_default", "highway_default"}
+        from pipeline.widths import WIDTH_SOURCES  # noqa: PLC0415 - widths imports config types
+
+        wanted = set(WIDTH_SOURCES)
         if set(v) != wanted or any(not 0 <= c <= 1 for c in v.values()):
             msg = f"must give a confidence in [0, 1] for exactly {', '.join(sorted(wanted))}"
             raise ValueError(msg)
@@ -179,6 +208,7 @@ class WaterConfig(_Model):
     natural_source_reach_truck_m: Threshold
     natural_source_reach_portable_m: Threshold
     natural_source_road_access_m: Threshold
+    natural_source_min_area_m2: Threshold
     duplicate_merge_m: Threshold
     point_access_max_m: Threshold
     use_low_flow_spacing: bool = False

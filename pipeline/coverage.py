@@ -36,9 +36,10 @@ from pipeline.isochrones import (
 from pipeline.paths import ARTIFACTS, resolve_input
 from pipeline.routing import EdgeArrays, Snap, point_costs, snap_to_edges
 from pipeline.siting import greedy_mclp
+from pipeline.truck_network import read_truck_flags
 
 if TYPE_CHECKING:
-    from pipeline.config import AccessConfig, ProvinceConfig
+    from pipeline.config import ProvinceConfig
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
@@ -52,64 +53,16 @@ _SITING_CELLS = 20_000_000
 # --- the drivable network ------------------------------------------------------------------
 
 
-def fallback_truck_ok(edges: pd.DataFrame, access: AccessConfig) -> np.ndarray:
-    """Truck-usable edges from the ``width`` tag or the class width (without the network stage).
-
-    Parameters
-    ----------
-    edges
-        Ingest edges with ``highway`` and optionally ``width``.
-    access
-        The ``access`` section (minimum width, widths by class).
-
-    Returns
-    -------
-    numpy.ndarray
-        True where the width is at least the truck minimum (QCVN 06:2022/BXD §6.2.1.1).
-    """
-    tagged = pd.Series(np.nan, index=edges.index)
-    if "width" in edges.columns:
-        tagged = pd.to_numeric(
-            edges["width"].astype("string").str.extract(r"^\s*(\d+(?:[.,]\d+)?)", expand=False)
-            .str.replace(",", "."), errors="coerce",
-        )  # fmt: skip
-    highway = edges["highway"].astype("string").str.split(";").str[0]
-    by_class = highway.map(access.width_by_highway_m).astype(float)
-    width = tagged.fillna(by_class).fillna(0.0)
-    minimum = (
-        access.urban_renovated_min_width_m.value
-        if access.use_urban_renovated_width
-        else access.truck_min_width_m.value
-    )
-    return (width >= minimum).to_numpy()
-
-
 def drivable_edges(
     ctx: StageContext, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame
 ) -> gpd.GeoDataFrame:
-    """Edges a fire truck drives: ``truck_ok & truck_connected``, oneway kept unless configured.
+    """Edges a fire truck drives: the main truck network, one-way streets kept unless configured.
 
-    Reads ``network/edges.parquet``; when the network stage has not run (not available in this
-    version) the truck classes fall back to :func:`fallback_truck_ok`, with a warning.
+    Reads ``network/edges.parquet`` (``truck_ok`` and ``truck_connected``, see
+    :func:`pipeline.truck_network.read_truck_flags`); a missing artifact or column is an error.
     """
     config = ctx.config
-    net_path = ctx.input("network", "edges") if "network" in ARTIFACTS else None
-    if net_path is not None and net_path.exists():
-        net = read_geoparquet(net_path)
-        if {"u", "v", "key"} <= set(net.columns):
-            net = net.set_index(["u", "v", "key"])
-        cols = [c for c in ("truck_ok", "truck_connected") if c in net.columns]
-        flags = net[cols].reindex(edges.index).fillna(value=False).astype(bool)
-        ok = np.ones(len(edges), dtype=bool)
-        for c in cols:
-            ok &= flags[c].to_numpy()
-    else:
-        logger.warning(
-            "coverage: %s missing (network stage not run); truck streets from width tags and "
-            "class widths only",
-            net_path,
-        )
-        ok = fallback_truck_ok(edges, config.access)
+    ok = read_truck_flags(ctx.input("network", "edges"), edges)
     if config.response.follow_oneway:
         ok &= ~(edges["oneway"].to_numpy(dtype=bool) & edges["reversed"].to_numpy(dtype=bool))
     d = edges[ok].copy()

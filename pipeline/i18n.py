@@ -134,6 +134,33 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_source": ("Nguồn", "Source"),
     "col_width_m": ("Bề rộng (m)", "Width (m)"),
     "col_width_source": ("Nguồn bề rộng", "Width source"),
+    "col_truck_status": ("Xe chữa cháy", "Fire truck"),
+    "col_width_evidence": ("Căn cứ bề rộng", "Width evidence"),
+    "col_width_confidence": ("Độ tin cậy bề rộng", "Width confidence"),
+    "col_n_buildings_behind": ("Số nhà phía sau", "Buildings behind"),
+    "col_n_deep_behind": ("Số nhà phía sau ngoài tầm vòi", "Buildings behind beyond hose reach"),
+    "col_floor_area_behind_m2": ("Diện tích sàn phía sau (m²)", "Floor area behind (m²)"),
+    "col_deep_status": ("Ngoài tầm vòi", "Beyond hose reach"),
+    # Truck status of a street or alley, and how sure a building's hose reach is
+    "truck_passable": ("Xe chữa cháy vào được", "Passable for fire trucks"),
+    "truck_not_passable": ("Xe chữa cháy không vào được", "Not passable for fire trucks"),
+    "truck_uncertain": ("Chưa chắc: cần khảo sát thực địa", "Uncertain: field check needed"),
+    "deep_deep": ("Ngoài tầm vòi", "Beyond hose reach"),
+    "deep_not_deep": ("Trong tầm vòi", "Within hose reach"),
+    "deep_uncertain": ("Chưa chắc: cần khảo sát thực địa", "Uncertain: field check needed"),
+    # Width evidence (pipeline.widths), one phrase per kind of evidence
+    "ev_class": ("loại đường {value}", "road class {value}"),
+    "ev_service": ("đường nội bộ loại {value}", "service road kind {value}"),
+    "ev_alley_name": ("tên ngõ/hẻm", "alley name"),
+    "ev_lanes": ("{value} làn xe", "{value} lane(s)"),
+    "ev_corridor": (
+        "khoảng cách giữa hai dãy nhà {value}",
+        "gap between the building rows {value}",
+    ),
+    "ev_sidewalk": ("có vỉa hè", "has sidewalks"),
+    "ev_width": ("thẻ bề rộng {value}", "width tag {value}"),
+    "ev_est_width": ("bề rộng ước tính (thẻ) {value}", "estimated width tag {value}"),
+    "ev_measured": ("đo thực địa {value}", "field survey {value}"),
     "col_kind": ("Loại", "Kind"),
     "col_reach_m": ("Tầm phục vụ (m)", "Reach (m)"),
     "col_time_s": ("Thời gian (giây)", "Time (s)"),
@@ -282,3 +309,49 @@ def column_label(column: str, lang: Language) -> str:
 def yes_no(value: object, lang: Language) -> str:
     """Return "yes" or "no" in ``lang`` for a truthy value."""
     return t("yes" if bool(value) else "no", lang)
+
+
+#: Evidence words of :func:`pipeline.widths.estimate_widths` and their text keys.
+_EVIDENCE_KEYS = {
+    "class": "ev_class",
+    "service": "ev_service",
+    "alley name": "ev_alley_name",
+    "lanes": "ev_lanes",
+    "corridor": "ev_corridor",
+    "sidewalk": "ev_sidewalk",
+    "width": "ev_width",
+    "est_width": "ev_est_width",
+    "measured": "ev_measured",
+}
+
+
+def describe_evidence(evidence: str, lang: Language) -> str:
+    """Render a street's ``width_evidence`` (``"class=service; lanes=2"``) in ``lang``.
+
+    Parameters
+    ----------
+    evidence
+        The ``"; "``-separated evidence of :func:`pipeline.widths.estimate_widths`.
+    lang
+        {"vi", "en"}
+
+    Returns
+    -------
+    str
+        One phrase per piece of evidence, joined by ``"; "``; unknown pieces are kept as they
+        are (with a warning in the log, so that a missing translation is noticed).
+    """
+    parts = []
+    for piece in (p.strip() for p in str(evidence).split(";")):
+        if not piece:
+            continue
+        word, _, value = piece.partition("=")
+        if lang == "vi":
+            value = value.replace("sections", "mặt cắt")
+        key = _EVIDENCE_KEYS.get(word.strip())
+        if key is None:
+            logger.warning("i18n: no text for width evidence %r", piece)
+            parts.append(piece)
+        else:
+            parts.append(t(key, lang, value=value.strip()))
+    return "; ".join(parts)

@@ -29,6 +29,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "dead_ends": "network/dead_ends.parquet",
         "deep_buildings": "network/deep_buildings.parquet",
         "fire_point_candidates": "network/fire_point_candidates.parquet",
+        "stations": "network/stations.parquet",
         "wards": "network/wards.parquet",
         "network_summary": "network/summary.json",
     },

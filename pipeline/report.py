@@ -64,7 +64,7 @@ def build_shortlists(
     rows = config.report.shortlist_rows
     specs = {s.name: s for s in LISTS}
     sources: dict[str, tuple[str, list[tuple[str, bool]]]] = {
-        "alleys_to_widen": ("alleys", [("priority", True), ("floor_area_m2", False)]),
+        "alleys_to_widen": ("alleys", [("priority", True)]),
         "fire_point_sites": ("fire_points", [("rank", True), ("floor_area_m2", False)]),
         "hydrant_sites": ("hydrants", [("rank", True), ("added_floor_area_m2", False)]),
         "station_sites": ("station_sites", [("rank", True), ("added_floor_area_m2", False)]),
@@ -74,6 +74,8 @@ def build_shortlists(
         df = data[key]
         if df is None or not isinstance(df, gpd.GeoDataFrame):
             continue
+        if name == "alleys_to_widen":
+            df = df[df["to_widen"].to_numpy(dtype=bool)]
         out[name] = finish_list(_sort(df, order), specs[name], ward_files=files, rows=rows)
     wards = wtable.rename(columns={"name": "ward"})
     wards = wards.sort_values(["risk", "ward"], ascending=[False, True], na_position="last")

@@ -50,8 +50,9 @@ class ListSpec:
 #: The shortlists, in sheet order. Columns missing upstream are left out of a list.
 LISTS: tuple[ListSpec, ...] = (
     ListSpec("alleys_to_widen", "list_alleys", "AL",
-             ("rank", "ward", "name", "length_m", "depth_m", "min_width_m", "n_buildings",
-              "n_deep_buildings", "floor_area_m2", "has_fire_point", "priority")),
+             ("rank", "ward", "name", "length_m", "depth_m", "min_width_m", "truck_status",
+              "width_evidence", "n_buildings_behind", "n_deep_behind", "floor_area_behind_m2",
+              "has_fire_point")),
     ListSpec("fire_point_sites", "list_fire_points", "FP",
              ("rank", "ward", "name", "n_buildings", "floor_area_m2")),
     ListSpec("hydrant_sites", "list_hydrants", "HY",

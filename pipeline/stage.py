@@ -49,7 +49,7 @@ class StageSpec:
 #: reads outside outputs/ are those named in its config sections (see ``config.config_files``).
 STAGE_SPECS: dict[str, StageSpec] = {
     "ingest": StageSpec((), ("crs", "osm", "boundary", "stations", "wards", "buildings")),
-    "network": StageSpec(("ingest",), ("crs", "access", "buildings")),
+    "network": StageSpec(("ingest",), ("crs", "access", "buildings", "response")),
     "water": StageSpec(("ingest", "network"), ("crs", "water", "access", "density")),
     "coverage": StageSpec(("ingest", "network"), ("crs", "response", "density", "access")),
     "report": StageSpec(("ingest", "network", "water", "coverage"), None),

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._errors import InputDataError
-from pipeline._io import read_geoparquet, read_parquet, write_json, write_parquet
+from pipeline._io import read_geoparquet, write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.graph import read_graph_layers
 from pipeline.paths import ARTIFACTS
 from pipeline.siting import greedy_mclp
+from pipeline.truck_network import read_truck_flags
 from pipeline.water_reach import (
     Segments,
     Spots,
@@ -36,15 +36,10 @@ from pipeline.water_sources import (
 )
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.config import DensityConfig, ProvinceConfig, WaterConfig
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
-
-#: Columns of the ``network`` stage's edges this stage needs.
-TRUCK_COLUMNS = ("truck_ok", "truck_connected")
 
 
 def natural_reach_m(config: WaterConfig) -> float:
@@ -78,15 +73,19 @@ def classify_sources(
     Returns
     -------
     sources, hydrant_spots, static_spots
-        ``sources`` gains ``usable``, ``reason`` (why not), ``reach_m`` and ``access_points``;
-        spots index rows of ``sources``.
+        ``sources`` gains ``usable``, ``reason`` (why not), ``reach_m``, ``access_points``,
+        ``snap_m`` (points) and ``area_m2`` (areas); spots index rows of ``sources``.
 
     Notes
     -----
     A hydrant, tank or suction point must lie within ``point_access_max_m`` of a truck street; a
     pond, lake, river or canal must have a truck street within ``natural_source_road_access_m``
     of its bank (TCVN 2622: a truck street to the bank), and every such street is an access
-    point. Other water kinds (streams, ditches, drains) are listed but not counted.
+    point. A pond or lake smaller than ``natural_source_min_area_m2`` holds too little water
+    (TCVN 2622: at least 0.5 m deep; 3 h of fire flow). The truck streets are those of the main
+    truck network (``segs.truck``), so a point whose nearest truck street is a fragment is not
+    counted through it; ``snap_m`` is each point's distance to that network. Other water kinds
+    (streams, ditches, drains) are listed but not counted.
     """
     out = sources.copy()
     n = len(out)
@@ -109,6 +108,12 @@ def classify_sources(
         body_spots.seg, body_spots.along_m, body_idx[body_spots.source], body_spots.cost
     )
     access = np.bincount(pt_spots.source, minlength=n) + np.bincount(body_spots.source, minlength=n)
+    snap_m = np.full(n, np.nan)
+    snap_m[pt_spots.source] = shapely.distance(geoms[pt_spots.source], segs.geometry[pt_spots.seg])
+    area_m2 = np.where(is_point, np.nan, shapely.area(geoms))
+    small = (
+        counted & ~is_point & (area_m2 > 0) & (area_m2 < config.natural_source_min_area_m2.value)
+    )
     reason = np.full(n, "", dtype=object)
     reason[~counted] = (
         "kind '" + kind[~counted].astype(object) + "' is not counted (water.natural_kinds)"
@@ -119,44 +124,22 @@ def classify_sources(
     reason[counted & ~is_point & (access == 0)] = (
         f"no truck street within {config.natural_source_road_access_m.value:g} m of the bank"
     )
+    reason[small] = (
+        f"water area below {config.natural_source_min_area_m2.value:g} m² "
+        "(water.natural_source_min_area_m2)"
+    )
     out["usable"] = reason == ""
     out["reason"] = reason
     out["reach_m"] = np.where(
         kind == HYDRANT, config.hydrant_reach_m.value, natural_reach_m(config)
     )
     out["access_points"] = access
+    out["snap_m"] = snap_m
+    out["area_m2"] = area_m2
     spots = Spots.concat([pt_spots, body_spots])
+    spots = spots.subset(~small[spots.source])
     is_hydrant = kind[spots.source] == HYDRANT
     return out, spots.subset(is_hydrant), spots.subset(~is_hydrant)
-
-
-def read_truck_flags(path: Path, edges: pd.DataFrame) -> np.ndarray:
-    """Return per ingest edge whether a fire truck can use it and reach it from the network.
-
-    Parameters
-    ----------
-    path
-        The ``network`` stage's ``edges`` artifact.
-    edges
-        The ``ingest`` edges, indexed by ``(u, v, key)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean, aligned with ``edges`` (edges missing from the network table are not truck).
-    """
-    net = read_parquet(path)
-    if {"u", "v", "key"} <= set(net.columns):
-        net = net.set_index(["u", "v", "key"])
-    missing = [c for c in TRUCK_COLUMNS if c not in net.columns]
-    if missing:
-        msg = (
-            f"{path}: column(s) {', '.join(missing)} missing; rerun the network stage "
-            "(python -m pipeline network --force)"
-        )
-        raise InputDataError(msg)
-    ok = net["truck_ok"].astype(bool) & net["truck_connected"].astype(bool)
-    return ok.reindex(edges.index, fill_value=False).to_numpy(dtype=bool)
 
 
 def read_wards(ctx: StageContext, boundary: shapely.Geometry) -> gpd.GeoDataFrame:

@@ -1,4 +1,4 @@
-"""Street and alley widths: tag parsing, lanes, building-gap cross-sections, defaults."""
+"""Street widths as evidence: tags, lanes, building corridors, surveys and priors -> intervals."""
 
 from __future__ import annotations
 
@@ -21,16 +21,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Width sources, strongest evidence first.
+#: Width sources (the evidence that set a street's estimate), strongest first.
 WIDTH_SOURCES: tuple[str, ...] = (
+    "measured",
     "tag",
     "lanes",
-    "building_gap",
-    "name_default",
-    "highway_default",
+    "corridor",
+    "service_prior",
+    "name_prior",
+    "class_prior",
+    "unknown_prior",
 )
-#: Tags read for a width, in order of preference.
-WIDTH_TAGS: tuple[str, ...] = ("width", "est_width", "maxwidth")
+#: Sources that are priors (a class-wide guess, not evidence about this street).
+PRIOR_SOURCES: frozenset[str] = frozenset(
+    {"class_prior", "service_prior", "name_prior", "unknown_prior"}
+)
+#: ``sidewalk=*`` values that mean the street has a sidewalk on at least one side.
+SIDEWALK_VALUES = frozenset({"both", "left", "right", "yes", "separate"})
+SIDEWALK_TAGS: tuple[str, ...] = ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")
 
 _NUMBER = r"(\d+(?:[.,]\d+)?|[.,]\d+)"
 _LENGTH_RE = (
@@ -50,8 +58,8 @@ _UNIT_M = {
 GAP_COLUMNS: tuple[str, ...] = ("gap_width_m", "n_samples", "n_both_sides")
 
 
-def parse_length_m(values: pd.Series) -> pd.Series:
-    """Parse OSM length tags (``width``, ``maxheight``, ...) into metres.
+def parse_length_range_m(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse OSM length tags into a low and a high value in metres.
 
     Parameters
     ----------
@@ -61,24 +69,35 @@ def parse_length_m(values: pd.Series) -> pd.Series:
 
     Returns
     -------
-    pandas.Series
-        Float metres indexed like ``values``; ``NaN`` where no positive number is found.
+    low, high
+        Float metres indexed like ``values`` (``NaN`` where no positive number is found);
+        ``high`` equals ``low`` unless the value is a range.
 
     Notes
     -----
     A decimal comma is a decimal point (``"3,5"`` is 3.5 m, as written in Viet Nam). Of a range
-    (``"2-3"``) or a list (``"3;4"``) the first, lower value is kept: the conservative reading
-    for a truck. Units ``cm``, ``mm`` and feet (``ft``, ``'``) are converted; no unit is metres.
+    (``"2-3"``) ``low`` is the lower value; of a list (``"3;4"``) the first value is kept.
+    Units ``cm``, ``mm`` and feet (``ft``, ``'``) are converted; no unit is metres.
     """
     text = values.astype("string").str.strip().str.lower()
     parts = text.str.extract(_LENGTH_RE)
-    low = pd.to_numeric(parts[0].str.replace(",", ".", regex=False), errors="coerce")
-    high = pd.to_numeric(parts[1].str.replace(",", ".", regex=False), errors="coerce")
-    number = np.fmin(low.to_numpy(dtype=float), high.to_numpy(dtype=float))
+    first = pd.to_numeric(parts[0].str.replace(",", ".", regex=False), errors="coerce")
+    second = pd.to_numeric(parts[1].str.replace(",", ".", regex=False), errors="coerce")
+    a, b = first.to_numpy(dtype=float), second.to_numpy(dtype=float)
     factor = parts[2].map(_UNIT_M).astype(float).fillna(1.0).to_numpy()
-    out = number * factor
-    out[~(out > 0)] = np.nan
-    return pd.Series(out, index=values.index, dtype=float)
+    low, high = np.fmin(a, b) * factor, np.fmax(a, b) * factor
+    low[~(low > 0)] = np.nan
+    high[np.isnan(low)] = np.nan
+    return pd.Series(low, index=values.index), pd.Series(high, index=values.index)
+
+
+def parse_length_m(values: pd.Series) -> pd.Series:
+    """Parse OSM length tags (``width``, ``maxheight``, ...) into metres: the low end of a range.
+
+    See :func:`parse_length_range_m`; the lower value of a range is the conservative reading
+    for a truck.
+    """
+    return parse_length_range_m(values)[0]
 
 
 def parse_lanes(values: pd.Series) -> pd.Series:
@@ -227,17 +246,16 @@ def _aggregate(
     return pd.DataFrame({"gap_width_m": gap, "n_samples": n_samples, "n_both_sides": n_both})
 
 
-def gap_widths(
+def gap_sections(
     lines: Sequence[object] | np.ndarray,
     buildings: Sequence[object] | np.ndarray,
     *,
     step_m: float,
     search_m: float,
-    quantile: float,
     chunk_samples: int = 200_000,
     progress: bool = False,
-) -> pd.DataFrame:
-    """Measure the clear gap between building footprints across each line (vectorised).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Measure the clear gap between building footprints at every cross-section (vectorised).
 
     Parameters
     ----------
@@ -249,8 +267,6 @@ def gap_widths(
         Spacing of the cross-sections along each line (at least one per line).
     search_m
         How far each side to look for a building.
-    quantile
-        Low quantile of the cross-section widths taken as the line's bottleneck width.
     chunk_samples
         Cross-sections processed at a time (bounds memory at province scale).
     progress
@@ -258,9 +274,9 @@ def gap_widths(
 
     Returns
     -------
-    pandas.DataFrame
-        One row per line, in input order: ``gap_width_m`` (``NaN`` where no cross-section has
-        a building on both sides within ``search_m``), ``n_samples`` and ``n_both_sides``.
+    line_idx, widths_m
+        Per cross-section, the line it belongs to and its width (``NaN`` unless a building
+        stands on both sides within ``search_m``).
 
     Notes
     -----
@@ -286,6 +302,43 @@ def gap_widths(
             left, right = _first_hits_m(tree, walls, p, half, search_m)
             widths[sl] = left + right
     widths[~np.isfinite(widths)] = np.nan
+    return line_idx, widths
+
+
+def gap_widths(
+    lines: Sequence[object] | np.ndarray,
+    buildings: Sequence[object] | np.ndarray,
+    *,
+    step_m: float,
+    search_m: float,
+    quantile: float,
+    chunk_samples: int = 200_000,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Measure the clear gap between building footprints across each line (vectorised).
+
+    Parameters
+    ----------
+    lines, buildings, step_m, search_m, chunk_samples, progress
+        As :func:`gap_sections`.
+    quantile
+        Low quantile of the cross-section widths taken as the line's bottleneck width.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per line, in input order: ``gap_width_m`` (``NaN`` where no cross-section has
+        a building on both sides within ``search_m``), ``n_samples`` and ``n_both_sides``.
+    """
+    lines = np.asarray(lines, dtype=object)
+    line_idx, widths = gap_sections(
+        lines,
+        buildings,
+        step_m=step_m,
+        search_m=search_m,
+        chunk_samples=chunk_samples,
+        progress=progress,
+    )
     return _aggregate(len(lines), line_idx, widths, quantile)
 
 
@@ -376,110 +429,401 @@ def is_alley_name(names: pd.Series, prefixes: Sequence[str]) -> pd.Series:
     return lowered.str.startswith(words).fillna(value=False).astype(bool)
 
 
+def as_text(values: pd.Series) -> np.ndarray:
+    """Return tag values as an object array of ``str`` (``""`` where missing)."""
+    return values.astype("string").fillna("").to_numpy(dtype=object)
+
+
+def base_highway(highway: pd.Series) -> pd.Series:
+    """Return each way's road class for width priors: the first of a list, ``*_link`` -> parent.
+
+    Parameters
+    ----------
+    highway
+        OSM ``highway`` values (``"primary_link"``, ``"service;footway"``, missing...).
+
+    Returns
+    -------
+    pandas.Series
+        Lower-case class names (``"primary"``, ``"service"``; ``""`` where missing).
+    """
+    first = highway.astype("string").str.split(";").str[0].str.strip().str.lower()
+    return first.str.removesuffix("_link").fillna("")
+
+
+def has_sidewalk(edges: pd.DataFrame) -> np.ndarray:
+    """Tell which edges are tagged with a sidewalk on at least one side (``sidewalk=*``)."""
+    out = np.zeros(len(edges), dtype=bool)
+    for tag in SIDEWALK_TAGS:
+        if tag in edges.columns:
+            values = edges[tag].astype("string").str.strip().str.lower()
+            out |= values.isin(SIDEWALK_VALUES).to_numpy(dtype=bool)
+    return out
+
+
+@dataclass
+class _Evidence:
+    """Working arrays of the width estimate: value, interval, source, and evidence notes."""
+
+    est: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    source: np.ndarray
+    notes: list[np.ndarray]
+
+    def note(self, mask: np.ndarray, text: np.ndarray | str) -> None:
+        """Add an evidence note to the rows of ``mask``."""
+        col = np.full(len(self.est), "", dtype=object)
+        col[mask] = text[mask] if isinstance(text, np.ndarray) else text
+        self.notes.append(col)
+
+    def set(
+        self,
+        mask: np.ndarray,
+        interval: tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float],
+        source: str,
+    ) -> None:
+        """Replace estimate and interval on ``mask`` by ``interval`` = (low, estimate, high)."""
+        low, est, high = (np.broadcast_to(np.asarray(a, float), self.est.shape) for a in interval)
+        self.low[mask], self.est[mask], self.high[mask] = low[mask], est[mask], high[mask]
+        self.source[mask] = source
+
+    def evidence(self) -> np.ndarray:
+        """Return the notes of each row joined by ``"; "``."""
+        out = np.full(len(self.est), "", dtype=object)
+        for col in self.notes:
+            text = pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+            joined = np.where(out == "", text, out + "; " + text)
+            out = np.where(text == "", out, joined)
+        return out
+
+
+def _interval_table(
+    keys: pd.Series, table: dict[str, tuple[float, float, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Look ``keys`` up in a ``{key: (low, typical, high)}`` table; ``found`` says where."""
+    frame = pd.DataFrame.from_dict(table, orient="index", columns=["low", "est", "high"])
+    hit = frame.reindex(keys.astype(object).to_numpy())
+    found = hit["est"].notna().to_numpy()
+    return (
+        hit["low"].to_numpy(dtype=float),
+        hit["est"].to_numpy(dtype=float),
+        hit["high"].to_numpy(dtype=float),
+        found,
+    )
+
+
+def prior_widths(edges: pd.DataFrame, cfg: AccessConfig) -> _Evidence:
+    """Start every edge from its prior: class, ``service=*`` kind, or alley name.
+
+    Parameters
+    ----------
+    edges
+        With ``highway`` and optionally ``service`` and ``name``.
+    cfg
+        The ``access`` section (``width_priors_m``, ``service_priors_m``,
+        ``alley_name_prior_m``...).
+
+    Returns
+    -------
+    _Evidence
+        Priors with their source (``class_prior``, ``service_prior``, ``name_prior`` or
+        ``unknown_prior``) and notes (``class=...``, ``service=...``, ``alley name``).
+    """
+    n = len(edges)
+    base = base_highway(edges["highway"])
+    low, est, high, known = _interval_table(base, cfg.width_priors_m)
+    unknown = cfg.unknown_highway_prior_m
+    ev = _Evidence(
+        est=np.where(known, est, unknown[1]),
+        low=np.where(known, low, unknown[0]),
+        high=np.where(known, high, unknown[2]),
+        source=np.where(known, "class_prior", "unknown_prior").astype(object),
+        notes=[],
+    )
+    ev.note(np.ones(n, dtype=bool), "class=" + as_text(edges["highway"]))
+    if "service" in edges.columns and cfg.service_priors_m:
+        kind = edges["service"].astype("string").str.strip().str.lower()
+        s_low, s_est, s_high, s_known = _interval_table(kind.fillna(""), cfg.service_priors_m)
+        on_service = (base == "service").to_numpy(dtype=bool) & s_known
+        ev.set(on_service, (s_low, s_est, s_high), "service_prior")
+        ev.note(on_service, "service=" + as_text(kind))
+    if "name" in edges.columns:
+        alley = is_alley_name(edges["name"], cfg.alley_name_prefixes).to_numpy(dtype=bool)
+        a_low, a_est, a_high = cfg.alley_name_prior_m
+        takes_prior = base.isin(cfg.alley_name_prior_highways).to_numpy(dtype=bool) | ~known
+        replace = alley & takes_prior
+        ev.set(replace, (a_low, a_est, a_high), "name_prior")
+        # On other vehicle classes (residential...) the name pulls the estimate halfway to the
+        # alley prior and widens the interval; footways are never widened by it.
+        blend = alley & ~takes_prior & (est > a_est)
+        ev.set(
+            blend,
+            (np.minimum(ev.low, a_low), (ev.est + a_est) / 2, np.maximum(ev.high, a_high)),
+            "name_prior",
+        )
+        ev.note(alley, "alley name")
+    return ev
+
+
+def lanes_widths(
+    edges: pd.DataFrame, cfg: AccessConfig
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Carriageway interval from ``lanes`` on car roads: lanes x lane width + an edge strip.
+
+    Returns
+    -------
+    mask, (low, estimate, high)
+        ``mask`` is where ``lanes`` is tagged on one of ``cfg.lanes_highways``.
+    """
+    n = len(edges)
+    lanes = parse_lanes(edges["lanes"]).to_numpy() if "lanes" in edges else np.full(n, np.nan)
+    car_road = base_highway(edges["highway"]).isin(cfg.lanes_highways).to_numpy(dtype=bool)
+    mask = np.isfinite(lanes) & car_road
+    edge = 2 * cfg.carriageway_edge_m.value
+    return mask, (
+        lanes * cfg.lane_width_min_m.value + edge,
+        lanes * cfg.lane_width_m.value + edge,
+        lanes * cfg.lane_width_max_m.value + edge,
+    )
+
+
+def tag_widths(
+    edges: pd.DataFrame, cfg: AccessConfig
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Carriageway interval from ``width`` (a range keeps its low end) or ``est_width``.
+
+    Returns
+    -------
+    mask, notes, (low, estimate, high)
+    """
+    n = len(edges)
+    low, est, high = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    notes = np.full(n, "", dtype=object)
+    if "est_width" in edges.columns:
+        value = parse_length_m(edges["est_width"]).to_numpy()
+        ok = np.isfinite(value)
+        tol = cfg.est_width_tolerance_m.value
+        low[ok], est[ok], high[ok] = np.maximum(value[ok] - tol, 0.1), value[ok], value[ok] + tol
+        notes[ok] = "est_width=" + as_text(edges["est_width"])[ok]
+    if "width" in edges.columns:
+        w_low, w_high = (a.to_numpy() for a in parse_length_range_m(edges["width"]))
+        ok = np.isfinite(w_low)
+        low[ok], est[ok], high[ok] = w_low[ok], w_low[ok], w_high[ok]
+        notes[ok] = "width=" + as_text(edges["width"])[ok]
+    return np.isfinite(est), notes, (low, est, high)
+
+
+@dataclass(frozen=True)
+class Corridor:
+    """Building corridor per line: robust low quantile of the cross-sections, and its support."""
+
+    width_m: np.ndarray
+    raw_m: np.ndarray
+    n_both: np.ndarray
+    share: np.ndarray
+    robust: np.ndarray
+
+
+def corridor_widths(
+    lines: np.ndarray,
+    buildings: np.ndarray,
+    groups: np.ndarray,
+    cfg: AccessConfig,
+    *,
+    progress: bool = False,
+) -> Corridor:
+    """Robust building-corridor width of each line, pooled over its OSM way when too short.
+
+    Parameters
+    ----------
+    lines
+        Street lines (one per undirected street).
+    buildings
+        Footprints.
+    groups
+        Per line, its OSM way (lines of one way pool their cross-sections when a line alone
+        has too few).
+    cfg
+        The ``access`` section: ``gap_*`` sampling, ``corridor_min_sections`` and
+        ``corridor_min_share``.
+    progress
+        Progress bar for the measurement.
+
+    Returns
+    -------
+    Corridor
+        ``width_m`` is the ``gap_quantile`` of the cross-sections with buildings on both sides
+        where they are at least ``corridor_min_sections`` and ``corridor_min_share`` of all
+        (``NaN`` elsewhere); ``raw_m`` the same quantile without those conditions.
+    """
+    n = len(lines)
+    line_idx, widths = gap_sections(
+        lines,
+        buildings,
+        step_m=cfg.gap_sample_step_m,
+        search_m=cfg.gap_search_m,
+        progress=progress,
+    )
+    own = _aggregate(n, line_idx, widths, cfg.gap_quantile)
+    codes, _ = pd.factorize(groups)
+    pooled = _aggregate(int(codes.max()) + 1 if n else 0, codes[line_idx], widths, cfg.gap_quantile)
+    pooled = pooled.iloc[codes].reset_index(drop=True)
+
+    def robust(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        n_both = table["n_both_sides"].to_numpy()
+        share = n_both / np.maximum(table["n_samples"].to_numpy(), 1)
+        ok = (n_both >= cfg.corridor_min_sections) & (share >= cfg.corridor_min_share)
+        return ok, share
+
+    own_ok, own_share = robust(own)
+    pool_ok, pool_share = robust(pooled)
+    use_pool = ~own_ok & pool_ok
+    width = np.where(own_ok, own["gap_width_m"], np.where(use_pool, pooled["gap_width_m"], np.nan))
+    return Corridor(
+        width_m=np.asarray(width, dtype=float),
+        raw_m=own["gap_width_m"].to_numpy(dtype=float),
+        n_both=np.where(use_pool, pooled["n_both_sides"], own["n_both_sides"]).astype(np.int64),
+        share=np.where(use_pool, pool_share, own_share),
+        robust=own_ok | pool_ok,
+    )
+
+
+def _apply_corridor(
+    ev: _Evidence, corridor: Corridor, *, can_raise: np.ndarray, cfg: AccessConfig
+) -> None:
+    """Cap every interval by a robust corridor; raise alley-like priors by a consistent one."""
+    c = corridor.width_m
+    robust = corridor.robust & np.isfinite(c)
+    text = (
+        pd.Series(np.nan_to_num(c)).map("corridor={:.1f} m".format)
+        + " ("
+        + pd.Series(corridor.n_both).astype(str)
+        + " sections, "
+        + pd.Series(100 * corridor.share).map("{:.0f}%)".format)
+    ).to_numpy(dtype=object)
+    enc = cfg.corridor_encroachment_m.value
+    raise_ = robust & can_raise & (c > ev.est)
+    ev.set(raise_, (np.maximum(c - enc, 0.1), c, c), "corridor")
+    cap = robust & ~raise_ & (c < ev.high)
+    lowered = cap & (c < ev.est)
+    ev.high[cap] = c[cap]
+    ev.low[cap] = np.minimum(ev.low[cap], c[cap])
+    ev.est[lowered] = c[lowered]
+    ev.source[lowered] = "corridor"
+    ev.note(robust, text)
+
+
 def estimate_widths(
     edges: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
     cfg: AccessConfig,
     *,
+    measured: pd.DataFrame | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Estimate the carriageway width of every edge, with its source and a confidence.
+    """Estimate the carriageway width of every edge as evidence: value, interval, sources.
 
     Parameters
     ----------
     edges
-        Graph edges with ``highway``, ``name``, ``width``, ``est_width``, ``maxwidth``,
-        ``lanes`` and LineString geometry (projected CRS, metres).
+        Graph edges with ``highway`` and LineString geometry (projected CRS, metres), and the
+        tags ``name``, ``service``, ``width``, ``est_width``, ``lanes``, ``sidewalk*`` and
+        ``osmid`` where present.
     buildings
         Building footprints in the same CRS.
     cfg
         The ``access`` config section.
+    measured
+        Surveyed widths per edge (from :func:`pipeline.measured.match_measured_widths`), indexed
+        like ``edges``: ``width_m`` and ``note`` (``NaN`` / ``""`` where not surveyed).
     progress
-        Show a progress bar for the building-gap measurement.
+        Show a progress bar for the building-corridor measurement.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``edges``: ``width_m``, ``width_source`` in {"tag", "lanes",
-        "building_gap", "name_default", "highway_default"}, ``width_confidence`` (0..1) and
-        ``gap_width_m`` (``NaN`` where not measured).
+        Indexed like ``edges``: ``width_m`` (the estimate), ``width_low_m``, ``width_high_m``
+        (the plausible interval), ``width_source`` in :data:`WIDTH_SOURCES`,
+        ``width_evidence`` (the evidence read, ``"; "``-separated), ``width_confidence``
+        (0..1), ``corridor_m`` (the robust corridor, ``NaN`` where not robust),
+        ``corridor_sections`` and ``gap_width_m`` (the corridor without robustness rules).
 
     Notes
     -----
-    A tagged width wins. Otherwise ``lanes`` x lane width, then the alley-name default, then
-    the ``highway`` default. A measured building gap caps every untagged estimate (a street
-    cannot be wider than the space between its houses); with ``gap_replaces_default`` it also
-    replaces a mere default when wider (houses fronting both sides are better evidence than
-    a class-wide guess), except on ``gap_cap_only_highways`` (footways are not widened into
-    truck streets). A line and its reverse twin are measured once.
+    Evidence, weakest first, each replacing or bounding the previous:
+
+    1. a prior by class (``*_link`` take their parent's), by ``service=*`` kind, or by alley
+       name (``Ngõ``, ``Hẻm``...: on service / unclassified / track / road / living-street
+       ways; halfway on residential ways);
+    2. ``lanes`` on car roads: lanes x lane width plus an edge strip each side
+       (TCXDVN 104:2007), so a one-lane car road is at least 4 m;
+    3. the building corridor, an upper bound: a robust corridor caps the interval (its narrow
+       stretches can prove a street impassable); on alley-like ways without sidewalks a
+       consistent one raises the prior to ``[corridor - encroachment, corridor]``;
+    4. ``width`` / ``est_width`` tags (a range keeps its low end), trusted;
+    5. surveyed widths from the authority, labelled ``measured``.
+
+    ``maxwidth`` is a vehicle restriction, not a width: see :func:`pipeline.access.truck_blocks`.
+    A line and its reverse twin are measured once.
     """
     t0 = time.perf_counter()
-    conf = cfg.width_confidence
-    tagged = pd.Series(np.nan, index=edges.index)
-    for tag in WIDTH_TAGS:
-        if tag in edges.columns:
-            tagged = tagged.fillna(parse_length_m(edges[tag]))
-    lanes = parse_lanes(edges["lanes"]) if "lanes" in edges.columns else tagged * np.nan
-    by_lanes = lanes * cfg.lane_width_m.value
-    alley_name = is_alley_name(edges["name"], cfg.alley_name_prefixes)
-    by_highway = edges["highway"].astype("string").map(cfg.width_by_highway_m).astype(float)
-    by_highway = by_highway.fillna(cfg.width_by_highway_m.get("default", np.nan))
-    fallback = float(min(cfg.width_by_highway_m.values(), default=cfg.alley_width_m))
-    by_highway = by_highway.fillna(fallback)
-    by_name = pd.Series(np.where(alley_name, cfg.alley_width_m, np.nan), index=edges.index)
+    n = len(edges)
+    ev = prior_widths(edges, cfg)
+    lanes_mask, lanes_iv = lanes_widths(edges, cfg)
+    ev.set(lanes_mask, lanes_iv, "lanes")
+    if "lanes" in edges.columns:
+        ev.note(lanes_mask, "lanes=" + as_text(edges["lanes"]))
 
     geoms = edges.geometry.to_numpy()
     codes, first = undirected_twins(geoms)
-    gaps = gap_widths(
-        geoms[first],
-        buildings.geometry.to_numpy(),
-        step_m=cfg.gap_sample_step_m,
-        search_m=cfg.gap_search_m,
-        quantile=cfg.gap_quantile,
-        progress=progress,
+    way = edges["osmid"].to_numpy()[first] if "osmid" in edges.columns else np.arange(len(first))
+    corridor_u = corridor_widths(
+        geoms[first], buildings.geometry.to_numpy(), way, cfg, progress=progress
     )
-    gap = pd.Series(gaps["gap_width_m"].to_numpy()[codes], index=edges.index)
-    share = (gaps["n_both_sides"] / gaps["n_samples"].clip(lower=1)).to_numpy()[codes]
+    corridor = Corridor(
+        *(np.asarray(getattr(corridor_u, f))[codes] for f in Corridor.__dataclass_fields__)
+    )
+    base = base_highway(edges["highway"])
+    sidewalk = base.isin(cfg.sidewalk_highways).to_numpy(dtype=bool) | has_sidewalk(edges)
+    hose_path = base.isin(cfg.hose_path_highways).to_numpy(dtype=bool)
+    prior = np.isin(ev.source, list(PRIOR_SOURCES))
+    ev.note(sidewalk, "sidewalk")
+    _apply_corridor(ev, corridor, can_raise=prior & ~sidewalk & ~hose_path, cfg=cfg)
 
-    width = by_highway.copy()
-    source = pd.Series("highway_default", index=edges.index, dtype=object)
-    confidence = pd.Series(conf["highway_default"], index=edges.index, dtype=float)
-    # Alley names default only downwards: a "Ngõ" tagged highway=footway stays at 1.5 m.
-    use_name = by_name.notna() & ~(by_name > by_highway)
-    width[use_name], source[use_name] = by_name[use_name], "name_default"
-    confidence[use_name] = conf["name_default"]
-    is_default = source.isin(["highway_default", "name_default"])
-    use_lanes = by_lanes.notna()
-    width[use_lanes], source[use_lanes] = by_lanes[use_lanes], "lanes"
-    confidence[use_lanes] = conf["lanes"]
-    is_default &= ~use_lanes
-    is_default &= ~edges["highway"].astype("string").isin(cfg.gap_cap_only_highways).to_numpy(
-        dtype=bool
-    )
-    measured = gap.notna() & tagged.isna()
-    use_gap = measured & ((gap < width) | (is_default & cfg.gap_replaces_default))
-    width[use_gap], source[use_gap] = gap[use_gap], "building_gap"
-    confidence[use_gap] = conf["building_gap"] * (0.5 + 0.5 * share[use_gap.to_numpy()])
-    use_tag = tagged.notna()
-    width[use_tag], source[use_tag] = tagged[use_tag], "tag"
-    confidence[use_tag] = conf["tag"]
+    tag_mask, tag_notes, tag_iv = tag_widths(edges, cfg)
+    ev.set(tag_mask, tag_iv, "tag")
+    ev.note(tag_mask, tag_notes)
+    if measured is not None:
+        m = measured["width_m"].reindex(edges.index).to_numpy(dtype=float)
+        surveyed = np.isfinite(m)
+        ev.set(surveyed, (m, m, m), "measured")
+        ev.note(surveyed, measured["note"].reindex(edges.index).fillna("").to_numpy(dtype=object))
+
+    conf_table = cfg.width_confidence
+    confidence = pd.Series(ev.source).map(conf_table).to_numpy(dtype=float, copy=True)
+    from_corridor = ev.source == "corridor"
+    confidence[from_corridor] *= 0.5 + 0.5 * corridor.share[from_corridor]
     out = pd.DataFrame(
         {
-            "width_m": width.astype(float),
-            "width_source": source,
-            "width_confidence": confidence.clip(0, 1),
-            "gap_width_m": gap,
+            "width_m": ev.est,
+            "width_low_m": ev.low,
+            "width_high_m": ev.high,
+            "width_source": ev.source.astype(str),
+            "width_evidence": ev.evidence(),
+            "width_confidence": np.clip(confidence, 0, 1),
+            "corridor_m": np.where(corridor.robust, corridor.width_m, np.nan),
+            "corridor_sections": corridor.n_both,
+            "gap_width_m": corridor.raw_m,
         },
         index=edges.index,
     )
-    n_unique = len(first)
-    elapsed = time.perf_counter() - t0
     logger.info(
-        "widths: %s edges (%s undirected), %s with a building gap, sources %s (%.1f s)",
-        f"{len(edges):,}",
-        f"{n_unique:,}",
-        f"{int(gap.notna().sum()):,}",
+        "widths: %s edges (%s undirected), %s with a robust building corridor, sources %s (%.1f s)",
+        f"{n:,}",
+        f"{len(first):,}",
+        f"{int(np.isfinite(out['corridor_m']).sum()):,}",
         out["width_source"].value_counts().to_dict(),
-        elapsed,
+        time.perf_counter() - t0,
     )
     return out

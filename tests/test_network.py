@@ -7,24 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import sparse
 
 from pipeline import paths as paths_mod
 from pipeline.config import load_config
-from pipeline.network import (
-    Topology,
-    bottleneck_to_sources,
-    classify_edges,
-    direct_truck_access,
-    find_dead_ends,
-    truck_connectivity,
-    urban_edges,
-)
-from pipeline.paths import PROJECT_ROOT, ProvincePaths
+from pipeline.hose import bottleneck_to_sources, direct_truck_access
+from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra
 from pipeline.stage import run_pipeline, run_stage
+from pipeline.topology import Topology
+from pipeline.truck_network import find_dead_ends, truck_components
+from pipeline.widths import WIDTH_SOURCES
 from tests.conftest import SHARED_DATA, Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
@@ -122,9 +115,12 @@ def test_two_metre_alley_is_measured_and_hose_only(town_run):
     edges = _read(paths, "edges")
     for u, v in ((3, 8), (8, 3)):
         alley = _edge(edges, u, v)
-        assert alley["width_source"] == "building_gap"
+        assert alley["width_source"] == "corridor"
         assert alley["width_m"] == pytest.approx(2.0, abs=0.3)
+        assert alley["width_high_m"] == pytest.approx(2.0, abs=0.3)
         assert alley["width_class"] == "hose_only"
+        assert alley["truck_status"] == "not_passable"
+        assert alley["truck_status_reason"] == "width"
         assert not alley["truck_ok"]
         assert alley["alley_id"] >= 0
 
@@ -132,7 +128,9 @@ def test_two_metre_alley_is_measured_and_hose_only(town_run):
 def test_six_metre_street_between_houses_is_a_truck_street(town_run):
     paths, _ = town_run
     street = _edge(_read(paths, "edges"), 5, 6)
-    assert street["gap_width_m"] == pytest.approx(6.0, abs=0.3)
+    assert street["corridor_m"] == pytest.approx(6.0, abs=0.3)
+    assert street["width_source"] == "corridor"  # raised from the 3.5 m service prior
+    assert street["truck_status"] == "passable"
     assert street["width_class"] == "truck"
     assert street["truck_connected"]
     assert street["alley_id"] == -1
@@ -147,17 +145,22 @@ def test_classes_blocks_and_connectivity(town_run):
     assert not blocked["truck_ok"]
     island = _edge(edges, 11, 12)
     assert island["truck_ok"]
-    assert not island["truck_connected"]
-    assert summary["truck_network_rule"] == "stations"
+    assert not island["truck_connected"]  # a 100 m fragment is not the network
+    assert island["truck_component_km"] == pytest.approx(0.1, abs=1e-4)
     assert summary["truck_isolated"] == 1
+    assert summary["stations_used"] == 1
     primary = _edge(edges, 1, 2)
     assert primary["width_source"] == "lanes"
-    assert primary["width_m"] == pytest.approx(6.0)
-    assert set(edges["width_source"]) <= {"tag", "lanes", "building_gap", "highway_default",
-                                          "name_default"}  # fmt: skip
+    assert primary["width_m"] == pytest.approx(2 * 3.25 + 1.0)
+    assert primary["truck_status"] == "passable"
+    assert set(edges["width_source"]) <= set(WIDTH_SOURCES)
+    assert set(edges["truck_status"]) <= {"passable", "not_passable", "uncertain"}
     assert (edges["truck_connected"] <= edges["truck_ok"]).all()
+    stations = _read(paths, "stations")
+    assert stations["snap_note"].tolist() == ["main"]
+    assert stations["snap_m"].iloc[0] == pytest.approx(10, abs=0.01)
     # Twin directions agree on everything measured.
-    for col in ("width_m", "width_class", "alley_id", "truck_connected"):
+    for col in ("width_m", "width_high_m", "truck_status", "alley_id", "truck_connected"):
         fwd = edges[~edges["reversed"]].set_index(["u", "v"])[col].sort_index()
         bwd = edges[edges["reversed"]].set_index(["v", "u"])[col]
         bwd.index.names = ["u", "v"]
@@ -214,24 +217,36 @@ def test_alley_table_and_fire_point_candidate(town_run):
     assert alley["length_m"] == pytest.approx(80, abs=0.1)
     assert alley["depth_m"] == pytest.approx(80, abs=0.1)
     assert alley["min_width_m"] == pytest.approx(2.0, abs=0.3)
+    assert alley["width_shortfall_m"] == pytest.approx(3.5 - alley["min_width_m"])
+    assert alley["truck_status"] == "not_passable"
     assert alley["n_buildings"] == 31  # 32 row houses + the end one - the 2 facing the primary
-    assert alley["n_deep_buildings"] == int(b.loc[b["alley_id"] == alley["alley_id"], "deep"].sum())
-    assert alley["floor_area_m2"] == pytest.approx(
-        b.loc[b["alley_id"] == alley["alley_id"], "floor_area_m2"].sum()
-    )
-    assert alley["mouth_node"] == 3
-    # The alley on the other side of the same junction is another alley.
+    on_it = b[b["alley_id"] == alley["alley_id"]]
+    assert alley["n_buildings_behind"] == len(on_it) == 31
+    assert alley["n_deep_behind"] == int(on_it["deep"].sum()) > 0
+    assert alley["floor_area_behind_m2"] == pytest.approx(on_it["floor_area_m2"].sum())
+    assert alley["mouth_node"] == alley["attach_node"] == 3
+    assert alley["parent_alley_id"] == -1
+    assert alley["to_widen"]
+    assert not alley["field_check"]
+    assert alley["priority_rank"] == 1
+    # The alley on the other side of the same junction is another alley; no one lives behind
+    # it (and its width is only a guess from its name): in neither list.
     other = alleys[alleys["name"] == "Ngõ 13"].iloc[0]
     assert other["alley_id"] != alley["alley_id"]
-    assert other["mouth_node"] == 3
     assert other["length_m"] == pytest.approx(30, abs=0.1)
+    assert other["truck_status"] == "uncertain"
+    assert other["n_buildings_behind"] == 0
+    assert not other["to_widen"]
+    assert not other["field_check"]
+    # Main roads are never alleys here: their own evidence says passable.
+    assert not alleys["highway"].isin(["primary", "tertiary"]).any()
     assert not alley["has_fire_point"]
-    assert alley["priority_rank"] == 1
     assert alley.geometry.geom_type == "MultiLineString"
     cand = _read(paths, "fire_point_candidates")
-    assert len(cand) == summary["fire_point_candidates"] >= 1
+    assert len(cand) == summary["fire_point_candidates"] == 1  # one per branch mouth
     top = cand.iloc[0]
     assert (top["alley_id"], top["rank"], top["mouth_node"]) == (alley["alley_id"], 1, 3)
+    assert top["n_buildings"] == 31
     assert top.geometry.distance(shapely.Point(X0 + 200, Y0)) < 0.05
     wards = _read(paths, "wards")
     assert len(wards) == 1
@@ -252,12 +267,13 @@ def test_fire_point_at_the_mouth_serves_the_alley(project, tmp_path):
     assert summary["alleys_with_fire_point"] >= 1
 
 
-def test_no_station_uses_the_largest_truck_component(project, tmp_path, caplog):
+def test_no_station_still_finds_the_network_and_says_so(project, tmp_path, caplog):
     paths = _project(project, tmp_path, station=False, slug="nostation")
     summary = _run(project, paths)
-    assert summary["truck_network_rule"] == "largest_component"
     assert summary["stations_used"] == 0
-    assert "no existing fire station" in caplog.text
+    assert summary["truck_km_reachable_share"] == 0
+    assert "No existing fire station" in summary["station_note"]
+    assert "No existing fire station" in caplog.text
     edges = _read(paths, "edges")
     assert _edge(edges, 5, 6)["truck_connected"]
     assert not _edge(edges, 11, 12)["truck_connected"]
@@ -279,8 +295,10 @@ def test_wards_from_the_ingest_layer(project, tmp_path, monkeypatch):
     run_stage("network", config, paths)
     table = _read(paths, "wards").set_index("ward")
     assert list(table.index) == ["Phường Tây", "Xã Đông"]
+    assert table["ward_id"].tolist() == ["1", "2"]
     alleys = _read(paths, "alleys")
     assert alleys.loc[alleys["name"] == "Ngõ 12", "ward"].item() == "Phường Tây"
+    assert alleys.loc[alleys["name"] == "Ngõ 12", "ward_id"].item() == "1"
     b = _read(paths, "deep_buildings")
     assert table["n_buildings"].sum() == len(b)
     assert table.loc["Phường Tây", "n_deep_buildings"] == b["deep"].sum()
@@ -321,27 +339,17 @@ def test_dead_end_of_a_path_without_junction_is_counted_once():
     assert not runs["flagged"].item()
 
 
-def test_truck_connectivity_keeps_station_components():
-    topo = _path_topology([10, 10, 10])
-    ok = np.array([True, False, True] * 2)
-    conn, info = truck_connectivity(topo, ok, np.array([3]))
-    assert conn.tolist() == [False, False, True] * 2
-    assert info == {"rule": "stations", "truck_components": 2}
-
-
-ACCESS = load_config("ha_noi", root=PROJECT_ROOT).access
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(0.1, 12.0), min_size=1, max_size=20), st.floats(0.0, 5.0))
-def test_widening_never_lowers_the_class(widths, extra):
-    cfg = ACCESS
-    tags = pd.DataFrame({"highway": "service", "access": None, "motor_vehicle": None,
-                         "maxheight": None}, index=range(len(widths)))  # fmt: skip
-    rank = {"hose_only": 0, "small_vehicle": 1, "truck": 2}
-    before = classify_edges(tags, pd.Series(widths), cfg)["width_class"].map(rank)
-    after = classify_edges(tags, pd.Series(widths) + extra, cfg)["width_class"].map(rank)
-    assert (after >= before).all()
+def test_main_network_is_every_long_component_and_the_largest():
+    topo = _path_topology([1000, 10, 3000, 10, 500])
+    ok = np.array([True, False, True, False, True] * 2)
+    net = truck_components(topo, ok, min_km=0.8)
+    assert net.main.tolist() == [True, False, True, False, False] * 2
+    assert net.n_components == 3
+    assert net.main_km == pytest.approx(4.0)
+    np.testing.assert_allclose(net.component_km[:5], [1.0, 0, 3.0, 0, 0.5])
+    # With a threshold above every component, the largest one is still the network.
+    only = truck_components(topo, ok, min_km=100).main
+    assert only.tolist() == [False, False, True, False, False] * 2
 
 
 @pytest.mark.shared_data
@@ -352,9 +360,9 @@ def test_real_hanoi_sample(project):
     paths = ProvincePaths("hn", project.root)
     s = _run(project, paths)
     assert s["buildings"] == 497
-    assert s["truck_network_rule"] == "largest_component"  # no stations in the sample
+    assert s["stations_used"] == 0  # no stations in the sample itself
     assert sum(v["edges"] for v in s["width_source"].values()) == s["streets"]
-    assert s["width_source"]["building_gap"]["edges"] > 0
+    assert s["width_source"]["corridor"]["edges"] > 0
     assert 0 < s["deep_buildings"] < s["buildings"]
     edges = _read(paths, "edges")
     assert edges["width_m"].notna().all()
@@ -384,16 +392,98 @@ def test_direct_access_of_alley_nodes_is_blocked_by_footprints():
     np.testing.assert_allclose(gap, [8, np.inf, np.inf])
 
 
-def test_urban_width_rule_only_in_the_configured_ward_types():
-    on = ACCESS.model_copy(update={"use_urban_renovated_width": True})
-    types = np.array(["phường", "xã", None], dtype=object)
-    assert urban_edges(types, on).tolist() == [True, True, True]
-    by_type = on.model_copy(update={"urban_renovated_ward_types": ["phường"]})
-    assert urban_edges(types, by_type).tolist() == [True, False, False]
-    off = ACCESS.model_copy(update={"use_urban_renovated_width": False})
-    assert urban_edges(types, off).tolist() == [False, False, False]
-    tags = pd.DataFrame({"highway": "service", "access": None, "motor_vehicle": None,
-                         "maxheight": None}, index=range(3))  # fmt: skip
-    widths = pd.Series([3.8, 3.8, 4.2])
-    got = classify_edges(tags, widths, by_type, urban=urban_edges(types, by_type))
-    assert got["width_class"].tolist() == ["small_vehicle", "truck", "truck"]
+def uncertain_town() -> OsmBuilder:
+    """A primary street with a plain service road (3.5 m prior: uncertain) and a named alley.
+
+    A(0,0)--------------B(200,0)---------C(400,0)   primary, lanes=2
+                          |  service, no tags, 150 m: house S at its end
+        Ngõ 3 (service=alley) from A... no: from C north, 150 m, house N at its end
+    """
+    b = OsmBuilder()
+    A, B, C = b.node(0, 0, nid=1), b.node(200, 0, nid=2), b.node(400, 0, nid=3)
+    b.way([A, B, C], {"highway": "primary", "lanes": "2"})
+    b.way([B, b.node(200, 150, nid=4)], {"highway": "service"})
+    b.way([C, b.node(400, 150, nid=5)], {"highway": "service", "service": "alley",
+                                          "name": "Ngõ 3"})  # fmt: skip
+    b.rect(195, 151, 205, 161, {"building": "house"})  # S, 151 m down the service road
+    b.rect(395, 151, 405, 161, {"building": "house"})  # N, 151 m down the alley
+    b.rect(90, 3, 110, 13, {"building": "house"})  # on the primary
+    return b
+
+
+def test_deep_status_says_when_it_depends_on_an_uncertain_street(project, tmp_path):
+    pbf = uncertain_town().write(tmp_path / "u.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "u.geojson", -50, -50, 450, 200)
+    project.province("unc", {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)}})
+    paths = ProvincePaths("unc", project.root)
+    _run(project, paths)
+    edges = _read(paths, "edges")
+    service = _edge(edges, 2, 4)
+    assert service["truck_status"] == "uncertain"  # [2.5, 3.5, 6] around 3.5 m
+    assert service["truck_ok"]  # routing assumes the 3.5 m estimate
+    assert _edge(edges, 3, 5)["truck_status"] == "uncertain"  # the alley prior [1.2, 3.5]
+    b = _read(paths, "deep_buildings")
+    x = shapely.get_x(shapely.centroid(b.geometry.to_numpy())) - X0
+    by_x = b.assign(x=np.round(x)).set_index("x")
+    # S: within reach if the service road takes trucks, 151 m of hose if not.
+    assert not by_x.loc[200, "deep"]
+    assert by_x.loc[200, "deep_status"] == "uncertain"
+    # N: beyond reach unless the alley (at most 3.5 m) takes trucks: uncertain too.
+    assert by_x.loc[400, "deep"]
+    assert by_x.loc[400, "deep_status"] == "uncertain"
+    assert by_x.loc[100, "deep_status"] == "not_deep"
+
+
+def test_surveyed_widths_decide(project, tmp_path):
+    """A field survey keyed by way id, and one by a point, settle both uncertain streets."""
+    pbf = uncertain_town().write(tmp_path / "u.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "u.geojson", -50, -50, 450, 200)
+    service_way = next(w for w, (_, tags) in uncertain_town().ways.items()
+                       if tags == {"highway": "service"})  # fmt: skip
+    by_id = tmp_path / "survey.csv"
+    by_id.write_text(f'osm_id,bề rộng,ngày đo\nw{service_way},"2,4",2026-05-01\n,,\n', "utf-8")
+    lon, lat = lonlat(401, 80)
+    by_point = tmp_path / "survey2.csv"
+    by_point.write_text(f"lon,lat,width_m,survey_date\n{lon},{lat},5.0,2026-05-02\n", "utf-8")
+    project.province(
+        "sv",
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)},
+         "access": {"measured_widths_files": [{"path": str(by_id)}, {"path": str(by_point)}]}},
+    )  # fmt: skip
+    paths = ProvincePaths("sv", project.root)
+    _run(project, paths)
+    edges = _read(paths, "edges")
+    service, alley = _edge(edges, 2, 4), _edge(edges, 3, 5)
+    assert service["width_source"] == alley["width_source"] == "measured"
+    assert service["width_m"] == pytest.approx(2.4)
+    assert service["truck_status"] == "not_passable"
+    assert "measured=2.40 m (2026-05-01)" in service["width_evidence"]
+    assert alley["width_m"] == pytest.approx(5.0)
+    assert alley["truck_status"] == "passable"
+    b = _read(paths, "deep_buildings")
+    assert set(b["deep_status"]) == {"deep", "not_deep"}  # nothing left to guess
+
+
+def test_validate_hides_the_width_tags_and_measures_the_error(project, tmp_path):
+    from pipeline.validate import run_validation
+
+    paths = _project(project, tmp_path, slug="val")
+    s = run_validation(load_config("val", root=project.root), paths)
+    # Three residential streets are tagged width=5; hidden, the residential prior says 4.0 m.
+    assert s["tagged_streets"] == 3
+    prior = s["tagged"]["errors"]["class_prior"]
+    assert prior["n"] == 3
+    assert prior["mae_m"] == pytest.approx(1.0)
+    assert prior["bias_m"] == pytest.approx(-1.0)
+    assert prior["within_1m"] == 1.0
+    assert prior["in_interval"] == 1.0  # 5 m lies in the residential [3, 7]
+    c = s["tagged"]["confusion"]
+    # Truth: 5 m >= 3.5 m, passable; predicted: [3, 7] straddles 3.5 m, uncertain.
+    assert c["matrix"]["passable"] == {"passable": 0, "uncertain": 3, "not_passable": 0}
+    assert c["precision_not_passable"] is None
+    # The primary's lanes=2 is the proxy truth: 2 x 3.25 + 1 = 7.5 m against the 7.5 m prior.
+    assert s["lanes_proxy_streets"] >= 1
+    assert s["lanes_proxy"]["errors"]["class_prior"]["mae_m"] == pytest.approx(0.0)
+    folder = project.root / "outputs" / "validate" / "val" / "val"
+    assert {p.name for p in folder.iterdir()} == {"summary.json", "report.md", "streets.csv"}
+    assert "Precision of 'not passable'" in (folder / "report.md").read_text("utf-8")

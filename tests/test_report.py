@@ -37,8 +37,10 @@ def town_run(tmp_path_factory):
     wards = ward_geojson(tmp / "wards.geojson")
     project.province(
         "town",
-        {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}, "wards": {"file": str(wards)}},
-    )
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}, "wards": {"file": str(wards)},
+         # The 4 m rule: the untagged "Ngõ 5" (service=alley, at most 3.5 m) is not passable.
+         "access": {"use_urban_renovated_width": True}},
+    )  # fmt: skip
     config = load_config("town", root=project.root)
     paths = ProvincePaths("town", project.root)
     run_pipeline("ingest", config, paths)
@@ -118,18 +120,19 @@ def test_xlsx_sheets_columns_and_first_rows_match_stage_outputs(town_run):
     assert wb.sheetnames == [t(k, "vi") for k in sheets]
     ws = wb[t("list_alleys", "vi")]
     header = [c.value for c in ws[1]]
-    for col in ("id", "rank", "ward", "name", "length_m", "min_width_m", "n_buildings",
-                "floor_area_m2", "lon", "lat", "x_utm", "y_utm", "map_link"):  # fmt: skip
+    for col in ("id", "rank", "ward", "name", "length_m", "min_width_m", "truck_status",
+                "n_buildings_behind", "floor_area_behind_m2", "lon", "lat", "x_utm", "y_utm",
+                "map_link"):  # fmt: skip
         assert column_label(col, "vi") in header, col
     first = dict(zip(header, (c.value for c in ws[2]), strict=True))
     alleys = gpd.read_parquet(paths.outputs / "network" / "alleys.parquet")
-    top = alleys.sort_values("priority_rank" if "priority_rank" in alleys else "priority").iloc[0]
+    top = alleys[alleys["to_widen"]].sort_values("priority_rank").iloc[0]
     assert first[column_label("id", "vi")] == "AL-001"
     assert first[column_label("name", "vi")] == top["name"]
     assert first[column_label("length_m", "vi")] == pytest.approx(top["length_m"], abs=0.005)
     assert first[column_label("min_width_m", "vi")] == pytest.approx(top["min_width_m"], abs=0.005)
-    assert first[column_label("floor_area_m2", "vi")] == pytest.approx(
-        top["floor_area_m2"], abs=0.005
+    assert first[column_label("floor_area_behind_m2", "vi")] == pytest.approx(
+        top["floor_area_behind_m2"], abs=0.005
     )
     assert first[column_label("ward", "vi")] == "Xã Hòa Long"
     mid = top.geometry.interpolate(0.5, normalized=True)

@@ -52,6 +52,8 @@ def water_town() -> OsmBuilder:
     b.rect(-230, -40, -205, -20, {"natural": "water", "water": "pond"})  # 7.1 m from W
     b.rect(300, 300, 330, 330, {"natural": "water", "water": "pond"})  # no street near
     b.line([(-10, 10), (-10, -60)], {"waterway": "stream"})
+    # An 8 x 8 m garden pond 5 m from W-Z: too small to count (natural_source_min_area_m2).
+    b.rect(-195, -160, -187, -152, {"natural": "water", "water": "pond"})
     return b
 
 
@@ -150,6 +152,12 @@ def test_sources_usable_only_with_truck_access(water_project):
     assert "stream" in src.loc["osm:w5012", "reason"]
     assert src.loc["file:hydrants.csv:3", "usable"]
     assert "osm:n11" not in src.index  # merged into the CSV's hydrant
+    garden = src.loc["osm:w5013"]
+    assert garden["area_m2"] == pytest.approx(64, rel=0.01)
+    assert not garden["usable"]
+    assert "below 200 m²" in garden["reason"]
+    assert src.loc["osm:w5010", "area_m2"] > 200
+    assert src.loc["file:hydrants.csv:3", "snap_m"] == pytest.approx(2, abs=0.1)
 
 
 def test_bad_rows_reported_with_line_numbers(water_project):

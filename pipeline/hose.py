@@ -1,0 +1,409 @@
+"""Hose-laying distance from the truck network to every building, along streets and alleys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+
+from pipeline.routing import Snap, multi_source_dijkstra, point_costs
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+    from pipeline.config import AccessConfig
+    from pipeline.topology import Topology
+
+_TIE_M = 1e-6
+#: A link this close to a footprint grazes it (coordinates carry ~mm noise from lon/lat).
+_GRAZE_M = 0.05
+
+
+def bottleneck_to_sources(
+    topo: Topology,
+    cost: np.ndarray,
+    width_m: np.ndarray,
+    *,
+    is_source: np.ndarray | None = None,
+) -> np.ndarray:
+    """Narrowest edge on each node's shortest path from the sources (see :func:`path_tree`)."""
+    return path_tree(topo, cost, width_m, is_source=is_source).bottleneck_m
+
+
+@dataclass(frozen=True)
+class PathTree:
+    """The shortest-path tree: per node its parent, the tree edge into it, bottleneck and head."""
+
+    bottleneck_m: np.ndarray
+    head: np.ndarray
+    parent: np.ndarray
+    parent_edge: np.ndarray
+
+
+def path_tree(
+    topo: Topology,
+    cost: np.ndarray,
+    width_m: np.ndarray,
+    *,
+    is_source: np.ndarray | None = None,
+    max_iter: int = 64,
+) -> PathTree:
+    """Read the shortest-path tree off the costs: bottleneck widths and branch heads.
+
+    Parameters
+    ----------
+    topo
+        The graph's :class:`Topology`.
+    cost
+        Per node, the shortest distance from the sources (0 at sources, ``inf`` unreached).
+    width_m
+        Per directed edge.
+    is_source
+        Boolean per node: a source (a root of the tree, even with a start cost); by default
+        the nodes at cost 0.
+    max_iter
+        Bound on pointer-jumping rounds (each halves the remaining depth).
+
+    Returns
+    -------
+    PathTree
+        ``bottleneck_m``: ``inf`` at sources, ``NaN`` where unreached. ``head``: the first
+        node after the source on the node's path (a source, or an unreached node, is its own).
+        ``parent``: the previous node on the path (a root is its own); ``parent_edge``: the
+        directed edge from it (-1 at roots).
+
+    Notes
+    -----
+    The shortest-path tree is read off the costs (an edge ``u -> v`` is a tree edge when
+    ``cost[u] + length = cost[v]``; among ties the widest wins). The minimum over each path
+    is then found by pointer jumping: about ``log2(depth)`` vectorised rounds.
+    """
+    n = topo.n_nodes
+    cu, cv = cost[topo.u], cost[topo.v]
+    reached = np.isfinite(cv) & np.isfinite(cu)
+    gap = np.full(len(cu), np.inf)
+    gap[reached] = np.abs(cu[reached] + topo.length[reached] - cv[reached])
+    tree = reached & (cu < cv) & (gap <= _TIE_M * np.maximum(1.0, cv))
+    cand = np.flatnonzero(tree)
+    cand = cand[np.lexsort((-width_m[cand], topo.v[cand]))]
+    child, first = np.unique(topo.v[cand], return_index=True)
+    parent = np.arange(n)
+    parent_edge = np.full(n, -1, dtype=np.int64)
+    bott = np.where(np.isfinite(cost), np.inf, np.nan)
+    parent[child] = topo.u[cand[first]]
+    parent_edge[child] = cand[first]
+    tree_parent = parent.copy()
+    bott[child] = width_m[cand[first]]
+    orphan = np.isfinite(cost) & ((cost > 0) if is_source is None else ~is_source)
+    orphan[child] = False
+    bott[orphan] = np.nan  # reached, but no tree edge found within the tolerance
+    root = parent == np.arange(n)
+    # Each node's branch head: the node right below its root (a root is its own head).
+    head = np.where(root[parent], np.arange(n), parent)
+    for _ in range(max_iter):
+        grand = parent[parent]
+        bott = np.minimum(bott, bott[parent])
+        if np.array_equal(grand, parent):
+            break
+        parent = grand
+    for _ in range(max_iter):
+        nxt = head[head]
+        if np.array_equal(nxt, head):
+            break
+        head = nxt
+    return PathTree(bottleneck_m=bott, head=head, parent=tree_parent, parent_edge=parent_edge)
+
+
+def frontage_snap(
+    snap: Snap, polygons: np.ndarray, lines: np.ndarray, *, tolerance_m: float
+) -> Snap:
+    """Widen each footprint's access spot to its whole frontage on the snapped edge.
+
+    Parameters
+    ----------
+    snap
+        From :func:`pipeline.routing.snap_to_edges` (one nearest spot per footprint).
+    polygons
+        The footprints snapped.
+    lines
+        The edge geometries ``snap.edge`` indexes.
+    tolerance_m
+        Footprint vertices at most this much farther from the edge than its nearest point
+        count as frontage.
+
+    Returns
+    -------
+    Snap
+        The same edges and gaps; ``to_u_m``/``to_v_m`` measured to the frontage's nearer end
+        on each side, so a row house parallel to an alley is reached at its near corner
+        (the nearest point of a parallel wall is otherwise an arbitrary one of its corners).
+    """
+    ok = np.flatnonzero(snap.edge >= 0)
+    if len(ok) == 0:
+        return snap
+    coords, owner = shapely.get_coordinates(polygons[ok], return_index=True)
+    line = lines[snap.edge[ok]][owner]
+    pts = shapely.points(coords)
+    near = shapely.distance(pts, line) <= snap.gap_m[ok][owner] + tolerance_m
+    along = shapely.line_locate_point(line[near], pts[near])
+    lo = snap.to_u_m.copy()
+    hi = snap.to_v_m.copy()
+    length = shapely.length(lines[snap.edge[ok]])
+    lo_ok = lo[ok]
+    np.minimum.at(lo_ok, owner[near], along)
+    hi_ok = hi[ok]
+    np.minimum.at(hi_ok, owner[near], length[owner[near]] - along)
+    lo[ok], hi[ok] = lo_ok, hi_ok
+    return Snap(snap.edge, snap.gap_m, lo, hi)
+
+
+def direct_truck_access(
+    geoms: np.ndarray,
+    truck_lines: np.ndarray,
+    *,
+    obstacles: np.ndarray | None = None,
+    self_index: np.ndarray | None = None,
+    max_distance_m: float,
+    trim_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gap from each geometry straight to the nearest truck street, when nothing is between.
+
+    Parameters
+    ----------
+    geoms
+        Building footprints, or alley nodes.
+    truck_lines
+        Truck-network street lines (one per street).
+    obstacles
+        Footprints that block a straight link; by default ``geoms`` themselves (each one
+        ignoring itself).
+    self_index
+        Per geometry, its own position in ``obstacles`` (ignored as an obstacle), -1 if none.
+    max_distance_m
+        Longest straight gap considered.
+    trim_m
+        Length of the link's start left out of the obstacle test.
+
+    Returns
+    -------
+    gap_m, line
+        Per footprint: the gap (``inf`` if beyond ``max_distance_m`` or if the straight link
+        crosses another footprint) and the position of the street in ``truck_lines``
+        (-1 where none).
+
+    Notes
+    -----
+    This lets a building set back from a main road, whose nearest mapped way is a sidewalk
+    footway, front the road it faces, and an alley opening onto a sidewalk start at the road;
+    the link must not cross another building, so a house behind a street-front row still
+    counts through its alley.
+    """
+    polygons = geoms
+    n = len(polygons)
+    if obstacles is None:
+        obstacles, self_index = geoms, np.arange(n)
+    elif self_index is None:
+        self_index = np.full(n, -1, dtype=np.int64)
+    gap = np.full(n, np.inf)
+    line = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(truck_lines) == 0:
+        return gap, line
+    tree = shapely.STRtree(truck_lines)
+    (p_idx, l_idx), d = tree.query_nearest(
+        polygons, max_distance=max_distance_m, return_distance=True, all_matches=False
+    )
+    ends = shapely.get_coordinates(shapely.shortest_line(polygons[p_idx], truck_lines[l_idx]))
+    start, stop = ends[0::2], ends[1::2]
+    # Leave the footprint's own corner out, so a neighbour sharing that corner is no obstacle;
+    # a link grazing another footprint's wall is blocked.
+    frac = np.minimum(1.0, trim_m / np.maximum(d, 1e-9))[:, None]
+    links = shapely.linestrings(np.stack([start + (stop - start) * frac, stop], axis=1))
+    obstructed = np.zeros(len(p_idx), dtype=bool)
+    if len(obstacles):
+        tree = shapely.STRtree(obstacles)
+        link_idx, b_idx = tree.query(links, predicate="dwithin", distance=_GRAZE_M)
+        obstructed[link_idx[b_idx != self_index[p_idx[link_idx]]]] = True
+    gap[p_idx[~obstructed]] = d[~obstructed]
+    line[p_idx[~obstructed]] = l_idx[~obstructed]
+    return gap, line
+
+
+@dataclass(frozen=True)
+class HoseNetwork:
+    """Walking distance from the truck network over every street and alley, and its tree."""
+
+    cost: np.ndarray
+    mouth_of_node: np.ndarray
+    on_truck: np.ndarray
+    tree: PathTree
+
+
+def hose_network(
+    topo: Topology,
+    graph: sparse.csr_matrix,
+    *,
+    node_geoms: np.ndarray,
+    truck_lines: np.ndarray,
+    truck_connected: np.ndarray,
+    obstacles: np.ndarray,
+    width_m: np.ndarray,
+    cfg: AccessConfig,
+) -> HoseNetwork:
+    """Walk from the truck network to every node of the street graph (one Dijkstra).
+
+    Parameters
+    ----------
+    topo
+        The street graph.
+    graph
+        Its directed adjacency with lengths (both directions of every street).
+    node_geoms
+        Node points.
+    truck_lines
+        One line per street of the truck network.
+    truck_connected
+        Boolean per directed edge: on the truck network.
+    obstacles
+        Building footprints (block straight links from alley nodes to a truck street).
+    width_m
+        Width estimate per directed edge (for the bottleneck on each path).
+    cfg
+        The ``access`` section (``node_direct_access_m``).
+
+    Returns
+    -------
+    HoseNetwork
+        ``cost`` per node (m, ``inf`` unreached), the truck node each is reached from
+        (``mouth_of_node``, -1 unreached), ``on_truck`` per node and the shortest-path tree.
+
+    Notes
+    -----
+    Hoses start at every node of the truck network, and at alley nodes within
+    ``node_direct_access_m`` of a truck street with nothing between (alleys that open onto
+    a separately mapped sidewalk), at the cost of that straight gap.
+    """
+    on_truck = np.zeros(topo.n_nodes, dtype=bool)
+    on_truck[topo.u[truck_connected]] = True
+    on_truck[topo.v[truck_connected]] = True
+    off = np.flatnonzero(~on_truck)
+    node_gap, _ = direct_truck_access(
+        node_geoms[off],
+        truck_lines,
+        obstacles=obstacles,
+        max_distance_m=cfg.node_direct_access_m,
+        trim_m=0.0,
+    )
+    near = np.isfinite(node_gap)
+    sources = np.concatenate([np.flatnonzero(on_truck), off[near]])
+    source_cost = np.concatenate([np.zeros(int(on_truck.sum())), node_gap[near]])
+    cost, nearest = multi_source_dijkstra(graph, sources, source_costs=source_cost)
+    mouth_of_node = np.where(nearest >= 0, sources[np.maximum(nearest, 0)], -1)
+    is_source = np.zeros(topo.n_nodes, dtype=bool)
+    is_source[sources] = True
+    tree = path_tree(topo, cost, width_m, is_source=is_source)
+    return HoseNetwork(cost=cost, mouth_of_node=mouth_of_node, on_truck=on_truck, tree=tree)
+
+
+@dataclass(frozen=True)
+class DirectAccess:
+    """Per building: the straight gap to the nearest truck street, and that street's line."""
+
+    gap_m: np.ndarray
+    line: np.ndarray
+
+
+@dataclass(frozen=True)
+class BuildingHose:
+    """Per building: hose distance, its access node and edge, and how it is reached."""
+
+    distance_m: np.ndarray
+    end_node: np.ndarray
+    on_truck_edge: np.ndarray
+    direct: np.ndarray
+    bottleneck_m: np.ndarray
+
+    def deep(self, reach_m: float) -> np.ndarray:
+        """Boolean per building: beyond ``reach_m`` of hose (or unreachable)."""
+        return np.asarray(~(self.distance_m <= reach_m))
+
+
+def direct_access_to(
+    bgeoms: np.ndarray,
+    truck_lines: np.ndarray,
+    *,
+    candidates: np.ndarray,
+    cfg: AccessConfig,
+) -> DirectAccess:
+    """Link the ``candidates`` buildings straight to ``truck_lines`` (others get ``inf``).
+
+    See :func:`direct_truck_access`.
+    """
+    gap = np.full(len(bgeoms), np.inf)
+    line = np.full(len(bgeoms), -1, dtype=np.int64)
+    gap[candidates], line[candidates] = direct_truck_access(
+        bgeoms[candidates],
+        truck_lines,
+        obstacles=bgeoms,
+        self_index=candidates,
+        max_distance_m=cfg.direct_access_max_m,
+        trim_m=cfg.frontage_tolerance_m,
+    )
+    return DirectAccess(gap, line)
+
+
+def building_hose(
+    snap: Snap,
+    hose: HoseNetwork,
+    topo: Topology,
+    *,
+    truck_connected: np.ndarray,
+    direct: DirectAccess,
+    truck_line_width_m: np.ndarray,
+    width_m: np.ndarray,
+) -> BuildingHose:
+    """Hose distance from the truck network to each building's access spot.
+
+    Parameters
+    ----------
+    snap
+        Each footprint's access spot on its nearest street (see :func:`frontage_snap`).
+    hose
+        From :func:`hose_network`.
+    topo
+        The street graph.
+    truck_connected
+        Boolean per directed edge: on the truck network.
+    direct
+        Straight links to truck streets (:func:`direct_access_to`); a link counts where it is
+        shorter than the walk.
+    truck_line_width_m
+        Width of each line ``direct.line`` indexes.
+    width_m
+        Width per directed edge.
+
+    Returns
+    -------
+    BuildingHose
+        A building on a truck street is as far as its gap to the centreline; otherwise the
+        walk along its street to the nearer reached end plus the gap, or the straight link.
+    """
+    dist = point_costs(hose.cost, snap, topo.u, topo.v)
+    e = np.maximum(snap.edge, 0)
+    on_truck_edge = (snap.edge >= 0) & truck_connected[e]
+    direct_gap = np.where(on_truck_edge, np.inf, direct.gap_m)
+    is_direct = ~on_truck_edge & (direct_gap <= dist)
+    dist = np.where(on_truck_edge, snap.gap_m, np.fmin(dist, direct_gap))
+    via_u = hose.cost[topo.u[e]] + snap.to_u_m <= hose.cost[topo.v[e]] + snap.to_v_m
+    end = np.where(snap.edge >= 0, np.where(via_u, topo.u[e], topo.v[e]), -1)
+    bott_node = hose.tree.bottleneck_m[np.maximum(end, 0)]
+    bottleneck = np.where(on_truck_edge, width_m[e], np.fmin(width_m[e], bott_node))
+    bottleneck[is_direct] = truck_line_width_m[direct.line[is_direct]]
+    return BuildingHose(
+        distance_m=dist,
+        end_node=end,
+        on_truck_edge=on_truck_edge,
+        direct=is_direct,
+        bottleneck_m=bottleneck,
+    )
