@@ -53,14 +53,7 @@ STREET_TAGS: tuple[str, ...] = (
     "sidewalk:right",
     "maxspeed",
     "ref",
-    "sidewalk",
-    "sidewalk:both",
-    "sidewalk:left",
-    "sidewalk:right",
-    "motorcar",
-    "vehicle",
     "hgv",
-    "emergency",
 )
 #: ``highway`` values that are not usable ways (as OSMnx's ``network_type="all"`` filter).
 EXCLUDED_HIGHWAYS = frozenset(
