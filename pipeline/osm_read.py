@@ -247,10 +247,18 @@ _WANTED_KEYS = tuple(dict.fromkeys((
     "admin_level", "name:en",
 )))  # fmt: skip
 _ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+#: Escapes decoded in bulk (space, comma, equals, at). Not ``%25%`` (a percent sign): the
+#: per-value decoding after them must not see a percent sign it would take for an escape.
+_COMMON_ESCAPES = (("%20%", " "), ("%2c%", ","), ("%3d%", "="), ("%40%", "@"))
 
 
 def _unescape(values: pa.Array) -> pa.Array:
     """Decode OPL escapes (``%20%`` -> space) in the values that have any (once per value)."""
+    has = pc.fill_null(pc.match_substring(values, "%"), fill_value=False)
+    if not pc.any(has).as_py():
+        return values
+    for code, char in _COMMON_ESCAPES:  # the frequent ones in C++, the rest once per value
+        values = pc.replace_substring(values, code, char)
     has = pc.fill_null(pc.match_substring(values, "%"), fill_value=False)
     if not pc.any(has).as_py():
         return values
@@ -260,9 +268,10 @@ def _unescape(values: pa.Array) -> pa.Array:
     return pc.if_else(has, pc.take(decoded, pc.index_in(values, uniq)), values)
 
 
-def _csv(text: pa.Array, names: list[str], types: list[pa.DataType], sep: str) -> pa.Table:
-    """Parse the concatenated strings of ``text`` (rows separated by newlines) as CSV in C++."""
-    data = _joined(text)
+def _csv(text: pa.Array, names: list[str], types: list[pa.DataType], sep: str, *,
+         terminated: bool = False) -> pa.Table:  # fmt: skip
+    """Parse the strings of ``text`` as CSV rows in C++ (``terminated``: each ends a row)."""
+    data = _buffer(text) if terminated else _joined(text)
     if not data.strip():
         return pa.table({n: pa.array([], t) for n, t in zip(names, types, strict=True)})
     return pacsv.read_csv(
@@ -275,6 +284,18 @@ def _csv(text: pa.Array, names: list[str], types: list[pa.DataType], sep: str) -
             null_values=[""],
         ),
     )
+
+
+def _buffer(text: pa.Array) -> bytes:
+    """Return the bytes of the strings of ``text``, back to back."""
+    if len(text) == 0:
+        return b""
+    arr = text.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
+    data: bytes = arr.buffers()[2].to_pybytes()
+    return data[int(offsets[0]) : int(offsets[-1])]
 
 
 def _joined(text: pa.Array) -> bytes:
@@ -291,10 +312,10 @@ def _joined(text: pa.Array) -> bytes:
     return data[int(offsets[0]) : int(offsets[-1])]
 
 
-def _counts(text: pa.Array, sep: str) -> np.ndarray:
-    """Items per string of ``sep``-separated lists (an empty string holds none)."""
+def _counts(text: pa.Array, sep: str, *, newline: bool = False) -> np.ndarray:
+    """Items per string of ``sep``-separated lists (an empty one, or only ``newline``: none)."""
     n = pc.add(pc.count_substring(text, sep), 1).to_numpy(zero_copy_only=False)
-    empty = pc.equal(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    empty = pc.less_equal(pc.utf8_length(text), int(newline)).to_numpy(zero_copy_only=False)
     return np.where(empty, 0, n).astype(np.int64)
 
 
@@ -348,12 +369,14 @@ def _parse_ways(lines: pa.Array) -> _Ways:
     fields = pc.split_pattern(lines, " ", max_splits=2)
     ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
     tags = _tag_table(pc.list_element(fields, 1))
-    # "Nn1x106.1y21.1,n2xy": one node a CSV row "1,106.1,21.1" (no location: empty fields).
+    # "Nn1x106.1y21.1,n2xy\n": one node a CSV row "1x106.1x21.1" (no location: empty fields);
+    # the line's own newline ends its last row.
     node_text = pc.utf8_slice_codeunits(pc.list_element(fields, 2), 2)
-    per = _counts(node_text, ",n")
+    per = _counts(node_text, ",n", newline=True)
     for old, new in ((",n", "\n"), ("y", "x")):
         node_text = pc.replace_substring(node_text, old, new)
-    table = _csv(node_text, ["id", "x", "y"], [pa.int64(), pa.float64(), pa.float64()], "x")
+    table = _csv(node_text, ["id", "x", "y"], [pa.int64(), pa.float64(), pa.float64()], "x",
+                 terminated=True)  # fmt: skip
     offsets = np.r_[0, np.cumsum(per)]
     lon = np.asarray(pc.fill_null(table.column("x"), np.nan).to_numpy())
     lat = np.asarray(pc.fill_null(table.column("y"), np.nan).to_numpy())
@@ -370,7 +393,7 @@ class _Nodes:
 
 
 def _parse_nodes(lines: pa.Array) -> _Nodes:
-    fields = pc.split_pattern(lines, " ")
+    fields = pc.split_pattern(pc.utf8_rtrim(lines, "\n"), " ")
     ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
     lon = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 2), 1), pa.float64())
     lat = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 3), 1), pa.float64())
@@ -379,7 +402,7 @@ def _parse_nodes(lines: pa.Array) -> _Nodes:
 
 def _parse_relations(lines: pa.Array) -> tuple[np.ndarray, pd.DataFrame, list[list[int]]]:
     """Relation ids, tags and member way ids (other members are ignored)."""
-    fields = pc.split_pattern(lines, " ")
+    fields = pc.split_pattern(pc.utf8_rtrim(lines, "\n"), " ")
     ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
     tags = _tag_table(pc.list_element(fields, 1))
     members = pc.utf8_slice_codeunits(pc.list_element(fields, 2), 1).to_pylist()
@@ -426,28 +449,15 @@ def _export(path: Path, out: Path, shown_as: Path, *, ways: set[int] | None = No
 
 
 def _read_lines(path: Path) -> pa.Array:
-    """OPL lines as one Arrow string array, zero-copy over the file's bytes."""
+    """OPL lines as one Arrow string array over the file's bytes (each keeps its newline)."""
     data = np.fromfile(path, dtype=np.uint8)
     if len(data) == 0:
         return pa.array([], pa.large_string())
-    ends = np.flatnonzero(data == ord("\n"))
-    if len(ends) == 0 or ends[-1] != len(data) - 1:
+    if data[-1] != ord("\n"):
         data = np.r_[data, np.uint8(ord("\n"))]
-        ends = np.r_[ends, len(data) - 1]
-    # Each line ends at its newline; the newline bytes are turned into nothing by offsets:
-    # line i spans [ends[i-1] + 1, ends[i]).
-    starts = np.r_[0, ends[:-1] + 1]
-    keep = ends > starts
-    starts, ends = starts[keep], ends[keep]
-    # Rebuild a compact buffer without the newlines (one copy, in NumPy).
-    lengths = ends - starts
-    mask = np.ones(len(data), dtype=bool)
-    mask[np.flatnonzero(data == ord("\n"))] = False
-    compact = data[mask]
-    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-    return pa.LargeStringArray.from_buffers(
-        len(lengths), pa.py_buffer(offsets), pa.py_buffer(compact)
-    )
+    ends = np.flatnonzero(data == ord("\n")) + 1
+    offsets = np.r_[0, ends].astype(np.int64)
+    return pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _points_gdf(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -540,9 +550,8 @@ def _streets(ways: _Ways, sel: np.ndarray, partial: dict[str, int]) -> tuple[
     refs_list = [refs[bounds[i] : bounds[i + 1]] for i in keep_pieces]
     ll_list = [ll[bounds[i] : bounds[i + 1]] for i in keep_pieces]
     rows = np.flatnonzero(sel)[piece_way[keep_pieces]]
-    tags = ways.tags.reindex(columns=list(STREET_TAGS)).iloc[rows]
-    streets = pd.DataFrame({"osmid": ways.ids[rows], **{k: tags[k].to_numpy(dtype=object)
-                                                        for k in STREET_TAGS}})  # fmt: skip
+    streets = pd.DataFrame({"osmid": ways.ids[rows],
+                            **{k: _take(ways.tags, k, rows) for k in STREET_TAGS}})  # fmt: skip
     no_piece = np.bincount(piece_way[good], minlength=len(counts)) == 0
     return streets, refs_list, ll_list, int(no_piece.sum())
 
@@ -563,10 +572,26 @@ def _rings(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     good = whole & (n_pts >= 4)  # noqa: PLR2004 - a ring needs 4 points
     kv = keepv & good[way_of]
     geoms = np.full(len(counts), None, dtype=object)
-    ring_xy, ring_of = _start_at_lowest(xy[kv], np.cumsum(good)[way_of[kv]] - 1)
+    ring_xy, ring_of = _counter_clockwise(
+        *_start_at_lowest(xy[kv], np.cumsum(good)[way_of[kv]] - 1)
+    )
     rings = shapely.linearrings(ring_xy, indices=ring_of)
     geoms[good] = shapely.multipolygons(shapely.polygons(rings), indices=np.arange(good.sum()))
     return geoms, whole
+
+
+def _counter_clockwise(xy: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse the clockwise rings (shoelace sign), keeping each ring's first vertex first."""
+    if len(xy) == 0:
+        return xy, ring
+    same = ring[1:] == ring[:-1]
+    cross = (xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]) * same
+    area2 = np.bincount(ring[:-1], weights=cross, minlength=int(ring[-1]) + 1)
+    n = np.bincount(ring)
+    start = np.r_[0, np.cumsum(n)[:-1]]
+    j = np.arange(len(xy)) - start[ring]
+    src = np.where(area2[ring] < 0, start[ring] + n[ring] - 1 - j, np.arange(len(xy)))
+    return xy[src], ring
 
 
 def _start_at_lowest(xy: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -724,11 +749,13 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         skipped[f"{k} areas with broken geometry"] = skipped.get(
             f"{k} areas with broken geometry", 0
         ) + int(n)
-    a_geom[valid] = shapely.orient_polygons(a_geom[valid], exterior_cw=False)
+    # Way rings are counter-clockwise already; relation areas are oriented here.
+    from_rel = np.r_[np.zeros(len(a_rows), dtype=bool), np.ones(len(rel_ids), dtype=bool)][order]
+    fix = valid & from_rel
+    a_geom[fix] = shapely.orient_polygons(a_geom[fix], exterior_cw=False)
 
-    def tag(k: str, rows: np.ndarray) -> np.ndarray:
-        return (a_tags[k].to_numpy(dtype=object)[rows] if k in a_tags
-                else np.full(len(rows), None, dtype=object))  # fmt: skip
+    def tag(k: str, rows: np.ndarray) -> Any:  # noqa: ANN401 - a pandas or NumPy column
+        return _take(a_tags, k, rows)
 
     bi = np.flatnonzero(valid & (a_kind == "building"))
     buildings = gpd.GeoDataFrame({"osm_id": a_id[bi], **{k: tag(k, bi) for k in BUILDING_TAGS}},
@@ -825,6 +852,15 @@ def _prefixed(prefix: str, ids: np.ndarray) -> np.ndarray:
     """``"w123"``-style OSM ids as an object array (Arrow string kernels, no Python loop)."""
     text = pc.binary_join_element_wise(prefix, pa.array(ids).cast(pa.string()), "")
     return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _take(table: pd.DataFrame, key: str, rows: np.ndarray) -> Any:  # noqa: ANN401
+    """Rows of one tag column (strings, NaN where absent); all None when none of them has it."""
+    if key in table:
+        values = table[key].array.take(rows)
+        if not values.isna().all():
+            return values
+    return np.full(len(rows), None, dtype=object)
 
 
 def _lines(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ import shapely
 from tqdm import tqdm
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import geopandas as gpd
 
@@ -58,6 +59,42 @@ _UNIT_M = {
 GAP_COLUMNS: tuple[str, ...] = ("gap_width_m", "n_samples", "n_both_sides")
 
 
+_F = TypeVar("_F", bound="Callable[..., Any]")
+
+
+def per_distinct_value(fn: _F) -> _F:
+    """Run a per-element function of a tag column once per distinct value, then spread back.
+
+    A province's tag columns hold a few distinct values over hundreds of thousands of edges;
+    pandas string methods loop in Python per element. The result is the same, element by
+    element (``fn`` must not look at neighbouring rows); Series keep their dtype and take the
+    input's index, arrays their dtype.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(values: pd.Series, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        if 2 * len(uniques) >= len(values):
+            return fn(values, *args, **kwargs)
+        out = fn(pd.Series(uniques, dtype=values.dtype), *args, **kwargs)
+
+        def spread(part: Any) -> Any:  # noqa: ANN401
+            if isinstance(part, pd.Series):
+                return part.take(codes).set_axis(values.index)
+            return np.asarray(part)[codes]
+
+        return tuple(spread(p) for p in out) if isinstance(out, tuple) else spread(out)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@per_distinct_value
+def normalised_text(values: pd.Series) -> pd.Series:
+    """Return tag values stripped and lower-cased (``string`` dtype, missing stays missing)."""
+    return values.astype("string").str.strip().str.lower()
+
+
+@per_distinct_value
 def parse_length_range_m(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse OSM length tags into a low and a high value in metres.
 
@@ -100,6 +137,7 @@ def parse_length_m(values: pd.Series) -> pd.Series:
     return parse_length_range_m(values)[0]
 
 
+@per_distinct_value
 def parse_lanes(values: pd.Series) -> pd.Series:
     """Parse the OSM ``lanes`` tag: the first whole number (``"2;3"`` -> 2), ``NaN`` otherwise."""
     text = values.astype("string").str.extract(r"^\s*(\d+)", expand=False)
@@ -420,6 +458,7 @@ def undirected_twins(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, first[: len(uniques)]
 
 
+@per_distinct_value
 def is_alley_name(names: pd.Series, prefixes: Sequence[str]) -> pd.Series:
     """Tell whether each street name starts with an alley word (``Ngõ``, ``Ngách``, ``Hẻm``...)."""
     if not prefixes:
@@ -429,11 +468,13 @@ def is_alley_name(names: pd.Series, prefixes: Sequence[str]) -> pd.Series:
     return lowered.str.startswith(words).fillna(value=False).astype(bool)
 
 
+@per_distinct_value
 def as_text(values: pd.Series) -> np.ndarray:
     """Return tag values as an object array of ``str`` (``""`` where missing)."""
     return values.astype("string").fillna("").to_numpy(dtype=object)
 
 
+@per_distinct_value
 def base_highway(highway: pd.Series) -> pd.Series:
     """Return each way's road class for width priors: the first of a list, ``*_link`` -> parent.
 
@@ -456,7 +497,7 @@ def has_sidewalk(edges: pd.DataFrame) -> np.ndarray:
     out = np.zeros(len(edges), dtype=bool)
     for tag in SIDEWALK_TAGS:
         if tag in edges.columns:
-            values = edges[tag].astype("string").str.strip().str.lower()
+            values = normalised_text(edges[tag])
             out |= values.isin(SIDEWALK_VALUES).to_numpy(dtype=bool)
     return out
 
@@ -543,7 +584,7 @@ def prior_widths(edges: pd.DataFrame, cfg: AccessConfig) -> _Evidence:
     )
     ev.note(np.ones(n, dtype=bool), "class=" + as_text(edges["highway"]))
     if "service" in edges.columns and cfg.service_priors_m:
-        kind = edges["service"].astype("string").str.strip().str.lower()
+        kind = normalised_text(edges["service"])
         s_low, s_est, s_high, s_known = _interval_table(kind.fillna(""), cfg.service_priors_m)
         on_service = (base == "service").to_numpy(dtype=bool) & s_known
         ev.set(on_service, (s_low, s_est, s_high), "service_prior")
