@@ -44,11 +44,15 @@ MAX_ISO_STATIONS = 12
 
 @dataclass
 class Measure:
-    """One process run: wall time, peak RSS of the process and the exit code."""
+    """One process run: wall time, peak RSS, exit code and CPU time (user + system).
+
+    On a shared machine the wall time includes waiting for a core; ``cpu_s`` does not.
+    """
 
     wall_s: float
     peak_rss_mb: float
     returncode: int
+    cpu_s: float = float("nan")
 
 
 @dataclass
@@ -63,6 +67,7 @@ class StageRow:
     peak_rss_mb: float
     ok: bool
     summary: dict[str, Any] = field(default_factory=dict)
+    cpu_s: float = float("nan")
 
     @property
     def items_per_s(self) -> float:
@@ -79,7 +84,8 @@ _LAUNCHER = (
     "pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)\n"
     "_, status, usage = os.wait4(pid, 0)\n"
     "with open(sys.argv[1], 'w') as f:\n"
-    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kb': usage.ru_maxrss}, f)\n"
+    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kb': usage.ru_maxrss,\n"
+    "               'cpu_s': usage.ru_utime + usage.ru_stime}, f)\n"
 )
 
 
@@ -113,7 +119,7 @@ def run_measured(cmd: list[str], log: Path, *, cwd: Path = PROJECT_ROOT) -> Meas
         return Measure(wall, float("nan"), done.returncode or 1)
     usage = json.loads(usage_file.read_text(encoding="utf-8"))
     # Linux reports ru_maxrss in KiB.
-    return Measure(wall, usage["maxrss_kb"] / 1024, int(usage["rc"]))
+    return Measure(wall, usage["maxrss_kb"] / 1024, int(usage["rc"]), float(usage["cpu_s"]))
 
 
 @dataclass(frozen=True)
@@ -182,7 +188,7 @@ def bench_stages(ds: Dataset, stages: list[str], logs: Path) -> list[StageRow]:
         row = StageRow(
             dataset=ds.label, stage=stage, items=_input_size(ds), wall_s=round(m.wall_s, 2),
             stage_s=entry.get("seconds"), peak_rss_mb=round(m.peak_rss_mb, 1),
-            ok=m.returncode == 0, summary=entry.get("summary", {}),
+            ok=m.returncode == 0, summary=entry.get("summary", {}), cpu_s=round(m.cpu_s, 1),
         )  # fmt: skip
         rows.append(row)
         logger.info(
@@ -414,13 +420,16 @@ def run_worker(kind: str, method: str, ds: Dataset, logs: Path, *, sample: int) 
 def markdown_table(rows: list[StageRow]) -> str:
     """Return the per-stage table: wall time, stage time, peak RSS, items and items per second."""
     lines = [
-        "| dataset | stage | items (edges+buildings) | wall s | stage s | peak RSS MB | items/s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        (
+            "| dataset | stage | items (edges+buildings) | wall s | stage s | CPU s | peak RSS MB "
+            "| items/s |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {r.dataset} | {r.stage}{'' if r.ok else ' (FAILED)'} | {r.items:,} | "
         f"{r.wall_s:.1f} | {r.stage_s if r.stage_s is not None else float('nan'):.1f} | "
-        f"{r.peak_rss_mb:,.0f} | {r.items_per_s:,.0f} |"
+        f"{r.cpu_s:.1f} | {r.peak_rss_mb:,.0f} | {r.items_per_s:,.0f} |"
         for r in rows
     )
     return "\n".join(lines)
@@ -527,10 +536,12 @@ def section_stages(ctx: BenchContext) -> Section:
         "Whole analysis (sum of stage wall times, ingestion included): "
         + ", ".join(f"{k} {v:.0f} s, peak {m:,.0f} MB" for k, (v, m) in totals.items()),
     ])  # fmt: skip
+    cpu = _cpu_totals(ctx.rows)
     largest = ctx.largest.label if ctx.largest else ""
-    ratios = [f"whole analysis on {k}: {v:.0f} s, peak RSS {m:,.0f} MB"
-              for k, (v, m) in totals.items() if k == largest]  # fmt: skip
-    return Section("stages", {"growth_exponents": exponents, "totals": totals}, text, ratios)
+    ratios = [f"whole analysis on {k}: {v:.0f} s wall ({cpu.get(k, 0):.0f} s CPU), "
+              f"peak RSS {m:,.0f} MB" for k, (v, m) in totals.items() if k == largest]  # fmt: skip
+    data = {"growth_exponents": exponents, "totals": totals, "cpu_totals": cpu}
+    return Section("stages", data, text, ratios)
 
 
 def section_reader(ctx: BenchContext) -> Section:
@@ -692,6 +703,14 @@ def _totals(rows: list[StageRow]) -> dict[str, tuple[float, float]]:
     for r in rows:
         t, m = out.get(r.dataset, (0.0, 0.0))
         out[r.dataset] = (t + r.wall_s, max(m, r.peak_rss_mb))
+    return out
+
+
+def _cpu_totals(rows: list[StageRow]) -> dict[str, float]:
+    """Per dataset: total CPU time (user + system) of its stages."""
+    out: dict[str, float] = {}
+    for r in rows:
+        out[r.dataset] = out.get(r.dataset, 0.0) + (r.cpu_s if r.cpu_s == r.cpu_s else 0.0)
     return out
 
 
