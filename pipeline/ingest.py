@@ -259,6 +259,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "skipped": layers.skipped,
         "partial_street_ways": layers.partial,
         "osm_read_s": layers.read_s,
+        "osm_read_cpu_s": layers.read_cpu_s,
         "osm_objects_kept": layers.objects_kept,
         "station_rejects": station_rejects.to_dict(orient="records"),
     }

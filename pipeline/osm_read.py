@@ -133,6 +133,7 @@ class OsmLayers:
     node_highway: dict[int, str] = field(default_factory=dict)
     partial: dict[str, int] = field(default_factory=dict)
     read_s: float = 0.0
+    read_cpu_s: float = 0.0
     objects_kept: int = 0
 
 
@@ -365,23 +366,44 @@ class _Ways:
     lat: np.ndarray
 
 
+#: Ways whose node lists are parsed at once (bounds the memory of the text being parsed).
+_WAY_CHUNK = 250_000
+
+
 def _parse_ways(lines: pa.Array) -> _Ways:
     fields = pc.split_pattern(lines, " ", max_splits=2)
     ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
     tags = _tag_table(pc.list_element(fields, 1))
+    node_field = pc.list_element(fields, 2)
+    del fields
+    per, refs, lon, lat = [], [], [], []
+    for start in range(0, len(node_field), _WAY_CHUNK):
+        p, r, x, y = _parse_nodes_of_ways(node_field.slice(start, _WAY_CHUNK))
+        per.append(p)
+        refs.append(r)
+        lon.append(x)
+        lat.append(y)
+    if not per:
+        return _Ways(ids, tags, np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0),
+                     np.empty(0))  # fmt: skip
+    offsets = np.r_[0, np.cumsum(np.concatenate(per))]
+    return _Ways(ids, tags, offsets, np.concatenate(refs), np.concatenate(lon),
+                 np.concatenate(lat))  # fmt: skip
+
+
+def _parse_nodes_of_ways(node_field: pa.Array) -> tuple[np.ndarray, ...]:
+    """Node counts, ids, lon and lat (NaN where absent) of OPL ``N`` fields."""
     # "Nn1x106.1y21.1,n2xy\n": one node a CSV row "1x106.1x21.1" (no location: empty fields);
     # the line's own newline ends its last row.
-    node_text = pc.utf8_slice_codeunits(pc.list_element(fields, 2), 2)
+    node_text = pc.utf8_slice_codeunits(node_field, 2)
     per = _counts(node_text, ",n", newline=True)
     for old, new in ((",n", "\n"), ("y", "x")):
         node_text = pc.replace_substring(node_text, old, new)
     table = _csv(node_text, ["id", "x", "y"], [pa.int64(), pa.float64(), pa.float64()], "x",
                  terminated=True)  # fmt: skip
-    offsets = np.r_[0, np.cumsum(per)]
     lon = np.asarray(pc.fill_null(table.column("x"), np.nan).to_numpy())
     lat = np.asarray(pc.fill_null(table.column("y"), np.nan).to_numpy())
-    refs = table.column("id").to_numpy()
-    return _Ways(ids, tags, offsets, refs, lon, lat)
+    return per, table.column("id").to_numpy(), lon, lat
 
 
 @dataclass
@@ -398,6 +420,18 @@ def _parse_nodes(lines: pa.Array) -> _Nodes:
     lon = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 2), 1), pa.float64())
     lat = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 3), 1), pa.float64())
     return _Nodes(ids, _tag_table(pc.list_element(fields, 1)), lon.to_numpy(), lat.to_numpy())
+
+
+def _split_kinds(lines: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Node, way and relation lines (slices, no copy, when they come in that order)."""
+    kind = pc.utf8_slice_codeunits(lines, 0, 1)
+    out = []
+    for k in ("n", "w", "r"):
+        rows = np.flatnonzero(pc.equal(kind, k).to_numpy(zero_copy_only=False))
+        contiguous = len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows)
+        start = int(rows[0]) if len(rows) else 0
+        out.append(lines.slice(start, len(rows)) if contiguous else lines.take(rows))
+    return out[0], out[1], out[2]
 
 
 def _parse_relations(lines: pa.Array) -> tuple[np.ndarray, pd.DataFrame, list[list[int]]]:
@@ -668,21 +702,21 @@ def _relation_areas(rel_ids: np.ndarray, rel_ways: list[list[int]], ways: _Ways,
 
 def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayers:  # noqa: ARG001, C901, PLR0915 - one pass, its steps in order
     t0 = time.perf_counter()
+    c0 = time.process_time()
     with tempfile.TemporaryDirectory(prefix="firegap-osm-") as tmp:
         opl = Path(tmp) / "filtered.opl"
         _export(path, opl, shown_as)
         t_export = time.perf_counter() - t0
-        lines = _read_lines(opl)
-        kind_char = pc.utf8_slice_codeunits(lines, 0, 1)
-        node_lines = pc.filter(lines, pc.equal(kind_char, "n"))
-        way_lines = pc.filter(lines, pc.equal(kind_char, "w"))
-        rel_lines = pc.filter(lines, pc.equal(kind_char, "r"))
-        del lines, kind_char
+        node_lines, way_lines, rel_lines = _split_kinds(_read_lines(opl))
+        opl.unlink()
         rel_ids, rel_tags, rel_ways = _parse_relations(rel_lines)
         rel_kind = _area_kind(rel_tags)
         rel_kind[~rel_tags.get("type", pd.Series(index=rel_tags.index, dtype=object)).isin(
             ["multipolygon", "boundary"]).to_numpy()] = None  # fmt: skip
+        nodes = _parse_nodes(node_lines)
+        del node_lines, rel_lines
         ways = _parse_ways(way_lines)
+        del way_lines  # the last view of the OPL text
         wanted = {w for i in np.flatnonzero(pd.notna(rel_kind)) for w in rel_ways[i]}
         absent = wanted - set(ways.ids.tolist()) if wanted else set()
         if absent:  # relation members without tags of interest: a second, narrower pass
@@ -690,7 +724,6 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
             _export(path, extra, shown_as, ways=absent)
             more = _parse_ways(_read_lines(extra))
             ways = _concat_ways(ways, more)
-        nodes = _parse_nodes(node_lines)
     n_objects = len(nodes.ids) + len(ways.ids) + len(rel_ids)
     if n_objects == 0:
         msg = f"{shown_as}: no streets, buildings or water in this OSM file"
@@ -826,7 +859,8 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         streets=streets, street_refs=refs, street_lonlat=lonlat, buildings=buildings,
         stations=stations, water_points=water_points, water_bodies=water_bodies, admin=admin,
         node_extent=extent, skipped=skipped, node_highway=node_highway, partial=partial,
-        read_s=round(read_s, 2), objects_kept=n_objects,
+        read_s=round(read_s, 2), read_cpu_s=round(time.process_time() - c0, 2),
+        objects_kept=n_objects,
     )  # fmt: skip
     logger.info(
         "osm: read %s: kept %s objects (%s ways, %s tagged nodes, %s relations) in %.1f s "

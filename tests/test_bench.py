@@ -106,7 +106,10 @@ def test_bench_end_to_end_on_the_tiny_town(tiny_bench):
     closing = doc["markdown"].split("Ratios:\n\n")[1].splitlines()
     assert closing[0].startswith("- whole analysis on synth x0.002")
     assert closing[-1].startswith("- OSM read on synth x0.002")
-    assert doc["sections"]["reader"]["synth x0.002"]["objects_per_s"] > 0
+    reader = doc["sections"]["reader"]["synth x0.002"]
+    assert reader["objects_per_s"] > 0
+    assert reader["objects_per_cpu_s"] > 0
+    assert reader["objects_in_file"] > reader["objects_kept"] > 0
 
 
 def test_isochrone_workers_time_the_preparation_on_the_same_graph(tiny_bench):
