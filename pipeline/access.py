@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.widths import base_highway, normalised_text, parse_length_m
+from pipeline.osm_tags import base_highway, normalised_text, parse_length_m
 
 if TYPE_CHECKING:
     from pipeline.config import AccessConfig

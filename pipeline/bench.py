@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import inspect
 import json
 import logging
@@ -358,17 +357,9 @@ def _bind(fn: Callable[..., Any], edges: Any, buildings: Any, config: ProvinceCo
 
 
 def _gap_functions() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None, str]:
-    try:
-        widths = importlib.import_module("pipeline.widths")
-    except ImportError:
-        return None, None, "pipeline.widths not available yet"
-    base = getattr(widths, "gap_widths_loop_baseline", None)
-    cands = [getattr(widths, n) for n in dir(widths)
-             if "gap_width" in n and n != "gap_widths_loop_baseline" and not n.startswith("_")
-             and callable(getattr(widths, n))]  # fmt: skip
-    ours = cands[0] if cands else None
-    note = "pipeline.widths" + ("" if ours and base else " (gap functions not available yet)")
-    return ours, base, note
+    from pipeline.corridor import gap_widths, gap_widths_loop_baseline  # noqa: PLC0415
+
+    return gap_widths, gap_widths_loop_baseline, "pipeline.corridor"
 
 
 def worker_gaps(slug: str, root: Path, method: str, sample: int) -> dict[str, Any]:

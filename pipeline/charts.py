@@ -30,12 +30,12 @@ def _data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def risk_bars(risk: pd.Series, title: str) -> str:
-    """Return a horizontal bar chart of the highest risk scores (index: ward names)."""
-    top = risk.dropna().sort_values(ascending=False).head(MAX_BARS)[::-1]
+def risk_bars(people: pd.Series, title: str) -> str:
+    """Return a horizontal bar chart of the wards with the most people at risk (index: names)."""
+    top = people.dropna().sort_values(ascending=False).head(MAX_BARS)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.25 * len(top) + 1.2))
     ax.barh([str(i) for i in top.index], top.to_numpy(), color="#e03131")
-    ax.set_xlim(0, 1)
+    ax.set_xlim(0, max(1.0, float(top.max()) * 1.05) if len(top) else 1.0)
     ax.set_title(title)
     return _data_uri(fig)
 

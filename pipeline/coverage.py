@@ -20,10 +20,12 @@ from pipeline.density import (
     WARD_COLUMNS,
     assign_wards,
     build_cells,
+    cell_ids,
     raster_population,
     whole_province_ward,
 )
 from pipeline.graph import read_graph_layers
+from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
     Reach,
     edge_travel_time_s,
@@ -34,8 +36,8 @@ from pipeline.isochrones import (
     warn_unsnapped,
 )
 from pipeline.paths import ARTIFACTS, resolve_input
-from pipeline.routing import EdgeArrays, Snap, point_costs, snap_to_edges
-from pipeline.siting import greedy_mclp
+from pipeline.routing import EdgeArrays, Snap, snap_to_edges
+from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.truck_network import read_truck_flags
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 #: Scenario names, in report order: today, with the provincial plan, with suggested sites.
 EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
+#: A snapped spot this close to an edge's end node is at the node.
+_AT_NODE_M = 1e-6
 #: Dijkstra rows x nodes computed at once when building the siting matrix (bounds memory).
 _SITING_CELLS = 20_000_000
 
@@ -94,9 +98,15 @@ class PointTimes:
     station: np.ndarray
 
 
-def point_times(reach: Reach, snap: Snap, arr: EdgeArrays, seconds_per_m: np.ndarray
-                ) -> PointTimes:  # fmt: skip
-    """Time to each snapped point through either end of its edge (the walk off it not counted).
+def point_times(
+    reach: Reach,
+    snap: Snap,
+    arr: EdgeArrays,
+    seconds_per_m: np.ndarray,
+    *,
+    two_way: np.ndarray | None = None,
+) -> PointTimes:
+    """Time to each snapped point along its edge (the walk off it not counted).
 
     Parameters
     ----------
@@ -108,6 +118,10 @@ def point_times(reach: Reach, snap: Snap, arr: EdgeArrays, seconds_per_m: np.nda
         The drivable edges as arrays.
     seconds_per_m
         Travel seconds per metre of each drivable edge.
+    two_way
+        Boolean per drivable edge: the street may also be driven ``v -> u``. A point on a
+        one-way edge is reached only from its ``u`` end (never by reversing from ``v``); by
+        default every edge is two-way.
 
     Returns
     -------
@@ -115,13 +129,94 @@ def point_times(reach: Reach, snap: Snap, arr: EdgeArrays, seconds_per_m: np.nda
     """
     e = np.maximum(snap.edge, 0)
     rate = seconds_per_m[e]
-    timed = Snap(snap.edge, snap.gap_m, snap.to_u_m * rate, snap.to_v_m * rate)
-    t = point_costs(reach.cost, timed, arr.u, arr.v, gap_weight=0.0)
-    via_u = reach.cost[arr.u[e]] + timed.to_u_m
-    via_v = reach.cost[arr.v[e]] + timed.to_v_m
+    ok = snap.edge >= 0
+    via_u = np.where(ok, reach.cost[arr.u[e]] + snap.to_u_m * rate, np.inf)
+    via_v = np.where(ok, reach.cost[arr.v[e]] + snap.to_v_m * rate, np.inf)
+    if two_way is not None:
+        # On a one-way edge the end node is only the point itself (nothing to reverse over).
+        via_v = np.where(two_way[e] | (snap.to_v_m <= _AT_NODE_M), via_v, np.inf)
+    t = np.fmin(via_u, via_v)
     station = np.where(via_u <= via_v, reach.nearest[arr.u[e]], reach.nearest[arr.v[e]])
     station = np.where(np.isfinite(t), station, -1)
     return PointTimes(t, station)
+
+
+def snap_to_reached(
+    points: np.ndarray,
+    snap: Snap,
+    drive: gpd.GeoDataFrame,
+    reached: np.ndarray,
+    *,
+    max_distance_m: float,
+) -> Snap:
+    """Move points whose nearest drivable edge no truck reaches to the nearest reached one.
+
+    Parameters
+    ----------
+    points
+        The geometries snapped.
+    snap
+        Their snap to the nearest drivable edge.
+    drive
+        The drivable edges.
+    reached
+        Boolean per drivable edge: a truck of the scenario can get onto it.
+    max_distance_m
+        The hose reach: farther reached edges do not count.
+
+    Returns
+    -------
+    Snap
+        The same snap where the edge is reached (or no reached edge is within reach), else
+        the nearest reached edge's.
+    """
+    redo = np.flatnonzero((snap.edge >= 0) & ~reached[np.maximum(snap.edge, 0)])
+    allowed = np.flatnonzero(reached)
+    if len(redo) == 0 or len(allowed) == 0:
+        return snap
+    again = snap_to_edges(points[redo], drive.iloc[allowed], max_distance_m=max_distance_m)
+    found = again.edge >= 0
+    edge, gap, to_u, to_v = (a.copy() for a in (snap.edge, snap.gap_m, snap.to_u_m, snap.to_v_m))
+    rows = redo[found]
+    edge[rows] = allowed[again.edge[found]]
+    gap[rows], to_u[rows], to_v[rows] = again.gap_m[found], again.to_u_m[found], again.to_v_m[found]
+    return Snap(edge, gap, to_u, to_v)
+
+
+def cell_times(
+    cell_of_building: np.ndarray,
+    building_time_s: np.ndarray,
+    floor_area_m2: np.ndarray,
+    cells_index: pd.Index,
+) -> np.ndarray:
+    """Each cell's response time from its buildings: the floor-area-weighted median.
+
+    Parameters
+    ----------
+    cell_of_building
+        Cell id of each building.
+    building_time_s
+        Each building's time (``inf`` where no truck street is within hose reach).
+    floor_area_m2
+        Each building's floor area (the weight).
+    cells_index
+        The cells' ids.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per cell, the time within which half its floor area is reached (``inf`` when less
+        than half ever is; ``NaN`` for cells without buildings). A cell is judged by its
+        buildings, not by its centre: a street passing the centre does not cover houses that
+        stand beyond hose reach of it.
+    """
+    w = np.maximum(np.nan_to_num(floor_area_m2), 1e-9)
+    frame = pd.DataFrame({"cell": cell_of_building, "t": building_time_s, "w": w})
+    frame = frame.sort_values(["cell", "t"], kind="stable")
+    cum = frame.groupby("cell")["w"].cumsum()
+    total = frame.groupby("cell")["w"].transform("sum")
+    median = frame[cum >= total / 2].drop_duplicates("cell").set_index("cell")["t"]
+    return median.reindex(cells_index).to_numpy(dtype=float)
 
 
 # --- siting --------------------------------------------------------------------------------
@@ -249,7 +344,267 @@ def _service_area(  # noqa: PLR0917 - private helper, arrays in one order
     )[0]
 
 
-def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage, steps in order
+@dataclass
+class Network:
+    """The drivable network of the stage, with the stations split into it."""
+
+    nodes: gpd.GeoDataFrame
+    drive: gpd.GeoDataFrame
+    arr: EdgeArrays
+    graph: sparse.csr_matrix
+    seconds_per_m: np.ndarray
+    two_way: np.ndarray
+    station_pos: np.ndarray
+
+
+def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
+    """Read the graph, keep the main truck network and split its edges at the stations."""
+    resp = ctx.config.response
+    nodes, edges = read_graph_layers(
+        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
+    )
+    drive = drivable_edges(ctx, nodes, edges)
+    nodes, drive, st_node = split_at_points(
+        nodes, drive, stations.geometry.to_numpy(), max_distance_m=resp.station_snap_max_m
+    )
+    warn_unsnapped(stations["name"].to_numpy(), st_node, resp.station_snap_max_m)
+    arr = street_arrays(nodes, drive, drive["travel_time"].to_numpy())
+    lengths = drive["length"].to_numpy(dtype=float)
+    twin = edge_twins(arr.u, arr.v, drive.geometry.to_numpy())
+    return Network(
+        nodes=nodes,
+        drive=drive,
+        arr=arr,
+        graph=arr.csr(),
+        seconds_per_m=arr.weight / np.maximum(lengths, 1e-9),
+        two_way=twin >= 0,
+        station_pos=pd.Index(arr.node_ids).get_indexer(st_node),
+    )
+
+
+@dataclass
+class Demand:
+    """Buildings and density cells, and where each building meets the drivable network."""
+
+    buildings: gpd.GeoDataFrame
+    cells: gpd.GeoDataFrame
+    building_snap: Snap
+    cell_snap: Snap
+    cell_of_building: np.ndarray
+    hose_m: float
+
+
+def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
+    """Snap the buildings to the drivable streets within hose reach; build the density grid."""
+    config = ctx.config
+    buildings = read_geoparquet(ctx.input("ingest", "buildings")).to_crs(config.crs)
+    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
+    raster_people = None
+    if config.density.population_raster:
+        raster_people = raster_population(
+            resolve_input(config.density.population_raster), crs=config.crs,
+            cell_m=config.density.cell_size_m,
+            bounds=tuple(boundary.total_bounds),
+        )  # fmt: skip
+    cells = build_cells(buildings, wards, config.density, raster_people=raster_people)
+    hose_m = config.access.hose_reach_from_truck_road_m.value
+    b_geoms = buildings.geometry.to_numpy()
+    centres = shapely.point_on_surface(b_geoms)
+    cell_of = (
+        cell_ids(shapely.get_coordinates(centres), config.density.cell_size_m)
+        if len(centres)
+        else np.empty(0, dtype=np.int64)
+    )
+    b_ward = assign_wards(centres, wards)
+    buildings["ward_id"] = np.where(
+        b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
+    )
+    # A house fronting a street is reached at the near end of its frontage (as in network).
+    b_snap = frontage_snap(
+        snap_to_edges(b_geoms, net.drive, max_distance_m=hose_m),
+        b_geoms,
+        net.drive.geometry.to_numpy(),
+        tolerance_m=config.access.frontage_tolerance_m,
+    )
+    buildings["gap_to_truck_street_m"] = b_snap.gap_m
+    # Cells without buildings (people from a raster only) are judged at their centre.
+    c_reach_m = hose_m + config.density.cell_size_m * np.sqrt(0.5)
+    c_snap = snap_to_edges(
+        shapely.centroid(cells.geometry.to_numpy()), net.drive, max_distance_m=c_reach_m
+    )
+    return Demand(buildings, cells, b_snap, c_snap, cell_of, hose_m)
+
+
+def scenario_times(
+    name: str,
+    net: Network,
+    dem: Demand,
+    src_pos: np.ndarray,
+    src_ids: np.ndarray,
+) -> Reach:
+    """Time one scenario: nodes, buildings (through reached streets), cells (by buildings).
+
+    Writes ``time_s_<name>`` and ``station_<name>`` into ``dem.buildings`` and ``dem.cells``.
+    """
+    reach = reach_from_sources(net.graph, src_pos)
+    ids = np.r_[src_ids, -1]  # position -1 (unreached) maps to -1
+    nearest = ids[np.where(reach.nearest >= 0, reach.nearest, len(src_ids))]
+    reach = Reach(reach.cost, nearest)
+    arr = net.arr
+    reached = np.isfinite(reach.cost[arr.u]) | (net.two_way & np.isfinite(reach.cost[arr.v]))
+    b_snap = snap_to_reached(
+        dem.buildings.geometry.to_numpy(), dem.building_snap, net.drive, reached,
+        max_distance_m=dem.hose_m,
+    )  # fmt: skip
+    pt = point_times(reach, b_snap, arr, net.seconds_per_m, two_way=net.two_way)
+    dem.buildings[f"time_s_{name}"] = pt.time_s
+    dem.buildings[f"station_{name}"] = pt.station
+    c_pt = point_times(reach, dem.cell_snap, arr, net.seconds_per_m, two_way=net.two_way)
+    by_buildings = cell_times(
+        dem.cell_of_building,
+        pt.time_s,
+        dem.buildings["floor_area_m2"].to_numpy(dtype=float),
+        dem.cells.index,
+    )
+    has_b = np.isfinite(by_buildings) | np.isin(dem.cells.index, dem.cell_of_building)
+    dem.cells[f"time_s_{name}"] = np.where(has_b, by_buildings, c_pt.time_s)
+    # The station of a cell: the one reaching most of its floor area first (its median house).
+    dem.cells[f"station_{name}"] = _cell_station(dem, pt, has_b, c_pt)
+    return reach
+
+
+def _cell_station(dem: Demand, pt: PointTimes, has_b: np.ndarray, c_pt: PointTimes) -> np.ndarray:
+    frame = pd.DataFrame({"cell": dem.cell_of_building, "station": pt.station, "t": pt.time_s})
+    first = frame.sort_values("t", kind="stable").drop_duplicates("cell").set_index("cell")
+    by_b = first["station"].reindex(dem.cells.index).fillna(-1).to_numpy(dtype=np.int64)
+    return np.where(has_b, by_b, c_pt.station)
+
+
+@dataclass
+class Siting:
+    """New station sites (greedy MCLP) for the dense demand today's stations leave out."""
+
+    sites: gpd.GeoDataFrame
+    positions: np.ndarray
+    gains: np.ndarray
+    info: dict[str, Any]
+
+
+def siting(
+    ctx: StageContext, net: Network, dem: Demand, weight_col: str, target_s: float
+) -> Siting:
+    """Choose new station sites covering the most dense demand beyond the target today.
+
+    Demand points are the buildings of dense cells that today's stations do not reach within
+    the target; each carries its cell's weight (people, else floor area) in proportion to its
+    floor area. Candidates are truck-network junctions. Each site carries what it newly
+    brings within the target: ``added_buildings``, ``added_floor_area_m2``,
+    ``added_population`` (NaN without population data) and ``added_dense_ha`` (its buildings'
+    floor-area shares of their cells' areas).
+    """
+    resp = ctx.config.response
+    cells, b = dem.cells, dem.buildings
+    cell_w = pd.Series(np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0), cells.index)
+    fa = b["floor_area_m2"].to_numpy(dtype=float)
+    cell_fa = pd.Series(fa).groupby(dem.cell_of_building).sum()
+    share = fa / cell_fa.reindex(dem.cell_of_building).to_numpy()
+    b_weight = cell_w.reindex(dem.cell_of_building).to_numpy() * np.nan_to_num(share)
+    need = (b_weight > 0) & ~(b[f"time_s_{EXISTING}"].to_numpy() <= target_s)
+    used = np.zeros(net.arr.n_nodes, dtype=bool)
+    used[net.arr.u] = True
+    street_count = net.nodes["street_count"].reindex(net.arr.node_ids).to_numpy()
+    candidates = np.flatnonzero(used & (street_count >= resp.candidate_min_street_count))
+    chosen, gains = np.empty(0, dtype=np.int64), np.empty(0)
+    # What each new site brings within the target (the buildings it newly covers, in order).
+    cell_ha = ctx.config.density.cell_size_m**2 / M2_PER_HA
+    people = cells["population"].to_numpy(dtype=float)
+    b_people = pd.Series(people, cells.index).reindex(dem.cell_of_building).to_numpy() * share
+    per_building = {
+        "added_buildings": np.ones(len(fa)),
+        "added_floor_area_m2": np.nan_to_num(fa),
+        "added_population": b_people,
+        "added_dense_ha": cell_ha * np.nan_to_num(share),
+    }
+    added = {k: np.empty(0) for k in per_building}
+    if need.any() and len(candidates) and resp.station_candidate_count > 0:
+        s = dem.building_snap
+        sub = Snap(*(a[need] for a in (s.edge, s.gap_m, s.to_u_m, s.to_v_m)))
+        cov = coverage_matrix(
+            net.graph, sub, net.arr, net.seconds_per_m, candidates=candidates, target_s=target_s
+        )
+        result = greedy_mclp(cov, b_weight[need], resp.station_candidate_count)
+        chosen, gains = candidates[result.chosen], result.gains
+        newly = pick_gains(cov, result.chosen).astype(float)
+        added = {k: newly @ v[need] for k, v in per_building.items()}
+        if not np.isfinite(b_people[need]).all():
+            added["added_population"] = np.full(len(chosen), np.nan)
+    xy = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
+    n = len(chosen)
+    sites = gpd.GeoDataFrame(
+        {"rank": np.arange(1, n + 1), "node": net.arr.node_ids[chosen], "gain": gains,
+         "cumulative_gain": np.cumsum(gains), "weight": weight_col, **added},
+        geometry=shapely.points(xy[chosen]) if n else [], crs=ctx.config.crs,
+    )  # fmt: skip
+    info = {
+        "weight": weight_col,
+        "candidates": len(candidates),
+        "dense_uncovered_buildings": int(need.sum()),
+        "dense_uncovered_weight": float(b_weight[need].sum()),
+        "suggested_sites": n,
+        "suggested_newly_covered_weight": float(gains.sum()),
+    }
+    return Siting(sites, chosen, gains, info)
+
+
+def isochrone_layers(
+    ctx: StageContext,
+    net: Network,
+    reaches: dict[str, Reach],
+    sources: dict[str, np.ndarray],
+    wards: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Isochrone polygons per scenario and break, and the QCVN service areas."""
+    resp = ctx.config.response
+    breaks_s = [b * 60.0 for b in resp.isochrone_breaks_min]
+    arr, lines = net.arr, net.drive.geometry.to_numpy()
+    lengths = net.drive["length"].to_numpy(dtype=float)
+    graph_m = EdgeArrays(arr.node_ids, arr.u, arr.v, lengths).csr()
+    xy = net.nodes[["x", "y"]].reindex(arr.node_ids).to_numpy()
+    twin = edge_twins(arr.u, arr.v, lines)
+    iso_rows, sa_rows = [], []
+    for name, reach in reaches.items():
+        polys = isochrone_polygons(
+            lines, reach.cost[arr.u], arr.weight, breaks_s,
+            buffer_m=resp.isochrone_buffer_m.value, cell_m=resp.isochrone_cell_m, twin=twin,
+        )  # fmt: skip
+        for b, poly in zip(resp.isochrone_breaks_min, polys, strict=True):
+            iso_rows.append({"scenario": name, "break_min": b, "break_s": b * 60.0,
+                             "area_km2": poly.area / 1e6, "geometry": poly})  # fmt: skip
+        src_pos = sources[name]
+        radius = _station_radius(shapely.points(xy[src_pos]), wards, ctx.config)
+        area = _service_area(graph_m, arr, lines, lengths, src_pos, radius,
+                             resp.isochrone_buffer_m.value, resp.isochrone_cell_m)  # fmt: skip
+        sa_rows.append({"scenario": name, "stations": len(src_pos),
+                        "area_km2": area.area / 1e6, "geometry": area})  # fmt: skip
+    crs = ctx.config.crs
+    return (
+        gpd.GeoDataFrame(iso_rows, geometry="geometry", crs=crs),
+        gpd.GeoDataFrame(sa_rows, geometry="geometry", crs=crs),
+    )
+
+
+def _flags(dem: Demand, names: list[str], breaks_min: list[float], target_s: float) -> None:
+    """``within_<break>min`` (today) and ``within_target_<scenario>`` on buildings and cells."""
+    for frame in (dem.buildings, dem.cells):
+        t_base = frame[f"time_s_{EXISTING}"].to_numpy()
+        for b in breaks_min:
+            frame[f"within_{b:g}min"] = t_base <= b * 60.0
+        for name in names:
+            frame[f"within_target_{name}"] = frame[f"time_s_{name}"].to_numpy() <= target_s
+    dem.cells["unreached"] = ~dem.cells[f"within_target_{EXISTING}"]
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
     """Run the coverage stage: response times per scenario, isochrones, dense gaps, siting.
 
     Scenarios: ``existing`` (stations with status existing), ``with_planned`` (plus the
@@ -261,174 +616,114 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     population and ``dense``); ``dense_unreached`` (dense cells beyond the target today,
     ranked by people, else floor area); ``station_candidates`` (rank, node, gain);
     ``scenarios`` (totals and ``newly_covered_*`` deltas); ``coverage_wards``; summary.json.
-    Times are truck driving seconds to the street point nearest each building (``inf`` when
-    no truck street is within the hose reach, QCVN 06:2022/BXD §6.2.2.1).
+    A building's time is the truck driving time to the nearest point of a street the
+    scenario's trucks reach within hose reach (QCVN 06:2022/BXD §6.2.2.1), entering one-way
+    streets only from their start; ``inf`` when there is none. A cell's time is that of its
+    buildings (the floor-area-weighted median).
     """
     config = ctx.config
-    resp, access = config.response, config.access
+    resp = config.response
     target_s = resp.target_time_s.value
-    breaks_s = [b * 60.0 for b in resp.isochrone_breaks_min]
-    hose_m = access.hose_reach_from_truck_road_m.value
-
     t0 = time.perf_counter()
-    nodes, edges = read_graph_layers(
-        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
-    )
     stations = read_geoparquet(ctx.input("ingest", "stations")).to_crs(config.crs)
-    buildings = read_geoparquet(ctx.input("ingest", "buildings")).to_crs(config.crs)
     boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
-    drive = drivable_edges(ctx, nodes, edges)
-    # Stations become nodes of the drivable network (their edges split where they stand).
-    nodes, drive, st_node = split_at_points(
-        nodes, drive, stations.geometry.to_numpy(), max_distance_m=resp.station_snap_max_m
-    )
-    warn_unsnapped(stations["name"].to_numpy(), st_node, resp.station_snap_max_m)
-    arr = street_arrays(nodes, drive, drive["travel_time"].to_numpy())
-    graph = arr.csr()
-    lines = drive.geometry.to_numpy()
-    lengths = drive["length"].to_numpy(dtype=float)
-    sec_per_m = arr.weight / np.maximum(lengths, 1e-9)
-    graph_m = EdgeArrays(arr.node_ids, arr.u, arr.v, lengths).csr()
-    st_pos = pd.Index(arr.node_ids).get_indexer(st_node)
+    net = drivable_network(ctx, stations)
+    wards = _read_wards(ctx, boundary)
     logger.info(
-        "coverage: %s of %s directed edges drivable by truck, %d of %d stations on them (%.1f s)",
-        f"{len(drive):,}", f"{len(edges):,}", int((st_pos >= 0).sum()), len(stations),
+        "coverage: %s directed edges on the truck network, %d of %d stations on them (%.1f s)",
+        f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
         time.perf_counter() - t0,
     )  # fmt: skip
-    wards = _read_wards(ctx, boundary)
-
-    # Density grid.
     t1 = time.perf_counter()
-    raster_people = None
-    if config.density.population_raster:
-        raster_people = raster_population(
-            resolve_input(config.density.population_raster), crs=config.crs,
-            cell_m=config.density.cell_size_m,
-            bounds=tuple(boundary.total_bounds),
-        )  # fmt: skip
-    cells = build_cells(buildings, wards, config.density, raster_people=raster_people)
-
-    # Snap buildings and cells once; times per scenario below.
-    b_snap = snap_to_edges(buildings.geometry.to_numpy(), drive, max_distance_m=hose_m)
-    c_reach_m = hose_m + config.density.cell_size_m * np.sqrt(0.5)
-    c_snap = snap_to_edges(shapely.centroid(cells.geometry.to_numpy()), drive,
-                           max_distance_m=c_reach_m)  # fmt: skip
-    b_ward = assign_wards(shapely.point_on_surface(buildings.geometry.to_numpy()), wards)
+    dem = demand(ctx, net, wards)
     logger.info(
         "coverage: %s buildings (%s within %.0f m of a truck street), %s cells (%.1f s)",
-        f"{len(buildings):,}", f"{int((b_snap.edge >= 0).sum()):,}", hose_m, f"{len(cells):,}",
-        time.perf_counter() - t1,
+        f"{len(dem.buildings):,}", f"{int((dem.building_snap.edge >= 0).sum()):,}", dem.hose_m,
+        f"{len(dem.cells):,}", time.perf_counter() - t1,
     )  # fmt: skip
 
     reaches: dict[str, Reach] = {}
-    sources: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    sources: dict[str, np.ndarray] = {}
+    station_ids = stations.index.to_numpy(dtype=np.int64)
+    n_truck_nodes = int(np.unique(np.r_[net.arr.u, net.arr.v]).size)
 
     def evaluate(name: str, src_pos: np.ndarray, src_ids: np.ndarray) -> None:
         t = time.perf_counter()
-        reach = reach_from_sources(graph, src_pos)
-        ids = np.r_[src_ids, -1]  # position -1 (unreached) maps to -1
-        nearest = ids[np.where(reach.nearest >= 0, reach.nearest, len(src_ids))]
-        reach = Reach(reach.cost, nearest)
-        reaches[name], sources[name] = reach, (src_pos, src_ids)
-        for frame, snap in ((buildings, b_snap), (cells, c_snap)):
-            pt = point_times(reach, snap, arr, sec_per_m)
-            frame[f"time_s_{name}"] = pt.time_s
-            frame[f"station_{name}"] = pt.station
+        reaches[name] = scenario_times(name, net, dem, src_pos, src_ids)
+        sources[name] = src_pos
+        cost = reaches[name].cost
         logger.info(
-            "coverage: scenario %s: %d stations, %s of %s nodes reachable at all, %s within "
+            "coverage: scenario %s: %d stations reach %s of %s nodes on truck streets, %s within "
             "the %.0f s target (%.2f s)",
-            name, len(src_pos), f"{int(np.isfinite(reach.cost).sum()):,}",
-            f"{len(reach.cost):,}", f"{int((reach.cost <= target_s).sum()):,}", target_s,
-            time.perf_counter() - t,
+            name, len(src_pos), f"{int(np.isfinite(cost).sum()):,}", f"{n_truck_nodes:,}",
+            f"{int((cost <= target_s).sum()):,}", target_s, time.perf_counter() - t,
         )  # fmt: skip
 
-    station_ids = stations.index.to_numpy(dtype=np.int64)
     for name, mask in _scenario_stations(stations).items():
-        use = mask & (st_pos >= 0)
-        evaluate(name, st_pos[use], station_ids[use])
+        use = mask & (net.station_pos >= 0)
+        evaluate(name, net.station_pos[use], station_ids[use])
 
-    # Siting: new sites covering the most dense demand left uncovered by existing stations.
     t2 = time.perf_counter()
-    weight_col = "population" if cells["population"].notna().any() else "floor_area_m2"
-    demand_w = np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0)
-    need = (demand_w > 0) & ~(cells[f"time_s_{EXISTING}"].to_numpy() <= target_s)
-    used = np.zeros(arr.n_nodes, dtype=bool)
-    used[arr.u] = True
-    street_count = nodes["street_count"].reindex(arr.node_ids).to_numpy()
-    candidates = np.flatnonzero(used & (street_count >= resp.candidate_min_street_count))
-    suggested = np.empty(0, dtype=np.int64)
-    gains = np.empty(0)
-    if need.any() and len(candidates) and resp.station_candidate_count > 0:
-        sub = Snap(*(a[need] for a in (c_snap.edge, c_snap.gap_m, c_snap.to_u_m, c_snap.to_v_m)))
-        cov = coverage_matrix(graph, sub, arr, sec_per_m, candidates=candidates, target_s=target_s)
-        result = greedy_mclp(cov, demand_w[need], resp.station_candidate_count)
-        suggested, gains = candidates[result.chosen], result.gains
-    n_sug = len(suggested)
-    site_ids = int(station_ids.max(initial=-1)) + 1 + np.arange(n_sug)
-    xy = nodes[["x", "y"]].reindex(arr.node_ids).to_numpy()
-    station_candidates = gpd.GeoDataFrame(
-        {"rank": np.arange(1, n_sug + 1), "station_id": site_ids,
-         "node": arr.node_ids[suggested], "gain": gains, "cumulative_gain": np.cumsum(gains),
-         "weight": weight_col},
-        geometry=shapely.points(xy[suggested]) if n_sug else [], crs=config.crs,
-    )  # fmt: skip
-    if n_sug:
-        base_pos, base_ids = sources[EXISTING]
-        evaluate(SUGGESTED, np.r_[base_pos, suggested], np.r_[base_ids, site_ids])
+    weight_col = "population" if dem.cells["population"].notna().any() else "floor_area_m2"
+    site = siting(ctx, net, dem, weight_col, target_s)
+    site_ids = int(station_ids.max(initial=-1)) + 1 + np.arange(len(site.positions))
+    site.sites.insert(1, "station_id", site_ids)
+    if len(site.positions):
+        base = sources[EXISTING]
+        base_ids = station_ids[_scenario_stations(stations)[EXISTING] & (net.station_pos >= 0)]
+        evaluate(SUGGESTED, np.r_[base, site.positions], np.r_[base_ids, site_ids])
     logger.info(
-        "coverage: siting among %s candidate nodes for %s dense uncovered cells: %d sites, "
-        "%s %s newly covered (%.1f s)",
-        f"{len(candidates):,}", f"{int(need.sum()):,}", n_sug, f"{gains.sum():,.0f}", weight_col,
-        time.perf_counter() - t2,
+        "coverage: siting among %s candidate nodes for %s dense buildings beyond the target: "
+        "%d sites, %s %s newly covered (%.1f s)",
+        f"{site.info['candidates']:,}", f"{site.info['dense_uncovered_buildings']:,}",
+        len(site.positions), f"{site.gains.sum():,.0f}", weight_col, time.perf_counter() - t2,
     )  # fmt: skip
 
-    # Isochrones and QCVN service areas per scenario.
     t3 = time.perf_counter()
-    iso_rows, sa_rows = [], []
-    twin = edge_twins(arr.u, arr.v, lines)
-    for name, reach in reaches.items():
-        polys = isochrone_polygons(
-            lines, reach.cost[arr.u], arr.weight, breaks_s,
-            buffer_m=resp.isochrone_buffer_m.value, cell_m=resp.isochrone_cell_m, twin=twin,
-        )  # fmt: skip
-        for b, poly in zip(resp.isochrone_breaks_min, polys, strict=True):
-            iso_rows.append({"scenario": name, "break_min": b, "break_s": b * 60.0,
-                             "area_km2": poly.area / 1e6, "geometry": poly})  # fmt: skip
-        src_pos = sources[name][0]
-        radius = _station_radius(shapely.points(xy[src_pos]), wards, config)
-        area = _service_area(graph_m, arr, lines, lengths, src_pos, radius,
-                             resp.isochrone_buffer_m.value, resp.isochrone_cell_m)  # fmt: skip
-        sa_rows.append({"scenario": name, "stations": len(src_pos),
-                        "area_km2": area.area / 1e6, "geometry": area})  # fmt: skip
-    isochrones = gpd.GeoDataFrame(iso_rows, geometry="geometry", crs=config.crs)
-    service_areas = gpd.GeoDataFrame(sa_rows, geometry="geometry", crs=config.crs)
+    isochrones, service_areas = isochrone_layers(ctx, net, reaches, sources, wards)
     logger.info(
         "coverage: %d isochrone polygons, %d service areas (%.1f s)",
         len(isochrones), len(service_areas), time.perf_counter() - t3,
     )  # fmt: skip
+    _flags(dem, list(reaches), resp.isochrone_breaks_min, target_s)
+    summary = _write_outputs(
+        ctx, net, dem, reaches, sources, site, isochrones, service_areas, wards, weight_col
+    )
+    logger.info(
+        "coverage: %s dense cells, %s dense and beyond %.0f s today, %s after the plan",
+        f"{summary['dense_cells']:,}", f"{summary['dense_unreached_cells']:,}", target_s,
+        f"{summary['scenarios'][PLANNED]['dense_unreached_cells']:,}",
+    )  # fmt: skip
+    return summary
 
-    # Flags, dense unreached, tables.
-    for frame in (buildings, cells):
-        t_base = frame[f"time_s_{EXISTING}"].to_numpy()
-        for b in resp.isochrone_breaks_min:
-            frame[f"within_{b:g}min"] = t_base <= b * 60.0
-        for name in reaches:
-            frame[f"within_target_{name}"] = frame[f"time_s_{name}"].to_numpy() <= target_s
-    cells["unreached"] = ~cells[f"within_target_{EXISTING}"]
+
+def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
+    ctx: StageContext,
+    net: Network,
+    dem: Demand,
+    reaches: dict[str, Reach],
+    sources: dict[str, np.ndarray],
+    site: Siting,
+    isochrones: gpd.GeoDataFrame,
+    service_areas: gpd.GeoDataFrame,
+    wards: gpd.GeoDataFrame,
+    weight_col: str,
+) -> dict[str, Any]:
+    """Write every artifact of the stage and return its summary."""
+    config = ctx.config
+    target_s = config.response.target_time_s.value
+    cells, buildings = dem.cells, dem.buildings
     dense_unreached = cells[cells["dense"] & cells["unreached"]].copy()
     dense_unreached = dense_unreached.sort_values(
         [weight_col, f"time_s_{EXISTING}"], ascending=False
     )
     dense_unreached["rank"] = np.arange(1, len(dense_unreached) + 1)
-    b_ward_id = np.where(b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None)
-    buildings["ward_id"] = b_ward_id
-    buildings["gap_to_truck_street_m"] = b_snap.gap_m
-    counts = {name: len(src[0]) for name, src in sources.items()}
+    counts = {name: len(src) for name, src in sources.items()}
     scen = scenario_table(buildings, cells, list(reaches), counts, target_s)
     ward_table = ward_totals(buildings, cells, wards, list(reaches), target_s)
-
+    xy = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
     node_times = gpd.GeoDataFrame(
-        {"osmid": arr.node_ids}, geometry=shapely.points(xy), crs=config.crs
+        {"osmid": net.arr.node_ids}, geometry=shapely.points(xy), crs=config.crs
     )
     for name, reach in reaches.items():
         node_times[f"time_s_{name}"] = reach.cost
@@ -436,39 +731,31 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: C901, PLR0915 - one stage
     keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
               *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))],
               "geometry"]  # fmt: skip
-    building_times = buildings[[c for c in keep_b if c in buildings.columns]]
-
     outputs = {
         "node_times": node_times, "isochrones": isochrones, "service_areas": service_areas,
-        "building_times": building_times, "cells": cells, "dense_unreached": dense_unreached,
-        "station_candidates": station_candidates, "scenarios": scen,
-        "coverage_wards": ward_table,
+        "building_times": buildings[[c for c in keep_b if c in buildings.columns]],
+        "cells": cells, "dense_unreached": dense_unreached,
+        "station_candidates": site.sites, "scenarios": scen, "coverage_wards": ward_table,
     }  # fmt: skip
     for key, frame in outputs.items():
         write_parquet(frame, ctx.output(key))
+    stations = read_geoparquet(ctx.input("ingest", "stations"))
     n_planned = int((stations["status"] == "planned").sum())
+    demand_w = np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0)
+    need = (demand_w > 0) & ~(cells[f"time_s_{EXISTING}"].to_numpy() <= target_s)
     by_planned = need & (cells[f"time_s_{PLANNED}"].to_numpy() <= target_s)
-    siting = {
-        "weight": weight_col,
-        "candidates": len(candidates),
+    summary = _summary(
+        buildings, cells, dense_unreached, scen, config.response.isochrone_breaks_min,
+        weight_col, len(net.drive),
+    )  # fmt: skip
+    summary["siting"] = {
+        **site.info,
         "dense_uncovered_cells": int(need.sum()),
-        "dense_uncovered_weight": float(demand_w[need].sum()),
         "planned_stations": n_planned,
         "planned_newly_covered_weight": float(demand_w[by_planned].sum()),
-        "suggested_sites": n_sug,
-        "suggested_newly_covered_weight": float(gains.sum()),
-        "suggested_same_count_newly_covered_weight": float(gains[:n_planned].sum()),
+        "suggested_same_count_newly_covered_weight": float(site.gains[:n_planned].sum()),
     }
-    summary = _summary(
-        buildings, cells, dense_unreached, scen, resp.isochrone_breaks_min, weight_col, len(drive)
-    )
-    summary["siting"] = siting
     write_json(summary, ctx.output("coverage_summary"))
-    logger.info(
-        "coverage: %s dense cells, %s dense and beyond %.0f s today, %s after the plan",
-        f"{summary['dense_cells']:,}", f"{summary['dense_unreached_cells']:,}", target_s,
-        f"{summary['scenarios'][PLANNED]['dense_unreached_cells']:,}",
-    )  # fmt: skip
     return summary
 
 

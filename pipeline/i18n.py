@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+import math
+import re
+from typing import TYPE_CHECKING, Literal
 
 from pipeline._errors import ConfigError
+from pipeline.i18n_terms import PHRASES, TERMS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +33,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "layer_dense_unreached": ("Khu đông đúc chưa tiếp cận", "Dense, unreached cells"),
     "layer_shortlist": ("Địa điểm đề xuất", "Shortlisted sites"),
     "layer_wards": ("Ranh giới phường/xã", "Ward boundaries"),
+    "layer_wards_approximate": ("Ranh giới phường/xã (gần đúng)", "Ward boundaries (approximate)"),
     "base_osm": ("Bản đồ OSM", "OpenStreetMap"),
     "base_satellite": ("Ảnh vệ tinh", "Satellite"),
     "legend": ("Chú giải", "Legend"),
@@ -44,54 +51,141 @@ TEXT: dict[str, tuple[str, str]] = {
     "site_hydrant": ("Vị trí trụ nước mới", "New hydrant / water point"),
     "site_fire_point": ("Điểm chữa cháy công cộng", "Public fire-fighting point"),
     "why_station": (
-        "Hạng {rank}: thêm {buildings} nhà / {area} m² sàn vào vùng {target} phút",
-        "Rank {rank}: brings {buildings} buildings / {area} m² floor area within {target} min",
+        (
+            "Đội PCCC tại đây đưa thêm khoảng {people} người và {dense} ha khu đông đúc vào "
+            "thời gian tiếp cận {target} phút."
+        ),
+        (
+            "A station here brings about {people} people and {dense} ha of dense area within "
+            "{target} min."
+        ),
     ),
     "why_hydrant": (
-        "Hạng {rank}: thêm {buildings} nhà / {area} m² sàn trong tầm nước",
-        "Rank {rank}: brings {buildings} buildings / {area} m² floor area within water reach",
+        (
+            "Trụ nước tại đây đưa thêm {buildings} nhà (khoảng {people} người, {area} m² sàn) "
+            "vào tầm nước {reach} m theo đường phố."
+        ),
+        (
+            "A hydrant here brings {buildings} buildings (about {people} people, {area} m² of "
+            "floor) within {reach} m of water along the streets."
+        ),
     ),
     "why_fire_point": (
-        "Hạng {rank}: ngõ sâu không có điểm chữa cháy; {buildings} nhà / {area} m² sàn phía sau",
-        "Rank {rank}: deep alley without a fire point; {buildings} buildings / {area} m² behind it",
+        (
+            "Ngõ sâu {depth} m (quá {limit} m) chưa có điểm chữa cháy công cộng; {buildings} nhà "
+            "(khoảng {people} người, {area} m² sàn) ở xa hơn {hose} m tầm vòi từ đường xe chữa "
+            "cháy."
+        ),
+        (
+            "Alley {depth} m deep (over {limit} m) without a public fire point; {buildings} "
+            "buildings (about {people} people, {area} m² of floor) are beyond the {hose} m hose "
+            "reach from a fire-truck street."
+        ),
+    ),
+    "why_alley": (
+        (
+            "Chỗ hẹp nhất {width} m, thiếu {short} m so với {truck} m cho xe chữa cháy; phía sau "
+            "có {buildings} nhà (khoảng {people} người), {deep} nhà ngoài tầm vòi {hose} m. Mở "
+            "rộng {length} m, cần khoảng {land} m² đất."
+        ),
+        (
+            "Narrowest {width} m, {short} m short of the {truck} m a fire truck needs; {buildings} "
+            "buildings (about {people} people) behind it, {deep} beyond the {hose} m hose reach. "
+            "Widen {length} m, taking about {land} m² of land."
+        ),
+    ),
+    "why_field_check": (
+        (
+            "Chưa chắc xe chữa cháy vào được: bề rộng ước tính {width} m (khoảng {low}\u2013{high} "
+            "m), ngưỡng {truck} m; phía sau có {buildings} nhà (khoảng {people} người). Cần đo bề "
+            "rộng chỗ hẹp nhất."
+        ),
+        (
+            "Unsure whether a fire truck can enter: width estimated at {width} m "
+            "({low}\u2013{high} "
+            "m) against {truck} m; {buildings} buildings (about {people} people) behind it. "
+            "Measure the narrowest point."
+        ),
+    ),
+    "evidence_hydrant": (
+        (
+            "Không có trụ nước hay nguồn nước dùng được trong tầm (OSM và tệp của cơ quan chức "
+            "năng); kiểm tra sổ trụ nước của công ty cấp nước trước khi đầu tư."
+        ),
+        (
+            "No hydrant or usable water source within reach (OSM and authority files); check the "
+            "water company's hydrant register before investing."
+        ),
+    ),
+    "evidence_station": (
+        "Thời gian chạy xe theo mạng đường OSM với tốc độ giả định; mật độ từ diện tích sàn.",
+        "Driving times on the OSM street network at assumed speeds; density from floor area.",
     ),
     "open_ward_map": ("Mở bản đồ phường/xã", "Open the ward map"),
     "whole_province": ("Toàn tỉnh", "Whole province"),
     # Shortlists (sheet names are at most 31 characters)
     "list_alleys": ("Ngõ cần mở rộng", "Alleys to widen"),
+    "list_alleys_by_ward": ("Ngõ mở rộng - theo phường xã", "Alleys to widen - by ward"),
+    "list_field_check": ("Ngõ cần đo kiểm tra", "Alleys to measure"),
+    "list_field_check_by_ward": ("Ngõ cần đo - theo phường xã", "Alleys to measure - by ward"),
     "list_hydrants": ("Trụ nước mới", "New hydrant sites"),
+    "list_hydrants_by_ward": ("Trụ nước mới - theo phường xã", "New hydrants - by ward"),
     "list_fire_points": ("Điểm chữa cháy mới", "New fire points"),
+    "list_fire_points_by_ward": ("Điểm chữa cháy - theo phường xã", "New fire points - by ward"),
     "list_stations": ("Đội PCCC mới", "New station sites"),
+    "list_stations_by_ward": ("Đội PCCC mới - theo phường xã", "New stations - by ward"),
     "list_wards": ("Phường xã theo rủi ro", "Wards by risk"),
     "list_thresholds": ("Ngưỡng và nguồn", "Thresholds and sources"),
     # Column labels
     "col_id": ("Mã", "ID"),
-    "col_rank": ("Hạng", "Rank"),
+    "col_rank": ("Hạng toàn tỉnh", "Province rank"),
+    "col_ward_rank": ("Hạng trong phường/xã", "Rank in ward"),
     "col_ward": ("Phường/xã", "Ward"),
-    "col_ward_id": ("Mã phường/xã", "Ward ID"),
+    "col_ward_id": ("Mã phường/xã", "Ward code"),
+    "col_ward_code": ("Mã phường/xã", "Ward code"),
     "col_ward_type": ("Loại", "Type"),
     "col_name": ("Tên", "Name"),
+    "col_street": ("Đường gần nhất", "Nearest street"),
+    "col_house_number": ("Số nhà gần nhất (OSM)", "Nearest house number (OSM)"),
     "col_length_m": ("Chiều dài (m)", "Length (m)"),
     "col_depth_m": ("Độ sâu (m)", "Depth (m)"),
-    "col_min_width_m": ("Bề rộng nhỏ nhất (m)", "Minimum width (m)"),
+    "col_min_width_m": ("Bề rộng chỗ hẹp nhất (m)", "Narrowest width (m)"),
+    "col_min_width_low_m": ("Bề rộng thấp nhất có thể (m)", "Width, low end (m)"),
+    "col_min_width_high_m": ("Bề rộng cao nhất có thể (m)", "Width, high end (m)"),
+    "col_truck_min_width_m": ("Bề rộng cần cho xe chữa cháy (m)", "Width a fire truck needs (m)"),
+    "col_width_shortfall_m": ("Thiếu so với ngưỡng (m)", "Shortfall (m)"),
+    "col_land_m2": ("Đất cần lấy khoảng (m²)", "Land to take, approx. (m²)"),
+    "col_people_behind": ("Số người phía sau (ước tính)", "People behind (estimated)"),
+    "col_people": ("Số người (ước tính)", "People (estimated)"),
+    "col_cost_vnd": ("Chi phí tham khảo (VND)", "Indicative cost (VND)"),
+    "col_evidence": ("Căn cứ", "Evidence"),
+    "col_confidence": ("Độ tin cậy bề rộng (%)", "Width confidence (%)"),
+    "col_field_check": ("Cần kiểm tra thực địa", "Field check needed"),
     "col_n_buildings": ("Số nhà phía sau", "Buildings behind"),
-    "col_n_deep_buildings": ("Số nhà ngoài tầm vòi", "Buildings beyond hose reach"),
     "col_floor_area_m2": ("Diện tích sàn (m²)", "Floor area (m²)"),
-    "col_added_buildings": ("Số nhà được phục vụ thêm", "Buildings added"),
-    "col_added_floor_area_m2": ("Diện tích sàn thêm (m²)", "Floor area added (m²)"),
-    "col_has_fire_point": ("Có điểm chữa cháy", "Has a fire point"),
-    "col_priority": ("Ưu tiên", "Priority"),
+    "col_added_buildings": ("Số nhà được phục vụ thêm", "Buildings newly reached"),
+    "col_added_floor_area_m2": ("Diện tích sàn thêm (m²)", "Floor area newly reached (m²)"),
+    "col_added_dense_ha": ("Khu đông đúc được phủ thêm (ha)", "Dense area newly covered (ha)"),
     "col_lon": ("Kinh độ (WGS84)", "Longitude (WGS84)"),
     "col_lat": ("Vĩ độ (WGS84)", "Latitude (WGS84)"),
-    "col_x_utm": ("X (UTM 48N, m)", "X (UTM 48N, m)"),
-    "col_y_utm": ("Y (UTM 48N, m)", "Y (UTM 48N, m)"),
-    "col_x_vn2000": ("X (VN-2000 / UTM 48N, m)", "X (VN-2000 / UTM 48N, m)"),
-    "col_y_vn2000": ("Y (VN-2000 / UTM 48N, m)", "Y (VN-2000 / UTM 48N, m)"),
+    "col_vn2000_x": ("X - hướng Bắc ({zone}, m)", "X - northing ({zone}, m)"),
+    "col_vn2000_y": ("Y - hướng Đông ({zone}, m)", "Y - easting ({zone}, m)"),
     "col_map_link": ("Liên kết bản đồ", "Map link"),
+    "col_people_at_risk": ("Số người có nguy cơ (ước tính)", "People at risk (estimated)"),
+    "col_people_beyond_hose": ("Người ngoài tầm vòi", "People beyond hose reach"),
+    "col_people_without_water": ("Người ngoài tầm nước", "People without water in reach"),
+    "col_people_beyond_time": (
+        "Người quá thời gian tiếp cận mục tiêu",
+        "People beyond the target time",
+    ),
+    "col_risk_share": ("Tỷ lệ người có nguy cơ (%)", "Share of people at risk (%)"),
+    "col_n_alleys_to_widen": ("Ngõ cần mở rộng", "Alleys to widen"),
+    "col_n_field_check": ("Ngõ cần đo kiểm tra", "Alleys to measure"),
+    "col_median_time_min": ("Thời gian tiếp cận trung vị (phút)", "Median response time (min)"),
     "col_population": ("Dân số", "Population"),
     "col_area_km2": ("Diện tích (km²)", "Area (km²)"),
     "col_street_km": ("Đường (km)", "Streets (km)"),
-    "col_truck_share": ("Tỷ lệ đường xe chữa cháy", "Truck-street share"),
+    "col_truck_share": ("Tỷ lệ đường xe chữa cháy (%)", "Truck-street share (%)"),
     "col_n_alleys": ("Số ngõ hẹp/sâu", "Narrow/deep alleys"),
     "col_buildings": ("Số nhà", "Buildings"),
     "col_scenario": ("Kịch bản", "Scenario"),
@@ -121,11 +215,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "Diện tích đông đúc được phủ thêm (ha)",
         "Dense area newly covered (ha)",
     ),
-    "col_deep_share": ("Tỷ lệ nhà ngõ sâu", "Deep-alley share"),
-    "col_water_uncovered_share": ("Tỷ lệ nhà thiếu nước", "Share without water"),
-    "col_unreached_share": ("Tỷ lệ nhà quá thời gian", "Share beyond target time"),
-    "col_median_time_s": ("Thời gian trung vị (giây)", "Median response time (s)"),
-    "col_risk": ("Điểm rủi ro (0\u20131)", "Risk score (0\u20131)"),
     "col_approximate": ("Ranh giới gần đúng", "Approximate boundary"),
     "col_reason": ("Lý do", "Reason"),
     "col_key": ("Tham số", "Parameter"),
@@ -149,8 +238,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "deep_not_deep": ("Trong tầm vòi", "Within hose reach"),
     "deep_uncertain": ("Chưa chắc: cần khảo sát thực địa", "Uncertain: field check needed"),
     # Width evidence (pipeline.widths), one phrase per kind of evidence
-    "ev_class": ("loại đường {value}", "road class {value}"),
-    "ev_service": ("đường nội bộ loại {value}", "service road kind {value}"),
+    "ev_class": ("loại đường: {value}", "road class: {value}"),
+    "ev_service": ("loại đường nội bộ: {value}", "service road kind: {value}"),
     "ev_alley_name": ("tên ngõ/hẻm", "alley name"),
     "ev_lanes": ("{value} làn xe", "{value} lane(s)"),
     "ev_corridor": (
@@ -164,7 +253,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_kind": ("Loại", "Kind"),
     "col_reach_m": ("Tầm phục vụ (m)", "Reach (m)"),
     "col_time_s": ("Thời gian (giây)", "Time (s)"),
+    "col_time_min": ("Thời gian (phút)", "Time (min)"),
     "col_status": ("Trạng thái", "Status"),
+    "col_highway": ("Loại đường", "Road class"),
+    "col_hose_distance_m": ("Khoảng cách rải vòi (m)", "Hose distance (m)"),
+    "col_bottleneck_width_m": (
+        "Bề rộng chỗ hẹp nhất trên lối vào (m)",
+        "Narrowest width on the way in (m)",
+    ),
+    "col_width_low_m": ("Bề rộng thấp nhất có thể (m)", "Width, low end (m)"),
+    "col_width_high_m": ("Bề rộng cao nhất có thể (m)", "Width, high end (m)"),
     "yes": ("Có", "Yes"),
     "no": ("Không", "No"),
     # Report
@@ -196,7 +294,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "sum_stations": ("Đội PCCC", "Fire stations"),
     "sum_unreached": ("Nhà quá thời gian mục tiêu", "Buildings beyond the target time"),
     "sum_dense_unreached": ("Ô đông đúc chưa tiếp cận", "Dense, unreached cells"),
-    "chart_risk": ("Điểm rủi ro theo phường/xã", "Risk score by ward"),
+    "chart_risk": (
+        "Số người có nguy cơ theo phường/xã (ước tính)",
+        "People at risk by ward (estimated)",
+    ),
     "chart_width": ("Chiều dài đường theo loại bề rộng (km)", "Street length by width class (km)"),
     "chart_time": ("Phân bố thời gian tiếp cận (phút)", "Response time distribution (min)"),
     "chart_buildings": ("Số nhà", "Buildings"),
@@ -253,13 +354,156 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "risk_note": (
         (
-            "Điểm rủi ro 0\u20131: trung bình có trọng số của tỷ lệ nhà quá thời gian mục tiêu, "
-            "thời gian tiếp cận trung vị, tỷ lệ nhà ngõ sâu và tỷ lệ nhà thiếu nước ({weights})."
+            "Xếp hạng theo số người (ước tính) sống trong những nhà có ít nhất một thiếu hụt: "
+            "ngoài "
+            "tầm vòi từ đường xe chữa cháy, ngoài tầm nước, hoặc quá thời gian tiếp cận mục tiêu; "
+            "mỗi nhà chỉ tính một lần. Các cột bên cạnh cho số người theo từng thiếu hụt."
         ),
         (
-            "Risk score 0\u20131: weighted mean of the share of buildings beyond the target "
-            "time, the median response time, the deep-alley share and the share without water "
-            "({weights})."
+            "Ranked by the estimated people living in buildings with at least one gap: beyond hose "
+            "reach of a fire-truck street, beyond water reach, or beyond the target response time; "
+            "each building counted once. The columns beside give the people behind each gap."
+        ),
+    ),
+    "sec_lists": ("Danh sách ưu tiên toàn tỉnh", "Province priority lists"),
+    "sec_ward_pages": ("Từng phường/xã", "Ward by ward"),
+    "sec_method": ("Phương pháp", "Method"),
+    "sec_figures": ("Số liệu chính", "Key figures"),
+    "list_rows_note": (
+        "{shown} / {total} dòng; toàn bộ danh sách trong shortlists.xlsx.",
+        "{shown} of {total} rows; the full lists are in shortlists.xlsx.",
+    ),
+    "list_empty": ("Không có dòng nào.", "No rows."),
+    "osm_date": ("Dữ liệu OSM đến ngày {date}", "OSM data as of {date}"),
+    "coords_note": (
+        (
+            "Tọa độ: WGS84 và VN-2000 múi 3° của tỉnh ({zone}, k = 0,9999); X là hướng Bắc, "
+            "Y là hướng Đông."
+        ),
+        (
+            "Coordinates: WGS84 and the province's VN-2000 3° zone ({zone}, k = 0.9999); X is "
+            "northing, Y is easting."
+        ),
+    ),
+    "people_at_risk_headline": (
+        "Khoảng {people} người sống trong nhà có ít nhất một thiếu hụt về PCCC.",
+        "About {people} people live in buildings with at least one fire-fighting gap.",
+    ),
+    "method_widths": (
+        (
+            "Bề rộng mỗi đoạn đường được ước tính từ các căn cứ có trên OSM (thẻ bề rộng, số làn, "
+            "khoảng cách giữa hai dãy nhà, cấp đường, tên ngõ) hoặc từ số liệu đo của cơ quan chức "
+            "năng, kèm khoảng giá trị có thể và độ tin cậy. Đường có bề rộng dưới ngưỡng cho xe "
+            "chữa "
+            "cháy là không vào được; khi khoảng giá trị vắt qua ngưỡng, đường được đánh dấu cần "
+            "kiểm tra thực địa và đưa vào danh sách ngõ cần đo, không vào danh sách ngõ cần mở "
+            "rộng."
+        ),
+        (
+            "Each street's width is estimated from the evidence in OSM (width tags, lanes, the gap "
+            "between the buildings, road class, alley names) or from the authority's measurements, "
+            "with a plausible interval and a confidence. A street narrower than a fire truck needs "
+            "is not passable; when the interval straddles the threshold it needs a field check and "
+            "goes to the list of alleys to measure, not to the list to widen."
+        ),
+    ),
+    "method_deep": (
+        (
+            "Nhà ngoài tầm vòi: mọi điểm của nhà cách đường xe chữa cháy quá {hose} m theo đường "
+            "đi "
+            "bộ (QCVN 06:2022/BXD mục 6.2.2.1)."
+        ),
+        (
+            "Beyond hose reach: a building more than {hose} m from a fire-truck street along the "
+            "walkable network (QCVN 06:2022/BXD §6.2.2.1)."
+        ),
+    ),
+    "method_water": (
+        (
+            "Tầm nước đo theo đường phố, không theo đường chim bay: {hydrant} m từ trụ nước, "
+            "{natural} m từ nguồn nước tự nhiên có đường cho xe chữa cháy tới bờ."
+        ),
+        (
+            "Water reach is measured along the streets, not as the crow flies: {hydrant} m from a "
+            "hydrant, {natural} m from a natural source a fire truck can reach."
+        ),
+    ),
+    "method_time": (
+        (
+            "Thời gian tiếp cận là thời gian chạy xe từ đội PCCC gần nhất theo mạng đường xe chữa "
+            "cháy với tốc độ giả định theo cấp đường; mục tiêu {target} phút."
+        ),
+        (
+            "Response time is the driving time from the nearest fire station over the fire-truck "
+            "network at assumed speeds by road class; the target is {target} min."
+        ),
+    ),
+    "method_people": (
+        (
+            "Số người là ước tính: dân số của phường/xã chia cho các nhà theo diện tích sàn; nơi "
+            "chưa có dân số, lấy diện tích sàn chia {m2} m² mỗi người."
+        ),
+        (
+            "People are estimates: a ward's population spread over its buildings by floor area; "
+            "where the population is unknown, floor area divided by {m2} m² per person."
+        ),
+    ),
+    "method_lists": (
+        (
+            "Mỗi danh sách chỉ gồm những vị trí mang lại lợi ích (có người phía sau hoặc được tiếp "
+            "cận thêm); không thêm dòng cho đủ số. Hạng toàn tỉnh và hạng trong phường/xã là hai "
+            "thứ tự khác nhau của cùng một danh sách. Đất cần lấy ≈ phần thiếu bề rộng \u00d7 "
+            "chiều dài."
+        ),
+        (
+            "Each list holds only sites that benefit someone (people behind, or newly reached); "
+            "lists are never padded. The province rank and the rank within the ward are two orders "
+            "of the same list. Land to take ≈ width shortfall \u00d7 length."
+        ),
+    ),
+    "method_costs": (
+        (
+            "Chi phí tham khảo = khối lượng \u00d7 đơn giá trong cấu hình tỉnh (nguồn ghi trong "
+            "bảng "
+            "ngưỡng); không hiện khi chưa có đơn giá."
+        ),
+        (
+            "Indicative cost = quantity \u00d7 the unit cost in the province config (its source "
+            "is in "
+            "the thresholds table); not shown when no unit cost is set."
+        ),
+    ),
+    "src_boundary": ("Ranh giới tỉnh", "Province boundary"),
+    "src_wards": ("Ranh giới phường/xã", "Ward boundaries"),
+    "src_ward_centroids": ("Danh sách phường/xã (tâm)", "Ward list (centroids)"),
+    "src_population": ("Dân số (ảnh raster)", "Population raster"),
+    "src_stations": ("Danh sách đội PCCC", "Fire station list"),
+    "src_water": ("Nguồn nước của cơ quan chức năng", "Authority water sources"),
+    "src_buildings": ("Dữ liệu nhà bổ sung", "Extra building footprints"),
+    "src_fire_points": ("Điểm chữa cháy công cộng", "Public fire points"),
+    "src_file_date": ("ngày tệp {date}", "file date {date}"),
+    "src_rows": (
+        "dùng {used}/{rows} dòng, bỏ {skipped}",
+        "{used} of {rows} rows used, {skipped} skipped",
+    ),
+    "note_no_station": (
+        (
+            "Chưa biết đội PCCC hiện có nào (OSM và tệp của cơ quan chức năng đều không có): "
+            "không tính được thời gian tiếp cận; hãy thêm danh sách đội PCCC vào cấu hình tỉnh."
+        ),
+        (
+            "No existing fire station is known (neither OSM nor an authority file has one): "
+            "response times cannot be computed; add the stations to the province config."
+        ),
+    ),
+    "note_low_reach": (
+        (
+            "{n} đội PCCC hiện có chỉ tiếp cận được {share} % mạng đường xe chữa cháy: hãy kiểm "
+            "tra vị trí các đội và các đường quanh đó."
+        ),
+        (
+            "The {n} existing station(s) reach only {share} % of the fire-truck street network: "
+            "check the stations' positions and the streets around them."
         ),
     ),
     "src_osm": ("Dữ liệu OSM", "OSM data"),
@@ -300,15 +544,107 @@ def t(key: str, lang: Language, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def column_label(column: str, lang: Language) -> str:
-    """Return the user-facing label of an artifact column (the column name if none is known)."""
+def column_label(column: str, lang: Language, **values: object) -> str:
+    """Return the user-facing label of an artifact column (the column name if none is known).
+
+    ``values`` fill placeholders some labels have (``zone`` of the VN-2000 columns); labels
+    without them ignore the values.
+    """
     key = f"col_{column}"
-    return t(key, lang) if key in TEXT else column
+    if key not in TEXT:
+        return column
+    vi, en = TEXT[key]
+    text = vi if lang == "vi" else en
+    return text.format(**values) if "{" in text else text
 
 
 def yes_no(value: object, lang: Language) -> str:
     """Return "yes" or "no" in ``lang`` for a truthy value."""
     return t("yes" if bool(value) else "no", lang)
+
+
+def fmt_number(value: object, lang: Language, decimals: int = 0) -> str:
+    """Return a number as people write it: ``1.234,5`` in Vietnamese, ``1,234.5`` in English.
+
+    Missing values (None, NaN, inf) give :data:`MISSING`.
+    """
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return MISSING
+    if not math.isfinite(x):
+        return MISSING
+    text = f"{x:,.{decimals}f}"
+    if lang == "vi":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def term(code: object, lang: Language) -> str:
+    """Return a code of the artifacts (status, kind, source, scenario) in words.
+
+    Unknown codes come back unchanged: the untranslated-code test of the outputs finds them.
+    """
+    text = "" if code is None else str(code)
+    pair = TERMS.get(text)
+    if pair is None:  # truck and hose-reach statuses have their own keys
+        key = next((k for k in (f"truck_{text}", f"deep_{text}") if k in TEXT), None)
+        return t(key, lang) if key is not None else text
+    return pair[0] if lang == "vi" else pair[1]
+
+
+def ward_type_label(value: object, lang: Language) -> str:
+    """Return a ward type in words (``phường`` and ``xã`` in English as ward / commune)."""
+    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    return term(text.strip().lower(), lang) if text.strip().lower() in TERMS else text
+
+
+_DECIMAL = re.compile(r"(\d)\.(\d)")
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_:][A-Za-z0-9]+)+|[A-Za-z]+")
+
+
+#: Columns whose values are codes of the artifacts (shown through :func:`term`).
+CODED_COLUMNS: frozenset[str] = frozenset(
+    {"width_source", "highway", "kind", "status", "truck_status", "truck_status_reason",
+     "width_class", "scenario", "deep_status", "weight_kind"}
+)  # fmt: skip
+#: Columns holding sentences or evidence lists in English (shown through
+#: :func:`translate_reason`).
+TEXT_COLUMNS: frozenset[str] = frozenset({"reason", "block_reason"})
+
+
+def translate_values(values: pd.Series, column: str, lang: Language) -> pd.Series:
+    """Return a column's values in words when the column holds codes or English reasons."""
+    if column == "width_evidence":
+        words = values.map(lambda v: describe_evidence(v, lang))
+    elif column in CODED_COLUMNS:
+        words = values.map(lambda v: term(v, lang))
+    elif column in TEXT_COLUMNS:
+        words = values.map(lambda v: translate_reason(v, lang))
+    else:
+        return values
+    return words.where(values.notna(), values)
+
+
+def _translate_codes(text: str, lang: Language) -> str:
+    """Return a text with its English phrases and every known code in words (numbers kept)."""
+    if not text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return term(word, lang) if word in TERMS else word
+
+    for pattern, (vi, en) in PHRASES:
+        text = pattern.sub(vi if lang == "vi" else en, text)
+    out = _CODE.sub(one, text)
+    return _DECIMAL.sub(r"\1,\2", out) if lang == "vi" else out
+
+
+def translate_reason(text: object, lang: Language) -> str:
+    """Return a reason sentence of the water stage (English) in ``lang``."""
+    out = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    return _translate_codes(out, lang)
 
 
 #: Evidence words of :func:`pipeline.widths.estimate_widths` and their text keys.
@@ -346,8 +682,9 @@ def describe_evidence(evidence: str, lang: Language) -> str:
         if not piece:
             continue
         word, _, value = piece.partition("=")
+        value = term(value.strip(), lang) if value.strip() in TERMS else value
         if lang == "vi":
-            value = value.replace("sections", "mặt cắt")
+            value = _DECIMAL.sub(r"\1,\2", value.replace("sections", "mặt cắt"))
         key = _EVIDENCE_KEYS.get(word.strip())
         if key is None:
             logger.warning("i18n: no text for width evidence %r", piece)

@@ -11,16 +11,25 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._errors import NoDataError
+from pipeline._errors import ConfigError, MissingInputError, NoDataError
 from pipeline._io import write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.boundary import load_boundary
 from pipeline.download import fetch_extract
 from pipeline.footprints import merge_footprints
 from pipeline.graph import build_edges, clip_edges
+from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
 from pipeline.paths import resolve_input
-from pipeline.tables import REJECT_COLUMNS, read_point_table
+from pipeline.tables import (
+    STATUS_ALIASES,
+    STATUS_HINT,
+    AuthorityTable,
+    fold,
+    parse_status,
+    read_authority_file,
+    rejects_frame,
+)
 from pipeline.wards import build_wards
 
 if TYPE_CHECKING:
@@ -28,12 +37,10 @@ if TYPE_CHECKING:
 
     from shapely.geometry.base import BaseGeometry
 
-    from pipeline.config import BuildingsConfig, ProvinceConfig, StationsConfig
+    from pipeline.config import BuildingsConfig, ProvinceConfig, SourceFile, StationsConfig
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
-
-STATION_STATUSES = ("existing", "planned")
 
 
 def osm_source(config: ProvinceConfig) -> Path | None:
@@ -107,14 +114,47 @@ def _buildings(
     return b, added
 
 
+def _station_file(spec: SourceFile, crs: str, boundary: BaseGeometry) -> AuthorityTable:
+    """One authority list of stations: status read as planners write it, rows outside rejected."""
+    table = read_authority_file(spec, crs=crs, what="stations")
+    if "status" in table.rows.columns:
+        raw = table.rows["status"].fillna("").astype(str).str.strip()
+        if spec.default_status is not None:
+            raw = raw.mask(raw == "", spec.default_status)
+        status = parse_status(raw)
+        reason = np.where(
+            raw == "",
+            f"missing status (write {STATUS_HINT})",
+            "unknown status '" + raw + f"' (write {STATUS_HINT})",
+        )
+        table.rows["status"] = status.to_numpy()
+        table.reject(status.isna().to_numpy(), reason)
+    else:
+        default = STATUS_ALIASES.get(fold(spec.default_status or "existing"))
+        if default is None:
+            msg = (
+                f"{table.path}: default_status {spec.default_status!r} is not one of {STATUS_HINT}"
+            )
+            raise ConfigError(msg)
+        logger.info("%s: no status column: every station is %s", table.file, default)
+        table.rows["status"] = default
+    table.reject_outside(boundary)
+    return table.finish()
+
+
 def _stations(
     osm: gpd.GeoDataFrame, cfg: StationsConfig, boundary: BaseGeometry, crs: str
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+) -> tuple[gpd.GeoDataFrame, list[AuthorityTable]]:
     """OSM stations (status ``existing``) plus the authority's lists, inside the boundary."""
     frames = []
-    rejects = [pd.DataFrame(columns=REJECT_COLUMNS)]
     if cfg.from_osm and len(osm):
         o = osm.to_crs(crs)
+        inside = _within(o, boundary)
+        if (~inside).any():
+            logger.info(
+                "ingest: %d OSM station(s) outside the boundary left out", int((~inside).sum())
+            )
+        o = o[inside]
         frames.append(
             gpd.GeoDataFrame(
                 {
@@ -127,46 +167,35 @@ def _stations(
                 crs=crs,
             )
         )
-    for f in cfg.files:
-        table = read_point_table(f, crs=crs)
-        pts = table.points
-        name_col = "name" if "name" in pts.columns else "name_vi" if "name_vi" in pts else None
-        status = pts["status"].str.strip().str.lower() if "status" in pts else "existing"
-        frame = gpd.GeoDataFrame(
-            {
-                "name": pts[name_col].to_numpy() if name_col else "",
-                "status": status,
-                "source": pts["source_file"],
-                "source_id": pts["source_line"].astype(str),
-            },
-            geometry=pts.geometry.to_numpy(),
-            crs=crs,
-        )
-        bad = ~frame["status"].isin(STATION_STATUSES)
-        if bad.any():
-            rejects.append(
-                pd.DataFrame(
-                    {
-                        "file": f,
-                        "line": pts.loc[bad, "source_line"].to_numpy(),
-                        "reason": "status must be existing or planned",
-                    }
-                )
+    tables = [_station_file(spec, crs, boundary) for spec in cfg.files]
+    for table in tables:
+        rows = table.rows
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "name": rows["name"].fillna("").to_numpy() if "name" in rows else "",
+                    "status": rows["status"].to_numpy(),
+                    "source": rows["source_file"].to_numpy(),
+                    "source_id": rows["source_line"].astype(str).to_numpy(),
+                },
+                geometry=rows.geometry.to_numpy(),
+                crs=crs,
             )
-        frames.append(frame[~bad])
-        rejects.append(table.rejects)
+        )
     if not frames:
         stations = gpd.GeoDataFrame(
             {"name": [], "status": [], "source": [], "source_id": []}, geometry=[], crs=crs
         )
     else:
         stations = pd.concat(frames, ignore_index=True)
-    inside = _within(stations, boundary)
-    if (~inside).any():
-        logger.warning("ingest: %d station(s) outside the boundary dropped", int((~inside).sum()))
-    stations = stations[inside].reset_index(drop=True)
+    stations = stations.reset_index(drop=True)
     stations.index.name = "station_id"
-    return stations, pd.concat(rejects, ignore_index=True)
+    if not len(stations):
+        logger.warning(
+            "ingest: no fire station: neither the OSM data nor an authority file gives one "
+            "inside the boundary; response times cannot be computed (add stations.files)"
+        )
+    return stations, tables
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
@@ -174,10 +203,23 @@ def run(ctx: StageContext) -> dict[str, Any]:
     config = ctx.config
     crs = config.crs
     src = osm_source(config)
+    downloaded = src is None
     if src is None:
         src = fetch_extract(config.osm, ctx.paths.raw_cache, progress=ctx.progress)
-    layers = read_osm(src, progress=ctx.progress)
-    boundary = load_boundary(config.boundary, layers, crs=crs)
+    elif not src.exists():
+        msg = f"{src}: OSM file not found"
+        raise MissingInputError(msg)
+    info = describe(src, scan_max_mb=config.osm.date_scan_max_mb)
+    logger.info("%s", info.line())
+    read_from = src
+    if should_clip(config.osm, src, downloaded=downloaded):
+        read_from = clipped_extract(
+            src, osm_cfg=config.osm, boundary_cfg=config.boundary, crs=crs,
+            cache_dir=ctx.paths.clip_cache,
+        )  # fmt: skip
+    layers = read_osm(read_from, progress=ctx.progress)
+    found = load_boundary(config.boundary, layers, crs=crs)
+    boundary = found.polygon
 
     t0 = time.perf_counter()
     nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat, crs=crs)
@@ -218,8 +260,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     water_points = _clip(layers.water_points, boundary, crs, "inside")
     water_bodies = _clip(layers.water_bodies, boundary, crs, "intersects")
     admin = _clip(layers.admin, boundary, crs, "intersects")
-    wards = build_wards(config, admin, boundary)
-    stations, station_rejects = _stations(layers.stations, config.stations, boundary, crs)
+    wards, wards_info = build_wards(config, admin, boundary, province_level=found.admin_level)
+    stations, station_tables = _stations(layers.stations, config.stations, boundary, crs)
+    rejects = rejects_frame(station_tables)
     boundary_gdf = gpd.GeoDataFrame(
         {"name_vi": [config.name.vi], "name_en": [config.name.en]}, geometry=[boundary], crs=crs
     )
@@ -240,6 +283,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         write_parquet(gdf, ctx.output(name))
     summary = {
         "source": str(src),
+        **info.summary(),
+        "osm_clip": read_from.name if read_from != src else None,
+        "osm_clip_bytes": read_from.stat().st_size if read_from != src else None,
+        "boundary_source": found.source,
         "boundary_km2": round(boundary.area / 1e6, 3),
         "streets": len(streets),
         "buildings": len(buildings),
@@ -253,6 +300,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "admin_areas": len(admin),
         "wards": len(wards),
         "wards_approximate": bool(wards["approximate"].any()),
+        "wards_source": wards_info,
         "graph_nodes": len(nodes),
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
@@ -261,8 +309,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "osm_read_s": layers.read_s,
         "osm_read_cpu_s": layers.read_cpu_s,
         "osm_objects_kept": layers.objects_kept,
-        "station_rejects": station_rejects.to_dict(orient="records"),
+        "station_rejects": rejects.to_dict(orient="records"),
+        "authority_files": [t.stats() for t in station_tables]
+        + ([wards_info["table"]] if "table" in wards_info else []),
+        "rejected_rows": len(rejects),
     }
+    rejects.to_csv(ctx.output("rejects"), index=False, encoding="utf-8")
     write_json(summary, ctx.output("ingest_summary"))
     logger.info(
         "ingest: %s streets, %s buildings, %s stations, %s water points, %s water bodies, "

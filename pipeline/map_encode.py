@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.i18n import MISSING, column_label, t
+from pipeline.i18n import MISSING, column_label, t, translate_values
 
 if TYPE_CHECKING:
     from pyproj import CRS
@@ -137,7 +137,8 @@ def tooltips(df: pd.DataFrame, columns: list[str], lang: Language, title: str = 
         out = out.where(names == "", "<b>" + escape_html(names) + "</b><br>")
     for i, col in enumerate(present):
         sep = "" if i == 0 else "<br>"
-        out = out + sep + html.escape(column_label(col, lang)) + ": " + format_column(df[col])
+        values = translate_values(df[col], col, lang)
+        out = out + sep + html.escape(column_label(col, lang)) + ": " + format_column(values)
     return out.tolist()
 
 

@@ -228,8 +228,9 @@ class _Legend(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             function go() {
-                var h = window.location.hash.slice(1).split("/").map(Number);
-                if (h.length === 3 && h.every(isFinite)) { map.setView([h[1], h[2]], h[0]); }
+                var h = window.location.hash.slice(1).split("/");
+                var p = h.slice(0, 3).map(Number);
+                if (p.length === 3 && p.every(isFinite)) { map.setView([p[1], p[2]], p[0]); }
             }
             go();
             window.addEventListener("hashchange", go);

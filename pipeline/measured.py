@@ -10,25 +10,25 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._errors import InputDataError, MissingInputError
-from pipeline.paths import resolve_input
-from pipeline.tables import X_NAMES, Y_NAMES, _read_table
-from pipeline.widths import parse_length_m
+from pipeline.tables import AuthorityTable, read_authority_file
 
 if TYPE_CHECKING:
     from pipeline.config import SourceFile
 
 logger = logging.getLogger(__name__)
 
-#: Header names (lower case, with or without diacritics) of the survey columns.
-ID_NAMES = ("osm_id", "osmid", "way_id", "osm_way_id", "mã đường", "ma_duong")
-WIDTH_NAMES = ("width_m", "width", "bề rộng", "be_rong", "bề rộng (m)", "chiều rộng")
-DATE_NAMES = ("survey_date", "date", "ngày đo", "ngay_do", "ngày khảo sát")
 
+def read_measured_table(spec: SourceFile, *, crs: str) -> AuthorityTable:
+    """Read one survey file of street widths with the one authority-file reader.
 
-def _column(columns: pd.Index, names: tuple[str, ...]) -> str | None:
-    lower = {str(c).strip().lower(): str(c) for c in columns}
-    return next((lower[n] for n in names if n in lower), None)
+    Rows need a width (``width_m`` / ``bề rộng`` / ``chiều rộng``...) and either an OSM way id
+    (``osm_id`` / ``way_id`` / ``mã osm``: ``123``, ``w123`` or a way link) or a geometry
+    (lon/lat or x/y, WKT lines, a GeoJSON / GeoPackage of points or lines); the survey date
+    (``ngày đo`` / ``date``) is optional. The others are rejected with their line numbers.
+    """
+    return read_authority_file(
+        spec, crs=crs, what="measured widths", geometry="optional", required=("width_m",)
+    ).finish()
 
 
 def read_measured_widths(spec: SourceFile, *, crs: str) -> gpd.GeoDataFrame:
@@ -37,72 +37,37 @@ def read_measured_widths(spec: SourceFile, *, crs: str) -> gpd.GeoDataFrame:
     Parameters
     ----------
     spec
-        The file (CSV / XLSX with ``osm_id`` and optionally lon/lat or x/y columns, or a
-        GeoJSON / GeoPackage of points or lines) and its coordinate CRS.
+        The file (see :func:`read_measured_table`) and its coordinate CRS.
     crs
         The project CRS.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``osm_id`` (way id, ``-1`` where not given), ``width_m``, ``survey_date``,
-        ``source_line`` and a geometry (``None`` where the row is keyed by way id only).
-        Rows with no usable width, or neither way id nor geometry, are left out with a
-        warning naming the file and the lines.
+        ``osm_id`` (way id, ``-1`` where not given), ``width_m``, ``survey_date``
+        (``YYYY-MM-DD`` or blank), ``source_file``, ``source_line`` and a geometry (``None``
+        where the row is keyed by way id only).
     """
-    path = resolve_input(spec.path)
-    if not path.exists():
-        msg = f"{path}: measured widths file not found (access.measured_widths_files)"
-        raise MissingInputError(msg)
-    df, first_line = _read_table(path, spec.layer)
-    width_col = _column(df.columns, WIDTH_NAMES)
-    if width_col is None:
-        msg = f"{path}: no width column; name it one of {', '.join(WIDTH_NAMES)}"
-        raise InputDataError(msg)
-    id_col = _column(df.columns, ID_NAMES)
-    date_col = _column(df.columns, DATE_NAMES)
-    if isinstance(df, gpd.GeoDataFrame):
-        geoms = df.to_crs(crs).geometry.to_numpy()
-    else:
-        x_col = spec.x_column or _column(df.columns, X_NAMES)
-        y_col = spec.y_column or _column(df.columns, Y_NAMES)
-        geoms = np.full(len(df), None, dtype=object)
-        if x_col and y_col:
-            x = pd.to_numeric(df[x_col].astype(str).str.replace(",", "."), errors="coerce")
-            y = pd.to_numeric(df[y_col].astype(str).str.replace(",", "."), errors="coerce")
-            ok = (x.notna() & y.notna()).to_numpy()
-            pts = gpd.GeoSeries(shapely.points(x[ok], y[ok]), crs=spec.crs).to_crs(crs)
-            geoms[ok] = pts.to_numpy()
+    rows = read_measured_table(spec, crs=crs).rows
     ids = (
-        pd.to_numeric(
-            df[id_col].astype(str).str.strip().str.lstrip("wW"), errors="coerce"
-        ).to_numpy()
-        if id_col
-        else np.full(len(df), np.nan)
+        rows["osm_id"].fillna(-1).astype(np.int64).to_numpy()
+        if "osm_id" in rows.columns
+        else np.full(len(rows), -1, dtype=np.int64)
     )
-    width = parse_length_m(df[width_col].astype(str)).to_numpy()
-    keyed = np.isfinite(ids) | ~pd.isna(geoms)
-    good = np.isfinite(width) & keyed
-    lines = np.arange(len(df)) + first_line
-    if (~good).any():
-        logger.warning(
-            "%s: %d of %d survey rows skipped (no width, or neither osm_id nor coordinates): "
-            "lines %s",
-            path, int((~good).sum()), len(df), ", ".join(map(str, lines[~good][:10])),
-        )  # fmt: skip
-    if not good.any():
-        msg = f"{path}: no usable survey row (each needs a width and an osm_id or coordinates)"
-        raise InputDataError(msg)
-    dates = df[date_col].astype(str).to_numpy() if date_col else np.full(len(df), "")
+    dates = (
+        pd.to_datetime(rows["date"]).dt.strftime("%Y-%m-%d").fillna("").to_numpy()
+        if "date" in rows.columns
+        else np.full(len(rows), "")
+    )
     return gpd.GeoDataFrame(
         {
-            "osm_id": np.where(np.isfinite(ids), ids, -1).astype(np.int64)[good],
-            "width_m": width[good],
-            "survey_date": dates[good],
-            "source_file": path.name,
-            "source_line": lines[good],
+            "osm_id": ids,
+            "width_m": rows["width_m"].to_numpy(dtype=float),
+            "survey_date": dates,
+            "source_file": rows["source_file"].to_numpy(),
+            "source_line": rows["source_line"].to_numpy(),
         },
-        geometry=list(geoms[good]),
+        geometry=rows.geometry.to_numpy(),
         crs=crs,
     )
 

@@ -43,10 +43,11 @@ from pipeline.hose import (
     hose_network,
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
+from pipeline.osm_tags import base_highway
 from pipeline.paths import ARTIFACTS
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
-from pipeline.tables import read_point_table
-from pipeline.topology import Topology, street_degree
+from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
+from pipeline.topology import Topology, street_degree, undirected_twins
 from pipeline.truck_network import (
     JUNCTION_DEGREE,
     TruckNetwork,
@@ -55,7 +56,7 @@ from pipeline.truck_network import (
     snap_to_main,
     truck_components,
 )
-from pipeline.widths import base_highway, estimate_widths, undirected_twins
+from pipeline.widths import estimate_widths
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -144,20 +145,14 @@ def load_wards(ctx: StageContext) -> tuple[gpd.GeoDataFrame, str]:
     return wards, "no ward layer: the whole province is one ward"
 
 
-def load_fire_points(cfg: AccessConfig, crs: str) -> np.ndarray:
+def load_fire_points(cfg: AccessConfig, crs: str) -> tuple[np.ndarray, list[AuthorityTable]]:
     """Public fire-fighting points (điểm chữa cháy công cộng) from the authority files."""
-    frames = [
-        read_point_table(
-            f.path,
-            crs=crs,
-            source_crs=f.crs,
-            x_column=f.x_column,
-            y_column=f.y_column,
-            layer=f.layer,
-        ).points.geometry.to_numpy()
+    tables = [
+        read_authority_file(f, crs=crs, what="public fire points").finish()
         for f in cfg.public_fire_points_files
     ]
-    return np.concatenate(frames) if frames else np.empty(0, dtype=object)
+    frames = [t.rows.geometry.to_numpy() for t in tables]
+    return (np.concatenate(frames) if frames else np.empty(0, dtype=object)), tables
 
 
 def load_measured_widths(edges: gpd.GeoDataFrame, cfg: AccessConfig, crs: str) -> pd.DataFrame:
@@ -189,6 +184,7 @@ class Inputs:
     wards: gpd.GeoDataFrame
     ward_note: str
     fire_points: np.ndarray
+    fire_point_tables: list[AuthorityTable]
 
 
 def read_inputs(ctx: StageContext) -> Inputs:
@@ -197,6 +193,7 @@ def read_inputs(ctx: StageContext) -> Inputs:
         ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
     )
     wards, ward_note = load_wards(ctx)
+    fire_points, fire_point_tables = load_fire_points(ctx.config.access, ctx.config.crs)
     return Inputs(
         nodes=nodes,
         edges=edges,
@@ -204,7 +201,8 @@ def read_inputs(ctx: StageContext) -> Inputs:
         stations=read_geoparquet(ctx.input("ingest", "stations")),
         wards=wards,
         ward_note=ward_note,
-        fire_points=load_fire_points(ctx.config.access, ctx.config.crs),
+        fire_points=fire_points,
+        fire_point_tables=fire_point_tables,
     )
 
 
@@ -568,6 +566,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     cfg = config.access
     t0 = t_start = time.perf_counter()
     inp = read_inputs(ctx)
+    rejects_frame(inp.fire_point_tables).to_csv(
+        ctx.output("rejects"), index=False, encoding="utf-8"
+    )
     t0 = _timed(
         "read",
         t0,
@@ -651,6 +652,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     summary.update(
         wards=len(ward_table),
         ward_note=inp.ward_note,
+        authority_files=[t.stats() for t in inp.fire_point_tables],
         seconds=round(time.perf_counter() - t_start, 2),
     )
     write_json(summary, ctx.output("network_summary"))

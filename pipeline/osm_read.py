@@ -821,6 +821,7 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
     )  # fmt: skip
     admin = gpd.GeoDataFrame(
         {"osm_id": a_id[ad_rows], "name": tag("name", ad_rows), "name_en": tag("name:en", ad_rows),
+         "ref": tag("ref", ad_rows),
          "admin_level": pd.to_numeric(pd.Series(tag("admin_level", ad_rows)).astype("string")
                                       .str.replace(",", "."), errors="coerce").to_numpy(float)},
         geometry=a_geom[ad_rows], crs="EPSG:4326",

@@ -21,6 +21,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "wards": "ingest/wards.parquet",
         "graph_nodes": "ingest/graph_nodes.parquet",
         "graph_edges": "ingest/graph_edges.parquet",
+        "rejects": "ingest/rejects.csv",
         "ingest_summary": "ingest/summary.json",
     },
     "network": {
@@ -31,6 +32,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "fire_point_candidates": "network/fire_point_candidates.parquet",
         "stations": "network/stations.parquet",
         "wards": "network/wards.parquet",
+        "rejects": "network/rejects.csv",
         "network_summary": "network/summary.json",
     },
     "water": {
@@ -60,11 +62,16 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "map": "map.html",
         "wards_dir": "wards",
         "report": "report.html",
+        "report_pdf": "report.pdf",
         "shortlists_xlsx": "shortlists.xlsx",
         "shortlists_gpkg": "shortlists.gpkg",
         "shortlists_csv_dir": "shortlists",
     },
 }
+
+#: Artifacts a stage may leave out (with a warning), as ``(stage, name)``: the PDF needs an
+#: engine the user may not have. A missing one makes the next run rerun the stage.
+OPTIONAL_ARTIFACTS: frozenset[tuple[str, str]] = frozenset({("report", "report_pdf")})
 
 STAGES: tuple[str, ...] = ("ingest", "network", "water", "coverage", "report")
 
@@ -98,6 +105,11 @@ class ProvincePaths:
     def raw_cache(self) -> Path:
         """Immutable raw downloads for this province."""
         return self.root / "cache" / "raw" / self.province
+
+    @property
+    def clip_cache(self) -> Path:
+        """OSM extracts cut to this province (keyed by the source's hash and the boundary)."""
+        return self.root / "cache" / "clip" / self.province
 
     @property
     def outputs(self) -> Path:

@@ -8,10 +8,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.i18n import MISSING, Language, check_language, t
+from pipeline.access import truck_min_width_m
+from pipeline.addresses import nearest_house_number, nearest_street
+from pipeline.i18n import Language, check_language, t
 from pipeline.maps import (
     MapData,
     build_layers,
@@ -19,25 +22,32 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
+from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     INPUTS,
     assign_wards,
+    building_risk,
     deep_only,
     load_data,
     load_wards,
+    people_rate,
     stage_available,
     ward_table,
 )
-from pipeline.report_pages import summary_rows, write_index, write_report
+from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
+from pipeline.report_pdf import INSTALL_HINT, pdf_engine_problem, write_pdf
+from pipeline.shortlist_rows import build_rows
 from pipeline.shortlists import (
     LISTS,
     anchor_points,
     finish_list,
     thresholds_table,
+    ward_list,
     write_csvs,
     write_gpkg,
     write_xlsx,
 )
+from pipeline.vn2000 import zone_crs, zone_label
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,83 +58,78 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _sort(df: gpd.GeoDataFrame, by: list[tuple[str, bool]]) -> gpd.GeoDataFrame:
-    """Sort by the first present column of ``by`` (name, ascending)."""
-    for col, asc in by:
-        if col in df.columns:
-            return df.sort_values(col, ascending=asc, kind="stable", na_position="last")
-    return df
+def street_points(df: gpd.GeoDataFrame, nodes: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Return where to look for a row's street and house number: an alley's mouth, else its anchor.
+
+    An alley is addressed from the street it opens onto ("Ngõ 5, Phố X"), so the search starts
+    at its mouth node when the network stage gave one.
+    """
+    pts = anchor_points(df) if len(df) else np.empty(0, dtype=object)
+    if nodes is None or "mouth_node" not in df.columns or not len(df):
+        return pts
+    where = nodes.set_index("osmid").geometry
+    mouth = where.reindex(df["mouth_node"].to_numpy()).to_numpy()
+    known = ~pd.isna(mouth)
+    pts[known] = mouth[known]
+    return pts
 
 
 def build_shortlists(
-    data: dict[str, Any], wtable: gpd.GeoDataFrame, config: ProvinceConfig
+    data: dict[str, Any],
+    wtable: gpd.GeoDataFrame,
+    rate: pd.Series,
+    config: ProvinceConfig,
+    lang: Language,
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Return every shortlist of :data:`LISTS` that has an upstream source, ranked."""
-    files = wtable.set_index("ward_id")["map_file"]
-    rows = config.report.shortlist_rows
+    """Return every shortlist that has an upstream source (full, ranked) and the ward ranking.
+
+    Parameters
+    ----------
+    data
+        :func:`pipeline.report_inputs.load_data`.
+    wtable
+        :func:`pipeline.report_inputs.ward_table`.
+    rate
+        Estimated people per m² of floor area by ward id
+        (:func:`pipeline.report_inputs.people_rate`).
+    config
+        The province config.
+    lang
+        {"vi", "en"}: reasons and evidence.
+
+    Returns
+    -------
+    dict
+        :data:`pipeline.shortlists.LISTS` names (those with rows upstream) and
+        ``wards_by_risk``.
+    """
+    vn2000 = zone_crs(config.report.vn2000_zone)
     specs = {s.name: s for s in LISTS}
-    sources: dict[str, tuple[str, list[tuple[str, bool]]]] = {
-        "alleys_to_widen": ("alleys", [("priority", True)]),
-        "fire_point_sites": ("fire_points", [("rank", True), ("floor_area_m2", False)]),
-        "hydrant_sites": ("hydrants", [("rank", True), ("added_floor_area_m2", False)]),
-        "station_sites": ("station_sites", [("rank", True), ("added_floor_area_m2", False)]),
-    }
-    out = {}
-    for name, (key, order) in sources.items():
-        df = data[key]
-        if df is None or not isinstance(df, gpd.GeoDataFrame):
-            continue
-        if name == "alleys_to_widen":
-            df = df[df["to_widen"].to_numpy(dtype=bool)]
-        out[name] = finish_list(_sort(df, order), specs[name], ward_files=files, rows=rows)
-    wards = wtable.rename(columns={"name": "ward"})
-    wards = wards.sort_values(["risk", "ward"], ascending=[False, True], na_position="last")
-    out["wards_by_risk"] = finish_list(
-        gpd.GeoDataFrame(wards, geometry="geometry"),
-        specs["wards_by_risk"],
-        ward_files=files,
-        rows=len(wards),
-    )
+    max_m = config.report.address_search_m
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for name, df in build_rows(data, rate, config, lang).items():
+        pts = street_points(df, data.get("graph_nodes"))
+        own = df["name"].to_numpy() if "name" in df.columns else None
+        df["street"] = nearest_street(pts, data["edges"], max_m=max_m, exclude=own)
+        df["house_number"] = nearest_house_number(pts, data["buildings"], max_m=max_m)
+        out[name] = finish_list(df, specs[name], wards=wtable, vn2000=vn2000)
+    w = wtable.copy()
+    for name, col in (("alleys_to_widen", "n_alleys_to_widen"), ("field_check", "n_field_check")):
+        if name in out:
+            w[col] = w["ward_id"].map(out[name].groupby("ward_id").size()).fillna(0).astype(int)
+    out["wards_by_risk"] = ward_list(w)
     return out
-
-
-def _why(row: pd.Series, kind: str, lang: Language, target_min: float) -> str:
-    def num(col: str) -> str:
-        v = row.get(col)
-        return f"{float(v):,.0f}" if v is not None and pd.notna(v) else MISSING
-
-    key = {
-        "site_station": "why_station",
-        "site_hydrant": "why_hydrant",
-        "site_fire_point": "why_fire_point",
-    }[kind]
-    area_col = "floor_area_m2" if kind == "site_fire_point" else "added_floor_area_m2"
-    bcol = "n_buildings" if kind == "site_fire_point" else "added_buildings"
-    text = t(
-        key,
-        lang,
-        rank=int(row["rank"]),
-        buildings=num(bcol),
-        area=num(area_col),
-        target=f"{target_min:g}",
-    )
-    ward = f"<br>{html.escape(str(row['ward']))}" if pd.notna(row.get("ward")) else ""
-    return (
-        f"<b>{html.escape(str(row['id']))} · {html.escape(t(kind, lang))}</b><br>"
-        f"{html.escape(text)}{ward}<br><small>{row['lat']}, {row['lon']}</small>"
-    )
 
 
 def site_layer(
     lists: dict[str, gpd.GeoDataFrame], config: ProvinceConfig, lang: Language
 ) -> gpd.GeoDataFrame:
-    """Return the shortlisted sites as one point layer with kind, ward and a "why" popup."""
+    """Return the shortlisted sites as one point layer with kind, id, ward and a "why" popup."""
     kinds = {
         "station_sites": "site_station",
         "hydrant_sites": "site_hydrant",
         "fire_point_sites": "site_fire_point",
     }
-    target_min = config.response.target_time_s.value / 60
     frames = []
     for name, kind in kinds.items():
         df = lists.get(name)
@@ -132,7 +137,12 @@ def site_layer(
             continue
         f = df.copy()
         f["kind"] = kind
-        f["why_html"] = [_why(r, kind, lang, target_min) for _, r in f.iterrows()]
+        f["why_html"] = [
+            f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
+            f"{html.escape(str(r['reason']))}<br>{html.escape(str(r['ward'] or ''))}"
+            f"<br><small>{r['lat']}, {r['lon']}</small>"
+            for _, r in f.iterrows()
+        ]
         frames.append(f[["id", "kind", "why_html", "map_link", "geometry"]])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
@@ -179,7 +189,7 @@ def render_maps(
     """Write the province map and one map per ward; return sizes and counts."""
     from tqdm import tqdm  # noqa: PLC0415
 
-    truck = config.access.truck_min_width_m.value
+    truck = float(truck_min_width_m(config.access))
     full = MapData(
         wards=wtable,
         edges=data["edges"],
@@ -270,14 +280,23 @@ def run(ctx: StageContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     wards = load_wards(paths, config, lang)
     data = load_data(paths, config, wards)
-    wtable = ward_table(data, wards, config)
+    brisk = building_risk(data, wards, config)
+    wtable = ward_table(data, wards, brisk)
     logger.info("report: %d wards, inputs read (%.1f s)", len(wtable), time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    lists = build_shortlists(data, wtable, config)
-    write_xlsx(lists, thresholds_table(config), ctx.output("shortlists_xlsx"), lang)
+    lists = build_shortlists(data, wtable, people_rate(brisk), config, lang)
+    zone = zone_label(config.report.vn2000_zone)
+    if config.report.vn2000_zone is None:
+        logger.warning(
+            "report: no report.vn2000_zone in the province config; VN-2000 x / y are given in "
+            "UTM 48N, not in the province's own 3-degree zone"
+        )
+    top = config.report.shortlist_rows
+    params = threshold_rows(thresholds_table(config), lang)
+    write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
     write_gpkg(lists, ctx.output("shortlists_gpkg"))
-    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang)
+    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
     logger.info(
         "report: shortlists %s (%.1f s)",
         ", ".join(f"{k} {len(v)}" for k, v in lists.items()),
@@ -308,27 +327,35 @@ def run(ctx: StageContext) -> dict[str, Any]:
     province = config.name.vi if lang == "vi" else config.name.en
     write_index(wtable, wards_dir / "index.html", province, lang)
     rows, figures = summary_rows(data, wtable, config, lang)
-    write_report(
-        ctx.output("report"),
-        config=config,
-        paths=paths,
-        lang=lang,
-        wtable=wtable,
-        data=data,
-        summary=rows,
-    )
+    t0 = time.perf_counter()
+    page = report_html(ReportInputs(config, paths, lang, wtable, data, lists, rows))
+    ctx.output("report").write_text(page, encoding="utf-8")
+    logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
+    pdf_pages, outputs_off = None, []
+    problem = pdf_engine_problem() if config.report.pdf else None
+    if not config.report.pdf:
+        outputs_off.append("report_pdf")
+    elif problem is not None:
+        logger.warning("report: report.pdf not written: %s; %s", problem, INSTALL_HINT)
+    else:
+        pdf_pages = write_pdf(page, ctx.output("report_pdf"), base_url=paths.outputs)
     summary = {
         "language": lang,
         **figures,
         **maps,
         "shortlists": {k: len(v) for k, v in lists.items()},
-        "max_risk": None if wtable["risk"].isna().all() else float(wtable["risk"].max()),
+        "people_at_risk": float(wtable["people_at_risk"].sum(min_count=1)),
         "leaflet_inlined": assets is not None,
+        "pdf_pages": pdf_pages,
+        "outputs_off": outputs_off,
         "stages_missing": sorted(
             {s.stage for s in INPUTS.values() if not stage_available(s.stage)}
         ),
     }
     logger.info(
-        "report: map %.2f MB, %d ward maps, report.html written", maps["map_mb"], maps["ward_maps"]
+        "report: map %.2f MB, %d ward maps, report.html and %s",
+        maps["map_mb"],
+        maps["ward_maps"],
+        f"report.pdf ({pdf_pages} pages)" if pdf_pages else "no report.pdf",
     )
     return summary

@@ -16,7 +16,7 @@ import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
 from pipeline.paths import ARTIFACTS
-from pipeline.risk import ward_risk
+from pipeline.risk import COMPONENTS, people_per_building, ward_risk
 from pipeline.shortlists import (
     anchor_points,
 )
@@ -29,6 +29,36 @@ if TYPE_CHECKING:
     from pipeline.paths import ProvincePaths
 
 logger = logging.getLogger(__name__)
+
+#: ``ward_type`` of the one unit standing for the whole province when no ward layer exists.
+WHOLE_PROVINCE = "province"
+
+
+#: Columns of ``network/alleys`` the shortlists use (the issue 11 contract).
+ALLEY_COLUMNS: tuple[str, ...] = (
+    "alley_id",
+    "name",
+    "length_m",
+    "depth_m",
+    "min_width_m",
+    "min_width_low_m",
+    "min_width_high_m",
+    "truck_min_width_m",
+    "width_shortfall_m",
+    "truck_status",
+    "width_evidence",
+    "width_confidence",
+    "n_buildings_behind",
+    "n_deep_behind",
+    "floor_area_behind_m2",
+    "deep_floor_area_behind_m2",
+    "parent_alley_id",
+    "mouth_node",
+    "has_fire_point",
+    "needs_fire_point",
+    "to_widen",
+    "field_check",
+)
 
 
 @dataclass(frozen=True)
@@ -61,15 +91,30 @@ INPUTS: dict[str, Input] = {
         },
         ("ward_id",),
     ),
-    "buildings": Input("ingest", "buildings", {"floor_area_m2": ("floor_area_m2",)}),
+    "buildings": Input(
+        "ingest",
+        "buildings",
+        {
+            "floor_area_m2": ("floor_area_m2",),
+            "housenumber": ("addr:housenumber", "addr_housenumber", "housenumber"),
+            "addr_street": ("addr:street", "addr_street"),
+        },
+    ),
     "stations": Input("ingest", "stations", {"name": ("name",), "status": ("status",)}),
+    "graph_nodes": Input("ingest", "graph_nodes", {"osmid": ("osmid",)}, ("osmid",)),
     "edges": Input(
         "network",
         "edges",
         {
             "width_class": ("width_class",),
             "width_m": ("width_m",),
+            "width_low_m": ("width_low_m",),
+            "width_high_m": ("width_high_m",),
             "width_source": ("width_source",),
+            "width_evidence": ("width_evidence",),
+            "width_confidence": ("width_confidence",),
+            "truck_status": ("truck_status",),
+            "truck_status_reason": ("truck_status_reason",),
             "highway": ("highway",),
             "name": ("name",),
             "reversed": ("reversed",),
@@ -81,31 +126,15 @@ INPUTS: dict[str, Input] = {
     "alleys": Input(
         "network",
         "alleys",
-        {
-            "alley_id": ("alley_id",),
-            "name": ("name",),
-            "length_m": ("length_m", "length"),
-            "depth_m": ("depth_m",),
-            "min_width_m": ("min_width_m",),
-            "n_buildings": ("n_buildings",),
-            "n_buildings_behind": ("n_buildings_behind",),
-            "n_deep_behind": ("n_deep_behind",),
-            "floor_area_behind_m2": ("floor_area_behind_m2",),
-            "has_fire_point": ("has_fire_point",),
-            "truck_status": ("truck_status",),
-            "width_evidence": ("width_evidence",),
-            "width_confidence": ("width_confidence",),
-            "to_widen": ("to_widen",),
-            "field_check": ("field_check",),
-            "priority": ("priority_rank",),
-        },
-        ("to_widen", "priority"),
+        {c: (c,) for c in ALLEY_COLUMNS},
+        ALLEY_COLUMNS,
     ),
     "deep_buildings": Input(
         "network",
         "deep_buildings",
         {
             "deep": ("deep",),
+            "deep_status": ("deep_status",),
             "hose_distance_m": ("hose_distance_m",),
             "bottleneck_width_m": ("bottleneck_width_m",),
             "floor_area_m2": ("floor_area_m2",),
@@ -115,12 +144,10 @@ INPUTS: dict[str, Input] = {
         "network",
         "fire_point_candidates",
         {
-            "rank": ("rank",),
-            "alley_id": ("alley_id",),
-            "name": ("name",),
-            "n_buildings": ("n_buildings", "added_buildings"),
-            "floor_area_m2": ("floor_area_m2", "added_floor_area_m2"),
+            c: (c,)
+            for c in ("rank", "mouth_node", "alley_id", "name", "depth_m", "n_deep_buildings")
         },
+        ("mouth_node", "alley_id", "n_deep_buildings"),
     ),
     "water_sources": Input(
         "water",
@@ -138,6 +165,7 @@ INPUTS: dict[str, Input] = {
         "hydrant_candidates",
         {
             "rank": ("rank",),
+            "node_id": ("node_id", "node"),
             "added_buildings": ("added_buildings", "n_buildings", "buildings_added"),
             "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "floor_area_added_m2"),
         },
@@ -172,10 +200,12 @@ INPUTS: dict[str, Input] = {
         "station_candidates",
         {
             "rank": ("rank",),
-            "added_buildings": ("added_buildings", "n_buildings", "buildings_added"),
-            # coverage's "gain" is in its demand weight (summary demand_weight: floor_area_m2
-            # by default)
-            "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "gain"),
+            "station_id": ("station_id",),
+            "node_id": ("node", "node_id"),
+            "added_buildings": ("added_buildings",),
+            "added_floor_area_m2": ("added_floor_area_m2",),
+            "added_population": ("added_population",),
+            "added_dense_ha": ("added_dense_ha",),
         },
     ),
     "scenarios": Input("coverage", "scenarios"),
@@ -273,7 +303,11 @@ def load_wards(paths: ProvincePaths, config: ProvinceConfig, lang: Language) -> 
             msg = f"{artifact_path(paths, INPUTS['boundary'])}: no boundary; run make analyze"
             raise MissingInputError(msg)
         wards = gpd.GeoDataFrame(
-            {"ward_id": ["province"], "name": [config.name.vi if lang == "vi" else config.name.en]},
+            {
+                "ward_id": [config.slug],
+                "name": [config.name.vi if lang == "vi" else config.name.en],
+                "ward_type": [WHOLE_PROVINCE],
+            },
             geometry=[shapely.union_all(boundary.geometry.to_numpy())],
             crs=boundary.crs,
         )
@@ -346,20 +380,87 @@ def _with_ward(
     return df
 
 
-def ward_table(
+def building_risk(
     data: dict[str, Any], wards: gpd.GeoDataFrame, config: ProvinceConfig
+) -> pd.DataFrame:
+    """Return one row per building: ward, floor area, estimated people and the risk flags.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by building id: ``ward_id``, ``floor_area_m2``, ``people`` and the
+        :data:`pipeline.risk.COMPONENTS` flags (NaN where the stage behind a flag did not run).
+    """
+    b = data["buildings"]
+    if b is None or len(b) == 0:
+        return pd.DataFrame(columns=["ward_id", "floor_area_m2", "people", *COMPONENTS])
+    ids = b["building_id"] if "building_id" in b.columns else pd.Series(b.index, b.index)
+    fa = b["floor_area_m2"] if "floor_area_m2" in b.columns else pd.Series(np.nan, b.index)
+    out = pd.DataFrame(
+        {"ward_id": b["ward_id"].to_numpy(), "floor_area_m2": fa.to_numpy(dtype=float)},
+        index=pd.Index(np.asarray(ids), name="building_id"),
+    )
+    out["people"] = people_per_building(
+        out["floor_area_m2"],
+        out["ward_id"],
+        wards.set_index("ward_id")["population"],
+        floor_area_per_person_m2=config.report.floor_area_per_person_m2.value,
+    )
+    deep = data["deep_buildings"]
+    if deep is not None:
+        ids = deep["building_id"] if "building_id" in deep.columns else deep.index.to_series()
+        if "deep_status" in deep.columns:
+            flag = deep["deep_status"].astype(str) == "deep"
+        else:
+            flag = deep["deep"].astype(bool)
+        flags = pd.Series(flag.to_numpy(), index=np.asarray(ids))
+        out["beyond_hose"] = flags.reindex(out.index).fillna(value=False).astype(object)
+    bw = data["building_water"]
+    if bw is not None:
+        ids = bw["building_id"] if "building_id" in bw.columns else bw.index.to_series()
+        dry = ~bw["covered"].fillna(value=False).astype(bool)
+        out["without_water"] = pd.Series(dry.to_numpy(), index=np.asarray(ids)).reindex(out.index)
+    bt = data["building_times"]
+    if bt is not None:
+        ids = bt["building_id"] if "building_id" in bt.columns else bt.index.to_series()
+        ts = bt["time_s"].astype(float).replace([np.inf, -np.inf], np.nan)
+        late = ts.isna() | (ts > config.response.target_time_s.value)
+        out["beyond_time"] = pd.Series(late.to_numpy(), index=np.asarray(ids)).reindex(out.index)
+    return out
+
+
+def people_rate(buildings: pd.DataFrame) -> pd.Series:
+    """Return estimated people per m² of floor area by ward id (from :func:`building_risk`)."""
+    by = buildings.groupby("ward_id")[["people", "floor_area_m2"]].sum()
+    return (by["people"] / by["floor_area_m2"].where(by["floor_area_m2"] > 0)).fillna(0.0)
+
+
+def ward_table(
+    data: dict[str, Any], wards: gpd.GeoDataFrame, buildings: pd.DataFrame
 ) -> gpd.GeoDataFrame:
-    """Return the wards with their key figures and risk score.
+    """Return the wards with their key figures and their rank by people at risk.
+
+    Parameters
+    ----------
+    data
+        :func:`load_data`.
+    wards
+        :func:`load_wards`.
+    buildings
+        :func:`building_risk`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``wards`` plus buildings, street_km, truck_km, truck_share, n_alleys, deep_share,
-        water_uncovered_share, unreached_share, median_time_s and risk.
+        ``wards`` plus ward_code, buildings, street_km, truck_km, truck_share, n_alleys,
+        people, people_beyond_hose, people_without_water, people_beyond_time,
+        people_at_risk, risk_share, risk_rank, median_time_min.
     """
     w = wards.set_index("ward_id", drop=False)
     idx = w.index
     nan = pd.Series(np.nan, index=idx)
+    whole = w["ward_type"].astype(str) == WHOLE_PROVINCE
+    w["ward_code"] = w["ward_id"].where(~whole, "")
     b = data["buildings"]
     n_b = b.groupby("ward_id").size().reindex(idx, fill_value=0) if b is not None else nan
     w["buildings"] = n_b
@@ -374,7 +475,7 @@ def ward_table(
         km = (length / 1000).groupby(e["ward_id"]).sum().reindex(idx, fill_value=0.0)
         truck = (length / 1000).where(e["width_class"] == "truck", 0.0)
         truck_km = truck.groupby(e["ward_id"]).sum().reindex(idx, fill_value=0.0)
-        w["street_km"], w["truck_km"] = km, truck_km
+        w["street_km"], w["truck_km"] = km.round(3), truck_km
         w["truck_share"] = (truck_km / km.where(km > 0)).round(4)
     else:
         w["street_km"] = w["truck_km"] = w["truck_share"] = nan
@@ -382,46 +483,19 @@ def ward_table(
     w["n_alleys"] = (
         alleys.groupby("ward_id").size().reindex(idx, fill_value=0) if alleys is not None else nan
     )
-    denom = n_b.where(n_b > 0)
-    deep = data["deep_buildings"]
-    if deep is not None:
-        d = deep[deep["deep"].astype(bool)] if "deep" in deep else deep
-        w["deep_share"] = (d.groupby("ward_id").size().reindex(idx, fill_value=0) / denom).clip(
-            0, 1
-        )
-    else:
-        w["deep_share"] = nan
-    bw = data["building_water"]
-    if bw is not None and bw["ward_id"].notna().any():
-        unc = (~bw["covered"].fillna(value=False).astype(bool)).groupby(bw["ward_id"]).mean()
-        w["water_uncovered_share"] = unc.reindex(idx)
-    else:
-        w["water_uncovered_share"] = nan
+    risk = ward_risk(buildings, idx)
+    for col in risk.columns:
+        w[col] = risk[col]
     bt = data["building_times"]
-    target = config.response.target_time_s.value
     if bt is not None and bt["ward_id"].notna().any():
         ts = bt["time_s"].astype(float).replace([np.inf, -np.inf], np.nan)
-        late = ts.isna() | (ts > target)
-        w["unreached_share"] = late.groupby(bt["ward_id"]).mean().reindex(idx)
         med = ts.fillna(np.inf).groupby(bt["ward_id"]).median().reindex(idx)
-        w["median_time_s"] = med.replace(np.inf, np.nan).round(1)
-        has = bt.groupby("ward_id").size().reindex(idx, fill_value=0) > 0
-        # A ward whose buildings no station reaches has an infinite median: risk component 1.
-        time_for_risk = med.where(has)
+        w["median_time_min"] = (med.replace(np.inf, np.nan) / 60).round(1)
     else:
-        w["unreached_share"] = w["median_time_s"] = nan
-        time_for_risk = nan
-    w["risk"] = ward_risk(
-        w["unreached_share"],
-        time_for_risk,
-        w["deep_share"],
-        w["water_uncovered_share"],
-        target_time_s=target,
-        weights=config.report.risk_weights,
-    ).round(4)
-    for col in ("deep_share", "water_uncovered_share", "unreached_share"):
-        w[col] = w[col].astype(float).round(4)
-    w["street_km"] = w["street_km"].astype(float).round(3)
+        w["median_time_min"] = nan
+    people_cols = [c for c in risk.columns if c.startswith("people")]
+    w[people_cols] = w[people_cols].astype(float).round(0)
+    w["risk_share"] = w["risk_share"].astype(float).round(4)
     w["area_km2"] = w["area_km2"].astype(float).round(3)
     return w.reset_index(drop=True)
 
@@ -439,10 +513,11 @@ def load_data(
         bward = pd.Series(buildings["ward_id"].to_numpy(), index=np.asarray(ids))
     data: dict[str, Any] = {"buildings": buildings}
     for key, df in raw.items():
-        if key in ("buildings", "scenarios"):
+        if key in ("buildings", "scenarios", "graph_nodes"):
             continue
         data[key] = _with_ward(df, wards, bward)
     data["scenarios"] = raw["scenarios"]
+    data["graph_nodes"] = raw["graph_nodes"]
     iso = data["isochrones"]
     if iso is not None and "scenario" in iso.columns:
         wanted = config.report.isochrone_scenario or "existing"

@@ -1,9 +1,12 @@
-"""HTML pages of the report stage: the printable report.html and the ward index."""
+"""HTML pages of the report stage: the printable report (HTML and PDF) and the ward index."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,44 +14,49 @@ import pandas as pd
 from jinja2 import Environment
 
 from pipeline import charts
-from pipeline.i18n import MISSING, Language, column_label, t, yes_no
-from pipeline.maps import (
-    COLOURS,
-    WIDTH_CLASSES,
-)
+from pipeline.access import truck_min_width_m
+from pipeline.i18n import MISSING, column_label, fmt_number, t, ward_type_label
+from pipeline.maps import COLOURS, WIDTH_CLASSES
+from pipeline.params import threshold_rows
 from pipeline.paths import resolve_input
 from pipeline.report_inputs import deep_only
-from pipeline.shortlists import (
-    thresholds_table,
-)
+from pipeline.report_tables import PRINT_COLUMNS, cell, frame_table, table
+from pipeline.shortlists import LISTS, thresholds_table
+from pipeline.static_maps import StaticLayers, draw_map
+from pipeline.vn2000 import zone_label
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import geopandas as gpd
 
     from pipeline.config import ProvinceConfig
+    from pipeline.i18n import Language
     from pipeline.paths import ProvincePaths
 
 logger = logging.getLogger(__name__)
 
-
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 _PAGE_CSS = """
-body {font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;}
-h1 {font-size: 1.6em;} h2 {font-size: 1.25em; border-bottom: 1px solid #ccc; margin-top: 1.6em;}
-table {border-collapse: collapse; margin: 0.5em 0; font-size: 12.5px;}
-th, td {border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top;}
-td.n {text-align: right; font-variant-numeric: tabular-nums;}
-th {background: #f1f3f5;} img {max-width: 100%;} .small {color: #666; font-size: 12px;}
-@media print {body {margin: 0; max-width: none;} h2 {break-after: avoid;}
-  table, img {break-inside: avoid;} a {color: inherit; text-decoration: none;}}
+body {font-family: "DejaVu Sans", "Noto Sans", Arial, sans-serif; font-size: 13px;
+  line-height: 1.45; margin: 2em auto; max-width: 1100px; color: #222;}
+h1 {font-size: 1.6em;} h2 {font-size: 1.25em; border-bottom: 1px solid #ccc; margin-top: 1.4em;}
+h3 {font-size: 1.05em; margin: 1em 0 0.3em;}
+table {border-collapse: collapse; margin: 0.4em 0; font-size: 11.5px; width: 100%;}
+th, td {border: 1px solid #ccc; padding: 2px 5px; text-align: left; vertical-align: top;}
+td.n {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;}
+th {background: #f1f3f5;} img {max-width: 100%;} .small {color: #555; font-size: 11px;}
+.headline {font-size: 1.15em; font-weight: bold; color: #c92a2a;}
+@page {size: A4; margin: 14mm 12mm 16mm 12mm;
+  @bottom-center {content: counter(page) " / " counter(pages); font-size: 9px; color: #666;
+    font-family: "DejaVu Sans", "Noto Sans", Arial, sans-serif;}}
+@media print {body {margin: 0; max-width: none; font-size: 10.5px;}
+  table {font-size: 8.5px;} .page {break-before: page;} h2, h3 {break-after: avoid;}
+  tr, img {break-inside: avoid;} a {color: inherit; text-decoration: none;}}
 """
 
 _INDEX = _ENV.from_string(
     """<!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ title }}</title><style>{{ css }}</style></head><body>
+<title>{{ title }}</title><style>{{ css | safe }}</style></head><body>
 <h1>{{ title }}</h1><p><a href="../map.html">{{ province_map }}</a> ·
 <a href="../report.html">report.html</a></p>
 <table><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
@@ -58,86 +66,64 @@ _INDEX = _ENV.from_string(
 """
 )
 
+_TABLE = """{% macro grid(headers, rows) %}{% if rows %}<table><tr>
+{% for x in headers %}<th>{{ x }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for v in row %}<td{% if v is number_like %} class="n"{% endif %}>
+{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}{% endmacro %}"""
+
 _REPORT = _ENV.from_string(
-    """<!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ title }}</title><style>{{ css }}</style></head><body>
-<h1>{{ title }}</h1><p class="small">{{ generated }}</p>
+    _TABLE
+    + """<!DOCTYPE html><html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{{ title }}</title><style>{{ css | safe }}</style></head><body>
+<h1>{{ title }}</h1><p class="small">{{ generated }} · {{ osm_date }}</p>
 <p>{% for href, label in outputs %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %}
  · {% endif %}{% endfor %}</p>
-<h2>{{ h.summary }}</h2><table>
-{% for label, value in summary %}<tr><th>{{ label }}</th><td class="n">{{ value }}</td></tr>
-{% endfor %}</table>
-<h2>{{ h.wards }}</h2><p class="small">{{ risk_note }}</p>
-<table><tr>{% for x in ward_headers %}<th>{{ x }}</th>{% endfor %}</tr>
-{% for row in ward_rows %}<tr>{% for v in row %}<td{% if not loop.first %} class="n"{% endif %}>
-{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
+<p class="headline">{{ headline }}</p>
+{% for note in notes %}<p class="headline">{{ note }}</p>{% endfor %}
+<p><img src="{{ province_map }}" alt=""></p>
+<h2>{{ h.summary }}</h2>{{ grid([], summary) }}
+<h2 class="page">{{ h.wards }}</h2><p class="small">{{ risk_note }}</p>
+{{ grid(ward_headers, ward_rows) }}
 <h2>{{ h.charts }}</h2>{% for src in chart_uris %}<p><img src="{{ src }}" alt=""></p>{% endfor %}
-<h2>{{ h.scenarios }}</h2>{% if scenario_headers %}<table><tr>
-{% for x in scenario_headers %}<th>{{ x }}</th>{% endfor %}</tr>
-{% for row in scenario_rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
-</table>{% else %}<p>{{ no_scenarios }}</p>{% endif %}
-<h2>{{ h.sources }}</h2><table>
-{% for label, value, date in sources %}<tr><th>{{ label }}</th><td>{{ value }}</td>
-<td>{{ date }}</td></tr>{% endfor %}</table>
-<h2>{{ h.thresholds }}</h2><table><tr>{% for x in threshold_headers %}<th>{{ x }}</th>
-{% endfor %}</tr>{% for row in threshold_rows %}<tr>{% for v in row %}<td>{{ v }}</td>
-{% endfor %}</tr>{% endfor %}</table>
+<h2 class="page">{{ h.lists }}</h2><p class="small">{{ coords_note }}</p>
+{% for l in lists %}<h3>{{ l.title }}</h3><p class="small">{{ l.note }}</p>
+{{ grid(l.headers, l.rows) }}{% endfor %}
+{% for w in wards %}<section class="page">{% if loop.first %}<h2>{{ h.ward_pages }}</h2>
+{% endif %}<h2>{{ w.title }}</h2>
+<p><img src="{{ w.map }}" alt=""></p><h3>{{ h.figures }}</h3>{{ grid([], w.figures) }}
+{% for l in w.lists %}<h3>{{ l.title }}</h3>{% if l.rows %}{{ grid(l.headers, l.rows) }}
+{% else %}<p class="small">{{ l.note }}</p>{% endif %}{% endfor %}</section>{% endfor %}
+<h2 class="page">{{ h.scenarios }}</h2>{% if scenario_rows %}
+{{ grid(scenario_headers, scenario_rows) }}{% else %}<p>{{ no_scenarios }}</p>{% endif %}
+<h2>{{ h.thresholds }}</h2>{{ grid(threshold_headers, threshold_rows) }}
+<h2 class="page">{{ h.method }}</h2><ul>{% for x in method %}<li>{{ x }}</li>{% endfor %}</ul>
+<h2>{{ h.sources }}</h2>{{ grid([], sources) }}
 <h2>{{ h.limits }}</h2><ul>{% for x in limits %}<li>{{ x }}</li>{% endfor %}</ul>
 </body></html>
 """
 )
-
-#: Ward figures shown in the index page and the report, in order.
-WARD_FIGURES: tuple[str, ...] = (
-    "ward_type",
-    "population",
-    "area_km2",
-    "buildings",
-    "street_km",
-    "truck_share",
-    "n_alleys",
-    "deep_share",
-    "water_uncovered_share",
-    "unreached_share",
-    "median_time_s",
-    "risk",
+_ENV.tests["number_like"] = lambda v: (
+    isinstance(v, str) and v[:1].isdigit() and len(v) < 24  # noqa: PLR2004
 )
 
-
-#: Values at least this large are shown without decimals.
-_NO_DECIMALS_FROM = 1000
-
-
-def _number(value: float) -> str:
-    return f"{value:,.1f}" if abs(value) < _NO_DECIMALS_FROM else f"{value:,.0f}"
-
-
-def _cell(value: object, col: str, lang: Language) -> str:
-    """Format one table value for people: shares as %, risk with 2 decimals, yes/no."""
-    missing = value is None or (isinstance(value, float) and np.isnan(value))
-    if missing or not isinstance(value, (bool, np.bool_, int, np.integer, float, np.floating)):
-        return MISSING if missing else str(value)
-    if isinstance(value, (bool, np.bool_)):
-        return yes_no(value, lang)
-    if col.endswith("_share"):
-        text = f"{float(value):.0%}"
-    elif col == "risk":
-        text = f"{float(value):.2f}"
-    elif isinstance(value, (int, np.integer)):
-        text = f"{int(value):,}"
-    else:
-        text = _number(float(value))
-    return text
+#: Ward figures shown in the index page and on each ward's page, in order.
+WARD_FIGURES: tuple[str, ...] = (
+    "ward_code", "ward_type", "population", "people", "area_km2", "buildings", "street_km",
+    "truck_share", "n_alleys_to_widen", "n_field_check", "people_at_risk",
+    "people_beyond_hose", "people_without_water", "people_beyond_time", "risk_share",
+    "median_time_min",
+)  # fmt: skip
 
 
 def write_index(wtable: gpd.GeoDataFrame, path: Path, province: str, lang: Language) -> None:
     """Write ``wards/index.html``: every ward with its key figures and a link to its map."""
-    w = wtable.sort_values(["risk", "name"], ascending=[False, True], na_position="last")
+    w = wtable.sort_values("risk_rank", kind="stable")
+    cols = [c for c in WARD_FIGURES if c in w.columns]
     rows = [
         {
             "name": r["name"],
             "href": r["map_file"].removeprefix("wards/"),
-            "values": [_cell(r[c], c, lang) for c in WARD_FIGURES],
+            "values": [cell(r[c], c, lang) for c in cols],
         }
         for _, r in w.iterrows()
     ]
@@ -148,30 +134,76 @@ def write_index(wtable: gpd.GeoDataFrame, path: Path, province: str, lang: Langu
             title=t("index_title", lang, province=province),
             province_map=t("whole_province", lang),
             rows=rows,
-            headers=[column_label("ward", lang)] + [column_label(c, lang) for c in WARD_FIGURES],
+            headers=[column_label("ward", lang)] + [column_label(c, lang) for c in cols],
         ),
         encoding="utf-8",
     )
 
 
+#: Largest OSM file whose newest object is looked up here when ingest did not record it.
+_SCAN_MAX_BYTES = 300_000_000
+
+
+def _newest_object(path: Path) -> str | None:
+    """Return the date of the file's replication header, else of its newest object."""
+    import osmium  # noqa: PLC0415 - only when ingest did not record the date
+
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        stamp = reader.header().get("osmosis_replication_timestamp")
+        reader.close()
+        if stamp:
+            return stamp[:10]
+        if path.stat().st_size > _SCAN_MAX_BYTES:
+            return None
+        objects = osmium.FileProcessor(
+            str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
+        )
+        newest = max((o.timestamp for o in objects if hasattr(o, "timestamp")), default=None)
+    except (RuntimeError, OSError, ValueError):
+        return None
+    return newest.date().isoformat() if newest is not None else None
+
+
+def osm_data_date(paths: ProvincePaths) -> str | None:
+    """Return the OSM data's own date (its newest object), not the date the file was copied.
+
+    The ingest stage's summary records it; for runs made before it did, the OSM file's
+    replication header (or its newest object) is read.
+    """
+    summary = paths.artifact("ingest", "ingest_summary")
+    if not summary.exists():
+        return None
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    for key in ("osm_timestamp", "osm_data_timestamp", "data_timestamp"):
+        value = data.get(key)
+        if value:
+            return str(value)[:10]
+    source = data.get("source")
+    if source and resolve_input(source, paths.root).suffix.lower() in (".osm", ".pbf", ".bz2"):
+        return _newest_object(resolve_input(source, paths.root))
+    return None
+
+
 def _sources(
     config: ProvinceConfig, paths: ProvincePaths, lang: Language
 ) -> list[tuple[str, str, str]]:
+    """Return the data sources: label, file, and its date (the OSM data's own date for OSM)."""
     files: list[tuple[str, str | None]] = [
-        (t("src_osm", lang), config.osm.file),
-        ("boundary", config.boundary.file),
-        ("wards.file", config.wards.file),
-        ("wards.centroids_csv", config.wards.centroids_csv),
-        ("density.population_raster", config.density.population_raster),
+        ("src_boundary", config.boundary.file),
+        ("src_wards", config.wards.file),
+        ("src_ward_centroids", config.wards.centroids_csv),
+        ("src_population", config.density.population_raster),
     ]
-    files += [("stations.files", f) for f in config.stations.files]
-    files += [("water.files", f.path) for f in config.water.files]
-    files += [("buildings.extra_files", f.path) for f in config.buildings.extra_files]
-    files += [
-        ("access.public_fire_points_files", f.path) for f in config.access.public_fire_points_files
-    ]
-    out = []
-    for label, f in files:
+    files += [("src_stations", f.path) for f in config.stations.files]
+    files += [("src_water", f.path) for f in config.water.files]
+    files += [("src_buildings", f.path) for f in config.buildings.extra_files]
+    files += [("src_fire_points", f.path) for f in config.access.public_fire_points_files]
+    osm = osm_data_date(paths)
+    osm_file = config.osm.file or config.osm.download_name
+    out = [(t("src_osm", lang), resolve_input(osm_file, paths.root).name,
+            t("osm_date", lang, date=osm or MISSING))]  # fmt: skip
+    for key, f in files:
         if not f:
             continue
         p = resolve_input(f, paths.root)
@@ -180,53 +212,121 @@ def _sources(
             if p.exists()
             else MISSING
         )
-        out.append((label, p.name, date))
-    sources_csv = paths.root / "data" / "sources.csv"
-    if sources_csv.exists():
-        for _, r in pd.read_csv(sources_csv, dtype=str).fillna("").iterrows():
-            out.append(
-                (
-                    r.get("dataset", ""),
-                    r.get("url", "") or r.get("version", ""),
-                    r.get("retrieved", ""),
-                )
-            )
-    out.append(
-        (t("src_config", lang), str(paths.config.name), dt.datetime.now(dt.UTC).date().isoformat())
-    )
+        out.append((t(key, lang), p.name, t("src_file_date", lang, date=date)))
+    out.append((t("src_config", lang), str(paths.config.name), ""))
+    counts = _authority_counts(paths)
+    return [
+        (label, name, f"{date}; {t('src_rows', lang, **counts[name])}" if name in counts else date)
+        for label, name, date in out
+    ]
+
+
+def _authority_counts(paths: ProvincePaths) -> dict[str, dict[str, str]]:
+    """Rows used and skipped of each authority file, by file name (from the stage summaries)."""
+    out: dict[str, dict[str, str]] = {}
+    for stage, name in (("ingest", "ingest_summary"), ("network", "network_summary"),
+                        ("water", "water_summary")):  # fmt: skip
+        path = paths.artifact(stage, name)
+        if not path.exists():
+            continue
+        for f in json.loads(path.read_text(encoding="utf-8")).get("authority_files") or []:
+            file = Path(str(f.get("file", ""))).name
+            out[file] = {k: str(f.get(k, MISSING)) for k in ("rows", "used", "skipped")}
     return out
 
 
-def write_report(
-    path: Path,
-    *,
-    config: ProvinceConfig,
-    paths: ProvincePaths,
-    lang: Language,
-    wtable: gpd.GeoDataFrame,
-    data: dict[str, Any],
-    summary: list[tuple[str, str]],
-) -> None:
-    """Write the printable ``report.html``: figures, ward table, charts, sources, thresholds."""
-    province = config.name.vi if lang == "vi" else config.name.en
-    w = wtable.sort_values(["risk", "name"], ascending=[False, True], na_position="last")
-    uris = [charts.risk_bars(w.set_index("name")["risk"], t("chart_risk", lang))]
+@dataclass
+class ReportInputs:
+    """Everything the printed report shows, computed by the report stage."""
+
+    config: ProvinceConfig
+    paths: ProvincePaths
+    lang: Language
+    wtable: gpd.GeoDataFrame
+    data: dict[str, Any]
+    lists: dict[str, gpd.GeoDataFrame]
+    summary: list[tuple[str, str]]
+
+
+def _list_block(
+    name: str, df: gpd.GeoDataFrame | None, lang: Language, rows: int, *, in_ward: bool
+) -> dict[str, Any]:
+    spec = {s.name: s for s in LISTS}[name]
+    total = 0 if df is None else len(df)
+    drop = ("ward",) if in_ward else ()
+    headers, body = table(df, PRINT_COLUMNS[name], lang, rows=rows, drop=drop)
+    note = (
+        t("list_rows_note", lang, shown=min(rows, total), total=total)
+        if total
+        else t("list_empty", lang)
+    )
+    return {"title": t(spec.title_key, lang), "headers": headers, "rows": body, "note": note}
+
+
+def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
+    """One page per ward: map, key figures and the top rows of each list."""
+    cfg, lang, data = r.config, r.lang, r.data
+    n = cfg.report.ward_print_rows
+    truck = float(truck_min_width_m(cfg.access))
+
+    def groups(df: Any) -> dict[str, Any]:  # noqa: ANN401 - a frame or None
+        if df is None or "ward_id" not in df.columns or not len(df):
+            return {}
+        return dict(tuple(df.groupby("ward_id", sort=False)))
+
+    by = {k: groups(data.get(k)) for k in ("edges", "water_sources", "stations")}
+    by["deep"] = groups(deep_only(data.get("deep_buildings")))
+    lists = {k: groups(v) for k, v in r.lists.items() if k != "wards_by_risk"}
+    pages = []
+    for _, w in r.wtable.sort_values("risk_rank", kind="stable").iterrows():
+        wid = w["ward_id"]
+        own = {k: v.get(wid) for k, v in lists.items()}
+        ws = by["water_sources"].get(wid)
+        if ws is not None and "usable" in ws.columns:
+            ws = ws[ws["usable"].fillna(value=False).astype(bool)]
+        layers = StaticLayers(
+            outline=np.asarray([w.geometry], dtype=object),
+            approximate=bool(w.get("approximate", False)),
+            edges=by["edges"].get(wid), deep_buildings=by["deep"].get(wid), water=ws,
+            stations=by["stations"].get(wid), lists=own, label_ids=True,
+            truck_min_width_m=truck,
+        )  # fmt: skip
+        code = w.get("ward_code") or ""
+        kind = ward_type_label(w.get("ward_type"), lang)
+        title = " · ".join(x for x in (str(w["name"]), str(code), kind) if x)
+        figures = [(column_label(c, lang), cell(w[c], c, lang)) for c in WARD_FIGURES
+                   if c in w.index and c not in ("ward_code", "ward_type")]  # fmt: skip
+        pages.append({
+            "title": f"{int(w['risk_rank'])}. {title}",
+            "map": draw_map(layers, lang, size_in=6.5, dpi=100),
+            "figures": figures,
+            "lists": [_list_block(s.name, own.get(s.name), lang, n, in_ward=True)
+                      for s in LISTS if s.name in r.lists],
+        })  # fmt: skip
+    return pages
+
+
+def report_html(r: ReportInputs) -> str:
+    """Return the printable report: summary, wards, lists, ward pages, thresholds, method."""
+    cfg, lang, data = r.config, r.lang, r.data
+    province = cfg.name.vi if lang == "vi" else cfg.name.en
+    w = r.wtable.sort_values("risk_rank", kind="stable")
+    truck = float(truck_min_width_m(cfg.access))
+    uris = [charts.risk_bars(w.set_index("name")["people_at_risk"], t("chart_risk", lang))]
     edges = data["edges"]
     if edges is not None:
         e = edges[~edges["reversed"].astype(bool)] if "reversed" in edges else edges
         km = (e["length"] / 1000).groupby(e["width_class"]).sum()
         km = km.reindex([c for c in WIDTH_CLASSES if c in km.index])
-        labels = {
-            c: t(f"class_{c}", lang, truck=f"{config.access.truck_min_width_m.value:g}")
-            for c in WIDTH_CLASSES
-        }
+        labels = {c: t(f"class_{c}", lang, truck=fmt_number(truck, lang, 1)) for c in WIDTH_CLASSES}
         uris.append(charts.width_class_bars(km, labels, COLOURS, t("chart_width", lang)))
     bt = data["building_times"]
     if bt is not None:
+        target = cfg.response.target_time_s.value
         uris.append(
             charts.time_histogram(
                 bt["time_s"].astype(float),
-                config.response.target_time_s.value,
+                target,
                 t("chart_time", lang),
                 t("chart_buildings", lang),
             )
@@ -235,72 +335,105 @@ def write_report(
     scen_headers: list[str] = []
     scen_rows: list[list[str]] = []
     if scen is not None and len(scen):
-        s = pd.DataFrame(scen.drop(columns=[c for c in ("geometry",) if c in scen.columns]))
-        scen_headers = [column_label(str(c), lang) for c in s.columns]
-        scen_rows = [
-            [_cell(v, str(c), lang) for c, v in zip(s.columns, r, strict=True)]
-            for r in s.itertuples(index=False)
-        ]
-    thr = thresholds_table(config)
-    names = {"unreached": "unreached_share", "response_time": "median_time_s",
-             "alley_access": "deep_share", "water": "water_uncovered_share"}  # fmt: skip
-    weights = "; ".join(
-        f"{column_label(names.get(k, k), lang)} {v:g}"
-        for k, v in config.report.risk_weights.items()
+        scen_headers, scen_rows = frame_table(pd.DataFrame(scen), lang)
+    wards_headers, wards_rows = table(r.lists.get("wards_by_risk"), PRINT_COLUMNS["wards_by_risk"],
+                                      lang)  # fmt: skip
+    params = threshold_rows(thresholds_table(cfg), lang)
+    layers = StaticLayers(
+        outline=r.wtable.geometry.to_numpy(),
+        approximate=bool(r.wtable["approximate"].astype(bool).any()),
+        edges=edges, deep_buildings=deep_only(data["deep_buildings"]),
+        stations=data["stations"],
+        lists={k: v for k, v in r.lists.items() if k != "wards_by_risk"},
+        truck_min_width_m=truck,
+    )  # fmt: skip
+    people = w["people_at_risk"].sum(min_count=1)
+    acc, wat = cfg.access, cfg.water
+    natural = (wat.natural_source_reach_truck_m if wat.natural_source_pump == "truck"
+               else wat.natural_source_reach_portable_m).value  # fmt: skip
+    method = [
+        t("method_widths", lang),
+        t("method_deep", lang, hose=fmt_number(acc.hose_reach_from_truck_road_m.value, lang)),
+        t("method_water", lang, hydrant=fmt_number(wat.hydrant_reach_m.value, lang),
+          natural=fmt_number(natural, lang)),
+        t("method_time", lang, target=fmt_number(cfg.response.target_time_s.value / 60, lang)),
+        t("method_people", lang,
+          m2=fmt_number(cfg.report.floor_area_per_person_m2.value, lang)),
+        t("risk_note", lang),
+        t("method_lists", lang),
+        t("coords_note", lang, zone=zone_label(cfg.report.vn2000_zone)),
+        t("method_costs", lang),
+    ]  # fmt: skip
+    sec = ("summary", "wards", "charts", "lists", "ward_pages", "scenarios", "thresholds",
+           "method", "sources", "limits", "figures")  # fmt: skip
+    return _REPORT.render(
+        lang=lang,
+        css=_PAGE_CSS,
+        title=t("report_title", lang, province=province),
+        generated=t("generated", lang, date=dt.datetime.now(dt.UTC).date().isoformat()),
+        osm_date=t("osm_date", lang, date=osm_data_date(r.paths) or MISSING),
+        outputs=[
+            ("map.html", "map.html"),
+            ("wards/index.html", "wards/index.html"),
+            ("shortlists.xlsx", "shortlists.xlsx"),
+            ("shortlists.gpkg", "shortlists.gpkg"),
+            ("report.pdf", "report.pdf"),
+        ],
+        headline=t("people_at_risk_headline", lang, people=fmt_number(people, lang)),
+        notes=network_notes(r.paths, data, lang),
+        province_map=draw_map(layers, lang, size_in=7.0, dpi=110),
+        h={k: t(f"sec_{k}", lang) for k in sec},
+        summary=r.summary,
+        risk_note=t("risk_note", lang),
+        ward_headers=wards_headers,
+        ward_rows=wards_rows,
+        chart_uris=uris,
+        coords_note=t("coords_note", lang, zone=zone_label(cfg.report.vn2000_zone)),
+        lists=[
+            _list_block(s.name, r.lists[s.name], lang, cfg.report.print_rows, in_ward=False)
+            for s in LISTS
+            if s.name in r.lists
+        ],
+        wards=_ward_pages(r),
+        scenario_headers=scen_headers,
+        scenario_rows=scen_rows,
+        no_scenarios=t("stage_missing", lang, stage=t("layer_isochrones", lang)),
+        threshold_headers=list(params.columns),
+        threshold_rows=params.to_numpy().tolist(),
+        method=method,
+        sources=_sources(cfg, r.paths, lang),
+        limits=[
+            t(k, lang)
+            for k in (
+                "limit_widths",
+                "limit_buildings",
+                "limit_speeds",
+                "limit_water",
+                "limit_wards",
+                "limit_stations",
+            )
+        ],
     )
-    path.write_text(
-        _REPORT.render(
-            lang=lang,
-            css=_PAGE_CSS,
-            title=t("report_title", lang, province=province),
-            generated=t("generated", lang, date=dt.datetime.now(dt.UTC).date().isoformat()),
-            outputs=[
-                ("map.html", "map.html"),
-                ("wards/index.html", "wards/index.html"),
-                ("shortlists.xlsx", "shortlists.xlsx"),
-                ("shortlists.gpkg", "shortlists.gpkg"),
-                ("shortlists/", "shortlists/*.csv"),
-            ],
-            h={
-                k: t(f"sec_{k}", lang)
-                for k in (
-                    "summary",
-                    "wards",
-                    "charts",
-                    "scenarios",
-                    "sources",
-                    "thresholds",
-                    "limits",
-                )
-            },
-            summary=summary,
-            risk_note=t("risk_note", lang, weights=weights),
-            ward_headers=[column_label("ward", lang)]
-            + [column_label(c, lang) for c in WARD_FIGURES],
-            ward_rows=[
-                [r["name"]] + [_cell(r[c], c, lang) for c in WARD_FIGURES] for _, r in w.iterrows()
-            ],
-            chart_uris=uris,
-            scenario_headers=scen_headers,
-            scenario_rows=scen_rows,
-            no_scenarios=t("stage_missing", lang, stage="coverage"),
-            sources=_sources(config, paths, lang),
-            threshold_headers=[column_label(c, lang) for c in ("key", "value", "unit", "source")],
-            threshold_rows=[[r.key, f"{r.value:g}", r.unit, r.source] for r in thr.itertuples()],
-            limits=[
-                t(k, lang)
-                for k in (
-                    "limit_widths",
-                    "limit_buildings",
-                    "limit_speeds",
-                    "limit_water",
-                    "limit_wards",
-                    "limit_stations",
-                )
-            ],
-        ),
-        encoding="utf-8",
-    )
+
+
+def network_notes(paths: ProvincePaths, data: dict[str, Any], lang: Language) -> list[str]:
+    """Return the network stage's warning about the stations, in ``lang``.
+
+    The stage writes it in English (``station_note``); it is rebuilt here from the same
+    figures: no existing station, or stations that reach too little of the truck network.
+    """
+    path = paths.artifact("network", "network_summary")
+    if not path.exists():
+        return []
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if not summary.get("station_note"):
+        return []
+    st = data.get("stations")
+    n = int((st["status"].astype(str) == "existing").sum()) if st is not None else 0
+    if n == 0:
+        return [t("note_no_station", lang)]
+    share = float(summary.get("truck_km_reachable_share") or 0.0)
+    return [t("note_low_reach", lang, n=n, share=fmt_number(100 * share, lang))]
 
 
 def summary_rows(
@@ -353,7 +486,7 @@ def summary_rows(
         "dense_unreached": "sum_dense_unreached",
     }
     rows = [
-        (t(labels[k], lang), _cell(v, k, lang))
+        (t(labels[k], lang), cell(v, k, lang))
         for k, v in figures.items()
         if k in labels and v is not None
     ]

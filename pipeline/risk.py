@@ -1,111 +1,115 @@
-"""Ward risk score in [0, 1] from coverage, response time, alley access and water."""
+"""Ward ranking by people at risk: beyond hose reach, without water, beyond the target time."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from pipeline._errors import ConfigError
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
 logger = logging.getLogger(__name__)
 
-#: The components of the score, as columns of the table :func:`ward_risk` reads.
-COMPONENTS: tuple[str, ...] = ("unreached", "response_time", "alley_access", "water")
+#: The components of the ranking: per building, a boolean column of the table
+#: :func:`ward_risk` reads (NaN where the stage behind it gave no answer).
+COMPONENTS: tuple[str, ...] = ("beyond_hose", "without_water", "beyond_time")
 
 
-def time_score(time_s: np.ndarray | pd.Series, *, target_time_s: float) -> np.ndarray:
-    """Return the response-time part of the risk: ``t / (t + target)``, 1 when unreached.
-
-    Parameters
-    ----------
-    time_s
-        Typical (median) response time, seconds; NaN or inf means no station reaches it.
-    target_time_s
-        The target time; a ward reached exactly at the target scores 0.5.
-
-    Returns
-    -------
-    numpy.ndarray
-        Values in [0, 1], non-decreasing in ``time_s``.
-    """
-    t = np.asarray(time_s, dtype=float)
-    t = np.where(np.isnan(t), np.inf, np.maximum(t, 0.0))
-    with np.errstate(invalid="ignore"):
-        score = np.where(np.isinf(t), 1.0, t / (t + target_time_s))
-    return np.clip(score, 0.0, 1.0)
-
-
-def ward_risk(
-    unreached_share: pd.Series,
-    median_time_s: pd.Series,
-    deep_share: pd.Series,
-    water_uncovered_share: pd.Series,
+def people_per_building(
+    floor_area_m2: pd.Series,
+    ward_id: pd.Series,
+    ward_population: pd.Series,
     *,
-    target_time_s: float,
-    weights: Mapping[str, float],
+    floor_area_per_person_m2: float,
 ) -> pd.Series:
-    """Return each ward's risk score: a weighted mean of four shares, in [0, 1].
+    """Return the estimated people living in each building.
 
     Parameters
     ----------
-    unreached_share
-        Share of the ward's buildings beyond the target response time.
-    median_time_s
-        Median response time of the ward's buildings, seconds (NaN: unreached).
-    deep_share
-        Share of the ward's buildings beyond hose reach of a fire-truck street.
-    water_uncovered_share
-        Share of the ward's buildings beyond the reach of any usable water source.
-    target_time_s
-        Target response time (``response.target_time_s``).
-    weights
-        Weight of each component, keys :data:`COMPONENTS`; they need not sum to 1.
+    floor_area_m2
+        Floor area of each building (NaN counts as 0).
+    ward_id
+        Ward of each building, indexed like ``floor_area_m2``.
+    ward_population
+        Population by ward id (NaN where unknown).
+    floor_area_per_person_m2
+        Floor area per person, used in wards whose population is unknown.
 
     Returns
     -------
     pandas.Series
-        Indexed like ``unreached_share``, named ``risk``.
+        Indexed like ``floor_area_m2``, named ``people``.
 
     Notes
     -----
-    A component that is unknown for a ward (NaN: the stage did not run, or the ward has no
-    buildings) is left out and the other weights are rescaled, so a missing input neither raises
-    nor lowers the score. With every component unknown the score is NaN. Each component is in
-    [0, 1] and the time component ``t / (t + target)`` grows with ``t``, so the score stays in
-    [0, 1] and does not go down as response time grows.
+    Where a ward's population is known it is spread over the ward's buildings in proportion
+    to their floor area (the same rule as the density grid), so the buildings of a ward add
+    up to its population. Elsewhere people = floor area / floor area per person.
     """
-    unknown = sorted(set(weights) - set(COMPONENTS))
-    if unknown or any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-        msg = (
-            f"report.risk_weights: use non-negative weights for {', '.join(COMPONENTS)} "
-            f"with a positive sum (got {dict(weights)})"
+    fa = floor_area_m2.astype(float).fillna(0.0).clip(lower=0.0)
+    ward = ward_id.reindex(fa.index)
+    ward_fa = fa.groupby(ward).sum()
+    pop = ward_population.astype(float).reindex(ward_fa.index)
+    per_m2 = (pop / ward_fa.where(ward_fa > 0)).reindex(ward.to_numpy()).to_numpy()
+    fallback = 1.0 / floor_area_per_person_m2
+    rate = np.where(np.isfinite(per_m2), per_m2, fallback)
+    return pd.Series(fa.to_numpy() * rate, index=fa.index, name="people")
+
+
+def ward_risk(buildings: pd.DataFrame, ward_ids: pd.Index) -> pd.DataFrame:
+    """Return each ward's people at risk, per component and in all, and its rank.
+
+    Parameters
+    ----------
+    buildings
+        One row per building: ``ward_id``, ``people`` and the :data:`COMPONENTS` columns
+        (True: the building fails it; NaN: unknown, for example a stage that did not run).
+    ward_ids
+        Every ward, in any order; wards without buildings get zeros.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``ward_ids``: ``people``, ``people_<component>`` for each component
+        (NaN when the component is unknown everywhere), ``people_at_risk`` (people in
+        buildings failing at least one known component, each building counted once),
+        ``risk_share`` (people at risk / people) and ``risk_rank`` (1 = most people at risk).
+
+    Notes
+    -----
+    The ranking counts people, not shares: a dense ward where 20,000 people live beyond hose
+    reach ranks above a rural commune where 300 do, whatever their shares. Ties are broken by
+    the sum of the components (a building failing two counts more), then by the share.
+    """
+    b = buildings
+    people = b["people"].astype(float).fillna(0.0)
+    out = pd.DataFrame(index=ward_ids)
+    out["people"] = people.groupby(b["ward_id"]).sum().reindex(ward_ids, fill_value=0.0)
+    any_fail = pd.Series(data=False, index=b.index)
+    known_any = False
+    for comp in COMPONENTS:
+        col = f"people_{comp}"
+        flags = b[comp] if comp in b.columns else pd.Series(np.nan, index=b.index)
+        known = flags.notna()
+        if not known.any():
+            out[col] = np.nan
+            continue
+        known_any = True
+        fails = flags.where(known, other=False).astype(bool)
+        any_fail |= fails
+        out[col] = (people * fails).groupby(b["ward_id"]).sum().reindex(ward_ids, fill_value=0.0)
+    if known_any:
+        out["people_at_risk"] = (
+            (people * any_fail).groupby(b["ward_id"]).sum().reindex(ward_ids, fill_value=0.0)
         )
-        raise ConfigError(msg)
-    index = unreached_share.index
-    parts = pd.DataFrame(
-        {
-            "unreached": np.clip(unreached_share.to_numpy(dtype=float), 0, 1),
-            "response_time": time_score(
-                median_time_s.reindex(index).to_numpy(dtype=float), target_time_s=target_time_s
-            ),
-            "alley_access": np.clip(deep_share.reindex(index).to_numpy(dtype=float), 0, 1),
-            "water": np.clip(water_uncovered_share.reindex(index).to_numpy(dtype=float), 0, 1),
-        },
-        index=index,
-    )
-    # A time is only "unknown" when the coverage stage gave no answer at all for the ward.
-    no_time = median_time_s.reindex(index).isna() & parts["unreached"].isna()
-    parts.loc[no_time.to_numpy(), "response_time"] = np.nan
-    w = np.array([weights.get(c, 0.0) for c in COMPONENTS], dtype=float)
-    values = parts[list(COMPONENTS)].to_numpy()
-    known = ~np.isnan(values)
-    wsum = (known * w).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(wsum > 0, np.nansum(values * w, axis=1) / wsum, np.nan)
-    return pd.Series(np.clip(score, 0.0, 1.0), index=index, name="risk")
+    else:
+        out["people_at_risk"] = np.nan
+    out["risk_share"] = (out["people_at_risk"] / out["people"].where(out["people"] > 0)).clip(0, 1)
+    parts = out[[f"people_{c}" for c in COMPONENTS]].sum(axis=1, min_count=1)
+    order = pd.DataFrame(
+        {"a": -out["people_at_risk"].fillna(-1), "b": -parts.fillna(-1),
+         "c": -out["risk_share"].fillna(-1)},
+        index=out.index,
+    )  # fmt: skip
+    ranked = order.sort_values(["a", "b", "c"], kind="stable").index
+    out["risk_rank"] = pd.Series(np.arange(1, len(ranked) + 1), index=ranked).reindex(out.index)
+    return out

@@ -83,6 +83,45 @@ def greedy_mclp(
     return SitingResult(np.asarray(chosen, dtype=np.int64), np.asarray(gains), covered)
 
 
+def pick_gains(
+    coverage: sparse.spmatrix, chosen: np.ndarray, *, already_covered: np.ndarray | None = None
+) -> sparse.csr_matrix:
+    """Return which demand each pick newly covers, picks in order (``len(chosen) x demand``).
+
+    Parameters
+    ----------
+    coverage
+        ``candidates x demand`` boolean matrix.
+    chosen
+        Picked candidates, in pick order (:attr:`SitingResult.chosen`).
+    already_covered
+        Demand covered before the first pick.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Boolean; row ``i`` is the demand pick ``i`` covers that no earlier pick (nor the
+        existing coverage) did, so the rows are disjoint and ``rows @ weights`` are the gains.
+    """
+    cov = sparse.csr_matrix(coverage, dtype=bool)
+    n = cov.shape[1]
+    covered = (
+        np.zeros(n, dtype=bool)
+        if already_covered is None
+        else np.asarray(already_covered, dtype=bool).copy()
+    )
+    rows, cols = [], []
+    for k, i in enumerate(np.asarray(chosen, dtype=np.int64)):
+        new = cov.indices[cov.indptr[i] : cov.indptr[i + 1]]
+        new = new[~covered[new]]
+        covered[new] = True
+        rows.append(np.full(len(new), k))
+        cols.append(new)
+    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    return sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(chosen), n))
+
+
 def greedy_lscp(coverage: sparse.spmatrix, demand: np.ndarray | None = None) -> SitingResult:
     """Pick candidates until every coverable demand point is covered (greedy set cover).
 

@@ -25,7 +25,7 @@ from pipeline._io import (
     write_json,
 )
 from pipeline.config import config_files, dump_config
-from pipeline.paths import ARTIFACTS, ProvincePaths
+from pipeline.paths import ARTIFACTS, OPTIONAL_ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -71,6 +71,11 @@ def _closure(start: str, neighbours: Callable[[str], Iterable[str]]) -> set[str]
 def upstream_closure(name: str) -> set[str]:
     """Return a stage and every stage it depends on, directly or not."""
     return _closure(name, lambda stage: STAGE_SPECS[stage].upstream)
+
+
+def downstream_stages(name: str) -> list[str]:
+    """Return the stages that depend on ``name``, directly or not, in run order."""
+    return [s for s in STAGE_SPECS if s != name and name in upstream_closure(s)]
 
 
 def available_stages() -> list[str]:
@@ -158,8 +163,47 @@ def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> st
     )
 
 
-def _outputs_exist(paths: ProvincePaths, name: str) -> bool:
-    return all(p.exists() for p in paths.stage_artifacts(name).values())
+def _outputs_exist(paths: ProvincePaths, name: str, entry: dict[str, Any]) -> bool:
+    """Whether every artifact is there; an optional one the config turned off may be absent."""
+    off = set((entry.get("summary") or {}).get("outputs_off", []))
+    return all(
+        p.exists() or ((name, a) in OPTIONAL_ARTIFACTS and a in off)
+        for a, p in paths.stage_artifacts(name).items()
+    )
+
+
+def remove_outputs(stages: list[str], paths: ProvincePaths, manifest: dict[str, Any]) -> list[str]:
+    """Remove the outputs and manifest entries of ``stages``; return those that had any."""
+    removed = []
+    for stage in stages:
+        artifacts = paths.stage_artifacts(stage).values()
+        had = stage in manifest or any(p.exists() for p in artifacts)
+        for final in artifacts:
+            remove_path(tmp_path_for(final))
+            remove_path(final)
+        manifest.pop(stage, None)
+        if had:
+            removed.append(stage)
+    if paths.manifest.exists():
+        write_json(manifest, paths.manifest)
+    return removed
+
+
+def clear_leftovers(paths: ProvincePaths) -> list[Path]:
+    """Remove the ``*.tmp`` files and folders an interrupted run left in the outputs."""
+    if not paths.outputs.exists():
+        return []
+    found = sorted(paths.outputs.rglob("*.tmp"))
+    top = [p for p in found if not any(parent in found for parent in p.parents)]
+    for p in top:
+        remove_path(p)
+    if top:
+        logger.warning(
+            "removed %d temporary output(s) an interrupted run left: %s",
+            len(top),
+            ", ".join(str(p.relative_to(paths.outputs)) for p in top),
+        )
+    return top
 
 
 def run_stage(
@@ -172,15 +216,17 @@ def run_stage(
 ) -> dict[str, Any]:
     """Run one stage unless its cache key matches the manifest; return its manifest entry.
 
-    Outputs are written to ``*.tmp`` and renamed only when the stage succeeds. A failed stage
-    leaves none of its outputs behind (not even older ones) and drops its manifest entry, so
-    nothing stale looks complete.
+    Outputs are written to ``*.tmp`` and renamed only when the stage succeeds. Nothing stale
+    looks complete: a failed stage removes its outputs and those of every stage downstream
+    (not even older ones stay) with their manifest entries, and says so on the log's last
+    line; a stage that reran with new inputs removes the outputs downstream of it, which were
+    computed from its previous outputs.
     """
     t_check = time.perf_counter()
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
     key = stage_key(name, config, manifest)
     entry = manifest.get(name, {})
-    if not force and entry.get("key") == key and _outputs_exist(paths, name):
+    if not force and entry.get("key") == key and _outputs_exist(paths, name, entry):
         logger.info(
             "%s: up to date, skipped (cache hit, %.2f s to check; the run took %.1f s)",
             name,
@@ -196,20 +242,36 @@ def run_stage(
     t0 = time.perf_counter()
     try:
         summary = _stage_module(name).run(ctx)
-        missing = sorted(set(artifacts) - ctx.written)
+        optional = {n for s, n in OPTIONAL_ARTIFACTS if s == name}
+        missing = sorted(set(artifacts) - ctx.written - optional)
         if missing:
             msg = f"stage {name} did not write {', '.join(missing)}"
             raise ValidationError(msg)  # noqa: TRY301 - cleaned up below like any failure
-    except BaseException:
-        for final in artifacts.values():
-            remove_path(tmp_path_for(final))
-            remove_path(final)
-        manifest.pop(name, None)
-        if paths.manifest.exists():
-            write_json(manifest, paths.manifest)
+    except BaseException as e:
+        removed = remove_outputs([name, *downstream_stages(name)], paths, manifest)
+        first_line = (str(e).splitlines() or [type(e).__name__])[0]
+        logger.error("%s: failed: %s", name, first_line)  # noqa: TRY400 - one line, no traceback
+        logger.warning(
+            "stale: %s failed, so the outputs of %s were removed (none of them would match the "
+            "inputs); fix the error and run the stages again (make analyze)",
+            name,
+            ", ".join([name, *[s for s in removed if s != name]]),
+        )
         raise
-    for final in artifacts.values():
+    for art, final in artifacts.items():
+        if (name, art) in OPTIONAL_ARTIFACTS and not tmp_path_for(final).exists():
+            remove_path(final)  # left out this time: no stale copy of an older run
+            continue
         commit_tmp(final)
+    if entry.get("key") not in (None, key):
+        stale = remove_outputs(downstream_stages(name), paths, manifest)
+        if stale:
+            logger.info(
+                "%s: new outputs, so the older outputs of %s made from them were removed "
+                "(rerun them: make analyze)",
+                name,
+                ", ".join(stale),
+            )
     elapsed = time.perf_counter() - t0
     entry = {
         "key": key,
@@ -260,6 +322,7 @@ def run_pipeline(
     if missing and target == "analyze":
         logger.warning("analyze: stages not available in this version: %s", ", ".join(missing))
     paths.outputs.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(paths)
     results = {}
     for name in wanted:
         stage_force = force and (target in ("analyze", name))

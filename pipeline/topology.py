@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -14,7 +16,7 @@ class Topology:
     """Edge ends as node positions, and the undirected street each directed edge belongs to.
 
     ``codes[e]`` is the undirected street of directed edge ``e``; ``first[c]`` the first
-    directed edge of street ``c`` (see :func:`pipeline.widths.undirected_twins`).
+    directed edge of street ``c`` (see :func:`undirected_twins`).
     """
 
     u: np.ndarray
@@ -72,3 +74,23 @@ def street_degree(topo: Topology, mask_unique: np.ndarray) -> np.ndarray:
     degree = np.bincount(pairs[~loops].ravel(), minlength=topo.n_nodes)
     degree += 2 * np.bincount(pairs[loops, 0], minlength=topo.n_nodes)
     return degree
+
+
+def undirected_twins(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group each line with its reversed twin (both directions of a street are one).
+
+    Parameters
+    ----------
+    geoms
+        LineStrings.
+
+    Returns
+    -------
+    codes, first
+        ``codes[i]`` the undirected street of line ``i`` (``0..k-1``); ``first[c]`` the
+        position of the first line of street ``c``.
+    """
+    wkb = shapely.to_wkb(shapely.normalize(geoms))
+    codes, uniques = pd.factorize(wkb)
+    first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    return codes, first[: len(uniques)]

@@ -23,8 +23,9 @@ import pandas as pd
 from pipeline._io import read_geoparquet, write_json
 from pipeline.access import truck_min_width_m
 from pipeline.graph import read_graph_layers
+from pipeline.osm_tags import parse_length_m
 from pipeline.stage import run_pipeline
-from pipeline.widths import estimate_widths, lanes_widths, parse_length_m
+from pipeline.widths import estimate_widths, lanes_widths
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -16,6 +16,7 @@ from pipeline._validate import check_graph_layers
 from pipeline.graph import read_graph_layers
 from pipeline.paths import ARTIFACTS
 from pipeline.siting import greedy_mclp
+from pipeline.tables import rejects_frame
 from pipeline.truck_network import read_truck_flags
 from pipeline.water_reach import (
     Segments,
@@ -258,19 +259,19 @@ def _read_inputs(ctx: StageContext) -> dict[str, Any]:
 
 def collect_sources(
     inputs: dict[str, Any], config: ProvinceConfig
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Return OSM and authority sources (authority rows first), duplicates merged, and rejects."""
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Return the sources (authority rows first, duplicates merged), rejects, per-file counts."""
     crs = config.crs
-    from_files, rejects = file_sources(
+    from_files, tables = file_sources(
         config.water.files, crs=crs, boundary=inputs["boundary"], config=config.water
     )
     from_osm = osm_sources(inputs["water_points"], inputs["water_bodies"], crs=crs)
     frames = [f for f in (from_files, from_osm) if len(f)]
     both = pd.concat(frames, ignore_index=True) if frames else from_osm
     sources, dup_rejects = merge_duplicates(both, distance_m=config.water.duplicate_merge_m.value)
-    all_rejects = pd.concat([d for d in (rejects, dup_rejects) if len(d)] or [rejects])
+    all_rejects = rejects_frame(tables, dup_rejects)
     all_rejects = all_rejects.sort_values(["file", "line"], kind="stable", na_position="last")
-    return sources, all_rejects.reset_index(drop=True)
+    return sources, all_rejects.reset_index(drop=True), [t.stats() for t in tables]
 
 
 def building_water(
@@ -561,7 +562,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
     )
 
     t = time.perf_counter()
-    sources, rejects = collect_sources(inputs, config)
+    sources, rejects, file_stats = collect_sources(inputs, config)
     sources, hyd_spots, static_spots = classify_sources(sources, segs, wcfg)
     usable = sources["usable"].to_numpy(dtype=bool)
     logger.info(
@@ -692,6 +693,7 @@ def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after 
         cand_info=cand_info,
     )
     summary["weight_kind"] = weight_kind
+    summary["authority_files"] = file_stats
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     write_json(summary, ctx.output("water_summary"))
     return summary

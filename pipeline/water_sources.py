@@ -13,7 +13,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ConfigError
-from pipeline.tables import REJECT_COLUMNS, read_point_table
+from pipeline.tables import REJECT_COLUMNS, AuthorityTable, fold, read_authority_file
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -92,21 +92,21 @@ def osm_sources(
     return pd.concat(frames, ignore_index=True)
 
 
-def _file_types(points: pd.DataFrame, spec: SourceFile, path: str) -> pd.Series:
-    """Return each row's raw type: the type column, else the file's default type, else blank."""
-    if spec.type_column is not None:
-        if spec.type_column not in points.columns:
-            columns = ", ".join(map(str, points.columns))
-            msg = (
-                f"{path}: type column {spec.type_column!r} not found (columns: {columns}); "
-                "fix water.files[].type_column in the province config"
-            )
-            raise ConfigError(msg)
-        raw = points[spec.type_column].astype(str).str.strip()
-        raw = raw.mask(raw.isin(["", "nan", "None"]), "")
+def _file_types(table: AuthorityTable, spec: SourceFile) -> pd.Series:
+    """Return each row's raw type: the type column (found or configured), else the default."""
+    rows = table.rows
+    if "type" in rows.columns:
+        raw = rows["type"].fillna("").astype(str).str.strip()
+    elif spec.default_type is not None:
+        raw = pd.Series("", index=rows.index)
     else:
-        raw = pd.Series("", index=points.index)
-    return raw.mask(raw == "", spec.default_type or "")
+        msg = (
+            f"{table.path}: no type column (loại / type) and no default_type: add the column, "
+            "or give the file's kind, e.g. water.files: [{path: ..., default_type: hydrant}]"
+        )
+        raise ConfigError(msg)
+    filled: pd.Series = raw.mask(raw == "", spec.default_type or "")
+    return filled
 
 
 def file_sources(
@@ -115,14 +115,14 @@ def file_sources(
     crs: str,
     boundary: BaseGeometry,
     config: WaterConfig,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+) -> tuple[gpd.GeoDataFrame, list[AuthorityTable]]:
     """Read authority files of water sources; keep good rows, list bad ones with their lines.
 
     Parameters
     ----------
     files
-        From ``water.files`` in the province config (CSV lon/lat or VN-2000 x/y with its EPSG
-        code, GeoJSON, GeoPackage, XLSX).
+        From ``water.files`` in the province config (any file :func:`read_authority_file`
+        reads: CSV, XLSX, GeoJSON, GPKG; lon/lat or VN-2000 x/y; ponds may be areas).
     crs
         The project CRS.
     boundary
@@ -132,51 +132,29 @@ def file_sources(
 
     Returns
     -------
-    sources, rejects
-        Sources as :func:`osm_sources` gives them (``origin`` is ``"file"``); rejects with
-        ``file, line, reason``.
+    sources, tables
+        Sources as :func:`osm_sources` gives them (``origin`` is ``"file"``), and each file's
+        table (its rejects and counts).
     """
     kinds = set(known_kinds(config))
-    aliases = {str(k).strip().lower(): v for k, v in config.type_aliases.items()}
+    aliases = {fold(k): v for k, v in config.type_aliases.items()}
+    aliases.update({fold(k): k for k in kinds})
     frames = [_empty(crs)]
-    rejects = [pd.DataFrame(columns=REJECT_COLUMNS)]
+    tables = []
     for spec in files:
-        table = read_point_table(
-            spec.path,
-            crs=crs,
-            source_crs=spec.crs,
-            x_column=spec.x_column,
-            y_column=spec.y_column,
-            layer=spec.layer,
-            areas=True,
+        table = read_authority_file(spec, crs=crs, what="water sources", geometry="any")
+        raw = _file_types(table, spec)
+        kind = raw.map(fold).map(aliases)
+        table.rows["kind"] = kind.to_numpy()
+        reason = np.where(
+            raw == "",
+            "missing type (fill the type column or set default_type)",
+            "unknown type '" + raw + "' (add it to water.type_aliases in the config)",
         )
-        rejects.append(table.rejects)
-        pts = table.points
-        raw = _file_types(pts, spec, spec.path)
-        key = raw.str.strip().str.lower()
-        kind = key.map(aliases).fillna(key.where(key.isin(kinds)))
-        reason = pd.Series("", index=pts.index, dtype=object)
-        reason[raw == ""] = "missing type (fill the type column or set default_type)"
-        unknown = (raw != "") & kind.isna()
-        reason[unknown] = (
-            "unknown type '" + raw[unknown] + "' (add it to water.type_aliases in the config)"
-        )
-        shapely.prepare(boundary)
-        outside = ~shapely.contains(boundary, shapely.point_on_surface(pts.geometry.to_numpy()))
-        reason[outside & (reason == "")] = "outside the province boundary"
-        bad = (reason != "").to_numpy()
-        file_name = str(pts["source_file"].iloc[0]) if len(pts) else spec.path
-        rejects.append(
-            pd.DataFrame(
-                {
-                    "file": file_name,
-                    "line": pts["source_line"].to_numpy()[bad],
-                    "reason": reason.to_numpy()[bad],
-                }
-            )
-        )
-        good = pts[~bad]
-        name_col = next((c for c in ("name", "ten", "tên") if c in good.columns), None)
+        table.reject(kind.isna().to_numpy(), reason)
+        table.reject_outside(boundary)
+        tables.append(table.finish())
+        good = table.rows
         frames.append(
             gpd.GeoDataFrame(
                 {
@@ -184,9 +162,9 @@ def file_sources(
                     + good["source_file"].astype(str)
                     + ":"
                     + good["source_line"].astype(str),
-                    "kind": kind[~bad].to_numpy(),
+                    "kind": good["kind"].to_numpy(),
                     "origin": "file",
-                    "name": good[name_col].to_numpy() if name_col else None,
+                    "name": good["name"].to_numpy() if "name" in good.columns else None,
                     "file": good["source_file"].to_numpy(),
                     "line": pd.array(good["source_line"].to_numpy(), dtype="Int64"),
                     "osm_id": None,
@@ -195,16 +173,7 @@ def file_sources(
                 crs=crs,
             )
         )
-        logger.info(
-            "water: %s: %d source rows kept, %d rejected",
-            file_name,
-            len(good),
-            int(bad.sum()) + len(table.rejects),
-        )
-    sources = pd.concat(frames, ignore_index=True)
-    rejects_df = pd.concat(rejects, ignore_index=True)
-    rejects_df["line"] = rejects_df["line"].astype("Int64")
-    return sources, rejects_df
+    return pd.concat(frames, ignore_index=True), tables
 
 
 def merge_duplicates(

@@ -6,11 +6,17 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import osmium
+import osmium.io
 import pyproj
+import shapely
 from osmium.osm import mutable
 
+from pipeline.paths import PROJECT_ROOT
+
 if TYPE_CHECKING:
+    import datetime as dt
     from pathlib import Path
 
 CRS = "EPSG:32648"
@@ -60,21 +66,56 @@ class OsmBuilder:
         ids = [self.node(x0, y0), self.node(x1, y0), self.node(x1, y1), self.node(x0, y1)]
         return self.way([*ids, ids[0]], tags)
 
-    def write(self, path: Path) -> Path:
-        """Write with osmium: the format follows the suffix (.osm.pbf, .osm), or Overpass .json."""
+    def shift(self, dx: float, dy: float) -> OsmBuilder:
+        """Move every node by (dx, dy) metres."""
+        self.nodes = {nid: (x + dx, y + dy, tags) for nid, (x, y, tags) in self.nodes.items()}
+        return self
+
+    def area(self, rings: list[list[tuple[float, float]]], tags: dict[str, str],
+             *, rid: int, chunk: int = 400) -> int:  # fmt: skip
+        """Add a ``type=boundary`` relation whose outer rings are split into ways of ``chunk``."""
+        members = []
+        for ring in rings:
+            ids = [self.node(x, y) for x, y in ring[:-1]]
+            ids.append(ids[0])
+            members.extend(
+                ("w", self.way(ids[start : start + chunk + 1], {}), "outer")
+                for start in range(0, len(ids) - 1, chunk)
+            )
+        self.relations[rid] = (members, {"type": "boundary", **tags})
+        return rid
+
+    def write(
+        self,
+        path: Path,
+        *,
+        replication_timestamp: str | None = None,
+        object_timestamp: dt.datetime | None = None,
+    ) -> Path:
+        """Write with osmium: the format follows the suffix (.osm.pbf, .osm), or Overpass .json.
+
+        ``replication_timestamp`` goes into the header as Geofabrik writes it;
+        ``object_timestamp`` is given to every object (none by default, as generators write).
+        """
         if path.suffix == ".json":
             path.write_text(json.dumps(self.overpass_json()), encoding="utf-8")
             return path
-        with osmium.SimpleWriter(str(path), overwrite=True) as w:
+        header = osmium.io.Header()
+        if replication_timestamp is not None:
+            header.set("osmosis_replication_timestamp", replication_timestamp)
+        meta: dict[str, Any] = {}
+        if object_timestamp is not None:
+            meta = {"timestamp": object_timestamp, "version": 1}
+        with osmium.SimpleWriter(str(path), header=header, overwrite=True) as w:
             for nid in sorted(self.nodes):
                 x, y, tags = self.nodes[nid]
-                w.add_node(mutable.Node(id=nid, location=lonlat(x, y), tags=tags))
+                w.add_node(mutable.Node(id=nid, location=lonlat(x, y), tags=tags, **meta))
             for wid in sorted(self.ways):
                 refs, tags = self.ways[wid]
-                w.add_way(mutable.Way(id=wid, nodes=refs, tags=tags))
+                w.add_way(mutable.Way(id=wid, nodes=refs, tags=tags, **meta))
             for rid in sorted(self.relations):
                 members, tags = self.relations[rid]
-                w.add_relation(mutable.Relation(id=rid, members=members, tags=tags))
+                w.add_relation(mutable.Relation(id=rid, members=members, tags=tags, **meta))
         return path
 
     def overpass_json(self) -> dict[str, Any]:
@@ -183,3 +224,84 @@ TOWN_COUNTS = {
     "street_m": 100 + 100 + 100 + 80 + 50 + 100,
 }
 TOWN_BOUNDS = (-50.0, -50.0, 300.0, 200.0)
+
+
+#: The shipped 2025 Bắc Ninh boundary and commune table (data/reference/bac_ninh/).
+BAC_NINH_REF = PROJECT_ROOT / "data" / "reference" / "bac_ninh"
+#: Where the town sits in a Bắc Ninh-shaped extract: Bắc Ninh city (106.06 E, 21.18 N).
+BAC_NINH_TOWN = (610_036.6 - X0, 2_342_436.7 - Y0)
+
+
+def _rings(geom: Any) -> list[list[tuple[float, float]]]:
+    """Exterior rings of a (multi)polygon in UTM 48N, as town metres."""
+    parts = getattr(geom, "geoms", [geom])
+    return [[(x - X0, y - Y0) for x, y in p.exterior.coords] for p in parts]
+
+
+def bac_ninh_like(
+    *, admin: bool = True, grid: tuple[int, int] = (3, 2), province_scale: float = 1.0
+) -> tuple[OsmBuilder, list[dict[str, str]]]:
+    """A Bắc Ninh-shaped extract: the reference town in Bắc Ninh city, admin relations around it.
+
+    The province relation (``admin_level=4``, "Tỉnh Bắc Ninh", relation 4000) has the shipped
+    2025 boundary's shape (scaled about the town by ``province_scale``: < 1 makes a pre-merger
+    sized province). The communes (``admin_level=6``, relations 4001...) are the province cut
+    by a ``grid`` of columns x rows; each is named after a commune of the 2025 table whose
+    centroid lies in it ("Phường Bắc Giang"), so a name match gives the commune code.
+
+    Returns
+    -------
+    builder, communes
+        The communes as written: relation id, OSM name, and the table's code, name and type.
+    """
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from shapely import affinity
+
+    b = town().shift(*BAC_NINH_TOWN)
+    if not admin:
+        return b, []
+    province = gpd.read_file(BAC_NINH_REF / "province_2025.geojson").to_crs(CRS).geometry.iloc[0]
+    if province_scale != 1.0:
+        origin = (X0 + BAC_NINH_TOWN[0], Y0 + BAC_NINH_TOWN[1])
+        province = affinity.scale(province, province_scale, province_scale, origin=origin)
+    b.area(_rings(province), {"boundary": "administrative", "admin_level": "4",
+                              "name": "Tỉnh Bắc Ninh", "name:en": "Bac Ninh Province"},
+           rid=4000)  # fmt: skip
+    table = pd.read_csv(BAC_NINH_REF / "communes_2025.csv", dtype={"code": str})
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy(table["centroid_lon"], table["centroid_lat"]), crs="EPSG:4326"
+    ).to_crs(CRS)
+    minx, miny, maxx, maxy = province.bounds
+    cols, rows = grid
+    communes = []
+    for i in range(cols):
+        for j in range(rows):
+            cell = shapely.box(
+                minx + (maxx - minx) * i / cols, miny + (maxy - miny) * j / rows,
+                minx + (maxx - minx) * (i + 1) / cols, miny + (maxy - miny) * (j + 1) / rows,
+            )  # fmt: skip
+            part = shapely.intersection(province, cell)
+            if part.is_empty or part.area == 0:
+                continue
+            inside = table[shapely.contains(part, pts.to_numpy())]
+            row = inside.iloc[0]
+            osm_name = f"{row['type'].capitalize()} {row['name']}"
+            rid = 4001 + len(communes)
+            b.area(_rings(part), {"boundary": "administrative", "admin_level": "6",
+                                  "name": osm_name}, rid=rid)  # fmt: skip
+            communes.append(
+                {"rid": f"r{rid}", "osm_name": osm_name, "code": row["code"],
+                 "name": row["name"], "type": row["type"]}
+            )  # fmt: skip
+    return b, communes
+
+
+def row_houses(x_gap_m, y0, y1, *, depth=9.0, frontage=4.0, spacing=5.0, x_mid=0.0):
+    """Boxes on both sides of the line x = x_mid, leaving ``x_gap_m`` between the fronts."""
+    ys = np.arange(y0, y1 - frontage + 1e-9, spacing) + 0.5
+    half = x_gap_m / 2
+    east = shapely.box(x_mid + half, ys, x_mid + half + depth, ys + frontage)
+    west = shapely.box(x_mid - half - depth, ys, x_mid - half, ys + frontage)
+    return np.concatenate([east, west])

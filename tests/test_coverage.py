@@ -126,8 +126,9 @@ def test_dense_cells_flagged_at_the_target(coverage_run):
     assert near["dense"]
     assert far["dense"]
     assert near["floor_area_m2"] == pytest.approx(6400, rel=1e-3)
-    assert near["time_s_existing"] == pytest.approx(250 / MPS, abs=0.5)  # 5 min
-    assert far["time_s_existing"] == pytest.approx(750 / MPS, abs=0.5)  # 15 min
+    # A cell's time is its buildings': each block fronts the street from x = 230 (730).
+    assert near["time_s_existing"] == pytest.approx(230 / MPS, abs=0.5)  # 4.6 min
+    assert far["time_s_existing"] == pytest.approx(730 / MPS, abs=0.5)  # 14.6 min
     assert near["within_target_existing"]
     assert not far["within_target_existing"]
     assert far["within_target_with_planned"]
@@ -170,6 +171,11 @@ def test_scenarios_siting_and_wards(coverage_run):
     # One site covers the only dense unreached cell; nothing is left for a second.
     assert len(cand) == 1
     assert cand["gain"].iloc[0] == pytest.approx(470.6, rel=1e-3)
+    # What the site brings: the one dense 100 m cell (1 ha), its people and floor area.
+    assert cand["added_dense_ha"].iloc[0] == pytest.approx(1.0)
+    assert cand["added_population"].iloc[0] == pytest.approx(470.6, rel=1e-3)
+    assert cand["added_floor_area_m2"].iloc[0] == pytest.approx(6400, rel=1e-3)
+    assert cand["added_buildings"].iloc[0] >= 1
     assert scen.loc["with_suggested", "dense_unreached_cells"] == 0
     siting = json.loads(paths.artifact("coverage", "coverage_summary").read_text("utf-8"))["siting"]
     assert siting["planned_newly_covered_weight"] == pytest.approx(470.6, rel=1e-3)

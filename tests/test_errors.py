@@ -186,9 +186,9 @@ def test_failed_rerun_removes_stale_outputs(town_project, tmp_path, capsys):
     _no_outputs(town_project, "town")
 
 
-def test_malformed_station_rows_reported_not_fatal(town_project, tmp_path, capsys):
+def _station_file_run(town_project, tmp_path, capsys, text):
     csv = tmp_path / "st.csv"
-    csv.write_text("name,status,lat,lon\nA,existing,abc,106.0\nB,existing,95,106.0\n")
+    csv.write_text(text, encoding="utf-8")
     boundary_geojson(tmp_path / "boundary.geojson", *TOWN_BOUNDS)
     town_project.province(
         "town",
@@ -197,6 +197,33 @@ def test_malformed_station_rows_reported_not_fatal(town_project, tmp_path, capsy
          "stations": {"files": [str(csv)]}},
     )  # fmt: skip
     rc, err = _run(town_project, "town", capsys)
+    return csv, rc, err
+
+
+def test_bad_station_rows_are_a_warning_naming_the_file(town_project, tmp_path, capsys):
+    from tests.osm_fixtures import lonlat
+
+    lon, lat = lonlat(150, 50)
+    csv, rc, err = _station_file_run(
+        town_project, tmp_path, capsys,
+        f"name,status,lat,lon\nA,existing,abc,106.0\nB,existing,95,106.0\nC,existing,{lat},{lon}\n",
+    )  # fmt: skip
     assert rc == 0
-    log = "\n".join(err)
-    assert "2 of 2 rows rejected (first: line 2, coordinates are not numbers)" in log
+    warning = next(ln for ln in err if "WARNING" in ln and str(csv) in ln)
+    assert "2 of 3 stations rows skipped (line 2: coordinates are not numbers; " in warning
+    assert "line 3: coordinates out of range for lon/lat" in warning
+
+
+def test_station_file_with_no_usable_row_is_an_error(town_project, tmp_path, capsys):
+    csv, rc, err = _station_file_run(
+        town_project,
+        tmp_path,
+        capsys,
+        "name,status,lat,lon\nA,existing,abc,106.0\nB,existing,95,106.0\n",
+    )
+    assert rc == 2
+    line = _error_line(err)
+    assert str(csv) in line
+    assert "no usable row among 2 (stations)" in line
+    assert "first at line 2" in line
+    _no_outputs(town_project, "town")

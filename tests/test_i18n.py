@@ -39,8 +39,11 @@ def test_sheet_names_fit_excel():
 
 
 def test_column_labels_and_fallback():
-    assert column_label("min_width_m", "vi") == "Bề rộng nhỏ nhất (m)"
-    assert column_label("min_width_m", "en") == "Minimum width (m)"
+    assert column_label("min_width_m", "vi") == "Bề rộng chỗ hẹp nhất (m)"
+    assert column_label("min_width_m", "en") == "Narrowest width (m)"
+    assert column_label("vn2000_x", "vi", zone="VN-2000 TM-3 105°00\u2032") == (
+        "X - hướng Bắc (VN-2000 TM-3 105°00\u2032, m)"
+    )
     assert column_label("some_new_column", "en") == "some_new_column"
     assert yes_no(value=True, lang="vi") == "Có"
     assert yes_no(value=0, lang="en") == "No"

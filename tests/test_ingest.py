@@ -158,7 +158,18 @@ def test_authority_station_csv(town_project, tmp_path):
     assert list(planned["name"]) == ["Đội PCCC khu vực 2"]
     assert planned.geometry.iloc[0].x == pytest.approx(590_150, abs=0.01)
     rejects = {(r["line"], r["reason"]) for r in entry["summary"]["station_rejects"]}
-    assert rejects == {(3, "no coordinates"), (4, "status must be existing or planned")}
+    assert rejects == {
+        (3, "no coordinates"),
+        (4, ("unknown status 'closed' (write hiện có / quy hoạch / đang xây dựng, "
+             "or existing / planned)")),
+    }  # fmt: skip
+    csv_rejects = pd.read_csv(paths.artifact("ingest", "rejects"))
+    assert csv_rejects["line"].tolist() == [3, 4]
+    assert set(csv_rejects["file"]) == {"stations.csv"}
+    assert entry["summary"]["authority_files"] == [
+        {"file": "stations.csv", "what": "stations", "rows": 3, "used": 1, "skipped": 2,
+         "skipped_by_reason": {"no coordinates": 1, csv_rejects["reason"].iloc[1]: 1}},
+    ]  # fmt: skip
 
 
 def test_second_run_is_cache_hit_and_config_change_reruns(town_project):
@@ -188,7 +199,7 @@ def test_real_hanoi_xml_sample():
     layers = read_osm(SHARED_DATA / "hanoi_osm_sample" / "map.osm")
     assert len(layers.buildings) == 497  # PROVENANCE.md: 497 buildings
     assert len(layers.water_points) == 0
-    boundary = load_boundary(BoundaryConfig(), layers, crs="EPSG:32648")
+    boundary = load_boundary(BoundaryConfig(), layers, crs="EPSG:32648").polygon
     nodes, edges = build_edges(
         layers.streets, layers.street_refs, layers.street_lonlat, crs="EPSG:32648"
     )

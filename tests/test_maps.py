@@ -13,6 +13,7 @@ import shapely
 from pyproj import Transformer
 
 from pipeline.config import load_config
+from pipeline.i18n import term
 from pipeline.map_encode import encode_lines, tooltips
 from pipeline.maps import (
     COLOURS,
@@ -69,7 +70,7 @@ def test_ward_detail_draws_each_street_once_with_its_width_and_source(config):
     tip = feats[1]["properties"]["t"]
     assert "Ngõ 1" in tip
     assert "Width (m): 2.0" in tip
-    assert "building_gap" in tip
+    assert term("building_gap", "en") in tip  # the width source in words, not its code
     # Coordinates are rounded to 6 decimals.
     coords = np.array(feats[0]["geometry"]["coordinates"])
     assert np.allclose(coords, np.round(coords, 6), atol=0, rtol=0)
@@ -203,7 +204,8 @@ def test_tooltips_escape_names_and_show_missing_values():
     )  # fmt: skip
     tips = tooltips(df, ["width_m", "n_buildings", "width_source", "absent"], "en", "Alley")
     assert tips[0] == (
-        "<b>Ngõ &lt;5&gt; &amp; 7</b><br>Width (m): 2.3<br>Buildings behind: 3<br>Width source: tag"
+        "<b>Ngõ &lt;5&gt; &amp; 7</b><br>Width (m): 2.3<br>Buildings behind: 3<br>"
+        "Width source: OSM width tag"
     )
     assert (
         tips[1]

@@ -10,14 +10,13 @@ import shapely
 from scipy import sparse
 
 from pipeline import paths as paths_mod
-from pipeline.config import load_config
+from pipeline.config import WIDTH_SOURCES, load_config
 from pipeline.hose import bottleneck_to_sources, direct_truck_access
 from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra
 from pipeline.stage import run_pipeline, run_stage
 from pipeline.topology import Topology
 from pipeline.truck_network import find_dead_ends, truck_components
-from pipeline.widths import WIDTH_SOURCES
 from tests.conftest import SHARED_DATA, Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from pipeline.config import load_config
+from pipeline.osm_tags import base_highway, parse_length_m
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.stage import run_pipeline
-from pipeline.widths import base_highway, parse_length_m
 from tests.conftest import SHARED_DATA, Project
 
 pytestmark = pytest.mark.shared_data

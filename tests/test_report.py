@@ -13,14 +13,16 @@ import pytest
 
 from pipeline import cli
 from pipeline._errors import InputDataError, MissingInputError
-from pipeline.config import load_config
+from pipeline.config import SourceFile, load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.report_inputs import INPUTS, read_input, stage_available
+from pipeline.report_pages import _sources, network_notes
 from pipeline.stage import run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
 from tests.report_fixtures import ward_geojson, write_upstream
+from tests.text_scan import codes_in, scan_outputs
 
 SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
 
@@ -70,103 +72,154 @@ def test_outputs_and_summary(town_run):
     assert s["map_mb"] < 25
 
 
-def test_ward_figures_and_risk_by_hand(town_run):
-    _, paths, _ = town_run
-    wb = openpyxl.load_workbook(paths.artifact("report", "shortlists_xlsx"))
-    ws = wb[t("list_wards", "vi")]
+def _sheet_rows(path, key, lang="vi"):
+    wb = openpyxl.load_workbook(path)
+    ws = wb[t(key, lang)]
     header = [c.value for c in ws[1]]
-    rows = [dict(zip(header, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
-    by_id = {r[column_label("ward_id", "vi")]: r for r in rows}
-    risk = column_label("risk", "vi")
-    # Deep and water shares from the network and water stages' own ward columns (an
-    # independent check of the report's spatial join); times from the coverage fixture.
+    return [dict(zip(header, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
+
+
+def test_ward_figures_and_people_at_risk_by_hand(town_run):
+    config, paths, _ = town_run
+    rows = _sheet_rows(paths.artifact("report", "shortlists_xlsx"), "list_wards")
+    by_code = {r[column_label("ward_code", "vi")]: r for r in rows}
+    # Independently of the report: buildings' wards from the coverage stage's own column,
+    # flags from each stage's artifact, people = floor area spread over W1's 12,000 people
+    # (W2 has no population: floor area / 26 m² per person).
     out = paths.outputs
-    deep = gpd.read_parquet(out / "network" / "deep_buildings.parquet")
-    water = gpd.read_parquet(out / "water" / "building_water.parquet")
-    w1_name, w2_name = "Phường Kinh Bắc", "Xã Hòa Long"
-    deep_share = {w: deep.loc[deep["ward"] == w, "deep"].mean() for w in (w1_name, w2_name)}
-    dry = {w: (~water.loc[water["ward_id"] == w, "covered"]).mean() for w in ("W1", "W2")}
-    assert by_id["W1"][column_label("deep_share", "vi")] == pytest.approx(deep_share[w1_name])
-    assert by_id["W2"][column_label("water_uncovered_share", "vi")] == pytest.approx(dry["W2"])
-    # Times from coverage/building_times with the coverage stage's own ward column.
     bt = pd.read_parquet(out / "coverage" / "building_times.parquet")
     ts = bt["time_s" if "time_s" in bt else "time_s_existing"].replace(np.inf, np.nan)
-    for wid, name in (("W1", w1_name), ("W2", w2_name)):
-        mine = ts[bt["ward_id"] == wid]
-        late = (mine.isna() | (mine > 600)).mean()
-        median = mine.fillna(np.inf).median()
-        time_part = 1.0 if np.isinf(median) else median / (median + 600)
-        expected = 0.35 * late + 0.25 * time_part + 0.25 * deep_share[name] + 0.15 * dry[wid]
-        assert by_id[wid][risk] == pytest.approx(expected, abs=1e-4), wid
-    if "time_s" in bt:  # the hand-made coverage fixture: b2 alone in W2, reached in 700 s
-        w2 = 0.35 * 1 + 0.25 * 700 / 1300 + 0.25 * deep_share[w2_name] + 0.15 * dry["W2"]
-        assert by_id["W2"][risk] == pytest.approx(w2, abs=1e-4)
-        w1 = 0.25 * 100 / 700 + 0.25 * deep_share[w1_name] + 0.15 * dry["W1"]  # median 100 s
-        assert by_id["W1"][risk] == pytest.approx(w1, abs=1e-4)
-    risks = [r[risk] for r in rows]
-    assert risks == sorted(risks, reverse=True)  # ranked by risk
-    assert by_id["W1"][column_label("street_km", "vi")] == pytest.approx(0.45)
-    assert by_id["W1"][column_label("truck_share", "vi")] == pytest.approx(0.4 / 0.45, abs=1e-4)
-    assert by_id["W2"][column_label("truck_share", "vi")] == 0
-    assert by_id["W1"][column_label("buildings", "vi")] == 3
-    assert by_id["W1"][column_label("population", "vi")] == 12000
+    deep = gpd.read_parquet(out / "network" / "deep_buildings.parquet")
+    water = pd.read_parquet(out / "water" / "building_water.parquet")
+    if "building_id" in water.columns:
+        water = water.set_index("building_id")
+    if "building_id" in bt.columns:
+        bt = bt.set_index("building_id")
+        ts.index = bt.index
+    fa = gpd.read_parquet(out / "ingest" / "buildings.parquet")["floor_area_m2"]
+    ward = bt["ward_id"].reindex(fa.index)
+    people = pd.Series(
+        np.where(ward == "W1", fa * 12000 / fa[ward == "W1"].sum(), fa / 26.0), index=fa.index
+    )
+    late = (ts.isna() | (ts > 600)).reindex(fa.index)
+    dry = (~water["covered"].astype(bool)).reindex(fa.index)
+    deep_flag = deep["deep"].astype(bool).reindex(fa.index, fill_value=False)
+    for wid in ("W1", "W2"):
+        mine = ward == wid
+        row = by_code[wid]
+        assert row[column_label("people_beyond_hose", "vi")] == pytest.approx(
+            round(people[mine & deep_flag].sum()), abs=1
+        )
+        assert row[column_label("people_without_water", "vi")] == pytest.approx(
+            round(people[mine & dry].sum()), abs=1
+        )
+        assert row[column_label("people_beyond_time", "vi")] == pytest.approx(
+            round(people[mine & late].sum()), abs=1
+        )
+        at_risk = people[mine & (deep_flag | dry | late)].sum()
+        assert row[column_label("people_at_risk", "vi")] == pytest.approx(round(at_risk), abs=1)
+    risks = [r[column_label("people_at_risk", "vi")] for r in rows]
+    assert risks == sorted(risks, reverse=True)  # ranked by people at risk
+    assert [r[column_label("rank", "vi")] for r in rows] == [1, 2]
+    w1 = by_code["W1"]
+    assert w1[column_label("people", "vi")] == pytest.approx(12000, abs=1)
+    assert w1[column_label("street_km", "vi")] == pytest.approx(0.45)
+    assert w1[column_label("truck_share", "vi")] == pytest.approx(100 * 0.4 / 0.45, abs=0.1)
+    assert by_code["W2"][column_label("truck_share", "vi")] == 0
+    assert w1[column_label("buildings", "vi")] == 3
+    assert w1[column_label("population", "vi")] == 12000
+    assert w1[column_label("ward", "vi")] == "Phường Kinh Bắc"
+    assert w1[column_label("ward_type", "vi")] == "phường"
+    assert config.report.floor_area_per_person_m2.value == 26
 
 
 def test_xlsx_sheets_columns_and_first_rows_match_stage_outputs(town_run):
     _, paths, _ = town_run
-    wb = openpyxl.load_workbook(paths.artifact("report", "shortlists_xlsx"))
-    sheets = ("list_alleys", "list_fire_points", "list_hydrants", "list_stations", "list_wards",
-              "list_thresholds")  # fmt: skip
-    assert wb.sheetnames == [t(k, "vi") for k in sheets]
-    ws = wb[t("list_alleys", "vi")]
-    header = [c.value for c in ws[1]]
-    for col in ("id", "rank", "ward", "name", "length_m", "min_width_m", "truck_status",
-                "n_buildings_behind", "floor_area_behind_m2", "lon", "lat", "x_utm", "y_utm",
-                "map_link"):  # fmt: skip
+    xlsx = paths.artifact("report", "shortlists_xlsx")
+    wb = openpyxl.load_workbook(xlsx)
+    keys = ("list_alleys", "list_field_check", "list_fire_points", "list_hydrants",
+            "list_stations")  # fmt: skip
+    expected = [x for k in keys for x in (t(k, "vi"), t(f"{k}_by_ward", "vi"))]
+    assert wb.sheetnames == [*expected, t("list_wards", "vi"), t("list_thresholds", "vi")]
+    rows = _sheet_rows(xlsx, "list_alleys")
+    header = list(rows[0])
+    for col in ("id", "rank", "ward_rank", "ward", "ward_code", "name", "street",
+                "house_number", "lat", "lon", "map_link", "reason", "min_width_m",
+                "truck_min_width_m", "width_shortfall_m", "length_m", "land_m2",
+                "n_buildings_behind", "n_deep_behind", "floor_area_behind_m2",
+                "people_behind"):  # fmt: skip
         assert column_label(col, "vi") in header, col
-    first = dict(zip(header, (c.value for c in ws[2]), strict=True))
+    assert "X - hướng Bắc (VN-2000 UTM 48N, m)" in header  # the town names no 3° zone
     alleys = gpd.read_parquet(paths.outputs / "network" / "alleys.parquet")
-    top = alleys[alleys["to_widen"]].sort_values("priority_rank").iloc[0]
+    widen = alleys[alleys["to_widen"]]
+    assert len(rows) == len(widen)
+    first = rows[0]
+    people = widen["floor_area_behind_m2"]  # one ward's people are proportional to floor area
+    top = widen.loc[people.idxmax()]
     assert first[column_label("id", "vi")] == "AL-001"
     assert first[column_label("name", "vi")] == top["name"]
     assert first[column_label("length_m", "vi")] == pytest.approx(top["length_m"], abs=0.005)
     assert first[column_label("min_width_m", "vi")] == pytest.approx(top["min_width_m"], abs=0.005)
-    assert first[column_label("floor_area_behind_m2", "vi")] == pytest.approx(
-        top["floor_area_behind_m2"], abs=0.005
+    short = first[column_label("width_shortfall_m", "vi")]
+    assert short == pytest.approx(top["truck_min_width_m"] - top["min_width_m"], abs=0.005)
+    assert first[column_label("land_m2", "vi")] == pytest.approx(
+        short * first[column_label("length_m", "vi")], abs=0.5
     )
     assert first[column_label("ward", "vi")] == "Xã Hòa Long"
-    mid = top.geometry.interpolate(0.5, normalized=True)
-    assert first[column_label("x_utm", "vi")] == pytest.approx(mid.x, abs=0.01)
+    assert first[column_label("ward_code", "vi")] == "W2"
     assert first[column_label("map_link", "vi")].startswith("wards/W2.html#18/")
-    ws = wb[t("list_stations", "vi")]
-    sites = gpd.read_parquet(paths.outputs / "coverage" / "station_candidates.parquet")
-    assert ws.max_row == 1 + min(len(sites), 50)
-    if len(sites):
-        header = [c.value for c in ws[1]]
-        first = dict(zip(header, (c.value for c in ws[2]), strict=True))
-        best = sites.sort_values("rank").iloc[0]
-        assert first[column_label("id", "vi")] == "ST-001"
-        assert first[column_label("y_utm", "vi")] == pytest.approx(best.geometry.y, abs=0.01)
+    assert first[column_label("map_link", "vi")].endswith("/AL-001")
+    assert first[column_label("reason", "vi")].startswith("Chỗ hẹp nhất 2,5 m")
+    assert all(r[column_label("people_behind", "vi")] > 0 for r in rows)  # nobody: no row
     hyd = gpd.read_parquet(paths.outputs / "water" / "hydrant_candidates.parquet")
-    ws = wb[t("list_hydrants", "vi")]
-    assert ws.max_row == 1 + min(len(hyd), 50)
-    thr = wb[t("list_thresholds", "vi")]
-    keys = [r[0].value for r in thr.iter_rows(min_row=2)]
-    assert "access.truck_min_width_m" in keys
+    hy_rows = _sheet_rows(xlsx, "list_hydrants")
+    assert len(hy_rows) == min(int((hyd["added_buildings"] > 0).sum()), 50)
+    assert all(r[column_label("added_buildings", "vi")] > 0 for r in hy_rows)
+    thr = {r[column_label("key", "vi")]: r for r in _sheet_rows(xlsx, "list_thresholds")}
+    row = thr["Bề rộng thông thủy tối thiểu của đường cho xe chữa cháy"]
+    assert "mục 6.2.1.1" in row[column_label("source", "vi")]
+    assert thr["Thời gian tiếp cận mục tiêu"][column_label("unit", "vi")] == "phút"
 
 
 def test_report_and_index_pages(town_run):
-    _, paths, _ = town_run
+    _, paths, summary = town_run
     text = paths.artifact("report", "report").read_text("utf-8")
-    for key in ("sec_summary", "sec_wards", "sec_charts", "sec_scenarios", "sec_sources",
-                "sec_thresholds", "sec_limits"):  # fmt: skip
+    for key in ("sec_summary", "sec_wards", "sec_charts", "sec_lists", "sec_ward_pages",
+                "sec_scenarios", "sec_thresholds", "sec_method", "sec_sources",
+                "sec_limits"):  # fmt: skip
         assert t(key, "vi") in text, key
-    assert text.count("data:image/png;base64,") == 3
-    assert "QCVN 06:2022/BXD §6.2.1.1" in text
+    # 3 charts, the province map and one map per ward.
+    assert text.count("data:image/png;base64,") == 3 + 1 + 2
+    assert "QCVN 06:2022/BXD mục 6.2.1.1" in text
     assert "town.osm.pbf" in text
-    assert "Phường Kinh Bắc" in text
+    assert "giây" not in text  # times in minutes
+    for ward in ("Phường Kinh Bắc", "Xã Hòa Long"):
+        assert text.count(ward) >= 2  # in the ranking and as its own page
+    assert "AL-001" in text
+    rows = _sheet_rows(paths.artifact("report", "shortlists_xlsx"), "list_wards")
+    first, second = (r[column_label("ward_code", "vi")] for r in rows)
     index = (paths.artifact("report", "wards_dir") / "index.html").read_text("utf-8")
-    assert index.index("W2.html") < index.index("W1.html")  # riskiest first
+    assert index.index(f"{first}.html") < index.index(f"{second}.html")  # riskiest first
+    assert summary["people_at_risk"] == pytest.approx(
+        sum(r[column_label("people_at_risk", "vi")] for r in rows), abs=2
+    )
+
+
+def test_report_pdf_is_a4_with_vietnamese_text(town_run):
+    _, paths, summary = town_run
+    pdf = paths.artifact("report", "report_pdf")
+    if summary["pdf_pages"] is None:
+        pytest.skip("WeasyPrint or Pango is not installed here: report.pdf was skipped")
+    from pypdf import PdfReader
+
+    reader = PdfReader(pdf)
+    assert len(reader.pages) == summary["pdf_pages"] >= 3
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    for words in ("Phường Kinh Bắc", "Ngõ cần mở rộng", "Ngưỡng và căn cứ pháp lý",
+                  "Thời gian tiếp cận mục tiêu", "phút"):  # fmt: skip
+        assert words in text, words
 
 
 def test_a_missing_required_column_names_the_file(town_run, tmp_path):
@@ -228,7 +281,9 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     assert shot.stat().st_size > 10_000
     assert ward.js_errors == []
     assert ward.overlays == expected
-    zoom, lat, lon = map(float, fragment.split("/"))
+    zoom, lat, lon, row_id = fragment.split("/")
+    assert row_id == "AL-001"
+    zoom, lat, lon = float(zoom), float(lat), float(lon)
     assert ward.center_zoom == pytest.approx((lat, lon, zoom), abs=1e-6)
 
 
@@ -244,3 +299,66 @@ def test_cli_lang_en_gives_english_outputs(town_run, tmp_path):
     assert '<html lang="en">' in copy.artifact("report", "report").read_text("utf-8")
     assert "Fire risk map" in copy.artifact("report", "map").read_text("utf-8")
     assert json.dumps("Streets by width") in copy.artifact("report", "map").read_text("utf-8")
+
+
+def test_scanner_finds_codes_and_spares_files_and_words():
+    assert codes_in("Khoảng cách: hose_distance_m 3,0") == {"hose_distance_m"}
+    assert codes_in("Trạng thái: existing; nguồn highway_default") == {
+        "existing",
+        "highway_default",
+    }
+    assert codes_in("Kịch bản with_planned") == {"with_planned"}
+    assert codes_in("wards/ha_noi.html#18/21.0/105.8/AL-001 và ha_noi.yaml") == set()
+    assert codes_in("Dữ liệu © OpenStreetMap (ODbL); NFPA 1710; hiện có") == set()
+
+
+def test_no_untranslated_codes_in_vietnamese_outputs(town_run):
+    _, paths, _ = town_run
+    assert scan_outputs(paths.outputs) == {}
+
+
+def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
+    config, _, _ = town_run
+    copy = ProvincePaths("town", tmp_path)
+    summary = copy.artifact("ingest", "ingest_summary")
+    summary.parent.mkdir(parents=True)
+    stations = tmp_path / "doi_pccc.csv"
+    stations.write_text("name,status,lat,lon\n", encoding="utf-8")
+    summary.write_text(
+        json.dumps({"osm_timestamp": "2023-12-20T02:01:41Z", "source": "x.osm",
+                    "authority_files": [{"file": str(stations), "what": "stations", "rows": 5,
+                                         "used": 3, "skipped": 2}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    cfg = config.model_copy(
+        update={
+            "stations": config.stations.model_copy(
+                update={"files": [SourceFile(path=str(stations))]}
+            )
+        }
+    )
+    rows = _sources(cfg, copy, "vi")
+    assert rows[0][2] == "Dữ liệu OSM đến ngày 2023-12-20"  # the data's date, not the file's
+    (st,) = [r for r in rows if r[1] == "doi_pccc.csv"]
+    assert st[0] == "Danh sách đội PCCC"
+    assert st[2].endswith("dùng 3/5 dòng, bỏ 2")
+
+
+def test_station_note_rebuilt_in_words(tmp_path):
+    paths = ProvincePaths("town", tmp_path)
+    summary = paths.artifact("network", "network_summary")
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"station_note": "The 2 existing station(s) reach only 12%",
+                                   "truck_km_reachable_share": 0.1234}), "utf-8")  # fmt: skip
+    st = pd.DataFrame({"status": ["existing", "existing", "planned"]})
+    assert network_notes(paths, {"stations": st}, "vi") == [
+        (
+            "2 đội PCCC hiện có chỉ tiếp cận được 12 % mạng đường xe chữa cháy: hãy kiểm tra "
+            "vị trí các đội và các đường quanh đó."
+        )
+    ]
+    assert network_notes(paths, {"stations": st.iloc[2:]}, "en")[0].startswith(
+        "No existing fire station is known"
+    )
+    summary.write_text(json.dumps({"station_note": ""}), "utf-8")
+    assert network_notes(paths, {"stations": st}, "vi") == []

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from pipeline.siting import greedy_lscp, greedy_mclp
+from pipeline.siting import greedy_lscp, greedy_mclp, pick_gains
 
 
 def test_mclp_hand_example():
@@ -20,6 +20,16 @@ def test_mclp_hand_example():
     assert r.chosen.tolist() == [2, 1]  # 9 first, then the 2 left
     assert r.gains.tolist() == [9.0, 2.0]
     assert r.covered.all()
+
+
+def test_pick_gains_are_disjoint_and_add_up_to_the_gains():
+    cov = sparse.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 1], [1, 0, 0, 1]], dtype=bool))
+    w = np.array([5.0, 1.0, 1.0, 4.0])
+    r = greedy_mclp(cov, w, 2)
+    newly = pick_gains(cov, r.chosen).toarray()
+    assert newly.tolist() == [[True, False, False, True], [False, True, True, False]]
+    assert (newly.astype(float) @ w).tolist() == r.gains.tolist()
+    assert pick_gains(cov, np.array([], dtype=np.int64)).shape == (0, 4)
 
 
 def test_mclp_respects_already_covered():

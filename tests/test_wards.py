@@ -62,15 +62,19 @@ def test_whole_province_fallback(town_project):
     assert wards["ward_type"].item() == "province"
 
 
-@pytest.mark.shared_data
 def test_bac_ninh_99_communes():
+    """The shipped 2025 reference table (data/reference/bac_ninh): 99 units, from the repo alone."""
     config = load_config("bac_ninh")
     boundary = read_vector(config.boundary.file).to_crs(config.crs).geometry.iloc[0]
     admin = gpd.GeoDataFrame(
         {"osm_id": [], "name": [], "admin_level": []}, geometry=[], crs=config.crs
     )
-    wards = build_wards(config, admin, boundary)
+    wards, info = build_wards(config, admin, boundary)
+    assert info["table"]["used"] == 99
+    assert "Voronoi" in info["source"]
     assert len(wards) == 99
+    assert wards["ward_id"].str.fullmatch(r"\d{5}").all()
+    assert wards.set_index("ward_id").loc["07210", "name"] == "Bắc Giang"
     assert (wards["ward_type"] == "phường").sum() == 33
     assert wards["population"].sum() == 3_619_442  # PROVENANCE.md
     assert wards["area_km2"].sum() == pytest.approx(boundary.area / 1e6, rel=1e-6)

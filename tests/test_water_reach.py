@@ -15,6 +15,7 @@ from scipy.sparse import csgraph
 from pipeline.config import SourceFile, WaterConfig, load_config
 from pipeline.paths import PROJECT_ROOT
 from pipeline.siting import greedy_mclp
+from pipeline.tables import rejects_frame
 from pipeline.water_reach import (
     Spots,
     candidate_coverage,
@@ -241,7 +242,8 @@ def test_vn2000_csv_and_xlsx_sources(tmp_path):
         SourceFile(path=str(csv), crs="EPSG:9210", type_column="loai"),
         SourceFile(path=str(xlsx), crs=CRS, x_column="lon", y_column="lat", default_type="pond"),
     ]
-    sources, rejects = file_sources(files, crs=CRS, boundary=boundary, config=_water_config())
+    sources, tables = file_sources(files, crs=CRS, boundary=boundary, config=_water_config())
+    rejects = rejects_frame(tables)
     assert sources["kind"].tolist() == ["hydrant", "pond"]
     assert shapely.distance(sources.geometry.iloc[0], pt(10, 20)) < 0.01
     assert rejects.to_dict(orient="records") == [
@@ -272,7 +274,8 @@ def test_geojson_sources_keep_ponds_drawn_as_areas(tmp_path):
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), "utf-8")
     boundary = shapely.box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)
     spec = SourceFile(path=str(path), type_column="loai")
-    sources, rejects = file_sources([spec], crs=CRS, boundary=boundary, config=_water_config())
+    sources, tables = file_sources([spec], crs=CRS, boundary=boundary, config=_water_config())
+    rejects = rejects_frame(tables)
     assert sources["kind"].tolist() == ["hydrant", "pond"]
     assert sources.geometry.iloc[1].area == pytest.approx(900, rel=1e-2)
     assert rejects[["line", "reason"]].to_dict(orient="records") == [

@@ -1,0 +1,80 @@
+"""Building corridors: cross-sections between footprints, vectorised and against a loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.corridor import gap_widths, gap_widths_loop_baseline
+from pipeline.topology import undirected_twins
+from tests.osm_fixtures import row_houses
+
+GAP = {"step_m": 5.0, "search_m": 15.0, "quantile": 0.1}
+
+
+def test_gap_width_of_a_two_metre_alley():
+    line = shapely.LineString([(0, 0), (0, 80)])
+    houses = row_houses(2.0, 0, 80)
+    out = gap_widths([line], houses, **GAP)
+    assert out["n_samples"].iloc[0] == 16
+    assert out["n_both_sides"].iloc[0] == 16
+    assert out["gap_width_m"].iloc[0] == pytest.approx(2.0, abs=1e-9)
+
+
+def test_gap_width_needs_houses_on_both_sides_and_takes_the_bottleneck():
+    line = shapely.LineString([(0, 0), (0, 100)])
+    one_side = row_houses(4.0, 0, 100)[:20]  # east side only
+    assert np.isnan(gap_widths([line], one_side, **GAP)["gap_width_m"].iloc[0])
+    # 6 m apart, with one pinch of 2.5 m over 10 m: a low quantile finds the pinch.
+    houses = np.concatenate([row_houses(6.0, 0, 100), [shapely.box(-3, 40, -1.25, 50)]])
+    got = gap_widths([line], houses, step_m=5, search_m=15, quantile=0.0)["gap_width_m"]
+    assert got.iloc[0] == pytest.approx(4.25)  # 3 m east + 1.25 m west
+    # A house beyond the search distance is not seen.
+    far = row_houses(40.0, 0, 100)
+    assert np.isnan(gap_widths([line], far, **GAP)["gap_width_m"].iloc[0])
+
+
+def test_gap_width_ignores_a_footprint_the_street_runs_through():
+    line = shapely.LineString([(0, 0), (0, 20)])
+    houses = np.concatenate([row_houses(3.0, 0, 20), [shapely.box(-1, 8, 1, 12)]])
+    out = gap_widths([line], houses, step_m=5, search_m=15, quantile=0.0)
+    assert out["gap_width_m"].iloc[0] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("angle", [30.0, 135.0])
+def test_cross_sections_follow_the_line_direction(angle):
+    # The same 3 m alley, rotated: the cross-sections turn with it.
+    line = shapely.affinity.rotate(shapely.LineString([(0, 0), (0, 60)]), angle, origin=(0, 0))
+    houses = [shapely.affinity.rotate(h, angle, origin=(0, 0)) for h in row_houses(3.0, 0, 60)]
+    out = gap_widths([line], houses, **GAP)
+    assert out["gap_width_m"].iloc[0] == pytest.approx(3.0, abs=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 25), st.floats(0.0, 0.5))
+def test_vectorised_matches_loop_baseline(seed, n_lines, q):
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0, 300, (60, 2))
+    size = rng.uniform(3, 15, (60, 2))
+    houses = shapely.box(c[:, 0], c[:, 1], c[:, 0] + size[:, 0], c[:, 1] + size[:, 1])
+    s = rng.uniform(0, 300, (n_lines, 2))
+    mid = s + rng.uniform(-40, 40, (n_lines, 2))
+    e = mid + rng.uniform(-40, 40, (n_lines, 2))
+    lines = shapely.linestrings(np.stack([s, mid, e], axis=1))
+    kw = {"step_m": 4.0, "search_m": 12.0, "quantile": q}
+    fast = gap_widths(lines, houses, chunk_samples=37, **kw)
+    slow = gap_widths_loop_baseline(lines, houses, **kw)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, atol=1e-9)
+
+
+def test_undirected_twins_pair_a_line_with_its_reverse():
+    a = shapely.LineString([(0, 0), (1, 1), (2, 0)])
+    codes, first = undirected_twins(
+        np.array([a, shapely.reverse(a), shapely.LineString([(5, 5), (6, 6)])])
+    )
+    assert codes.tolist() == [0, 0, 1]
+    assert first.tolist() == [0, 2]

@@ -1,0 +1,56 @@
+"""The report on the real Hà Nội sample: PDF, no raw codes, the 105°00' zone, lists that help."""
+
+from __future__ import annotations
+
+import shutil
+
+import openpyxl
+import pytest
+import yaml
+
+from pipeline.cli import main
+from pipeline.i18n import column_label, t
+from pipeline.paths import PROJECT_ROOT
+from tests.conftest import SHARED_DATA
+from tests.text_scan import scan_outputs
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hanoi(tmp_path_factory):
+    """``make analyze PROVINCE=ha_noi`` in a copy of the project (shared data by full path)."""
+    root = tmp_path_factory.mktemp("hanoi")
+    shutil.copytree(PROJECT_ROOT / "data", root / "data")
+    cfg_path = root / "data" / "provinces" / "ha_noi.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text("utf-8"))
+    cfg["osm"]["file"] = str(SHARED_DATA / "hanoi_osm_sample" / "map.osm")
+    cfg["boundary"]["file"] = str(
+        SHARED_DATA / "vn_provinces_2025" / "diaphantinhvn_merged.geojson"
+    )
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True), "utf-8")
+    assert main(["analyze", "--province", "ha_noi", "--root", str(root), "--no-progress"]) == 0
+    return root / "outputs" / "ha_noi"
+
+
+def test_pdf_zone_and_no_codes(hanoi):
+    from pypdf import PdfReader
+
+    if not (hanoi / "report.pdf").exists():
+        pytest.skip("WeasyPrint or Pango is not installed here: report.pdf was skipped")
+    assert len(PdfReader(hanoi / "report.pdf").pages) >= 3
+    assert scan_outputs(hanoi) == {}
+    wb = openpyxl.load_workbook(hanoi / "shortlists.xlsx", read_only=True)
+    header = [c.value for c in next(wb[t("list_alleys", "vi")].iter_rows(max_row=1))]
+    assert column_label("vn2000_x", "vi", zone="VN-2000 TM-3 105°00\u2032") in header
+
+
+def test_every_list_row_benefits_someone(hanoi):
+    wb = openpyxl.load_workbook(hanoi / "shortlists.xlsx", read_only=True)
+    checks = {"list_alleys_by_ward": "people_behind", "list_fire_points_by_ward": "people",
+              "list_hydrants_by_ward": "people"}  # fmt: skip
+    for sheet, col in checks.items():
+        rows = list(wb[t(sheet, "vi")].iter_rows(values_only=True))
+        idx = rows[0].index(column_label(col, "vi"))
+        assert len(rows) > 1, sheet
+        assert all(r[idx] > 0 for r in rows[1:]), sheet
