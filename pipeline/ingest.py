@@ -293,6 +293,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
         "skipped": layers.skipped,
+        "partial_street_ways": layers.partial,
+        "osm_read_s": layers.read_s,
+        "osm_read_cpu_s": layers.read_cpu_s,
+        "osm_objects_kept": layers.objects_kept,
         "station_rejects": rejects_frame(station_tables).to_dict(orient="records"),
         "authority_files": [t.stats() for t in station_tables]
         + ([wards_info["table"]] if "table" in wards_info else []),

@@ -16,6 +16,7 @@ from pipeline.osm_tags import (
     base_highway,
     has_sidewalk,
     is_alley_name,
+    normalised_text,
     parse_lanes,
     parse_length_m,
     parse_length_range_m,
@@ -117,7 +118,7 @@ def prior_widths(edges: pd.DataFrame, cfg: AccessConfig) -> _Evidence:
     )
     ev.note(np.ones(n, dtype=bool), "class=" + as_text(edges["highway"]))
     if "service" in edges.columns and cfg.service_priors_m:
-        kind = edges["service"].astype("string").str.strip().str.lower()
+        kind = normalised_text(edges["service"])
         s_low, s_est, s_high, s_known = _interval_table(kind.fillna(""), cfg.service_priors_m)
         on_service = (base == "service").to_numpy(dtype=bool) & s_known
         ev.set(on_service, (s_low, s_est, s_high), "service_prior")
