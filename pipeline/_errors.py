@@ -25,3 +25,7 @@ class ValidationError(FiregapError, ValueError):
 
 class NoDataError(FiregapError, ValueError):
     """A stage has nothing to work on (for example no streets inside the boundary)."""
+
+
+class StaleInputError(InputDataError):
+    """An upstream artifact was not written by the run the manifest records (rerun its stage)."""

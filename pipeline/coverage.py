@@ -14,9 +14,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from pipeline._io import read_geoparquet, write_json, write_parquet
+from pipeline import contracts
 from pipeline.density import M2_PER_HA, building_cells, density_grid
-from pipeline.graph import read_graph_layers
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
     Reach,
@@ -29,8 +28,7 @@ from pipeline.isochrones import (
 )
 from pipeline.routing import EdgeArrays, Snap, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
-from pipeline.truck_network import read_truck_flags
-from pipeline.wards import read_wards, ward_rows
+from pipeline.wards import ward_rows
 
 if TYPE_CHECKING:
     from pipeline.config import ProvinceConfig
@@ -55,10 +53,10 @@ def drivable_edges(
     """Edges a fire truck drives: the main truck network, one-way streets kept unless configured.
 
     Reads ``network/edges.parquet`` (``truck_ok`` and ``truck_connected``, see
-    :func:`pipeline.truck_network.read_truck_flags`); a missing artifact or column is an error.
+    :func:`pipeline.contracts.truck_flags`); a missing artifact or column is an error.
     """
     config = ctx.config
-    ok = read_truck_flags(ctx.input("network", "edges"), edges)
+    ok = contracts.truck_flags(ctx.paths, edges)
     if config.response.follow_oneway:
         ok &= ~(edges["oneway"].to_numpy(dtype=bool) & edges["reversed"].to_numpy(dtype=bool))
     d = edges[ok].copy()
@@ -340,9 +338,7 @@ class Network:
 def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
     """Read the graph, keep the main truck network and split its edges at the stations."""
     resp = ctx.config.response
-    nodes, edges = read_graph_layers(
-        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
-    )
+    nodes, edges = contracts.read_graph(ctx.paths)
     drive = drivable_edges(ctx, nodes, edges)
     nodes, drive, st_node = split_at_points(
         nodes, drive, stations.geometry.to_numpy(), max_distance_m=resp.station_snap_max_m
@@ -377,8 +373,10 @@ class Demand:
 def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
     """Snap the buildings to the drivable streets within hose reach; build the density grid."""
     config = ctx.config
-    buildings = read_geoparquet(ctx.input("ingest", "buildings")).to_crs(config.crs)
-    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
+    buildings = contracts.read_table(
+        ctx.paths, contracts.BUILDINGS, ("footprint_m2", "levels", "floor_area_m2"), crs=config.crs
+    )
+    boundary = contracts.read_table(ctx.paths, contracts.BOUNDARY, (), crs=config.crs)
     cells = density_grid(buildings, wards, config.density, bounds=tuple(boundary.total_bounds))
     hose_m = config.access.hose_reach_from_truck_road_m.value
     b_geoms = buildings.geometry.to_numpy()
@@ -594,9 +592,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
     resp = config.response
     target_s = resp.target_time_s.value
     t0 = time.perf_counter()
-    stations = read_geoparquet(ctx.input("ingest", "stations")).to_crs(config.crs)
+    stations = contracts.read_table(
+        ctx.paths, contracts.STATIONS, ("name", "status"), crs=config.crs
+    )
     net = drivable_network(ctx, stations)
-    wards, _ = read_wards(ctx.input("ingest", "wards"), config.crs)
+    wards, _ = contracts.read_wards(ctx.paths, config.crs)
     logger.info(
         "coverage: %s directed edges on the truck network, %d of %d stations on them (%.1f s)",
         f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
@@ -700,14 +700,16 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
               *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))],
               "geometry"]  # fmt: skip
     outputs = {
-        "node_times": node_times, "isochrones": isochrones, "service_areas": service_areas,
-        "building_times": buildings[[c for c in keep_b if c in buildings.columns]],
-        "cells": cells, "dense_unreached": dense_unreached,
-        "station_candidates": site.sites, "scenarios": scen, "coverage_wards": ward_table,
+        contracts.NODE_TIMES: node_times, contracts.ISOCHRONES: isochrones,
+        contracts.SERVICE_AREAS: service_areas,
+        contracts.BUILDING_TIMES: buildings[[c for c in keep_b if c in buildings.columns]],
+        contracts.CELLS: cells, contracts.DENSE_UNREACHED: dense_unreached,
+        contracts.STATION_SITES: site.sites, contracts.SCENARIOS: scen,
+        contracts.COVERAGE_WARDS: ward_table,
     }  # fmt: skip
-    for key, frame in outputs.items():
-        write_parquet(frame, ctx.output(key))
-    stations = read_geoparquet(ctx.input("ingest", "stations"))
+    for art, frame in outputs.items():
+        contracts.write_table(ctx, art, frame)
+    stations = contracts.read_table(ctx.paths, contracts.STATIONS, ("status",), geometry="none")
     n_planned = int((stations["status"] == "planned").sum())
     demand_w = np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0)
     need = (demand_w > 0) & ~(cells[f"time_s_{EXISTING}"].to_numpy() <= target_s)
@@ -723,7 +725,7 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
         "planned_newly_covered_weight": float(demand_w[by_planned].sum()),
         "suggested_same_count_newly_covered_weight": float(site.gains[:n_planned].sum()),
     }
-    write_json(summary, ctx.output("coverage_summary"))
+    contracts.write_summary(ctx, contracts.COVERAGE_SUMMARY, summary)
     return summary
 
 
@@ -822,9 +824,13 @@ def ward_totals(
     -------
     geopandas.GeoDataFrame
         One row per ward: its own columns (``population`` renamed ``ward_population``), the
-        totals of today's stations, and ``<total>_<scenario>`` for the other scenarios.
+        totals of today's stations, ``median_time_s`` (today's median response time of its
+        buildings; ``inf`` when fewer than half of them are reached, NaN without buildings)
+        and ``<total>_<scenario>`` for the other scenarios.
     """
     out = wards.rename(columns={"population": "ward_population"}).set_index("ward_id")
+    times = pd.Series(buildings[f"time_s_{EXISTING}"].to_numpy(dtype=float)).fillna(np.inf)
+    median = times.groupby(buildings["ward_id"].to_numpy()).median()
     for name in names:
         b, c = _indicators(buildings, cells, name, target_s)
         per = b.groupby("ward_id").sum().join(c.groupby("ward_id").sum(min_count=1), how="outer")
@@ -833,6 +839,8 @@ def ward_totals(
             kept = [col for col in per.columns if "within" in col or "unreached" in col]
             per = per[kept].add_suffix(f"_{name}")
         out = out.join(per)
+        if name == EXISTING:
+            out["median_time_s"] = median.reindex(out.index)
     return out.reset_index()
 
 

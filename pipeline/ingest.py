@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipeline import contracts
 from pipeline._errors import ConfigError, MissingInputError, NoDataError
-from pipeline._io import write_json, write_parquet
 from pipeline._validate import check_graph_layers
 from pipeline.boundary import load_boundary
 from pipeline.download import fetch_extract
@@ -256,19 +256,19 @@ def run(ctx: StageContext) -> dict[str, Any]:
     )
 
     outputs = {
-        "boundary": boundary_gdf,
-        "streets": streets,
-        "buildings": buildings,
-        "stations": stations,
-        "water_points": water_points,
-        "water_bodies": water_bodies,
-        "admin": admin,
-        "wards": wards,
-        "graph_nodes": nodes.reset_index(),
-        "graph_edges": edges.reset_index(),
+        contracts.BOUNDARY: boundary_gdf,
+        contracts.STREETS: streets,
+        contracts.BUILDINGS: buildings,
+        contracts.STATIONS: stations,
+        contracts.WATER_POINTS: water_points,
+        contracts.WATER_BODIES: water_bodies,
+        contracts.ADMIN: admin,
+        contracts.WARDS: wards,
+        contracts.GRAPH_NODES: nodes.reset_index(),
+        contracts.GRAPH_EDGES: edges.reset_index(),
     }
-    for name, gdf in outputs.items():
-        write_parquet(gdf, ctx.output(name))
+    for art, gdf in outputs.items():
+        contracts.write_table(ctx, art, gdf)
     summary = {
         "source": str(src),
         **info.summary(),
@@ -303,7 +303,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "rejected_rows": len(rejects),
     }
     rejects.to_csv(ctx.output("rejects"), index=False, encoding="utf-8")
-    write_json(summary, ctx.output("ingest_summary"))
+    contracts.write_summary(ctx, contracts.INGEST_SUMMARY, summary)
     logger.info(
         "ingest: %s streets, %s buildings, %s stations, %s water points, %s water bodies, "
         "%s admin areas",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._io import read_geoparquet, write_json, write_parquet
+from pipeline import contracts
 from pipeline.access import WIDTH_CLASSES, classify_edges, truck_min_width_m, urban_edges
 from pipeline.alleys import (
     BEHIND_COLUMNS,
@@ -32,7 +32,6 @@ from pipeline.alleys import (
     multilines,
     rank_alleys,
 )
-from pipeline.graph import read_graph_layers
 from pipeline.hose import (
     BuildingHose,
     DirectAccess,
@@ -55,7 +54,7 @@ from pipeline.truck_network import (
     snap_to_main,
     truck_components,
 )
-from pipeline.wards import read_wards, ward_columns, ward_rows
+from pipeline.wards import ward_columns, ward_rows
 from pipeline.widths import estimate_widths
 
 if TYPE_CHECKING:
@@ -120,16 +119,15 @@ class Inputs:
 
 def read_inputs(ctx: StageContext) -> Inputs:
     """Read the ingest graph, buildings, stations and wards, and the authority files."""
-    nodes, edges = read_graph_layers(
-        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
-    )
-    wards, ward_note = read_wards(ctx.input("ingest", "wards"), ctx.config.crs)
-    fire_points, fire_point_tables = load_fire_points(ctx.config.access, ctx.config.crs)
+    crs = ctx.config.crs
+    nodes, edges = contracts.read_graph(ctx.paths)
+    wards, ward_note = contracts.read_wards(ctx.paths, crs)
+    fire_points, fire_point_tables = load_fire_points(ctx.config.access, crs)
     return Inputs(
         nodes=nodes,
         edges=edges,
-        buildings=read_geoparquet(ctx.input("ingest", "buildings")),
-        stations=read_geoparquet(ctx.input("ingest", "stations")),
+        buildings=contracts.read_table(ctx.paths, contracts.BUILDINGS, ("floor_area_m2",), crs=crs),
+        stations=contracts.read_table(ctx.paths, contracts.STATIONS, crs=crs),
         wards=wards,
         ward_note=ward_note,
         fire_points=fire_points,
@@ -564,13 +562,13 @@ def run(ctx: StageContext) -> dict[str, Any]:
     ward_table = ward_summary(
         inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead, candidates=candidates
     )
-    write_parquet(out_edges.reset_index(), ctx.output("edges"))
-    write_parquet(deep_b, ctx.output("deep_buildings"))
-    write_parquet(alley_gdf, ctx.output("alleys"))
-    write_parquet(dead, ctx.output("dead_ends"))
-    write_parquet(candidates, ctx.output("fire_point_candidates"))
-    write_parquet(tnet.stations, ctx.output("stations"))
-    write_parquet(ward_table, ctx.output("wards"))
+    contracts.write_table(ctx, contracts.EDGES, out_edges.reset_index())
+    contracts.write_table(ctx, contracts.DEEP_BUILDINGS, deep_b)
+    contracts.write_table(ctx, contracts.ALLEYS, alley_gdf)
+    contracts.write_table(ctx, contracts.DEAD_ENDS, dead)
+    contracts.write_table(ctx, contracts.FIRE_POINTS, candidates)
+    contracts.write_table(ctx, contracts.NETWORK_STATIONS, tnet.stations)
+    contracts.write_table(ctx, contracts.NETWORK_WARDS, ward_table)
     summary = network_summary(
         edges=out_edges,
         deep_b=deep_b,
@@ -586,7 +584,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         authority_files=[t.stats() for t in inp.fire_point_tables],
         seconds=round(time.perf_counter() - t_start, 2),
     )
-    write_json(summary, ctx.output("network_summary"))
+    contracts.write_summary(ctx, contracts.NETWORK_SUMMARY, summary)
     _timed("wards", t0, f"{len(ward_table)} ward(s): {inp.ward_note}")
     return summary
 
@@ -692,6 +690,10 @@ def network_summary(
         "blocked_by_reason": reasons.value_counts().to_dict(),
         "truck_ok": int(fwd["truck_ok"].sum()),
         "truck_km": round(float(fwd.loc[fwd["truck_ok"], "length"].sum()) / 1000, 3),
+        # the main truck network: what the ward table's truck_share counts
+        "truck_connected_km": round(
+            float(fwd.loc[fwd["truck_connected"], "length"].sum()) / 1000, 3
+        ),
         "truck_connected": int(fwd["truck_connected"].sum()),
         "main_network_km": round(tnet.net.main_km, 3),
         "truck_isolated": int(isolated.sum()),

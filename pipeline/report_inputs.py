@@ -18,12 +18,13 @@ import shapely
 from pyproj import CRS
 
 from pipeline._errors import InputDataError, MissingInputError
+from pipeline.contracts import read_wards
 from pipeline.paths import ARTIFACTS
 from pipeline.risk import COMPONENTS, people_per_building, ward_risk
 from pipeline.shortlists import (
     anchor_points,
 )
-from pipeline.wards import WHOLE_PROVINCE, read_wards, ward_ids
+from pipeline.wards import WHOLE_PROVINCE, ward_ids
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -377,7 +378,7 @@ def _slug(value: object) -> str:
 
 
 def load_wards(paths: ProvincePaths, config: ProvinceConfig, lang: Language) -> gpd.GeoDataFrame:
-    """Return the ward layer (:func:`pipeline.wards.read_wards`) with each ward's map file.
+    """Return the ward layer (:func:`pipeline.contracts.read_wards`) with each ward's map file.
 
     Returns
     -------
@@ -385,7 +386,7 @@ def load_wards(paths: ProvincePaths, config: ProvinceConfig, lang: Language) -> 
         Columns ward_id (str), name, ward_type, population, area_km2, approximate, map_file.
         The one unit of a province without wards is named in the report's language.
     """
-    wards, _ = read_wards(artifact_path(paths, INPUTS["wards"]), config.crs)
+    wards, _ = read_wards(paths, config.crs)
     whole = wards["ward_type"].astype(str) == WHOLE_PROVINCE
     wards.loc[whole, "name"] = config.name.vi if lang == "vi" else config.name.en
     slugs = wards["ward_id"].map(_slug)

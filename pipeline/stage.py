@@ -92,6 +92,8 @@ class StageContext:
     config: ProvinceConfig
     paths: ProvincePaths
     progress: bool = False
+    #: The stage's cache key: stamped into what it writes (see :mod:`pipeline.contracts`).
+    key: str = ""
     written: set[str] = field(default_factory=set)
 
     def output(self, name: str) -> Path:
@@ -100,10 +102,6 @@ class StageContext:
         final.parent.mkdir(parents=True, exist_ok=True)
         self.written.add(name)
         return tmp_path_for(final)
-
-    def input(self, stage: str, name: str) -> Path:
-        """Return the path of an upstream stage's artifact."""
-        return self.paths.artifact(stage, name)
 
 
 def _project_imports(module: str) -> set[str]:
@@ -284,7 +282,7 @@ def run_stage(
             entry.get("seconds", float("nan")),
         )
         return dict(entry)
-    ctx = StageContext(stage=name, config=config, paths=paths, progress=progress)
+    ctx = StageContext(stage=name, config=config, paths=paths, progress=progress, key=key)
     artifacts = paths.stage_artifacts(name)
     for final in artifacts.values():
         remove_path(tmp_path_for(final))

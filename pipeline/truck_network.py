@@ -9,18 +9,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from pipeline._errors import InputDataError, MissingInputError
-from pipeline._io import read_parquet
 from pipeline.routing import multi_source_dijkstra, snap_to_edges
 from pipeline.topology import Topology, chain_labels, components, street_degree
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import geopandas as gpd
 
-#: Columns of the ``network`` stage's edges that say where trucks drive.
-TRUCK_COLUMNS = ("truck_ok", "truck_connected")
 #: A junction joins three or more streets.
 JUNCTION_DEGREE = 3
 #: How a point met the truck network (``snap_note``): on the main network; its nearest truck
@@ -266,35 +260,3 @@ def find_dead_ends(
         {"row": row.reindex(members["label"]).to_numpy(), "edge": members["edge"].to_numpy()}
     )
     return out.reset_index(drop=True), members
-
-
-def read_truck_flags(path: Path, edges: pd.DataFrame) -> np.ndarray:
-    """Return per ingest edge whether a fire truck can use it and reach it from the network.
-
-    Parameters
-    ----------
-    path
-        The ``network`` stage's ``edges`` artifact.
-    edges
-        The ``ingest`` edges, indexed by ``(u, v, key)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean, aligned with ``edges`` (edges missing from the network table are not truck).
-    """
-    if not path.exists():
-        msg = f"{path}: missing; run the network stage first (python -m pipeline network)"
-        raise MissingInputError(msg)
-    net = read_parquet(path)
-    if {"u", "v", "key"} <= set(net.columns):
-        net = net.set_index(["u", "v", "key"])
-    missing = [c for c in TRUCK_COLUMNS if c not in net.columns]
-    if missing:
-        msg = (
-            f"{path}: column(s) {', '.join(missing)} missing; rerun the network stage "
-            "(python -m pipeline network --force)"
-        )
-        raise InputDataError(msg)
-    ok = net["truck_ok"].astype(bool) & net["truck_connected"].astype(bool)
-    return ok.reindex(edges.index, fill_value=False).to_numpy(dtype=bool, copy=True)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pipeline._io import read_geoparquet, write_json
+from pipeline import contracts
+from pipeline._io import write_json
 from pipeline.access import truck_min_width_m
-from pipeline.graph import read_graph_layers
 from pipeline.osm_tags import parse_length_m
 from pipeline.stage import run_pipeline
 from pipeline.widths import estimate_widths, lanes_widths
@@ -272,10 +272,8 @@ def run_validation(
         The summary written to ``summary.json``.
     """
     run_pipeline("ingest", config, paths, progress=progress)
-    _, edges = read_graph_layers(
-        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
-    )
-    buildings = read_geoparquet(paths.artifact("ingest", "buildings"))
+    _, edges = contracts.read_graph(paths)
+    buildings = contracts.read_table(paths, contracts.BUILDINGS, (), crs=config.crs)
     streets, summary = validate_widths(edges, buildings, config.access)
     source = str(config.osm.file or paths.raw_cache)
     summary["osm"] = source

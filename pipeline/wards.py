@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._errors import ConfigError, InputDataError, MissingInputError
-from pipeline._io import read_geoparquet
+from pipeline._errors import ConfigError, InputDataError
 from pipeline.boundary import read_vector, split_unit_name
 from pipeline.config import SourceFile
 from pipeline.paths import resolve_input
@@ -19,8 +18,6 @@ from pipeline.table_cells import fold
 from pipeline.tables import AuthorityTable, read_authority_file
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from shapely.geometry.base import BaseGeometry
 
     from pipeline.config import ProvinceConfig, WardsConfig
@@ -367,54 +364,6 @@ def build_wards(
         info["table"] = table.stats()
     logger.info("wards: %d from %s", len(wards), info["source"])
     return wards, info
-
-
-def read_wards(path: Path, crs: str) -> tuple[gpd.GeoDataFrame, str]:
-    """Read the ward layer the ingest stage wrote: the one reader every stage uses.
-
-    Parameters
-    ----------
-    path
-        ``ingest/wards.parquet``.
-    crs
-        The project CRS.
-
-    Returns
-    -------
-    wards, note
-        :data:`WARD_COLUMNS` + polygons, ``ward_id`` as text, in ``crs``; ``note`` says in
-        plain words what the units are (polygons, approximate Voronoi cells, or the whole
-        province as one unit).
-
-    Raises
-    ------
-    MissingInputError
-        No ward layer (the ingest stage did not run).
-    InputDataError
-        An empty layer or one without ``ward_id``.
-    """
-    if not path.exists():
-        msg = f"{path}: no ward layer; run the ingest stage first (python -m pipeline ingest)"
-        raise MissingInputError(msg)
-    wards = read_geoparquet(path).to_crs(crs)
-    if wards.empty or "ward_id" not in wards.columns:
-        msg = f"{path}: the ward layer is empty or has no ward_id; rerun ingest (--force)"
-        raise InputDataError(msg)
-    for col, default in (("ward_type", ""), ("population", np.nan), ("approximate", False)):
-        if col not in wards.columns:
-            wards[col] = default
-    if "area_km2" not in wards.columns:
-        wards["area_km2"] = shapely.area(wards.geometry.to_numpy()) / 1e6
-    wards["ward_id"] = wards["ward_id"].astype(str)
-    wards["name"] = wards["name"].fillna(wards["ward_id"]).astype(str)
-    wards = wards[[*WARD_COLUMNS, "geometry"]].reset_index(drop=True)
-    if len(wards) == 1 and str(wards["ward_type"].iloc[0]) == WHOLE_PROVINCE:
-        note = "no ward layer: the whole province is one unit"
-    elif bool(wards["approximate"].any()):
-        note = "wards are Voronoi cells around commune centroids (no ward polygons)"
-    else:
-        note = "ward polygons"
-    return wards, note
 
 
 def ward_rows(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:

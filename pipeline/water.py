@@ -12,14 +12,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._io import read_geoparquet, write_json, write_parquet
+from pipeline import contracts
 from pipeline._validate import check_graph_layers
 from pipeline.density import M2_PER_HA, building_cells, building_people, density_grid
-from pipeline.graph import read_graph_layers
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
-from pipeline.truck_network import read_truck_flags
-from pipeline.wards import read_wards, ward_rows
+from pipeline.wards import ward_rows
 from pipeline.water_reach import (
     Segments,
     Spots,
@@ -477,22 +475,22 @@ class Inputs:
 
 def read_inputs(ctx: StageContext) -> Inputs:
     """Read the street graph with its truck flags, buildings, water layers and wards."""
-    crs = ctx.config.crs
-    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(crs)
-    nodes, edges = read_graph_layers(
-        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
-    )
+    paths, crs = ctx.paths, ctx.config.crs
+    boundary = contracts.read_table(paths, contracts.BOUNDARY, (), crs=crs)
+    nodes, edges = contracts.read_graph(paths)
     check_graph_layers(nodes, edges)
-    wards, _ = read_wards(ctx.input("ingest", "wards"), crs)
+    wards, _ = contracts.read_wards(paths, crs)
     return Inputs(
         boundary=boundary.geometry.union_all(),
         bounds=tuple(boundary.total_bounds),
         nodes=nodes,
         edges=edges,
-        truck=read_truck_flags(ctx.input("network", "edges"), edges),
-        buildings=read_geoparquet(ctx.input("ingest", "buildings")).to_crs(crs),
-        water_points=read_geoparquet(ctx.input("ingest", "water_points")),
-        water_bodies=read_geoparquet(ctx.input("ingest", "water_bodies")),
+        truck=contracts.truck_flags(paths, edges),
+        buildings=contracts.read_table(
+            paths, contracts.BUILDINGS, ("footprint_m2", "floor_area_m2"), crs=crs
+        ),
+        water_points=contracts.read_table(paths, contracts.WATER_POINTS, crs=crs),
+        water_bodies=contracts.read_table(paths, contracts.WATER_BODIES, crs=crs),
         wards=wards,
     )
 
@@ -703,18 +701,17 @@ def run(ctx: StageContext) -> dict[str, Any]:
         geometry=inp.buildings.geometry.to_numpy(),
         crs=config.crs,
     )
-    write_parquet(
-        sources.assign(ward_id=inp.wards["ward_id"].to_numpy()[source_ward]),
-        ctx.output("sources"),
+    contracts.write_table(
+        ctx, contracts.SOURCES, sources.assign(ward_id=inp.wards["ward_id"].to_numpy()[source_ward])
     )
     rejects.to_csv(ctx.output("source_rejects"), index=False, encoding="utf-8")
-    write_parquet(bw, ctx.output("building_water"))
-    write_parquet(reach.street, ctx.output("street_water"))
-    write_parquet(reach.stretches, ctx.output("reach"))
-    write_parquet(reach.gaps, ctx.output("spacing_gaps"))
-    write_parquet(candidates, ctx.output("hydrant_candidates"))
-    write_parquet(wards_out, ctx.output("water_wards"))
-    write_parquet(gaps_cells.reset_index(), ctx.output("dense_gaps"))
+    contracts.write_table(ctx, contracts.BUILDING_WATER, bw)
+    contracts.write_table(ctx, contracts.STREET_WATER, reach.street)
+    contracts.write_table(ctx, contracts.REACH, reach.stretches)
+    contracts.write_table(ctx, contracts.SPACING_GAPS, reach.gaps)
+    contracts.write_table(ctx, contracts.HYDRANTS, candidates)
+    contracts.write_table(ctx, contracts.WATER_WARDS, wards_out)
+    contracts.write_table(ctx, contracts.DENSE_GAPS, gaps_cells.reset_index())
     summary = _summary(
         sources, rejects, reach.table, street=reach.street, gaps=reach.gaps,
         candidates=candidates, dense=gaps_cells, cand_info=cand_info,
@@ -722,7 +719,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     summary["weight_kind"] = weight_kind
     summary["authority_files"] = file_stats
     summary["seconds"] = round(time.perf_counter() - t0, 3)
-    write_json(summary, ctx.output("water_summary"))
+    contracts.write_summary(ctx, contracts.WATER_SUMMARY, summary)
     return summary
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
+from pipeline.contracts import STAMP
 from pipeline.paths import PROJECT_ROOT
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pandas as pd
+
+    from pipeline.contracts import Artifact
+    from pipeline.paths import ProvincePaths
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -73,3 +80,19 @@ def town_project(project: Project, town_pbf: Path, town_boundary: Path) -> Proje
         "town", {"osm": {"file": str(town_pbf)}, "boundary": {"file": str(town_boundary)}}
     )
     return project
+
+
+def write_stand_in(paths: ProvincePaths, art: Artifact, frame: pd.DataFrame) -> None:
+    """Write an artifact as its stage would (stamped, with a manifest entry): a test's stand-in.
+
+    The stage's manifest entry is kept when there is one (the file then passes for its output),
+    else made with the key ``stand-in-<stage>``.
+    """
+    manifest = json.loads(paths.manifest.read_text("utf-8")) if paths.manifest.exists() else {}
+    entry = manifest.setdefault(art.stage, {"key": f"stand-in-{art.stage}", "summary": {}})
+    out = frame.copy(deep=False)
+    out.attrs = {STAMP: {"stage": art.stage, "artifact": art.name, "key": entry["key"]}}
+    path = art.path(paths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.to_parquet(path)
+    paths.manifest.write_text(json.dumps(manifest), "utf-8")

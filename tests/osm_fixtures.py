@@ -226,6 +226,34 @@ TOWN_COUNTS = {
 TOWN_BOUNDS = (-50.0, -50.0, 300.0, 200.0)
 
 
+#: The town's two wards (:func:`ward_geojson`): W1 "Phường Kinh Bắc" is x < 160 m, W2 "Xã Hòa
+#: Long" (population unknown) is x >= 160 m.
+WARD_SPLIT_X = 160.0
+
+
+def ward_geojson(path: Path) -> Path:
+    """Write the town's two wards as a WGS84 GeoJSON file (the ``wards.file`` config input).
+
+    They reach 10 m beyond :data:`TOWN_BOUNDS`: ingest clips them to the boundary.
+    """
+    x0, y0, x1, y1 = TOWN_BOUNDS
+    m = 10.0
+    boxes = [(x0 - m, y0 - m, WARD_SPLIT_X, y1 + m), (WARD_SPLIT_X, y0 - m, x1 + m, y1 + m)]
+    props = [
+        {"code": "W1", "name": "Phường Kinh Bắc", "type": "phường", "population_2025": 12000},
+        {"code": "W2", "name": "Xã Hòa Long", "type": "xã", "population_2025": None},
+    ]
+    features = []
+    for (a, b, c, d), p in zip(boxes, props, strict=True):
+        ring = [lonlat(a, b), lonlat(c, b), lonlat(c, d), lonlat(a, d), lonlat(a, b)]
+        features.append(
+            {"type": "Feature", "properties": p,
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        )  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "utf-8")
+    return path
+
+
 #: The shipped 2025 Bắc Ninh boundary and commune table (data/reference/bac_ninh/).
 BAC_NINH_REF = PROJECT_ROOT / "data" / "reference" / "bac_ninh"
 #: Where the town sits in a Bắc Ninh-shaped extract: Bắc Ninh city (106.06 E, 21.18 N).

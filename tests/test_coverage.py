@@ -10,13 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipeline._errors import InputDataError, MissingInputError
 from pipeline.config import load_config
 from pipeline.coverage import coverage_matrix, street_arrays
 from pipeline.paths import ProvincePaths
 from pipeline.routing import snap_to_edges
 from pipeline.stage import run_stage
-from pipeline.truck_network import read_truck_flags
 from tests.conftest import Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
@@ -216,17 +214,6 @@ def test_coverage_matrix_and_fallback_classes():
     )
     # Demand 0 (x=250) is 250 / 150 / 50 s from nodes 1 / 2 / 3; demand 1 (x=20): 20 / 80 / 280.
     assert cov.toarray().tolist() == [[False, True], [True, True], [True, False]]
-
-
-def test_missing_network_columns_are_an_error_not_a_default(tmp_path):
-    """Coverage never guesses the truck streets: no network artifact or column, no run."""
-    edges = pd.DataFrame(index=pd.MultiIndex.from_tuples([(1, 2, 0)], names=["u", "v", "key"]))
-    with pytest.raises(MissingInputError, match="run the network stage"):
-        read_truck_flags(tmp_path / "network" / "edges.parquet", edges)
-    path = tmp_path / "edges.parquet"
-    pd.DataFrame({"u": [1], "v": [2], "key": [0], "truck_ok": [True]}).to_parquet(path)
-    with pytest.raises(InputDataError, match="truck_connected"):
-        read_truck_flags(path, edges)
 
 
 def test_no_station_suggests_sites(tmp_path):

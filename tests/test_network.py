@@ -9,7 +9,7 @@ import pytest
 import shapely
 from scipy import sparse
 
-from pipeline import paths as paths_mod
+from pipeline import contracts
 from pipeline.config import WIDTH_SOURCES, load_config
 from pipeline.hose import bottleneck_to_sources, direct_truck_access
 from pipeline.paths import ProvincePaths
@@ -17,7 +17,7 @@ from pipeline.routing import multi_source_dijkstra
 from pipeline.stage import run_pipeline, run_stage
 from pipeline.topology import Topology
 from pipeline.truck_network import find_dead_ends, truck_components
-from tests.conftest import SHARED_DATA, Project
+from tests.conftest import SHARED_DATA, Project, write_stand_in
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
 #: The alley Ngõ 12 runs from B(200, 0) north to (200, 80) between row houses 2.0 m apart.
@@ -278,11 +278,10 @@ def test_no_station_still_finds_the_network_and_says_so(project, tmp_path, caplo
     assert not _edge(edges, 11, 12)["truck_connected"]
 
 
-def test_wards_from_the_ingest_layer(project, tmp_path, monkeypatch):
+def test_wards_from_the_ingest_layer(project, tmp_path):
     paths = _project(project, tmp_path, slug="wards")
     config = load_config("wards", root=project.root)
     run_pipeline("ingest", config, paths)
-    monkeypatch.setitem(paths_mod.ARTIFACTS["ingest"], "wards", "ingest/wards.parquet")
     wards = gpd.GeoDataFrame(
         {"ward_id": [1, 2], "name": ["Phường Tây", "Xã Đông"], "ward_type": ["phường", "xã"],
          "population": [np.nan, 1000.0], "area_km2": [0.1, 0.1], "approximate": [False, False]},
@@ -290,7 +289,7 @@ def test_wards_from_the_ingest_layer(project, tmp_path, monkeypatch):
                   shapely.box(X0 + 250, Y0 - 200, X0 + 800, Y0 + 300)],
         crs="EPSG:32648",
     )  # fmt: skip
-    wards.to_parquet(paths.outputs / "ingest" / "wards.parquet")
+    write_stand_in(paths, contracts.WARDS, wards)
     run_stage("network", config, paths)
     table = _read(paths, "wards").set_index("ward")
     assert list(table.index) == ["Phường Tây", "Xã Đông"]

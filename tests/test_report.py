@@ -20,8 +20,7 @@ from pipeline.report_inputs import INPUTS, read_input, stage_available
 from pipeline.report_pages import _sources, network_notes, osm_data_date
 from pipeline.stage import _outputs_exist, run_pipeline
 from tests.browser import chromium_paths, open_maps
-from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
-from tests.report_fixtures import ward_geojson, write_upstream
+from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town, ward_geojson
 from tests.text_scan import codes_in, scan_outputs
 
 SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
@@ -29,7 +28,7 @@ SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
 
 @pytest.fixture(scope="module")
 def town_run(tmp_path_factory):
-    """Ingest the town, add the upstream artifacts, run the report once (Vietnamese)."""
+    """Run every stage on the town, the report once (Vietnamese)."""
     from tests.conftest import Project
 
     tmp = tmp_path_factory.mktemp("report")
@@ -45,8 +44,6 @@ def town_run(tmp_path_factory):
     )  # fmt: skip
     config = load_config("town", root=project.root)
     paths = ProvincePaths("town", project.root)
-    run_pipeline("ingest", config, paths)
-    write_upstream(paths)
     result = run_pipeline("report", config, paths)
     return config, paths, result["report"]["summary"]
 

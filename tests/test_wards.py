@@ -8,12 +8,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipeline._errors import MissingInputError
 from pipeline.boundary import read_vector
 from pipeline.config import load_config
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline
-from pipeline.wards import build_wards, read_wards, ward_columns, ward_rows
+from pipeline.wards import build_wards, ward_columns, ward_rows
 from tests.osm_fixtures import lonlat
 
 
@@ -103,21 +102,13 @@ def test_commune_table_rejects_go_to_the_ingest_rejects_csv(town_project, tmp_pa
     assert [(f["file"], f["used"], f["skipped"]) for f in files] == [("communes.csv", 2, 1)]
 
 
-def test_one_reader_and_one_rule(tmp_path):
+def test_one_rule():
     wards = gpd.GeoDataFrame(
         {"ward_id": ["07210", "09295"], "name": ["Bắc Giang", "Bồng Lai"]},
         geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)],
         crs="EPSG:32648",
     )
-    path = tmp_path / "wards.parquet"
-    wards.to_parquet(path)
-    got, note = read_wards(path, "EPSG:32648")
-    assert note == "ward polygons"
-    assert got["ward_id"].tolist() == ["07210", "09295"]
-    assert got["area_km2"].tolist() == pytest.approx([0.01, 0.01])
     # Inside a ward, else the nearest one; a missing geometry has none.
     pts = np.array([shapely.Point(50, 50), shapely.Point(150, 50), shapely.Point(250, 50), None])
-    assert ward_rows(pts, got).tolist() == [0, 1, 1, -1]
-    assert ward_columns(pts, got)["ward"].tolist() == ["Bắc Giang", "Bồng Lai", "Bồng Lai", None]
-    with pytest.raises(MissingInputError, match="run the ingest stage"):
-        read_wards(tmp_path / "none.parquet", "EPSG:32648")
+    assert ward_rows(pts, wards).tolist() == [0, 1, 1, -1]
+    assert ward_columns(pts, wards)["ward"].tolist() == ["Bắc Giang", "Bồng Lai", "Bồng Lai", None]

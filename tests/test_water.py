@@ -10,13 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipeline._errors import InputDataError
+from pipeline import contracts
 from pipeline.config import load_config
-from pipeline.graph import read_graph_layers
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline, run_stage
-from pipeline.water import read_truck_flags
-from tests.conftest import SHARED_DATA, Project
+from tests.conftest import SHARED_DATA, Project, write_stand_in
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
 NON_TRUCK = {"footway", "path", "steps", "pedestrian", "cycleway"}
@@ -79,16 +77,12 @@ def csv_rows() -> str:
 
 def write_network_edges(paths: ProvincePaths) -> None:
     """Stand-in for the network stage: trucks use every street but footways and the like."""
-    _, edges = read_graph_layers(
-        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
-    )
+    _, edges = contracts.read_graph(paths)
     net = pd.DataFrame(
         {"truck_ok": ~edges["highway"].isin(NON_TRUCK).to_numpy(), "truck_connected": True},
         index=edges.index,
     )
-    target = paths.artifact("network", "edges")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    net.reset_index().to_parquet(target)
+    write_stand_in(paths, contracts.EDGES, net.reset_index())
 
 
 @pytest.fixture(scope="module")
@@ -232,14 +226,6 @@ def test_spacing_gaps_and_candidates(water_project):
     # C-D: 135 m at C, 180 m at D: within 150 m only its first 15 m
     assert cd["covered_m"] == pytest.approx(15, abs=0.05)
     assert cd["hydrant_distance_max_m"] == pytest.approx(180, abs=0.05)
-
-
-def test_missing_network_columns_is_an_error(tmp_path):
-    path = tmp_path / "edges.parquet"
-    idx = pd.MultiIndex.from_tuples([(1, 2, 0)], names=["u", "v", "key"])
-    pd.DataFrame({"truck_ok": [True]}, index=idx).to_parquet(path)
-    with pytest.raises(InputDataError, match="truck_connected"):
-        read_truck_flags(path, pd.DataFrame(index=idx))
 
 
 @pytest.mark.shared_data

@@ -1,0 +1,205 @@
+"""Data contracts between the stages: what each stage writes, what later stages may read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from pipeline import contracts
+from pipeline._errors import InputDataError, MissingInputError, StaleInputError, ValidationError
+from pipeline.config import load_config
+from pipeline.paths import ProvincePaths
+from pipeline.stage import StageContext, run_pipeline, run_stage
+from tests.conftest import Project
+from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town, ward_geojson
+
+
+@pytest.fixture(scope="module")
+def town_stages(tmp_path_factory):
+    """Every stage but the report on the town with its two wards."""
+    tmp = tmp_path_factory.mktemp("contracts")
+    project = Project(tmp / "project")
+    project.province(
+        "town",
+        {"osm": {"file": str(town().write(tmp / "town.osm.pbf"))},
+         "boundary": {"file": str(boundary_geojson(tmp / "b.geojson", *TOWN_BOUNDS))},
+         "wards": {"file": str(ward_geojson(tmp / "wards.geojson"))}},
+    )  # fmt: skip
+    config = load_config("town", root=project.root)
+    paths = ProvincePaths("town", project.root)
+    for stage in ("water", "coverage"):
+        run_pipeline(stage, config, paths)
+    return config, paths
+
+
+@pytest.fixture
+def copy(town_stages, tmp_path):
+    """A copy of the town's outputs to break."""
+    config, paths = town_stages
+    shutil.copytree(paths.outputs, tmp_path / "outputs" / "town")
+    return config, ProvincePaths("town", tmp_path)
+
+
+def _manifest(paths):
+    return json.loads(paths.manifest.read_text("utf-8"))
+
+
+def _rewrite(paths, art, frame, key):
+    """Write ``frame`` over an artifact with a stamp of ``key``, as a stage would."""
+    frame.attrs = {contracts.STAMP: {"stage": art.stage, "artifact": art.name, "key": key}}
+    frame.to_parquet(art.path(paths))
+
+
+def test_every_artifact_keeps_its_contract(town_stages):
+    _, paths = town_stages
+    manifest = _manifest(paths)
+    for art in contracts.TABLES.values():
+        frame = contracts.read_table(paths, art)
+        have = set(frame.columns) | set(frame.index.names)
+        assert set(art.columns) | set(art.index) <= have, art.label
+        assert list(frame.index.names) == list(art.index or frame.index.names), art.label
+        assert contracts.table_stamp(art.path(paths))["key"] == manifest[art.stage]["key"]
+    for summ in contracts.SUMMARIES.values():
+        data = contracts.read_summary(paths, summ)
+        assert set(summ.keys) <= set(data), summ.stage
+        assert contracts.STAMP not in data  # the stamp is the reader's, not the caller's
+        assert data == manifest[summ.stage]["summary"]  # the file says what the manifest says
+
+
+def test_readers_read_only_what_is_asked(town_stages):
+    config, paths = town_stages
+    b = contracts.read_table(
+        paths, contracts.BUILDINGS, ("floor_area_m2",), geometry="anchor", crs=config.crs
+    )
+    assert list(b.columns) == ["floor_area_m2", "geometry"]
+    assert b.index.name == "building_id"
+    assert len(b) == 4
+    assert set(shapely.get_type_id(b.geometry.to_numpy())) == {0}  # one point per building
+    full = contracts.read_table(paths, contracts.BUILDINGS)
+    assert shapely.within(b.geometry.to_numpy(), full.geometry.loc[b.index].to_numpy()).all()
+    deep = contracts.read_table(
+        paths, contracts.DEEP_BUILDINGS, ("deep",), geometry_if=(("deep", (True,)),)
+    )
+    assert (deep.geometry.notna() == deep["deep"]).all()  # shapes only where asked
+    water = contracts.read_table(paths, contracts.BUILDING_WATER, ("covered",), geometry="none")
+    assert isinstance(water, pd.DataFrame)
+    assert not isinstance(water, gpd.GeoDataFrame)
+    assert list(water.columns) == ["covered"]
+    edges = contracts.read_table(paths, contracts.EDGES, ("truck_ok",), geometry="none")
+    assert edges.index.names == ["u", "v", "key"]
+    with pytest.raises(ValueError, match="not in its contract"):
+        contracts.read_table(paths, contracts.EDGES, ("no_such_column",))
+
+
+def test_wards_and_truck_flags(town_stages):
+    config, paths = town_stages
+    wards, note = contracts.read_wards(paths, config.crs)
+    assert note == "ward polygons"
+    assert wards["ward_id"].tolist() == ["W1", "W2"]
+    assert wards["name"].tolist() == ["Phường Kinh Bắc", "Xã Hòa Long"]
+    nodes, edges = contracts.read_graph(paths)
+    assert nodes.index.name == "osmid"
+    ok = contracts.truck_flags(paths, edges)
+    net = contracts.read_table(paths, contracts.EDGES, ("truck_ok", "truck_connected"))
+    expected = (net["truck_ok"] & net["truck_connected"]).reindex(edges.index)
+    assert ok.tolist() == expected.tolist()
+    assert 0 < ok.sum() < len(ok)  # the footway and the alley are not truck streets
+
+
+def test_a_missing_artifact_names_the_stage_to_run(tmp_path):
+    paths = ProvincePaths("town", tmp_path)
+    with pytest.raises(MissingInputError, match=r"network/edges\.parquet: not found; run the "
+                       r"network stage first \(make network PROVINCE=town\)"):  # fmt: skip
+        contracts.read_table(paths, contracts.EDGES, ("truck_ok",))
+    with pytest.raises(MissingInputError, match=r"water/summary\.json: not found"):
+        contracts.read_summary(paths, contracts.WATER_SUMMARY)
+
+
+def test_stale_artifacts_are_refused(copy):
+    _, paths = copy
+    manifest = _manifest(paths)
+    edges = contracts.EDGES.path(paths)
+    frame = gpd.read_parquet(edges)
+    # Written by hand (no stamp): not a stage's output.
+    frame.attrs = {}
+    frame.to_parquet(edges)
+    with pytest.raises(StaleInputError, match=r"edges\.parquet: stale: no stage key"):
+        contracts.read_table(paths, contracts.EDGES, ("truck_ok",))
+    # Written by an older network run than the one the manifest records.
+    _rewrite(paths, contracts.EDGES, frame, "0ld" * 20)
+    with pytest.raises(StaleInputError, match=r"written by a network run with key 0ld0ld"):
+        contracts.read_table(paths, contracts.EDGES, ("truck_ok",))
+    with pytest.raises(StaleInputError, match="make network PROVINCE=town FORCE=1"):
+        contracts.truck_flags(paths, frame)
+    # No manifest entry for the stage: nothing says a finished run wrote the files.
+    del manifest["network"]
+    paths.manifest.write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(StaleInputError, match=r"manifest\.json has no network entry"):
+        contracts.read_table(paths, contracts.ALLEYS, ("alley_id",))
+    with pytest.raises(StaleInputError, match=r"manifest\.json has no network entry"):
+        contracts.read_summary(paths, contracts.NETWORK_SUMMARY)
+    # The ingest artifacts are still fine.
+    assert len(contracts.read_table(paths, contracts.BUILDINGS, ("floor_area_m2",))) == 4
+
+
+def test_a_missing_upstream_column_is_an_error_not_a_default(copy):
+    """Coverage and water never guess the truck streets: no column, no run."""
+    config, paths = copy
+    key = _manifest(paths)["network"]["key"]
+    original = gpd.read_parquet(contracts.EDGES.path(paths))
+    frame = original.drop(columns="truck_connected")
+    _rewrite(paths, contracts.EDGES, frame, key)
+    with pytest.raises(InputDataError, match=r"edges\.parquet: column\(s\) truck_connected "
+                       r"missing; rerun the network stage"):  # fmt: skip
+        contracts.truck_flags(paths, frame.set_index(["u", "v", "key"]))
+    for stage in ("coverage", "water"):
+        with pytest.raises(InputDataError, match="truck_connected missing"):
+            run_stage(stage, config, paths, force=True)
+        assert stage not in _manifest(paths)  # no half-made outputs left as done
+    # An edge of the street graph the network stage did not classify is an error too.
+    _rewrite(paths, contracts.EDGES, original.iloc[1:], key)
+    _, graph_edges = contracts.read_graph(paths)
+    with pytest.raises(InputDataError, match=r"1 ingest edge\(s\) missing"):
+        contracts.truck_flags(paths, graph_edges)
+    # A summary key the report reads, missing.
+    summary = contracts.NETWORK_SUMMARY.path(paths)
+    data = json.loads(summary.read_text("utf-8"))
+    del data["truck_min_width_m"]
+    summary.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(InputDataError, match=r"summary\.json: key\(s\) truck_min_width_m missing"):
+        contracts.read_summary(paths, contracts.NETWORK_SUMMARY)
+
+
+def test_another_crs_is_an_error(copy):
+    config, paths = copy
+    key = _manifest(paths)["ingest"]["key"]
+    wards = gpd.read_parquet(contracts.WARDS.path(paths)).to_crs(4326)
+    _rewrite(paths, contracts.WARDS, wards, key)
+    with pytest.raises(InputDataError, match=r"wards\.parquet: CRS EPSG:4326 is not the project"):
+        contracts.read_wards(paths, config.crs)
+
+
+def test_stages_write_only_what_their_contract_promises(copy):
+    config, paths = copy
+    ctx = StageContext(stage="network", config=config, paths=paths, key="k")
+    edges = contracts.read_table(paths, contracts.EDGES)
+    with pytest.raises(ValidationError, match=r"network/edges lacks column.* truck_ok"):
+        contracts.write_table(ctx, contracts.EDGES, edges.drop(columns="truck_ok"))
+    with pytest.raises(ValidationError, match="cannot write water/sources"):
+        contracts.write_table(ctx, contracts.SOURCES, edges)
+    with pytest.raises(ValidationError, match=r"lacks key.* truck_min_width_m"):
+        contracts.write_summary(ctx, contracts.NETWORK_SUMMARY, {"street_km": 1.0})
+    assert not list(paths.outputs.rglob("*.tmp"))  # refused before anything was written
+    contracts.write_table(ctx, contracts.EDGES, edges)
+    written = contracts.EDGES.path(paths).with_name("edges.parquet.tmp")
+    assert contracts.table_stamp(written) == {"stage": "network", "artifact": "edges", "key": "k"}
+    assert edges.attrs == {}  # the caller's frame is left as it was
+    back = gpd.read_parquet(written)
+    assert back.index.names == ["u", "v", "key"]
+    assert np.array_equal(back["truck_ok"].to_numpy(), edges["truck_ok"].to_numpy())
