@@ -169,8 +169,8 @@ NETWORK_WARDS = Artifact(
 NETWORK_SUMMARY = Summary(
     "network",
     "network_summary",
-    ("street_km", "truck_min_width_m", "truck_connected_km", "width_class", "alleys",
-     "buildings", "deep_buildings", "station_note", "truck_km_reachable_share",
+    ("street_km", "truck_min_width_m", "hose_reach_m", "truck_connected_km", "width_class",
+     "alleys", "buildings", "deep_buildings", "station_note", "truck_km_reachable_share",
      "authority_files"),
 )  # fmt: skip
 
@@ -222,7 +222,15 @@ WATER_WARDS = Artifact(
 WATER_SUMMARY = Summary(
     "water",
     "water_summary",
-    ("sources", "usable_by_kind", "buildings", "buildings_without_water", "authority_files"),
+    (
+        "sources",
+        "usable_by_kind",
+        "buildings",
+        "buildings_without_water",
+        "hydrant_reach_m",
+        "natural_reach_m",
+        "authority_files",
+    ),
 )
 
 # --- coverage --------------------------------------------------------------------------------
@@ -277,7 +285,7 @@ COVERAGE_WARDS = Artifact(
 )  # fmt: skip
 COVERAGE_SUMMARY = Summary(
     "coverage", "coverage_summary", ("buildings", "dense_cells", "dense_unreached_cells",
-                                     "scenarios")
+                                     "scenarios", "target_time_s")
 )  # fmt: skip
 
 #: Every table of the contract, by ``(stage, name)``.
@@ -662,3 +670,44 @@ def truck_flags(paths: ProvincePaths, edges: pd.DataFrame) -> np.ndarray:
         raise InputDataError(msg)
     out: np.ndarray = aligned.to_numpy(dtype=bool, copy=True)
     return out
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The thresholds the stages applied, as their summaries recorded them.
+
+    The legends, the report's text, the shortlists' reasons and the thresholds table read
+    them here, so they say what was used (Hà Nội's urban rule: trucks need 4 m, not 3.5 m).
+    """
+
+    truck_min_width_m: float
+    hose_reach_m: float
+    hydrant_reach_m: float
+    natural_reach_m: float
+    target_time_s: float
+
+    def by_key(self) -> dict[str, float]:
+        """Return the values by config key path (for :func:`pipeline.shortlists.thresholds_table`).
+
+        The truck width is not among them: the config lists both rules (3.5 m, and 4 m in
+        renovated urban areas) with their sources, and the summary names which one applied.
+        """
+        return {
+            "access.hose_reach_from_truck_road_m": self.hose_reach_m,
+            "water.hydrant_reach_m": self.hydrant_reach_m,
+            "response.target_time_s": self.target_time_s,
+        }
+
+
+def applied_thresholds(paths: ProvincePaths) -> Applied:
+    """Read :class:`Applied` from the network, water and coverage summaries."""
+    net = read_summary(paths, NETWORK_SUMMARY)
+    wat = read_summary(paths, WATER_SUMMARY)
+    cov = read_summary(paths, COVERAGE_SUMMARY)
+    return Applied(
+        truck_min_width_m=float(net["truck_min_width_m"]),
+        hose_reach_m=float(net["hose_reach_m"]),
+        hydrant_reach_m=float(wat["hydrant_reach_m"]),
+        natural_reach_m=float(wat["natural_reach_m"]),
+        target_time_s=float(cov["target_time_s"]),
+    )

@@ -718,6 +718,7 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
         buildings, cells, dense_unreached, scen, config.response.isochrone_breaks_min,
         weight_col, len(net.drive),
     )  # fmt: skip
+    summary["target_time_s"] = target_s  # the target applied (the report reads it here)
     summary["siting"] = {
         **site.info,
         "dense_uncovered_cells": int(need.sum()),

@@ -644,6 +644,10 @@ def ward_summary(
     out = out.rename(columns={"name": "ward"})
     int_cols = [c for c in out.columns if c.startswith("n_")]
     out[int_cols] = out[int_cols].astype(np.int64)
+    # as the summary: km to the metre, shares to 0.01 % (what the report shows, unchanged)
+    km_cols = [c for c in out.columns if c.endswith("_km")]
+    out[km_cols] = out[km_cols].round(3)
+    out[["deep_share", "truck_share"]] = out[["deep_share", "truck_share"]].round(4)
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -13,8 +12,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.access import truck_min_width_m
 from pipeline.addresses import nearest_house_number, nearest_street
+from pipeline.contracts import Applied, anchor_points, applied_thresholds
 from pipeline.i18n import Language, check_language, t
 from pipeline.maps import (
     MapData,
@@ -25,14 +24,12 @@ from pipeline.maps import (
 )
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
-    INPUTS,
     assign_wards,
     building_risk,
     drawn_deep,
     load_data,
     load_wards,
     people_rate,
-    stage_available,
     ward_table,
 )
 from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
@@ -40,7 +37,6 @@ from pipeline.report_pdf import INSTALL_HINT, pdf_engine_problem, write_pdf
 from pipeline.shortlist_rows import build_rows
 from pipeline.shortlists import (
     LISTS,
-    anchor_points,
     finish_list,
     thresholds_table,
     ward_list,
@@ -49,13 +45,11 @@ from pipeline.shortlists import (
     write_xlsx,
 )
 from pipeline.vn2000 import zone_crs, zone_label
-from pipeline.water import natural_reach_m
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pipeline.config import ProvinceConfig
-    from pipeline.paths import ProvincePaths
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
@@ -83,8 +77,10 @@ def build_shortlists(
     rate: pd.Series,
     config: ProvinceConfig,
     lang: Language,
+    *,
+    applied: Applied,
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Return every shortlist that has an upstream source (full, ranked) and the ward ranking.
+    """Return every shortlist (full, ranked) and the ward ranking.
 
     Parameters
     ----------
@@ -99,6 +95,8 @@ def build_shortlists(
         The province config.
     lang
         {"vi", "en"}: reasons and evidence.
+    applied
+        The thresholds the stages applied (:func:`pipeline.contracts.applied_thresholds`).
 
     Returns
     -------
@@ -110,17 +108,13 @@ def build_shortlists(
     specs = {s.name: s for s in LISTS}
     max_m = config.report.address_search_m
     out: dict[str, gpd.GeoDataFrame] = {}
-    for name, df in build_rows(data, rate, config, lang).items():
+    for name, df in build_rows(data, rate, config, lang, applied=applied).items():
         pts = street_points(df, data.get("graph_nodes"))
         own = df["name"].to_numpy() if "name" in df.columns else None
         df["street"] = nearest_street(pts, data["edges"], max_m=max_m, exclude=own)
         df["house_number"] = nearest_house_number(pts, data["buildings"], max_m=max_m)
         out[name] = finish_list(df, specs[name], wards=wtable, vn2000=vn2000)
-    w = wtable.copy()
-    for name, col in (("alleys_to_widen", "n_alleys_to_widen"), ("field_check", "n_field_check")):
-        if name in out:
-            w[col] = w["ward_id"].map(out[name].groupby("ward_id").size()).fillna(0).astype(int)
-    out["wards_by_risk"] = ward_list(w)
+    out["wards_by_risk"] = ward_list(wtable)
     return out
 
 
@@ -164,20 +158,6 @@ def site_layer(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
 
 
-def applied_truck_width_m(paths: ProvincePaths, config: ProvinceConfig) -> float:
-    """Return the truck width threshold the network stage applied (its summary), else the rule.
-
-    Hà Nội's inner city takes the urban renovation width (4 m), not the 3.5 m default: the
-    legend must say what was used.
-    """
-    path = paths.artifact("network", "network_summary")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8")).get("truck_min_width_m")
-    except (OSError, ValueError):
-        value = None
-    return float(value) if value is not None else float(truck_min_width_m(config.access))
-
-
 def _view_bounds(
     area: Any,  # noqa: ANN401 - a shapely geometry
     layers: list[gpd.GeoDataFrame | None],
@@ -213,17 +193,17 @@ def render_maps(
     map_path: Path,
     wards_dir: Path,
     assets: tuple[str, str] | None,
-    paths: ProvincePaths,
+    applied: Applied,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Write the province map and one map per ward; return sizes and counts."""
+    """Write the province map and one map per ward; return sizes and counts.
+
+    The legends give the thresholds the stages applied (``applied``).
+    """
     from tqdm import tqdm  # noqa: PLC0415
 
-    truck = applied_truck_width_m(paths, config)
-    reach_m = {
-        "hydrant": config.water.hydrant_reach_m.value,
-        "natural": natural_reach_m(config.water),
-    }
+    truck = applied.truck_min_width_m
+    reach_m = {"hydrant": applied.hydrant_reach_m, "natural": applied.natural_reach_m}
     full = MapData(
         wards=wtable,
         edges=data["edges"],
@@ -336,12 +316,13 @@ def run(ctx: StageContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     wards = load_wards(paths, config, lang)
     data = load_data(paths, config, wards)
-    brisk = building_risk(data, wards, config)
+    applied = applied_thresholds(paths)
+    brisk = building_risk(data, wards, config, applied)
     wtable = ward_table(data, wards, brisk)
     logger.info("report: %d wards, inputs read (%.1f s)", len(wtable), time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    lists = build_shortlists(data, wtable, people_rate(brisk), config, lang)
+    lists = build_shortlists(data, wtable, people_rate(brisk), config, lang, applied=applied)
     zone = zone_label(config.report.vn2000_zone)
     if config.report.vn2000_zone is None:
         logger.warning(
@@ -349,7 +330,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "UTM 48N, not in the province's own 3-degree zone"
         )
     top = config.report.shortlist_rows
-    params = threshold_rows(thresholds_table(config), lang)
+    params = threshold_rows(thresholds_table(config, applied.by_key()), lang)
     write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
     write_gpkg(lists, ctx.output("shortlists_gpkg"))
     write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
@@ -378,14 +359,14 @@ def run(ctx: StageContext) -> dict[str, Any]:
         map_path=ctx.output("map"),
         wards_dir=wards_dir,
         assets=assets,
-        paths=paths,
+        applied=applied,
         progress=ctx.progress,
     )
     province = config.name.vi if lang == "vi" else config.name.en
     write_index(wtable, wards_dir / "index.html", province, lang)
-    rows, figures = summary_rows(data, wtable, config, lang)
+    rows, figures = summary_rows(paths, wtable, lang)
     t0 = time.perf_counter()
-    page = report_html(ReportInputs(config, paths, lang, wtable, data, lists, rows))
+    page = report_html(ReportInputs(config, paths, lang, wtable, data, lists, rows, applied))
     ctx.output("report").write_text(page, encoding="utf-8")
     logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
     pdf_pages, outputs_off = None, []
@@ -405,9 +386,6 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "leaflet_inlined": assets is not None,
         "pdf_pages": pdf_pages,
         "outputs_off": outputs_off,
-        "stages_missing": sorted(
-            {s.stage for s in INPUTS.values() if not stage_available(s.stage)}
-        ),
     }
     logger.info(
         "report: map %.2f MB, %d ward maps, report.html and %s",

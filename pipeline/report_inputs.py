@@ -1,42 +1,36 @@
-"""Upstream artifacts of the report stage: the column registry, ward polygons, ward figures."""
+"""Upstream tables of the report stage: what it reads through the contracts, ward figures.
+
+The report reads every stage table through :mod:`pipeline.contracts` (:data:`INPUTS`) and
+shows the stages' own ward figures (:data:`STAGE_WARD_FIGURES`) and thresholds
+(:func:`pipeline.contracts.applied_thresholds`); it computes only what no stage owns: people
+per building and the ward ranking by people at risk, which combines the network, water and
+coverage flags.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
-import shapely
-from pyproj import CRS
 
-from pipeline._errors import InputDataError, MissingInputError
-from pipeline.contracts import read_wards
-from pipeline.paths import ARTIFACTS
+from pipeline import contracts
+from pipeline._errors import InputDataError
+from pipeline.contracts import Applied, Geometry, anchor_points, read_wards
 from pipeline.risk import COMPONENTS, people_per_building, ward_risk
-from pipeline.shortlists import (
-    anchor_points,
-)
 from pipeline.wards import WHOLE_PROVINCE, ward_ids
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.config import ProvinceConfig
     from pipeline.i18n import Language
     from pipeline.paths import ProvincePaths
 
 logger = logging.getLogger(__name__)
-
-#: ``ward_type`` of the one unit standing for the whole province when no ward layer exists.
-
 
 #: Columns of ``network/alleys`` the shortlists use (the issue 11 contract).
 ALLEY_COLUMNS: tuple[str, ...] = (
@@ -67,308 +61,160 @@ ALLEY_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Input:
-    """An upstream artifact the report reads and the columns it relies on.
+    """An upstream table the report reads (:mod:`pipeline.contracts`) and how.
 
-    ``columns`` maps each column name used here to the names accepted upstream (first found
-    wins, renamed to the key); ``required`` columns must be present, the others are optional.
-    When ``columns`` is given, only those columns (and the index) are read. ``geometry``:
-    "full" keeps the shapes, "anchor" keeps one point per row (a polygon's inner point, a
-    line's midpoint), "none" reads no geometry; with ``geometry_if`` (``(column, values)``
-    rules) only the rows matching a rule whose column exists keep their shape, the others get
-    none. Per-building tables are read this way, so the report never holds a province's
-    building polygons.
+    ``columns``: the contract's columns read (``None``: all); ``rename``: contract name ->
+    the report's name (for example today's response time ``time_s_existing`` -> ``time_s``);
+    ``geometry`` and ``geometry_if`` as in :func:`pipeline.contracts.read_table`: per-building
+    tables are read without shapes or as anchor points, so the report never holds a
+    province's building polygons. ``index``: the contract's row key is kept as the index
+    ("keep"), made a column ("column") or dropped ("drop").
     """
 
-    stage: str
-    name: str
-    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    required: tuple[str, ...] = ()
-    geometry: Literal["full", "anchor", "none"] = "full"
+    art: contracts.Artifact
+    columns: tuple[str, ...] | None = None
+    rename: dict[str, str] = field(default_factory=dict)
+    geometry: Geometry = "full"
     geometry_if: tuple[tuple[str, tuple[object, ...]], ...] = ()
+    index: Literal["keep", "column", "drop"] = "keep"
 
 
-#: Every upstream artifact and column the report uses: the one place to adjust at merge time.
+#: Every upstream table the report uses, and the columns it relies on.
 INPUTS: dict[str, Input] = {
-    "boundary": Input("ingest", "boundary"),
-    "wards": Input(
-        "ingest",
-        "wards",
-        {
-            "ward_id": ("ward_id", "code"),
-            "name": ("name", "name_vi"),
-            "ward_type": ("ward_type", "type"),
-            "population": ("population", "population_2025"),
-            "area_km2": ("area_km2",),
-            "approximate": ("approximate",),
-        },
-        ("ward_id",),
-    ),
     "buildings": Input(
-        "ingest",
-        "buildings",
-        {
-            "floor_area_m2": ("floor_area_m2",),
-            "housenumber": ("addr:housenumber", "addr_housenumber", "housenumber"),
-            "addr_street": ("addr:street", "addr_street"),
-        },
+        contracts.BUILDINGS,
+        ("floor_area_m2", "addr:housenumber", "addr:street"),
+        {"addr:housenumber": "housenumber", "addr:street": "addr_street"},
         geometry="anchor",
     ),
-    "stations": Input("ingest", "stations", {"name": ("name",), "status": ("status",)}),
-    "graph_nodes": Input("ingest", "graph_nodes", {"osmid": ("osmid",)}, ("osmid",)),
+    "stations": Input(contracts.STATIONS, ("name", "status")),
+    "graph_nodes": Input(contracts.GRAPH_NODES, (), index="column"),
     "edges": Input(
-        "network",
-        "edges",
-        {
-            "width_class": ("width_class",),
-            "width_m": ("width_m",),
-            "width_low_m": ("width_low_m",),
-            "width_high_m": ("width_high_m",),
-            "width_source": ("width_source",),
-            "width_evidence": ("width_evidence",),
-            "width_confidence": ("width_confidence",),
-            "truck_status": ("truck_status",),
-            "truck_status_reason": ("truck_status_reason",),
-            "highway": ("highway",),
-            "name": ("name",),
-            "reversed": ("reversed",),
-            "blocked": ("blocked",),
-            "length": ("length", "length_m"),
-        },
-        ("width_class",),
+        contracts.EDGES,
+        (
+            "width_class",
+            "width_m",
+            "width_low_m",
+            "width_high_m",
+            "width_source",
+            "width_evidence",
+            "width_confidence",
+            "truck_min_width_m",
+            "truck_status",
+            "truck_status_reason",
+            "highway",
+            "name",
+            "reversed",
+            "blocked",
+            "length",
+            "ward_id",
+        ),
+        index="drop",
     ),
-    "alleys": Input(
-        "network",
-        "alleys",
-        {c: (c,) for c in ALLEY_COLUMNS},
-        ALLEY_COLUMNS,
-    ),
+    "alleys": Input(contracts.ALLEYS, (*ALLEY_COLUMNS, "ward_id")),
     "deep_buildings": Input(
-        "network",
-        "deep_buildings",
-        {
-            "deep": ("deep",),
-            "deep_status": ("deep_status",),
-            "hose_distance_m": ("hose_distance_m",),
-            "bottleneck_width_m": ("bottleneck_width_m",),
-            "floor_area_m2": ("floor_area_m2",),
-        },
+        contracts.DEEP_BUILDINGS,
+        (
+            "deep",
+            "deep_status",
+            "hose_distance_m",
+            "bottleneck_width_m",
+            "floor_area_m2",
+            "ward_id",
+        ),
         # drawn on the maps: beyond hose reach, and uncertain (field check)
-        geometry_if=(("deep_status", ("deep", "uncertain")), ("deep", (True,))),
+        geometry_if=(("deep_status", ("deep", "uncertain")),),
     ),
     "fire_points": Input(
-        "network",
-        "fire_point_candidates",
-        {
-            c: (c,)
-            for c in ("rank", "mouth_node", "alley_id", "name", "depth_m", "n_deep_buildings")
-        },
-        ("mouth_node", "alley_id", "n_deep_buildings"),
+        contracts.FIRE_POINTS,
+        ("rank", "mouth_node", "alley_id", "name", "depth_m", "n_deep_buildings", "ward_id"),
     ),
-    "water_sources": Input(
-        "water",
-        "sources",
-        {"kind": ("kind",), "usable": ("usable",), "reason": ("reason",), "reach_m": ("reach_m",)},
-    ),
+    "water_sources": Input(contracts.SOURCES, ("kind", "usable", "reason", "reach_m", "ward_id")),
     "water_reach": Input(
-        "water",
-        "reach",
-        {c: (c,) for c in ("u", "v", "key", "kind", "reach_m", "from_m", "to_m", "length_m")},
-        ("kind",),
+        contracts.REACH, ("u", "v", "key", "kind", "reach_m", "from_m", "to_m", "length_m")
     ),
     "building_water": Input(
-        "water",
-        "building_water",
-        {"covered": ("covered",), "building_id": ("building_id",)},
-        ("covered",),
-        geometry="none",
+        contracts.BUILDING_WATER, ("covered", "ward_id"), geometry="none", index="column"
     ),
     "hydrants": Input(
-        "water",
-        "hydrant_candidates",
-        {
-            "rank": ("rank",),
-            "node_id": ("node_id", "node"),
-            "added_buildings": ("added_buildings", "n_buildings", "buildings_added"),
-            "added_floor_area_m2": ("added_floor_area_m2", "floor_area_m2", "floor_area_added_m2"),
-        },
+        contracts.HYDRANTS,
+        ("rank", "node_id", "added_buildings", "added_floor_area_m2", "ward_id"),
     ),
-    "isochrones": Input(
-        "coverage",
-        "isochrones",
-        {"minutes": ("minutes", "break_min", "time_min"), "scenario": ("scenario",)},
-        ("minutes",),
-    ),
+    "isochrones": Input(contracts.ISOCHRONES, ("break_min", "scenario"), {"break_min": "minutes"}),
     "building_times": Input(
-        "coverage",
-        "building_times",
-        {
-            # today's stations (the coverage stage's "existing" scenario)
-            "time_s": ("time_s", "time_s_existing", "response_time_s", "travel_time_s"),
-            "building_id": ("building_id",),
-        },
-        ("time_s",),
+        contracts.BUILDING_TIMES,
+        ("time_s_existing", "ward_id"),
+        # today's stations (the coverage stage's "existing" scenario)
+        {"time_s_existing": "time_s"},
         geometry="none",
+        index="column",
     ),
     "dense_unreached": Input(
-        "coverage",
-        "dense_unreached",
-        {
-            "floor_area_m2": ("floor_area_m2",),
-            "population": ("population",),
-            "time_s": ("time_s", "time_s_existing", "response_time_s"),
-        },
+        contracts.DENSE_UNREACHED,
+        ("floor_area_m2", "population", "time_s_existing", "ward_id"),
+        {"time_s_existing": "time_s"},
     ),
     "station_sites": Input(
-        "coverage",
-        "station_candidates",
-        {
-            "rank": ("rank",),
-            "station_id": ("station_id",),
-            "node_id": ("node", "node_id"),
-            "added_buildings": ("added_buildings",),
-            "added_floor_area_m2": ("added_floor_area_m2",),
-            "added_population": ("added_population",),
-            "added_dense_ha": ("added_dense_ha",),
-        },
+        contracts.STATION_SITES,
+        (
+            "rank",
+            "station_id",
+            "node",
+            "added_buildings",
+            "added_floor_area_m2",
+            "added_population",
+            "added_dense_ha",
+        ),
+        {"node": "node_id"},
     ),
-    "scenarios": Input("coverage", "scenarios"),
+    "scenarios": Input(contracts.SCENARIOS, geometry="none"),
+    # The stages' own ward figures: the report shows these, it does not recompute them.
+    "network_wards": Input(
+        contracts.NETWORK_WARDS,
+        (
+            "ward_id",
+            "street_km",
+            "truck_connected_km",
+            "truck_share",
+            "n_buildings",
+            "n_alleys",
+            "n_alleys_to_widen",
+            "n_alleys_field_check",
+        ),
+        geometry="none",
+    ),
+    "water_wards": Input(
+        contracts.WATER_WARDS,
+        ("ward_id", "buildings", "buildings_without_water"),
+        geometry="none",
+    ),
+    "coverage_wards": Input(
+        contracts.COVERAGE_WARDS, ("ward_id", "buildings", "median_time_s"), geometry="none"
+    ),
 }
 
 
-def artifact_path(paths: ProvincePaths, spec: Input) -> Path:
-    """Return the path of an :data:`INPUTS` artifact (the ARTIFACTS entry, else the contract's)."""
-    rel = ARTIFACTS.get(spec.stage, {}).get(spec.name, f"{spec.stage}/{spec.name}.parquet")
-    return paths.outputs / rel
-
-
-def stage_available(stage: str) -> bool:
-    """Return whether a stage's module exists in this version."""
-    return importlib.util.find_spec(f"pipeline.{stage}") is not None
-
-
-def read_input(paths: ProvincePaths, key: str, crs: str) -> gpd.GeoDataFrame | pd.DataFrame | None:
-    """Read one upstream artifact of :data:`INPUTS`, its columns renamed to the report's names.
-
-    Parameters
-    ----------
-    paths
-        The province's paths.
-    key
-        A key of :data:`INPUTS`.
-    crs
-        The project CRS; a layer in another CRS is an error.
-
-    Returns
-    -------
-    GeoDataFrame, DataFrame or None
-        ``None`` when the file is absent because its stage is not in this version (or, for the
-        ward layer, not made yet).
+def read_input(paths: ProvincePaths, key: str, crs: str) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read one upstream table of :data:`INPUTS` through its contract, renamed for the report.
 
     Raises
     ------
-    MissingInputError
-        The stage exists but its artifact does not (run ``make analyze`` first).
-    InputDataError
-        The file is unreadable, in another CRS, or lacks a required column.
+    MissingInputError, StaleInputError, InputDataError
+        From :func:`pipeline.contracts.read_table`: one line naming the file and the stage
+        to rerun.
     """
     spec = INPUTS[key]
-    path = artifact_path(paths, spec)
-    if not path.exists():
-        if stage_available(spec.stage) and spec.name in ARTIFACTS.get(spec.stage, {}):
-            msg = f"{path}: not found; run the {spec.stage} stage first (make analyze)"
-            raise MissingInputError(msg)
-        logger.warning("report: %s not found (stage %s not run); left out", path, spec.stage)
-        return None
-    try:
-        df = _read_parquet(path, spec)
-    except InputDataError:
-        raise
-    except Exception as e:
-        msg = f"{path}: cannot read as Parquet ({type(e).__name__}: {e})"
-        raise InputDataError(msg) from e
-    if isinstance(df, gpd.GeoDataFrame) and df.crs is not None and not df.crs.equals(crs):
-        msg = f"{path}: CRS {df.crs.to_string()} is not the project CRS {crs}; rerun its stage"
-        raise InputDataError(msg)
-    if df.index.name in {a for names in spec.columns.values() for a in names}:
-        df = df.reset_index()
-    renames = {}
-    for col, names in spec.columns.items():
-        found = next((n for n in names if n in df.columns), None)
-        if found is None and col in spec.required:
-            msg = (
-                f"{path}: required column {col!r} missing (accepted: {', '.join(names)}; "
-                f"found: {', '.join(map(str, df.columns))}); rerun the {spec.stage} stage"
-            )
-            raise InputDataError(msg)
-        if found is not None and found != col:
-            renames[found] = col
-    return df.rename(columns=renames)
-
-
-#: Rows whose geometry is decoded at a time when only an anchor point (or some rows) is kept.
-GEOMETRY_CHUNK = 200_000
-
-
-def _geo_meta(schema: Any) -> tuple[str | None, CRS | None]:  # noqa: ANN401 - a pyarrow schema
-    """Return the primary geometry column and its CRS from GeoParquet metadata."""
-    raw = (schema.metadata or {}).get(b"geo")
-    if raw is None:
-        return None, None
-    geo = json.loads(raw)
-    col = geo.get("primary_column")
-    crs = geo.get("columns", {}).get(col, {}).get("crs")
-    return col, (CRS.from_user_input(crs) if crs is not None else None)
-
-
-def _geometry_rows(
-    frame: pd.DataFrame, rules: tuple[tuple[str, tuple[object, ...]], ...]
-) -> np.ndarray:
-    """Rows keeping their shape: the first rule whose column exists decides (all without one)."""
-    for col, values in rules:
-        if col in frame.columns:
-            return frame[col].isin(list(values)).to_numpy()
-    return np.ones(len(frame), bool)
-
-
-def _read_parquet(path: Path, spec: Input) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Read the columns ``spec`` names (all when it names none) with the geometry it asks for."""
-    schema = pq.read_schema(path)
-    geom_col, file_crs = _geo_meta(schema)
-    pandas_meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
-    index_cols = [c for c in pandas_meta.get("index_columns", []) if isinstance(c, str)]
-    if spec.columns:
-        wanted = {n for names in spec.columns.values() for n in names}
-        wanted.update(col for col, _ in spec.geometry_if)
-        cols = [c for c in schema.names if c in wanted or c in index_cols]
-    else:
-        cols = [c for c in schema.names if c != geom_col]
-    if geom_col is None:
-        return pd.read_parquet(path, columns=cols or None)
-    if spec.geometry == "full" and not spec.geometry_if:
-        return gpd.read_parquet(path, columns=[*cols, geom_col])
-    table = pq.read_table(path, columns=[*cols, geom_col] if spec.geometry != "none" else cols)
-    frame = (
-        table.drop_columns([geom_col]).to_pandas()
-        if geom_col in table.column_names
-        else (table.to_pandas())
+    df = contracts.read_table(
+        paths,
+        spec.art,
+        spec.columns,
+        geometry=spec.geometry,
+        geometry_if=spec.geometry_if,
+        crs=crs,
     )
-    if spec.geometry == "none":
-        return frame
-    wkb = table.column(geom_col)
-    del table
-    keep = _geometry_rows(frame, spec.geometry_if)
-    geoms = np.full(len(frame), None, dtype=object)
-    for start in range(0, len(frame), GEOMETRY_CHUNK):
-        stop = min(start + GEOMETRY_CHUNK, len(frame))
-        rows = np.flatnonzero(keep[start:stop]) + start
-        if not len(rows):
-            continue
-        chunk = shapely.from_wkb(wkb.slice(start, stop - start).to_numpy(zero_copy_only=False))
-        chunk = chunk[rows - start]
-        geoms[rows] = (
-            anchor_points(gpd.GeoDataFrame(geometry=chunk)) if spec.geometry == "anchor" else chunk
-        )
-    return gpd.GeoDataFrame(frame, geometry=geoms, crs=file_crs)
+    if spec.index != "keep" and spec.art.index:
+        df = df.reset_index(drop=spec.index == "drop")
+    return df.rename(columns=spec.rename)
 
 
 def _slug(value: object) -> str:
@@ -407,24 +253,23 @@ def assign_wards(gdf: gpd.GeoDataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
 
 
 def _with_ward(
-    df: gpd.GeoDataFrame | pd.DataFrame | None,
+    df: gpd.GeoDataFrame | pd.DataFrame,
     wards: gpd.GeoDataFrame,
-    building_ward: pd.Series | None,
-) -> gpd.GeoDataFrame | pd.DataFrame | None:
-    """Add ``ward_id`` (and the ward's name as ``ward``) to a layer, spatially or by building."""
-    if df is None:
-        return None
+    building_ward: pd.Series,
+) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Give a layer ``ward_id`` and the ward's name (``ward``).
+
+    The stage's own ``ward_id`` when its table has one (one ward per row, decided once by
+    the stage); else by building (``building_ward``), else by where the row lies.
+    """
     # Freshly read frames, not shared: tagged in place (no copy of a province's rows).
-    by_building = building_ward is not None and (
-        "building_id" in df.columns or df.index.name == "building_id"
-    )
-    if by_building and building_ward is not None:
-        ids = df["building_id"] if "building_id" in df.columns else pd.Series(df.index, df.index)
+    if "ward_id" in df.columns:
+        df["ward_id"] = df["ward_id"].astype(object).where(df["ward_id"].notna(), None)
+    elif "building_id" in df.columns or df.index.name == "building_id":
+        ids = df["building_id"] if "building_id" in df.columns else df.index.to_series()
         df["ward_id"] = ids.map(building_ward).to_numpy()
     elif isinstance(df, gpd.GeoDataFrame):
         df["ward_id"] = assign_wards(df, wards).to_numpy()
-    elif building_ward is not None:
-        df["ward_id"] = pd.Series(df.index, df.index).map(building_ward).to_numpy()
     else:
         df["ward_id"] = None
     df["ward"] = df["ward_id"].map(wards.set_index("ward_id")["name"])
@@ -432,25 +277,27 @@ def _with_ward(
 
 
 def building_risk(
-    data: dict[str, Any], wards: gpd.GeoDataFrame, config: ProvinceConfig
+    data: dict[str, Any], wards: gpd.GeoDataFrame, config: ProvinceConfig, applied: Applied
 ) -> pd.DataFrame:
     """Return one row per building: ward, floor area, estimated people and the risk flags.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by building id: ``ward_id``, ``floor_area_m2``, ``people`` and the
-        :data:`pipeline.risk.COMPONENTS` flags (NaN where the stage behind a flag did not run).
+        Indexed by building id: ``ward_id`` (the network stage's), ``floor_area_m2``,
+        ``people`` and the :data:`pipeline.risk.COMPONENTS` flags: beyond hose reach (the
+        network stage's ``deep_status == "deep"``), without water (the water stage's
+        ``covered``), beyond the target time the coverage stage applied.
     """
     b = data["buildings"]
-    if b is None or len(b) == 0:
+    if len(b) == 0:
         return pd.DataFrame(columns=["ward_id", "floor_area_m2", "people", *COMPONENTS])
-    ids = b["building_id"] if "building_id" in b.columns else pd.Series(b.index, b.index)
-    fa = b["floor_area_m2"] if "floor_area_m2" in b.columns else pd.Series(np.nan, b.index)
+    ids = pd.Index(np.asarray(b.index), name="building_id")
     out = pd.DataFrame(
-        {"ward_id": b["ward_id"].to_numpy(), "floor_area_m2": fa.to_numpy(dtype=float)},
-        index=pd.Index(np.asarray(ids), name="building_id"),
-    )
+        {"ward_id": b["ward_id"].to_numpy(),
+         "floor_area_m2": b["floor_area_m2"].to_numpy(dtype=float)},
+        index=ids,
+    )  # fmt: skip
     out["people"] = people_per_building(
         out["floor_area_m2"],
         out["ward_id"],
@@ -458,25 +305,15 @@ def building_risk(
         floor_area_per_person_m2=config.report.floor_area_per_person_m2.value,
     )
     deep = data["deep_buildings"]
-    if deep is not None:
-        ids = deep["building_id"] if "building_id" in deep.columns else deep.index.to_series()
-        if "deep_status" in deep.columns:
-            flag = deep["deep_status"].astype(str) == "deep"
-        else:
-            flag = deep["deep"].astype(bool)
-        flags = pd.Series(flag.to_numpy(), index=np.asarray(ids))
-        out["beyond_hose"] = flags.reindex(out.index).fillna(value=False).astype(object)
-    bw = data["building_water"]
-    if bw is not None:
-        ids = bw["building_id"] if "building_id" in bw.columns else bw.index.to_series()
-        dry = ~bw["covered"].fillna(value=False).astype(bool)
-        out["without_water"] = pd.Series(dry.to_numpy(), index=np.asarray(ids)).reindex(out.index)
-    bt = data["building_times"]
-    if bt is not None:
-        ids = bt["building_id"] if "building_id" in bt.columns else bt.index.to_series()
-        ts = bt["time_s"].astype(float).replace([np.inf, -np.inf], np.nan)
-        late = ts.isna() | (ts > config.response.target_time_s.value)
-        out["beyond_time"] = pd.Series(late.to_numpy(), index=np.asarray(ids)).reindex(out.index)
+    flag = (deep["deep_status"].astype(str) == "deep").set_axis(deep.index)
+    out["beyond_hose"] = flag.reindex(ids).fillna(value=False).astype(object)
+    bw = data["building_water"].set_index("building_id")
+    dry = ~bw["covered"].fillna(value=False).astype(bool)
+    out["without_water"] = dry.reindex(ids)
+    bt = data["building_times"].set_index("building_id")
+    ts = bt["time_s"].astype(float).replace([np.inf, -np.inf], np.nan)
+    late = ts.isna() | (ts > applied.target_time_s)
+    out["beyond_time"] = late.reindex(ids)
     return out
 
 
@@ -484,6 +321,20 @@ def people_rate(buildings: pd.DataFrame) -> pd.Series:
     """Return estimated people per m² of floor area by ward id (from :func:`building_risk`)."""
     by = buildings.groupby("ward_id")[["people", "floor_area_m2"]].sum()
     return (by["people"] / by["floor_area_m2"].where(by["floor_area_m2"] > 0)).fillna(0.0)
+
+
+#: The report's ward figures taken from a stage's ward table: report name -> (input, column).
+STAGE_WARD_FIGURES: dict[str, tuple[str, str]] = {
+    "buildings": ("network_wards", "n_buildings"),
+    "street_km": ("network_wards", "street_km"),
+    "truck_km": ("network_wards", "truck_connected_km"),
+    "truck_share": ("network_wards", "truck_share"),
+    "n_alleys": ("network_wards", "n_alleys"),
+    "n_alleys_to_widen": ("network_wards", "n_alleys_to_widen"),
+    "n_field_check": ("network_wards", "n_alleys_field_check"),
+    "buildings_without_water": ("water_wards", "buildings_without_water"),
+    "median_time_s": ("coverage_wards", "median_time_s"),
+}
 
 
 def ward_table(
@@ -503,47 +354,24 @@ def ward_table(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``wards`` plus ward_code, buildings, street_km, truck_km, truck_share, n_alleys,
-        people, people_beyond_hose, people_without_water, people_beyond_time,
-        people_at_risk, risk_share, risk_rank, median_time_min.
+        ``wards`` plus ward_code, the stages' own ward figures (:data:`STAGE_WARD_FIGURES`,
+        joined on ``ward_id``; ``median_time_min`` from the coverage stage's median time, NaN
+        when fewer than half of a ward's buildings are reached), and the report's own: people,
+        people_beyond_hose, people_without_water, people_beyond_time, people_at_risk,
+        risk_share, risk_rank.
     """
     w = wards.set_index("ward_id", drop=False)
     idx = w.index
-    nan = pd.Series(np.nan, index=idx)
     whole = w["ward_type"].astype(str) == WHOLE_PROVINCE
     w["ward_code"] = w["ward_id"].where(~whole, "")
-    b = data["buildings"]
-    n_b = b.groupby("ward_id").size().reindex(idx, fill_value=0) if b is not None else nan
-    w["buildings"] = n_b
-    edges = data["edges"]
-    if edges is not None:
-        e = edges[~edges["reversed"].astype(bool)] if "reversed" in edges else edges
-        length = (
-            e["length"]
-            if "length" in e
-            else pd.Series(shapely.length(e.geometry.to_numpy()), e.index)
-        )
-        km = (length / 1000).groupby(e["ward_id"]).sum().reindex(idx, fill_value=0.0)
-        truck = (length / 1000).where(e["width_class"] == "truck", 0.0)
-        truck_km = truck.groupby(e["ward_id"]).sum().reindex(idx, fill_value=0.0)
-        w["street_km"], w["truck_km"] = km.round(3), truck_km
-        w["truck_share"] = (truck_km / km.where(km > 0)).round(4)
-    else:
-        w["street_km"] = w["truck_km"] = w["truck_share"] = nan
-    alleys = data["alleys"]
-    w["n_alleys"] = (
-        alleys.groupby("ward_id").size().reindex(idx, fill_value=0) if alleys is not None else nan
-    )
+    for col, (key, src) in STAGE_WARD_FIGURES.items():
+        table = data[key].set_index("ward_id")[src]
+        w[col] = table.reindex(idx)
+    minutes = w.pop("median_time_s").astype(float).replace(np.inf, np.nan) / 60
+    w["median_time_min"] = minutes.round(1)
     risk = ward_risk(buildings, idx)
     for col in risk.columns:
         w[col] = risk[col]
-    bt = data["building_times"]
-    if bt is not None and bt["ward_id"].notna().any():
-        ts = bt["time_s"].astype(float).replace([np.inf, -np.inf], np.nan)
-        med = ts.fillna(np.inf).groupby(bt["ward_id"]).median().reindex(idx)
-        w["median_time_min"] = (med.replace(np.inf, np.nan) / 60).round(1)
-    else:
-        w["median_time_min"] = nan
     people_cols = [c for c in risk.columns if c.startswith("people")]
     w[people_cols] = w[people_cols].astype(float).round(0)
     w["risk_share"] = w["risk_share"].astype(float).round(4)
@@ -554,42 +382,43 @@ def ward_table(
 def load_data(
     paths: ProvincePaths, config: ProvinceConfig, wards: gpd.GeoDataFrame
 ) -> dict[str, Any]:
-    """Read every input of :data:`INPUTS` and tag its rows with their ward."""
-    raw = {k: read_input(paths, k, config.crs) for k in INPUTS if k not in ("wards", "boundary")}
-    buildings = raw["buildings"]
-    bward = None
-    if isinstance(buildings, gpd.GeoDataFrame):
-        buildings = cast("gpd.GeoDataFrame", _with_ward(buildings, wards, None))
-        ids = buildings.get("building_id", pd.Series(buildings.index, buildings.index))
-        bward = pd.Series(buildings["ward_id"].to_numpy(), index=np.asarray(ids))
-    data: dict[str, Any] = {"buildings": buildings}
-    for key, df in raw.items():
-        if key in ("buildings", "scenarios", "graph_nodes"):
-            continue
-        data[key] = _with_ward(df, wards, bward)
-    data["scenarios"] = raw["scenarios"]
-    data["graph_nodes"] = raw["graph_nodes"]
+    """Read every input of :data:`INPUTS` and tag its rows with their ward.
+
+    A building's ward is the one the network stage gave it (``deep_buildings.ward_id``), so
+    the report's per-building figures add up in the same wards as the stages' ward tables.
+    """
+    data = {k: read_input(paths, k, config.crs) for k in INPUTS}
+    deep = data["deep_buildings"]
+    bward = pd.Series(deep["ward_id"].to_numpy(), index=deep.index)
+    b = data["buildings"]
+    b["ward_id"] = bward.reindex(b.index).to_numpy()
+    lost = b["ward_id"].isna()
+    if lost.any():
+        msg = (
+            f"{contracts.DEEP_BUILDINGS.path(paths)}: {int(lost.sum())} building(s) of "
+            f"ingest/buildings missing; rerun the network stage "
+            f"(make network PROVINCE={paths.province} FORCE=1)"
+        )
+        raise InputDataError(msg)
+    tables = ("scenarios", "graph_nodes", "network_wards", "water_wards", "coverage_wards")
+    for key, df in data.items():
+        if key not in tables:
+            data[key] = _with_ward(df, wards, bward)
     iso = data["isochrones"]
-    if iso is not None and "scenario" in iso.columns:
-        wanted = config.report.isochrone_scenario or "existing"
-        chosen = iso[iso["scenario"].astype(str) == wanted]
+    wanted = config.report.isochrone_scenario or "existing"
+    chosen = iso[iso["scenario"].astype(str) == wanted]
+    if len(iso):
         data["isochrones"] = (
             chosen if len(chosen) else iso[iso["scenario"] == iso["scenario"].iloc[0]]
         )
     return data
 
 
-def drawn_deep(df: Any) -> Any:  # noqa: ANN401 - a frame or None
+def drawn_deep(df: pd.DataFrame) -> pd.DataFrame:
     """Return the deep-building rows the maps draw: beyond hose reach or uncertain."""
-    if df is None:
-        return None
-    if "deep_status" in df.columns:
-        return df[df["deep_status"].isin(["deep", "uncertain"]).to_numpy()]
-    return deep_only(df)
+    return df[df["deep_status"].isin(["deep", "uncertain"]).to_numpy()]
 
 
-def deep_only(df: Any) -> Any:  # noqa: ANN401 - a frame or None
-    """Return the rows flagged ``deep`` (all rows when there is no such column)."""
-    if df is None or "deep" not in df.columns:
-        return df
-    return df[df["deep"].astype(bool)]
+def deep_only(df: pd.DataFrame) -> pd.DataFrame:
+    """Return the buildings beyond hose reach (the network stage's ``deep``)."""
+    return df[df["deep"].astype(bool).to_numpy()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment
 
-from pipeline import charts
-from pipeline.access import truck_min_width_m
+from pipeline import charts, contracts
 from pipeline.i18n import MISSING, column_label, fmt_number, t, ward_type_label
 from pipeline.maps import COLOURS, WIDTH_CLASSES
 from pipeline.params import threshold_rows
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from pipeline.config import ProvinceConfig
+    from pipeline.contracts import Applied
     from pipeline.i18n import Language
     from pipeline.paths import ProvincePaths
 
@@ -142,10 +141,7 @@ def write_index(wtable: gpd.GeoDataFrame, path: Path, province: str, lang: Langu
 
 def osm_data_date(paths: ProvincePaths) -> str | None:
     """Return the OSM data's own date (``osm_timestamp`` of the ingest summary), not the file's."""
-    summary = paths.artifact("ingest", "ingest_summary")
-    if not summary.exists():
-        return None
-    value = json.loads(summary.read_text(encoding="utf-8")).get("osm_timestamp")
+    value = contracts.read_summary(paths, contracts.INGEST_SUMMARY)["osm_timestamp"]
     return str(value)[:10] if value else None
 
 
@@ -187,12 +183,8 @@ def _sources(
 def _authority_counts(paths: ProvincePaths) -> dict[str, dict[str, str]]:
     """Rows used and skipped of each authority file, by file name (from the stage summaries)."""
     out: dict[str, dict[str, str]] = {}
-    for stage, name in (("ingest", "ingest_summary"), ("network", "network_summary"),
-                        ("water", "water_summary")):  # fmt: skip
-        path = paths.artifact(stage, name)
-        if not path.exists():
-            continue
-        for f in json.loads(path.read_text(encoding="utf-8")).get("authority_files") or []:
+    for summ in (contracts.INGEST_SUMMARY, contracts.NETWORK_SUMMARY, contracts.WATER_SUMMARY):
+        for f in contracts.read_summary(paths, summ)["authority_files"] or []:
             file = Path(str(f.get("file", ""))).name
             out[file] = {k: str(f.get(k, MISSING)) for k in ("rows", "used", "skipped")}
     return out
@@ -209,6 +201,8 @@ class ReportInputs:
     data: dict[str, Any]
     lists: dict[str, gpd.GeoDataFrame]
     summary: list[tuple[str, str]]
+    #: The thresholds the stages applied (:func:`pipeline.contracts.applied_thresholds`).
+    applied: Applied
 
 
 def _list_block(
@@ -230,7 +224,7 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
     """One page per ward: map, key figures and the top rows of each list."""
     cfg, lang, data = r.config, r.lang, r.data
     n = cfg.report.ward_print_rows
-    truck = float(truck_min_width_m(cfg.access))
+    truck = r.applied.truck_min_width_m
 
     def groups(df: Any) -> dict[str, Any]:  # noqa: ANN401 - a frame or None
         if df is None or "ward_id" not in df.columns or not len(df):
@@ -238,7 +232,7 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
         return dict(tuple(df.groupby("ward_id", sort=False)))
 
     by = {k: groups(data.get(k)) for k in ("edges", "water_sources", "stations")}
-    by["deep"] = groups(deep_only(data.get("deep_buildings")))
+    by["deep"] = groups(deep_only(data["deep_buildings"]))
     lists = {k: groups(v) for k, v in r.lists.items() if k != "wards_by_risk"}
     pages = []
     for _, w in r.wtable.sort_values("risk_rank", kind="stable").iterrows():
@@ -274,18 +268,19 @@ def report_html(r: ReportInputs) -> str:
     cfg, lang, data = r.config, r.lang, r.data
     province = cfg.name.vi if lang == "vi" else cfg.name.en
     w = r.wtable.sort_values("risk_rank", kind="stable")
-    truck = float(truck_min_width_m(cfg.access))
+    applied = r.applied
+    truck = applied.truck_min_width_m
+    net = contracts.read_summary(r.paths, contracts.NETWORK_SUMMARY)
     uris = [charts.risk_bars(w.set_index("name")["people_at_risk"], t("chart_risk", lang))]
     edges = data["edges"]
-    if edges is not None:
-        e = edges[~edges["reversed"].astype(bool)] if "reversed" in edges else edges
-        km = (e["length"] / 1000).groupby(e["width_class"]).sum()
-        km = km.reindex([c for c in WIDTH_CLASSES if c in km.index])
-        labels = {c: t(f"class_{c}", lang, truck=fmt_number(truck, lang, 1)) for c in WIDTH_CLASSES}
-        uris.append(charts.width_class_bars(km, labels, COLOURS, t("chart_width", lang)))
+    # km by width class: the network stage's own count
+    km = pd.Series({c: float(v["km"]) for c, v in net["width_class"].items()})
+    km = km.reindex([c for c in WIDTH_CLASSES if c in km.index])
+    labels = {c: t(f"class_{c}", lang, truck=fmt_number(truck, lang, 1)) for c in WIDTH_CLASSES}
+    uris.append(charts.width_class_bars(km, labels, COLOURS, t("chart_width", lang)))
     bt = data["building_times"]
     if bt is not None:
-        target = cfg.response.target_time_s.value
+        target = applied.target_time_s
         uris.append(
             charts.time_histogram(
                 bt["time_s"].astype(float),
@@ -302,7 +297,7 @@ def report_html(r: ReportInputs) -> str:
         scen_headers, scen_rows = frame_table(pd.DataFrame(scen), lang)
     wards_headers, wards_rows = table(r.lists.get("wards_by_risk"), PRINT_COLUMNS["wards_by_risk"],
                                       lang)  # fmt: skip
-    params = threshold_rows(thresholds_table(cfg), lang)
+    params = threshold_rows(thresholds_table(cfg, applied.by_key()), lang)
     layers = StaticLayers(
         outline=r.wtable.geometry.to_numpy(),
         approximate=bool(r.wtable["approximate"].astype(bool).any()),
@@ -315,15 +310,12 @@ def report_html(r: ReportInputs) -> str:
     )  # fmt: skip
     people = w["people_at_risk"].sum(min_count=1)
     osm_date = osm_data_date(r.paths)
-    acc, wat = cfg.access, cfg.water
-    natural = (wat.natural_source_reach_truck_m if wat.natural_source_pump == "truck"
-               else wat.natural_source_reach_portable_m).value  # fmt: skip
     method = [
         t("method_widths", lang),
-        t("method_deep", lang, hose=fmt_number(acc.hose_reach_from_truck_road_m.value, lang)),
-        t("method_water", lang, hydrant=fmt_number(wat.hydrant_reach_m.value, lang),
-          natural=fmt_number(natural, lang)),
-        t("method_time", lang, target=fmt_number(cfg.response.target_time_s.value / 60, lang)),
+        t("method_deep", lang, hose=fmt_number(applied.hose_reach_m, lang)),
+        t("method_water", lang, hydrant=fmt_number(applied.hydrant_reach_m, lang),
+          natural=fmt_number(applied.natural_reach_m, lang)),
+        t("method_time", lang, target=fmt_number(applied.target_time_s / 60, lang)),
         t("method_people", lang,
           m2=fmt_number(cfg.report.floor_area_per_person_m2.value, lang)),
         t("risk_note", lang),
@@ -347,7 +339,7 @@ def report_html(r: ReportInputs) -> str:
             ("report.pdf", "report.pdf"),
         ],
         headline=t("people_at_risk_headline", lang, people=fmt_number(people, lang)),
-        notes=network_notes(r.paths, data, lang),
+        notes=network_notes(net, data["stations"], lang),
         province_map=draw_map(layers, lang, size_in=7.0, dpi=110),
         h={k: t(f"sec_{k}", lang) for k in sec},
         summary=r.summary,
@@ -383,62 +375,50 @@ def report_html(r: ReportInputs) -> str:
     )
 
 
-def network_notes(paths: ProvincePaths, data: dict[str, Any], lang: Language) -> list[str]:
+def network_notes(net: dict[str, Any], stations: pd.DataFrame, lang: Language) -> list[str]:
     """Return the network stage's warning about the stations, in ``lang``.
 
-    The stage writes it in English (``station_note``); it is rebuilt here from the same
-    figures: no existing station, or stations that reach too little of the truck network.
+    The stage writes it in English (``station_note`` of its summary ``net``); it is rebuilt
+    here from the same figures: no existing station, or stations that reach too little of
+    the truck network.
     """
-    path = paths.artifact("network", "network_summary")
-    if not path.exists():
+    if not net.get("station_note"):
         return []
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    if not summary.get("station_note"):
-        return []
-    st = data.get("stations")
-    n = int((st["status"].astype(str) == "existing").sum()) if st is not None else 0
+    n = int((stations["status"].astype(str) == "existing").sum())
     if n == 0:
         return [t("note_no_station", lang)]
-    share = float(summary.get("truck_km_reachable_share") or 0.0)
+    share = float(net.get("truck_km_reachable_share") or 0.0)
     return [t("note_low_reach", lang, n=n, share=fmt_number(100 * share, lang))]
 
 
 def summary_rows(
-    data: dict[str, Any], wtable: gpd.GeoDataFrame, config: ProvinceConfig, lang: Language
+    paths: ProvincePaths, wtable: gpd.GeoDataFrame, lang: Language
 ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
-    """Return the summary table rows (label, value) and the figures for the manifest."""
-    figures: dict[str, Any] = {"wards": len(wtable)}
-    b = data["buildings"]
-    figures["buildings"] = len(b) if b is not None else None
-    e = data["edges"]
-    if e is not None:
-        e = e[~e["reversed"].astype(bool)] if "reversed" in e else e
-        figures["street_km"] = round(float(e["length"].sum()) / 1000, 3)
-        figures["truck_km"] = round(
-            float(e.loc[e["width_class"] == "truck", "length"].sum()) / 1000, 3
-        )
-        figures["narrow_km"] = round(figures["street_km"] - figures["truck_km"], 3)
-    if data["alleys"] is not None:
-        figures["alleys"] = len(data["alleys"])
-    d = deep_only(data["deep_buildings"])
-    if d is not None:
-        figures["deep_buildings"] = len(d)
-    ws = data["water_sources"]
-    if ws is not None:
-        figures["water_sources"] = (
-            int(ws["usable"].astype(bool).sum()) if "usable" in ws else len(ws)
-        )
-    bw = data["building_water"]
-    if bw is not None:
-        figures["water_uncovered"] = int((~bw["covered"].fillna(value=False).astype(bool)).sum())
-    if data["stations"] is not None:
-        figures["stations"] = len(data["stations"])
-    bt = data["building_times"]
-    if bt is not None:
-        ts = bt["time_s"].astype(float)
-        figures["unreached"] = int((ts.isna() | (ts > config.response.target_time_s.value)).sum())
-    if data["dense_unreached"] is not None:
-        figures["dense_unreached"] = len(data["dense_unreached"])
+    """Return the summary table rows (label, value) and the figures for the manifest.
+
+    Every figure is a stage's own (its summary): the report counts nothing again.
+    """
+    ing = contracts.read_summary(paths, contracts.INGEST_SUMMARY)
+    net = contracts.read_summary(paths, contracts.NETWORK_SUMMARY)
+    wat = contracts.read_summary(paths, contracts.WATER_SUMMARY)
+    cov = contracts.read_summary(paths, contracts.COVERAGE_SUMMARY)
+    today = cov["scenarios"]["existing"]
+    below = sum(float(v["km"]) for c, v in net["width_class"].items() if c != "truck")
+    figures: dict[str, Any] = {
+        "wards": len(wtable),
+        "buildings": int(ing["buildings"]),
+        "street_km": float(net["street_km"]),
+        # the main truck network: the km the ward table's truck share counts
+        "truck_km": float(net["truck_connected_km"]),
+        "narrow_km": round(below, 3),
+        "alleys": int(net["alleys"]),
+        "deep_buildings": int(net["deep_buildings"]),
+        "water_sources": int(sum(wat["usable_by_kind"].values())),
+        "water_uncovered": int(wat["buildings_without_water"]),
+        "stations": int(ing["stations"]),
+        "unreached": int(today["buildings"]) - int(today["buildings_within_target"]),
+        "dense_unreached": int(cov["dense_unreached_cells"]),
+    }
     labels = {
         "street_km": "sum_street_km",
         "truck_km": "sum_truck_km",

@@ -13,6 +13,7 @@ from pipeline.i18n import describe_evidence, fmt_number, t
 
 if TYPE_CHECKING:
     from pipeline.config import ProvinceConfig, Threshold
+    from pipeline.contracts import Applied
     from pipeline.i18n import Language
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,12 @@ def _evidence(df: pd.DataFrame, lang: Language) -> list[str]:
 
 
 def alley_lists(
-    alleys: gpd.GeoDataFrame | None, rate: pd.Series, config: ProvinceConfig, lang: Language
+    alleys: gpd.GeoDataFrame | None,
+    rate: pd.Series,
+    config: ProvinceConfig,
+    lang: Language,
+    *,
+    applied: Applied,
 ) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame | None]:
     """Return the alleys to widen and the alleys to measure, best first.
 
@@ -67,9 +73,11 @@ def alley_lists(
     rate
         Estimated people per m² of floor area, by ward id.
     config
-        The province config (unit costs, hose reach).
+        The province config (unit costs).
     lang
         {"vi", "en"}: the reason sentences.
+    applied
+        The thresholds the stages applied (hose reach).
 
     Returns
     -------
@@ -88,7 +96,7 @@ def alley_lists(
     order = ["people_behind", "n_deep_behind", "floor_area_behind_m2"]
     widen = a[a["to_widen"].astype(bool)].sort_values(order, ascending=False, kind="stable")
     widen = widen.copy()
-    hose = config.access.hose_reach_from_truck_road_m.value
+    hose = applied.hose_reach_m
     widen["hose_m"] = hose
     widen["reason"] = _sentences(
         widen, "why_alley", lang, width=("min_width_m", 1), short=("width_shortfall_m", 1),
@@ -113,6 +121,8 @@ def fire_point_list(
     rate: pd.Series,
     config: ProvinceConfig,
     lang: Language,
+    *,
+    applied: Applied,
 ) -> gpd.GeoDataFrame | None:
     """Return public fire-point sites (deep alleys without one), by people newly reached.
 
@@ -136,7 +146,7 @@ def fire_point_list(
     fp["field_check"] = fp["truck_status"].astype(str) == UNCERTAIN
     fp["confidence"] = fp["width_confidence"].astype(float)
     fp["evidence"] = _evidence(fp, lang)
-    fp["hose_m"] = config.access.hose_reach_from_truck_road_m.value
+    fp["hose_m"] = applied.hose_reach_m
     fp["limit_m"] = config.access.deep_alley_fire_point_m.value
     fp["reason"] = _sentences(
         fp, "why_fire_point", lang, depth=("depth_m", 0), limit=("limit_m", 0),
@@ -148,7 +158,12 @@ def fire_point_list(
 
 
 def hydrant_list(
-    hydrants: gpd.GeoDataFrame | None, rate: pd.Series, config: ProvinceConfig, lang: Language
+    hydrants: gpd.GeoDataFrame | None,
+    rate: pd.Series,
+    config: ProvinceConfig,
+    lang: Language,
+    *,
+    applied: Applied,
 ) -> gpd.GeoDataFrame | None:
     """Return hydrant sites that bring buildings within water reach, in the water stage's order."""
     if hydrants is None:
@@ -157,7 +172,7 @@ def hydrant_list(
     if "rank" in h.columns:
         h = h.sort_values("rank", kind="stable")
     h["people"] = _people(h["added_floor_area_m2"], h["ward_id"], rate)
-    h["reach_m"] = config.water.hydrant_reach_m.value
+    h["reach_m"] = applied.hydrant_reach_m
     h["reason"] = _sentences(
         h, "why_hydrant", lang, buildings=("added_buildings", 0), people=("people", 0),
         area=("added_floor_area_m2", 0), reach=("reach_m", 0),
@@ -168,7 +183,12 @@ def hydrant_list(
 
 
 def station_list(
-    sites: gpd.GeoDataFrame | None, rate: pd.Series, config: ProvinceConfig, lang: Language
+    sites: gpd.GeoDataFrame | None,
+    rate: pd.Series,
+    config: ProvinceConfig,
+    lang: Language,
+    *,
+    applied: Applied,
 ) -> gpd.GeoDataFrame | None:
     """Return new station sites that bring people within the target time, in pick order."""
     if sites is None:
@@ -182,7 +202,7 @@ def station_list(
     s = s[(s["people"].fillna(0) > 0) | (s["added_dense_ha"].fillna(0) > 0)].copy()
     if "rank" in s.columns:
         s = s.sort_values("rank", kind="stable")
-    s["target_min"] = config.response.target_time_s.value / 60
+    s["target_min"] = applied.target_time_s / 60
     dense = s["added_dense_ha"].fillna(0).round(1) > 0
     with_dense = _sentences(s, "why_station", lang, people=("people", 0),
                             dense=("added_dense_ha", 1), target=("target_min", 0))  # fmt: skip
@@ -195,16 +215,21 @@ def station_list(
 
 
 def build_rows(
-    data: dict[str, Any], rate: pd.Series, config: ProvinceConfig, lang: Language
+    data: dict[str, Any],
+    rate: pd.Series,
+    config: ProvinceConfig,
+    lang: Language,
+    *,
+    applied: Applied,
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Return the candidate rows of every shortlist that has its upstream artifact, best first."""
-    widen, check = alley_lists(data["alleys"], rate, config, lang)
+    """Return the candidate rows of every shortlist, best first."""
+    widen, check = alley_lists(data["alleys"], rate, config, lang, applied=applied)
     rows = {
         "alleys_to_widen": widen,
         "field_check": check,
         "fire_point_sites": fire_point_list(data["fire_points"], data["alleys"], rate, config,
-                                            lang),
-        "hydrant_sites": hydrant_list(data["hydrants"], rate, config, lang),
-        "station_sites": station_list(data["station_sites"], rate, config, lang),
+                                            lang, applied=applied),
+        "hydrant_sites": hydrant_list(data["hydrants"], rate, config, lang, applied=applied),
+        "station_sites": station_list(data["station_sites"], rate, config, lang, applied=applied),
     }  # fmt: skip
     return {k: v for k, v in rows.items() if isinstance(v, gpd.GeoDataFrame)}

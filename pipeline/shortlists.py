@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 
 from pipeline.config import Threshold
+from pipeline.contracts import anchor_points
 from pipeline.i18n import LANGUAGES, column_label, t, ward_type_label, yes_no
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from pydantic import BaseModel
@@ -82,17 +83,6 @@ WARD_COLUMNS: tuple[str, ...] = (
     "buildings", "area_km2", "street_km", "truck_share", "n_alleys_to_widen",
     "n_field_check", "median_time_min", "approximate", "map_link",
 )  # fmt: skip
-
-
-def anchor_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    """Return one point per row: the point itself, a line's midpoint, a polygon's inner point."""
-    geoms = gdf.geometry.to_numpy()
-    kind = shapely.get_type_id(geoms)
-    out: np.ndarray = shapely.point_on_surface(geoms)
-    lines = np.isin(kind, (1, 2, 5))
-    if lines.any():
-        out[lines] = shapely.line_interpolate_point(geoms[lines], 0.5, normalized=True)
-    return out
 
 
 def with_coordinates(gdf: gpd.GeoDataFrame, vn2000: CRS, *, decimals: int = 6) -> pd.DataFrame:
@@ -200,15 +190,23 @@ def ward_list(wtable: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out[[*cols, "ward_id"]], geometry=w.geometry.to_numpy(), crs=w.crs)
 
 
-def thresholds_table(config: ProvinceConfig) -> pd.DataFrame:
-    """Return every threshold of the config: key path, value, unit and source."""
+def thresholds_table(
+    config: ProvinceConfig, applied: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """Return every threshold of the config: key path, value, unit and source.
+
+    ``applied`` holds the values the stages recorded in their summaries, by key path
+    (:func:`pipeline.report_inputs.applied_thresholds`): they are what the table shows.
+    """
     rows: list[dict[str, object]] = []
+    recorded = applied or {}
 
     def walk(model: BaseModel, prefix: str) -> None:
         for name in type(model).model_fields:
             value = getattr(model, name)
             if isinstance(value, Threshold):
-                rows.append({"key": f"{prefix}{name}", "value": value.value,
+                key = f"{prefix}{name}"
+                rows.append({"key": key, "value": recorded.get(key, value.value),
                              "unit": value.unit, "source": value.source})  # fmt: skip
             elif hasattr(type(value), "model_fields"):
                 walk(value, f"{prefix}{name}.")

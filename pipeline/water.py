@@ -717,6 +717,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
         candidates=candidates, dense=gaps_cells, cand_info=cand_info,
     )  # fmt: skip
     summary["weight_kind"] = weight_kind
+    # the reaches applied: what the report's legend and reasons say
+    summary["hydrant_reach_m"] = config.water.hydrant_reach_m.value
+    summary["natural_reach_m"] = natural_reach_m(config.water)
     summary["authority_files"] = file_stats
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     contracts.write_summary(ctx, contracts.WATER_SUMMARY, summary)

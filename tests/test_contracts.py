@@ -148,18 +148,19 @@ def test_stale_artifacts_are_refused(copy):
     assert len(contracts.read_table(paths, contracts.BUILDINGS, ("floor_area_m2",))) == 4
 
 
-def test_a_missing_upstream_column_is_an_error_not_a_default(copy):
+@pytest.mark.parametrize("column", ["truck_ok", "truck_connected"])
+def test_a_missing_upstream_column_is_an_error_not_a_default(copy, column):
     """Coverage and water never guess the truck streets: no column, no run."""
     config, paths = copy
     key = _manifest(paths)["network"]["key"]
     original = gpd.read_parquet(contracts.EDGES.path(paths))
-    frame = original.drop(columns="truck_connected")
+    frame = original.drop(columns=column)
     _rewrite(paths, contracts.EDGES, frame, key)
-    with pytest.raises(InputDataError, match=r"edges\.parquet: column\(s\) truck_connected "
+    with pytest.raises(InputDataError, match=rf"edges\.parquet: column\(s\) {column} "
                        r"missing; rerun the network stage"):  # fmt: skip
         contracts.truck_flags(paths, frame.set_index(["u", "v", "key"]))
     for stage in ("coverage", "water"):
-        with pytest.raises(InputDataError, match="truck_connected missing"):
+        with pytest.raises(InputDataError, match=rf"network/edges\.parquet: column\(s\) {column}"):
             run_stage(stage, config, paths, force=True)
         assert stage not in _manifest(paths)  # no half-made outputs left as done
     # An edge of the street graph the network stage did not classify is an error too.

@@ -11,12 +11,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipeline import cli
+from pipeline import cli, contracts
 from pipeline._errors import InputDataError, MissingInputError
 from pipeline.config import SourceFile, load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
-from pipeline.report_inputs import INPUTS, read_input, stage_available
+from pipeline.report_inputs import INPUTS, read_input
 from pipeline.report_pages import _sources, network_notes, osm_data_date
 from pipeline.stage import _outputs_exist, run_pipeline
 from tests.browser import chromium_paths, open_maps
@@ -222,28 +222,32 @@ def test_report_pdf_is_a4_with_vietnamese_text(town_run):
 def test_a_missing_required_column_names_the_file(town_run, tmp_path):
     config, paths, _ = town_run
     copy = ProvincePaths("town", tmp_path / "p")
+    shutil.copytree(paths.outputs, copy.outputs)
     iso = copy.outputs / "coverage" / "isochrones.parquet"
-    iso.parent.mkdir(parents=True)
-    gdf = gpd.read_parquet(paths.outputs / "coverage" / "isochrones.parquet")
-    gdf.drop(columns=[c for c in INPUTS["isochrones"].columns["minutes"] if c in gdf]).to_parquet(
-        iso
-    )
-    with pytest.raises(InputDataError, match=r"isochrones\.parquet: required column 'minutes'"):
+    gdf = gpd.read_parquet(iso)
+    stamp = dict(gdf.attrs)
+    broken = gdf.drop(columns="break_min")
+    broken.attrs = stamp  # as the coverage stage would have written it, one column short
+    broken.to_parquet(iso)
+    with pytest.raises(InputDataError, match=r"isochrones\.parquet: column\(s\) break_min missing"):
         read_input(copy, "isochrones", config.crs)
-    gdf.to_crs(4326).to_parquet(iso)
+    moved = gdf.to_crs(4326)
+    moved.attrs = stamp
+    moved.to_parquet(iso)
     with pytest.raises(InputDataError, match=r"isochrones\.parquet: CRS EPSG:4326 is not"):
         read_input(copy, "isochrones", config.crs)
-    if stage_available("coverage"):  # its artifact must exist: the message names it
-        with pytest.raises(MissingInputError, match=r"coverage/scenarios\.parquet: not found"):
-            read_input(copy, "scenarios", config.crs)
-    else:  # a stage not in this version is left out
-        assert read_input(copy, "scenarios", config.crs) is None
+    (copy.outputs / "coverage" / "scenarios.parquet").unlink()
+    with pytest.raises(MissingInputError, match=r"coverage/scenarios\.parquet: not found"):
+        read_input(copy, "scenarios", config.crs)
 
 
-def test_input_registry_names_known_stages():
-    stages = {s.stage for s in INPUTS.values()}
-    assert stages <= {"ingest", "network", "water", "coverage"}
-    assert all(set(s.required) <= set(s.columns) for s in INPUTS.values())
+def test_input_registry_reads_through_the_contracts():
+    assert {s.art.stage for s in INPUTS.values()} <= {"ingest", "network", "water", "coverage"}
+    for spec in INPUTS.values():
+        assert spec.art is contracts.TABLES[spec.art.stage, spec.art.name]
+        known = (*spec.art.columns, *spec.art.optional, *spec.art.index)
+        assert set(spec.columns or ()) <= set(known), spec.art.label
+        assert set(spec.rename) <= set(spec.columns or ()), spec.art.label
 
 
 #: Read in the page after a map link opened it: the view, the ringed feature, the scale bar.
@@ -372,18 +376,19 @@ def test_no_untranslated_codes_in_vietnamese_outputs(town_run):
 
 
 def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
-    config, _, _ = town_run
+    config, paths, _ = town_run
     copy = ProvincePaths("town", tmp_path)
+    shutil.copytree(paths.outputs, copy.outputs)
     summary = copy.artifact("ingest", "ingest_summary")
-    summary.parent.mkdir(parents=True)
     stations = tmp_path / "doi_pccc.csv"
     stations.write_text("name,status,lat,lon\n", encoding="utf-8")
-    summary.write_text(
-        json.dumps({"osm_timestamp": "2023-12-20T02:01:41Z", "source": "x.osm",
-                    "authority_files": [{"file": str(stations), "what": "stations", "rows": 5,
-                                         "used": 3, "skipped": 2}]}),
-        encoding="utf-8",
+    data = json.loads(summary.read_text("utf-8"))  # the ingest stage's, its stamp kept
+    data.update(
+        osm_timestamp="2023-12-20T02:01:41Z",
+        authority_files=[{"file": str(stations), "what": "stations", "rows": 5, "used": 3,
+                          "skipped": 2}],
     )  # fmt: skip
+    summary.write_text(json.dumps(data), encoding="utf-8")
     cfg = config.model_copy(
         update={
             "stations": config.stations.model_copy(
@@ -398,24 +403,18 @@ def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
     assert st[2].endswith("dùng 3/5 dòng, bỏ 2")
 
 
-def test_station_note_rebuilt_in_words(tmp_path):
-    paths = ProvincePaths("town", tmp_path)
-    summary = paths.artifact("network", "network_summary")
-    summary.parent.mkdir(parents=True)
-    summary.write_text(json.dumps({"station_note": "The 2 existing station(s) reach only 12%",
-                                   "truck_km_reachable_share": 0.1234}), "utf-8")  # fmt: skip
+def test_station_note_rebuilt_in_words():
+    net = {"station_note": "The 2 existing station(s) reach only 12%",
+           "truck_km_reachable_share": 0.1234}  # fmt: skip
     st = pd.DataFrame({"status": ["existing", "existing", "planned"]})
-    assert network_notes(paths, {"stations": st}, "vi") == [
+    assert network_notes(net, st, "vi") == [
         (
             "2 đội PCCC hiện có chỉ tiếp cận được 12 % mạng đường xe chữa cháy: hãy kiểm tra "
             "vị trí các đội và các đường quanh đó."
         )
     ]
-    assert network_notes(paths, {"stations": st.iloc[2:]}, "en")[0].startswith(
-        "No existing fire station is known"
-    )
-    summary.write_text(json.dumps({"station_note": ""}), "utf-8")
-    assert network_notes(paths, {"stations": st}, "vi") == []
+    assert network_notes(net, st.iloc[2:], "en")[0].startswith("No existing fire station is known")
+    assert network_notes({"station_note": ""}, st, "vi") == []
 
 
 def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_path, monkeypatch):
@@ -436,3 +435,43 @@ def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_
     assert manifest["report"]["summary"]["pdf_pages"] is None
     # Not cached as done: once the engine is there, the next run writes the PDF.
     assert not _outputs_exist(copy, "report", manifest["report"])
+
+
+def test_every_ward_figure_and_threshold_is_the_stages_own(town_run):
+    """The report, the workbook, the ward index and the legend show the stages' figures."""
+    from tests.consistency import check_report, legend_truck_width, stage_truck_widths
+
+    _, paths, _ = town_run
+    out = paths.outputs
+    assert check_report(out) == []
+    # The town turns the urban 4 m rule on (for every ward): the legend says 4 m, not 3.5 m.
+    net = json.loads((out / "network" / "summary.json").read_text("utf-8"))
+    assert net["truck_min_width_m"] == 4.0
+    assert legend_truck_width(out) == stage_truck_widths(out) == "4"
+
+
+@pytest.mark.parametrize("broken", ["missing_column", "stale"])
+def test_the_report_refuses_a_stage_ward_table_it_cannot_trust(town_run, tmp_path, broken):
+    """No silent default: a ward table without its figure, or from an older run, is an error."""
+    from pipeline._errors import StaleInputError
+    from pipeline.stage import run_stage
+
+    _, paths, _ = town_run
+    root = tmp_path / "copy"
+    shutil.copytree(paths.root, root)
+    copy = ProvincePaths("town", root)
+    config = load_config("town", root=root)
+    path = copy.outputs / "network" / "wards.parquet"
+    stamp = contracts.table_stamp(path)
+    frame = gpd.read_parquet(path)
+    if broken == "missing_column":
+        frame = frame.drop(columns="truck_share")
+        error, match = InputDataError, r"network/wards\.parquet: column\(s\) truck_share missing"
+    else:
+        stamp = {**stamp, "key": "0ld" * 20}
+        error, match = StaleInputError, r"network/wards\.parquet: stale: written by a network run"
+    frame.attrs = {contracts.STAMP: stamp}
+    frame.to_parquet(path)
+    with pytest.raises(error, match=match) as raised:
+        run_stage("report", config, copy, force=True)
+    assert str(raised.value).endswith("(make network PROVINCE=town FORCE=1)")

@@ -56,3 +56,15 @@ def test_every_list_row_benefits_someone(hanoi):
         idx = rows[0].index(column_label(col, "vi"))
         assert len(rows) > 1, sheet
         assert all(r[idx] > 0 for r in rows[1:]), sheet
+
+
+def test_report_figures_are_the_stages_own_and_the_legend_says_4_m(hanoi):
+    """Issue 12: the ward figures equal the network/water/coverage tables; legend 4 m."""
+    import json
+
+    from tests.consistency import check_report, legend_truck_width, stage_truck_widths
+
+    assert check_report(hanoi) == []
+    net = json.loads((hanoi / "network" / "summary.json").read_text("utf-8"))
+    assert net["truck_min_width_m"] == 4.0  # Hà Nội's urban renovation rule
+    assert legend_truck_width(hanoi) == stage_truck_widths(hanoi) == "4"

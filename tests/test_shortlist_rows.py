@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from pipeline.config import Threshold, UnitCosts, load_config
+from pipeline.contracts import Applied
 from pipeline.shortlist_rows import alley_lists, fire_point_list, hydrant_list, station_list
 
 CRS = "EPSG:32648"
@@ -26,6 +27,11 @@ def _config(costs: bool = False):
     return config.model_copy(
         update={"report": config.report.model_copy(update={"unit_costs": unit})}
     )
+
+
+#: The thresholds the stages applied, as their summaries record them (Hà Nội's config).
+APPLIED = Applied(truck_min_width_m=4.0, hose_reach_m=60.0, hydrant_reach_m=200.0,
+                  natural_reach_m=400.0, target_time_s=600.0)  # fmt: skip
 
 
 def _line(x: float) -> shapely.LineString:
@@ -65,7 +71,7 @@ def _alleys() -> gpd.GeoDataFrame:
 
 
 def test_alleys_go_to_widen_or_to_measure_never_both():
-    widen, check = alley_lists(_alleys(), RATE, _config(costs=True), "vi")
+    widen, check = alley_lists(_alleys(), RATE, _config(costs=True), "vi", applied=APPLIED)
     assert widen["name"].tolist() == ["Ngõ hẹp"]  # not the wide one, not the one with nobody
     assert check["name"].tolist() == ["Ngõ chưa rõ"]
     row = widen.iloc[0]
@@ -88,7 +94,7 @@ def test_alleys_go_to_widen_or_to_measure_never_both():
 
 
 def test_without_costs_there_is_no_cost():
-    widen, _ = alley_lists(_alleys(), RATE, _config(), "en")
+    widen, _ = alley_lists(_alleys(), RATE, _config(), "en", applied=APPLIED)
     assert widen["cost_vnd"].isna().all()
     assert widen.iloc[0]["reason"].startswith("Narrowest 2.0 m, 1.5 m short of the 3.5 m")
 
@@ -101,7 +107,7 @@ def test_fire_points_reach_the_deep_buildings_and_drop_empty_ones():
         geometry=[shapely.Point(590_000, 2_340_000), shapely.Point(590_100, 2_340_000)],
         crs=CRS,
     )  # fmt: skip
-    fp = fire_point_list(cands, _alleys(), RATE, _config(), "vi")
+    fp = fire_point_list(cands, _alleys(), RATE, _config(), "vi", applied=APPLIED)
     assert fp["alley_id"].tolist() == [0]  # branch 102 has no building beyond hose reach
     row = fp.iloc[0]
     assert (row["added_buildings"], row["added_floor_area_m2"]) == (6, 1200.0)
@@ -117,7 +123,7 @@ def test_hydrants_and_stations_keep_only_sites_that_help():
          "added_floor_area_m2": [1000.0, 0.0, 400.0], "ward_id": ["W1", "W1", "W2"]},
         geometry=pts, crs=CRS,
     )  # fmt: skip
-    h = hydrant_list(hyd, RATE, _config(costs=True), "vi")
+    h = hydrant_list(hyd, RATE, _config(costs=True), "vi", applied=APPLIED)
     assert h["rank"].tolist() == [1, 3]
     assert h["people"].tolist() == [40.0, 8.0]
     assert h["cost_vnd"].tolist() == [80e6, 80e6]
@@ -126,9 +132,11 @@ def test_hydrants_and_stations_keep_only_sites_that_help():
          "added_dense_ha": [2.0, 0.0], "ward_id": ["W2", "W2"]},
         geometry=pts[:2], crs=CRS,
     )  # fmt: skip
-    s = station_list(st_, RATE, _config(), "vi")
+    s = station_list(st_, RATE, _config(), "vi", applied=APPLIED)
     assert s["rank"].tolist() == [1]
-    few = station_list(st_.assign(added_dense_ha=[0.0, 0.0]), RATE, _config(), "en")
+    few = station_list(
+        st_.assign(added_dense_ha=[0.0, 0.0]), RATE, _config(), "en", applied=APPLIED
+    )
     assert few.iloc[0]["reason"] == "A station here brings about 100 people within 10 min."
     assert s.iloc[0]["people"] == pytest.approx(100)  # no population: floor area x rate
     assert s.iloc[0]["reason"] == (
