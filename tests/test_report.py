@@ -331,7 +331,7 @@ def test_map_in_headless_chromium(town_run, tmp_path):
     assert ward.center_zoom[2] == 18  # street zoom
     found = ward.probe
     assert found["id"] == row_id
-    assert found["layer"] == t("layer_shortlist", "vi")
+    assert found["layer"] == t("layer_alleys", "vi")  # the alley run itself, by its alley_id
     assert found["onMap"]
     assert found["near_m"] < 1.0  # the ringed alley passes through the link's point
     # and it is drawn: the ring's colour around the centre of the screenshot
