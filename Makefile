@@ -2,6 +2,8 @@
 PROVINCE ?= bac_ninh
 OSM ?=
 LANG_OPT ?=
+# SCALE: density of the generated province (PROVINCE=synth only; 1 = the real Bắc Ninh).
+SCALE ?=
 PYTHON ?= python3
 # make bench: generated sizes (1 = a province), generator seed, extra options (--no-real,
 # --no-baselines, --gap-sample N; see python -m pipeline.bench --help).
@@ -12,7 +14,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CLI := $(PY) -m pipeline
-ARGS := --province $(PROVINCE) $(if $(OSM),--osm $(OSM)) $(if $(LANG_OPT),--lang $(LANG_OPT)) $(if $(FORCE),--force)
+ARGS := --province $(PROVINCE) $(if $(OSM),--osm $(OSM)) $(if $(LANG_OPT),--lang $(LANG_OPT)) $(if $(FORCE),--force) $(if $(SCALE),--scale $(SCALE))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup vendor analyze ingest network water coverage report validate test lint typecheck bench clean

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pipeline.osm_tags import base_highway, parse_length_m
+from pipeline.osm_tags import base_highway, normalised_text, parse_length_m
 
 if TYPE_CHECKING:
     from pipeline.config import AccessConfig
@@ -83,7 +83,7 @@ def urban_edges(ward_type: np.ndarray, cfg: AccessConfig) -> np.ndarray:
 def _lower(df: pd.DataFrame, col: str) -> pd.Series:
     if col not in df.columns:
         return pd.Series("", index=df.index, dtype="string")
-    return df[col].astype("string").str.strip().str.lower().fillna("")
+    return normalised_text(df[col]).fillna("")
 
 
 def truck_blocks(edges: pd.DataFrame, cfg: AccessConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import inspect
 import json
 import logging
@@ -28,9 +27,6 @@ from pipeline.synth import CACHE_DIR, generate, iter_scales
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    import geopandas as gpd
-    import networkx as nx
-
     from pipeline.config import ProvinceConfig
 
 logger = logging.getLogger(__name__)
@@ -47,11 +43,15 @@ MAX_ISO_STATIONS = 12
 
 @dataclass
 class Measure:
-    """One process run: wall time, peak RSS of the process and the exit code."""
+    """One process run: wall time, peak RSS, exit code and CPU time (user + system).
+
+    On a shared machine the wall time includes waiting for a core; ``cpu_s`` does not.
+    """
 
     wall_s: float
     peak_rss_mb: float
     returncode: int
+    cpu_s: float = float("nan")
 
 
 @dataclass
@@ -66,6 +66,7 @@ class StageRow:
     peak_rss_mb: float
     ok: bool
     summary: dict[str, Any] = field(default_factory=dict)
+    cpu_s: float = float("nan")
 
     @property
     def items_per_s(self) -> float:
@@ -82,7 +83,8 @@ _LAUNCHER = (
     "pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)\n"
     "_, status, usage = os.wait4(pid, 0)\n"
     "with open(sys.argv[1], 'w') as f:\n"
-    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kb': usage.ru_maxrss}, f)\n"
+    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'maxrss_kb': usage.ru_maxrss,\n"
+    "               'cpu_s': usage.ru_utime + usage.ru_stime}, f)\n"
 )
 
 
@@ -116,17 +118,18 @@ def run_measured(cmd: list[str], log: Path, *, cwd: Path = PROJECT_ROOT) -> Meas
         return Measure(wall, float("nan"), done.returncode or 1)
     usage = json.loads(usage_file.read_text(encoding="utf-8"))
     # Linux reports ru_maxrss in KiB.
-    return Measure(wall, usage["maxrss_kb"] / 1024, int(usage["rc"]))
+    return Measure(wall, usage["maxrss_kb"] / 1024, int(usage["rc"]), float(usage["cpu_s"]))
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A province the bench runs: its label, slug, project root and scale (None: real)."""
+    """A province the bench runs: its label, slug, project root, scale (None: real) and seed."""
 
     label: str
     slug: str
     root: Path
     scale: float | None
+    seed: int = 42
 
 
 def prepare_synth(scale: float, *, seed: int, root: Path, cache_dir: Path = CACHE_DIR) -> Dataset:
@@ -159,7 +162,7 @@ def prepare_synth(scale: float, *, seed: int, root: Path, cache_dir: Path = CACH
     }
     text = yaml.safe_dump(cfg, allow_unicode=True)
     (provinces / f"{slug}.yaml").write_text(text, encoding="utf-8")
-    return Dataset(f"synth x{scale:g}", slug, root, scale)
+    return Dataset(f"synth x{scale:g}", slug, root, scale, seed)
 
 
 def _manifest(ds: Dataset) -> dict[str, Any]:
@@ -184,7 +187,7 @@ def bench_stages(ds: Dataset, stages: list[str], logs: Path) -> list[StageRow]:
         row = StageRow(
             dataset=ds.label, stage=stage, items=_input_size(ds), wall_s=round(m.wall_s, 2),
             stage_s=entry.get("seconds"), peak_rss_mb=round(m.peak_rss_mb, 1),
-            ok=m.returncode == 0, summary=entry.get("summary", {}),
+            ok=m.returncode == 0, summary=entry.get("summary", {}), cpu_s=round(m.cpu_s, 1),
         )  # fmt: skip
         rows.append(row)
         logger.info(
@@ -223,108 +226,63 @@ def growth_exponents(rows: list[StageRow]) -> dict[str, float]:
 # --- baselines: run in their own processes so each gets its own peak RSS --------------------
 
 
-def _travel_time_edges(config: ProvinceConfig, paths: ProvincePaths) -> tuple[Any, Any]:
-    """Graph nodes and edges with ``travel_time`` (s): the network stage's, or from speeds."""
-    from pipeline.graph import read_graph_layers  # noqa: PLC0415
+def _drive_graph(slug: str, root: Path) -> tuple[Any, Any, list[float]]:
+    """Read a dataset's drivable graph as the coverage stage does (see ``read_drive_graph``)."""
+    from pipeline.isochrones import read_drive_graph  # noqa: PLC0415
 
-    nodes, edges = read_graph_layers(
-        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
-    )
+    config = load_config(slug, root=root)
+    paths = ProvincePaths(slug, root)
+    resp = config.response
     net = paths.artifact("network", "edges")
-    if net.exists():
-        from pipeline._io import read_geoparquet  # noqa: PLC0415
-
-        n_edges = read_geoparquet(net)
-        if "travel_time" in n_edges.columns and {"u", "v", "key"} <= set(n_edges.columns):
-            return nodes, n_edges.set_index(["u", "v", "key"])
-    speeds = config.response.speed_scenarios_kph[config.response.speed_scenario]
-    kph = edges["highway"].map(speeds).fillna(speeds.get("default", 20.0)).astype(float)
-    edges = edges.copy()
-    edges["travel_time"] = edges["length"].to_numpy() / (kph.to_numpy() / 3.6)
-    return nodes, edges
+    graph = read_drive_graph(
+        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges"),
+        resp.speed_scenarios_kph[resp.speed_scenario], turn_delay_s=resp.turn_delay_s,
+        truck_edges_path=net if net.exists() else None, follow_oneway=resp.follow_oneway,
+    )  # fmt: skip
+    stations = _nearest_station_nodes(paths, graph.nodes)
+    return graph, stations, [m * 60.0 for m in resp.isochrone_breaks_min]
 
 
-def _station_nodes(paths: ProvincePaths, nodes: gpd.GeoDataFrame) -> np.ndarray:
+def _nearest_station_nodes(paths: ProvincePaths, nodes: Any) -> np.ndarray:  # noqa: ANN401
+    """Node ids nearest to the first stations (spread-out nodes when there is none)."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
     import shapely  # noqa: PLC0415
 
-    from pipeline._io import read_geoparquet  # noqa: PLC0415
-
-    st = read_geoparquet(paths.artifact("ingest", "stations"))
-    pts = st.geometry.to_numpy()[:MAX_ISO_STATIONS]
+    st = pq.read_table(paths.artifact("ingest", "stations"), columns=["geometry"])
+    pts = shapely.from_wkb(st.column("geometry").to_numpy(zero_copy_only=False))
+    pts = pts[:MAX_ISO_STATIONS]
+    ids = nodes.index.to_numpy()
     if len(pts) == 0:  # no station in the data (the Hà Nội sample): use spread-out nodes
         rng = np.random.default_rng(0)
-        return rng.choice(nodes.index.to_numpy(), size=min(5, len(nodes)), replace=False)
-    tree = shapely.STRtree(nodes.geometry.to_numpy())
+        return rng.choice(ids, size=min(5, len(ids)), replace=False)
+    tree = shapely.STRtree(shapely.points(nodes["x"].to_numpy(), nodes["y"].to_numpy()))
     nearest = tree.query_nearest(pts, all_matches=False)[1]
-    return np.asarray(nodes.index.to_numpy()[nearest], dtype=np.int64)
+    return np.asarray(ids[nearest], dtype=np.int64)
 
 
-def reference_isochrones_csgraph(
-    nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, station_nodes: np.ndarray,
-    breaks_s: list[float],
-) -> list[Any]:  # fmt: skip
-    """Isochrone hulls per station and break with one bounded csgraph Dijkstra (bench reference).
-
-    Used only while the coverage stage's own isochrone function is not available.
-    """
-    import shapely  # noqa: PLC0415
-    from scipy.sparse import csgraph  # noqa: PLC0415
-
-    from pipeline.routing import edge_arrays  # noqa: PLC0415
-
-    arrays = edge_arrays(nodes, edges, "travel_time")
-    pos = np.searchsorted(arrays.node_ids, station_nodes) if np.all(
-        np.diff(arrays.node_ids) > 0) else np.array(
-        [int(np.flatnonzero(arrays.node_ids == s)[0]) for s in station_nodes])  # fmt: skip
-    dist = csgraph.dijkstra(arrays.csr(), directed=True, indices=pos, limit=max(breaks_s))
-    xy = np.column_stack([nodes["x"].to_numpy(), nodes["y"].to_numpy()])
-    hulls = []
-    for b in breaks_s:
-        st, nd = np.nonzero(dist <= b)
-        mp = shapely.multipoints(xy[nd], indices=st)
-        hulls.extend(shapely.convex_hull(mp).tolist())
-    return hulls
-
-
-def reference_isochrones_osmnx(
-    G: nx.MultiDiGraph, station_nodes: np.ndarray, breaks_s: list[float]
-) -> list[Any]:
-    """OSMnx notebook isochrones: one ``ego_graph`` per station and break, convex hull of nodes."""
-    import networkx as nx  # noqa: PLC0415
+def _osmnx_graph(graph: Any) -> Any:  # noqa: ANN401 - a DriveGraph in, a MultiDiGraph out
+    """Build the OSMnx graph of the driven edges (``graph_from_gdfs``), as a notebook would."""
+    import geopandas as gpd  # noqa: PLC0415
     import shapely  # noqa: PLC0415
 
-    hulls = []
-    for node in station_nodes:
-        for b in breaks_s:
-            sub = nx.ego_graph(G, int(node), radius=b, distance="travel_time")
-            pts = [(d["x"], d["y"]) for _, d in sub.nodes(data=True)]
-            hulls.append(shapely.MultiPoint(pts).convex_hull)
-    return hulls
+    from pipeline.graph import to_graph  # noqa: PLC0415
 
-
-def _coverage_functions() -> tuple[Callable[..., Any] | None, Callable[..., Any] | None, str]:
-    """Return the coverage stage's isochrone function and OSMnx baseline, when they exist.
-
-    Looked up in ``pipeline.coverage`` then ``pipeline.isochrones`` as ``isochrones(G,
-    station_nodes, breaks_s, *, weight)`` and ``isochrones_baseline_osmnx`` (same signature).
-    """
-    ours = base = None
-    found = []
-    for name in ("pipeline.coverage", "pipeline.isochrones"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        found.append(name)
-        ours = ours or getattr(module, "isochrones", None)
-        base = base or getattr(module, "isochrones_baseline_osmnx", None)
-    if ours and base:
-        return ours, base, f"{ours.__module__}"
-    return ours, base, f"coverage isochrones not available yet (looked in {found or 'nothing'})"
+    crs = "EPSG:32648"
+    nodes = gpd.GeoDataFrame(
+        graph.nodes, geometry=shapely.points(graph.nodes["x"], graph.nodes["y"]), crs=crs
+    )
+    driven = np.isfinite(graph.edges["travel_time"].to_numpy())
+    edges = gpd.GeoDataFrame(graph.edges[driven], geometry=graph.geometry[driven], crs=crs)
+    return to_graph(nodes, edges.set_index(["u", "v", "key"]))
 
 
 def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
-    """Time one isochrone method on a dataset's ingested graph (run as its own process).
+    """Time one isochrone method on a dataset, its preparation included (run as a process).
+
+    Both methods start from the same artifacts on disk: the preparation (``prep_s``) reads
+    the graph and builds what the method needs (sparse arrays for ours; OSMnx's
+    ``graph_from_gdfs`` MultiDiGraph for the baseline); ``seconds`` is the isochrones alone;
+    ``total_s`` both.
 
     Parameters
     ----------
@@ -336,48 +294,34 @@ def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``seconds`` of the isochrones alone (graph loading excluded), ``prep_s``, counts and
-        which implementation ran.
     """
     import networkx as nx  # noqa: F401, PLC0415 - imported before the clock starts
+    import osmnx  # noqa: F401, PLC0415
     import scipy.sparse.csgraph  # noqa: F401, PLC0415
     import shapely  # noqa: F401, PLC0415
 
-    from pipeline.graph import to_graph  # noqa: PLC0415
+    from pipeline.isochrones import (  # noqa: PLC0415
+        drive_arrays,
+        isochrones,
+        isochrones_baseline_osmnx,
+    )
 
-    config = load_config(slug, root=root)
-    paths = ProvincePaths(slug, root)
     t0 = time.perf_counter()
-    nodes, edges = _travel_time_edges(config, paths)
-    stations = _station_nodes(paths, nodes)
-    breaks_s = [m * 60.0 for m in config.response.isochrone_breaks_min]
-    ours, base, note = _coverage_functions()
-    impl = note if (ours if method == "ours" else base) else f"bench reference ({note})"
-    if method == "osmnx":
-        G = to_graph(nodes, edges)
-        prep = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        if base is not None:
-            result = base(G, stations, breaks_s, weight="travel_time")
-        else:
-            result = reference_isochrones_osmnx(G, stations, breaks_s)
-    elif ours is not None:  # the coverage stage's: from an OSMnx graph, as the baseline
-        G = to_graph(nodes, edges)
-        # Its graph -> arrays conversion (when offered) is preparation, as to_graph is for the
-        # baseline: both timings cover the isochrones alone.
-        convert = getattr(importlib.import_module(ours.__module__), "graph_arrays", None)
-        graph: Any = convert(G, weight="travel_time") if convert is not None else G
-        prep = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        result = ours(graph, stations, breaks_s, weight="travel_time")
+    graph, stations, breaks_s = _drive_graph(slug, root)
+    prepared: Any = drive_arrays(graph) if method == "ours" else _osmnx_graph(graph)
+    prep = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    if method == "ours":
+        result = isochrones(prepared, stations, breaks_s, weight="travel_time")
+        impl = "pipeline.isochrones.isochrones (read_drive_graph + drive_arrays)"
     else:
-        prep = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        result = reference_isochrones_csgraph(nodes, edges, stations, breaks_s)
+        result = isochrones_baseline_osmnx(prepared, stations, breaks_s, weight="travel_time")
+        impl = "OSMnx graph_from_gdfs + nx.ego_graph + convex hull"
     seconds = time.perf_counter() - t1
-    return {"method": method, "impl": impl, "seconds": round(seconds, 3), "prep_s": round(prep, 2),
-            "stations": len(stations), "breaks": len(breaks_s), "graph_nodes": len(nodes),
-            "graph_edges": len(edges), "polygons": len(result)}  # fmt: skip
+    return {"method": method, "impl": impl, "seconds": round(seconds, 3), "prep_s": round(prep, 3),
+            "total_s": round(prep + seconds, 3), "stations": len(stations),
+            "breaks": len(breaks_s), "graph_nodes": len(graph.nodes),
+            "graph_edges": len(graph.edges), "polygons": len(result)}  # fmt: skip
 
 
 def _bind(fn: Callable[..., Any], edges: Any, buildings: Any, config: ProvinceConfig) -> Any:  # noqa: ANN401
@@ -467,13 +411,16 @@ def run_worker(kind: str, method: str, ds: Dataset, logs: Path, *, sample: int) 
 def markdown_table(rows: list[StageRow]) -> str:
     """Return the per-stage table: wall time, stage time, peak RSS, items and items per second."""
     lines = [
-        "| dataset | stage | items (edges+buildings) | wall s | stage s | peak RSS MB | items/s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        (
+            "| dataset | stage | items (edges+buildings) | wall s | stage s | CPU s | peak RSS MB "
+            "| items/s |"
+        ),
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {r.dataset} | {r.stage}{'' if r.ok else ' (FAILED)'} | {r.items:,} | "
         f"{r.wall_s:.1f} | {r.stage_s if r.stage_s is not None else float('nan'):.1f} | "
-        f"{r.peak_rss_mb:,.0f} | {r.items_per_s:,.0f} |"
+        f"{r.cpu_s:.1f} | {r.peak_rss_mb:,.0f} | {r.items_per_s:,.0f} |"
         for r in rows
     )
     return "\n".join(lines)
@@ -488,8 +435,8 @@ def baseline_table(results: list[dict[str, Any]]) -> str:
         if r.get("kind") == "gaps" and r.get("available"):
             notes = f"{r['edges']:,} edges, {r['s_per_1000_edges']} s per 1,000 edges"
         elif r.get("kind") == "isochrones" and "stations" in r:
-            notes = (f"{r['stations']} stations x {r['breaks']} breaks, {r['graph_nodes']:,} nodes,"
-                     f" prep {r['prep_s']} s")  # fmt: skip
+            notes = (f"{r['stations']} stations x {r['breaks']} breaks, {r['graph_nodes']:,} nodes;"
+                     f" prep {r['prep_s']} s, end to end {r.get('total_s')} s")  # fmt: skip
         lines.append(
             f"| {r['dataset']} | {r['kind']} | {r['method']} | {r.get('impl', '')} | "
             f"{r.get('seconds', 'n/a')} | {r['peak_rss_mb']:,.0f} | {notes} |"
@@ -498,7 +445,7 @@ def baseline_table(results: list[dict[str, Any]]) -> str:
 
 
 def speedup_line(results: list[dict[str, Any]]) -> str:
-    """Return the last line: isochrone speed-up of ours over OSMnx on the largest dataset."""
+    """Return the isochrone ratio line: ours over OSMnx on the largest graph, prep included."""
     iso = [r for r in results if r.get("kind") == "isochrones" and r.get("seconds")]
     by_ds: dict[str, dict[str, dict[str, Any]]] = {}
     for r in iso:
@@ -507,12 +454,14 @@ def speedup_line(results: list[dict[str, Any]]) -> str:
     if not pairs:
         return "isochrone speed-up: not measured (no dataset ran both methods)"
     ours, base = max(pairs, key=lambda p: p[0]["graph_nodes"])
-    ratio = base["seconds"] / max(ours["seconds"], 1e-9)
+    total = base.get("total_s", base["seconds"]) / max(ours.get("total_s", ours["seconds"]), 1e-9)
+    alone = base["seconds"] / max(ours["seconds"], 1e-9)
     return (
         f"isochrone speed-up on {ours['dataset']} ({ours['graph_nodes']:,} nodes, "
-        f"{ours['stations']} stations x {ours['breaks']} breaks): {ratio:,.1f}x "
-        f"(ours {ours['seconds']:.2f} s, {ours['peak_rss_mb']:,.0f} MB; OSMnx ego_graph "
-        f"{base['seconds']:.2f} s, {base['peak_rss_mb']:,.0f} MB)"
+        f"{ours['stations']} stations x {ours['breaks']} breaks), end to end: {total:,.1f}x "
+        f"(ours {ours.get('prep_s', 0):.2f} s prep + {ours['seconds']:.2f} s, "
+        f"{ours['peak_rss_mb']:,.0f} MB; OSMnx {base.get('prep_s', 0):.2f} s prep + "
+        f"{base['seconds']:.2f} s, {base['peak_rss_mb']:,.0f} MB); isochrones alone {alone:,.1f}x"
     )
 
 
@@ -523,6 +472,152 @@ def _real_dataset() -> Dataset | None:
         return Dataset("ha_noi (real)", "ha_noi", PROJECT_ROOT, None)
     logger.warning("bench: real Hà Nội sample not found at %s; skipped", shared)
     return None
+
+
+# --- sections: each measured part of the report is one function ----------------------------
+
+
+@dataclass
+class BenchContext:
+    """What the sections see: the datasets, the stage rows, the options and earlier results.
+
+    ``results`` collects the baseline workers' outputs (``kind``: ``isochrones``, ``gaps``,
+    or whatever a section adds); ``data`` holds each finished section's ``data`` by name.
+    """
+
+    datasets: list[Dataset]
+    rows: list[StageRow]
+    logs: Path
+    baselines: bool
+    gap_sample: int
+    cache_dir: Path
+    results: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def largest(self) -> Dataset | None:
+        """The largest generated dataset (where the baselines run), if any."""
+        synth = [d for d in self.datasets if d.scale is not None]
+        return synth[-1] if synth else None
+
+    @property
+    def real(self) -> list[Dataset]:
+        """The real datasets."""
+        return [d for d in self.datasets if d.scale is None]
+
+
+@dataclass
+class Section:
+    """One part of the report: data for the JSON, text for the Markdown, closing ratio lines."""
+
+    name: str
+    data: Any
+    markdown: str
+    ratios: list[str] = field(default_factory=list)
+
+
+def section_stages(ctx: BenchContext) -> Section:
+    """Per stage: wall time, stage time, peak RSS, items and items per second; growth; totals."""
+    exponents = growth_exponents([r for r in ctx.rows if r.dataset.startswith("synth")])
+    totals = _totals(ctx.rows)
+    text = "\n\n".join([
+        markdown_table(ctx.rows),
+        "Growth exponents (log stage time vs log items over the generated sizes): "
+        + ", ".join(f"{k} {v}" for k, v in exponents.items()),
+        "Whole analysis (sum of stage wall times, ingestion included): "
+        + ", ".join(f"{k} {v:.0f} s, peak {m:,.0f} MB" for k, (v, m) in totals.items()),
+    ])  # fmt: skip
+    cpu = _cpu_totals(ctx.rows)
+    largest = ctx.largest.label if ctx.largest else ""
+    ratios = [f"whole analysis on {k}: {v:.0f} s wall ({cpu.get(k, 0):.0f} s CPU), "
+              f"peak RSS {m:,.0f} MB" for k, (v, m) in totals.items() if k == largest]  # fmt: skip
+    data = {"growth_exponents": exponents, "totals": totals, "cpu_totals": cpu}
+    return Section("stages", data, text, ratios)
+
+
+def section_reader(ctx: BenchContext) -> Section:
+    """Report the OSM reader's speed: objects in the file per second of reading, per dataset."""
+    out = {}
+    for d in ctx.datasets:
+        s = _manifest(d).get("ingest", {}).get("summary", {})
+        read_s = s.get("osm_read_s")
+        if not read_s:
+            continue
+        meta = _synth_meta(d, ctx.cache_dir)
+        in_file = (meta.get("osm_nodes", 0) + meta.get("osm_ways", 0)
+                   + meta.get("osm_relations", 0)) if meta else None  # fmt: skip
+        cpu_s = s.get("osm_read_cpu_s")
+        out[d.label] = {"read_s": read_s, "read_cpu_s": cpu_s, "objects_in_file": in_file,
+                        "objects_kept": s.get("osm_objects_kept"),
+                        "objects_per_s": round(in_file / read_s) if in_file else None,
+                        "objects_per_cpu_s": round(in_file / cpu_s) if in_file and cpu_s
+                        else None}  # fmt: skip
+    head = (
+        "| dataset | OSM objects in the file | kept (tags of interest) | read s (wall) "
+        "| read s (CPU) | objects/s (wall) | objects/s (CPU) |"
+    )
+    lines = [head,
+             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [f"| {k} | {v['objects_in_file'] or 0:,} | {v['objects_kept'] or 0:,} | "
+              f"{v['read_s']:.1f} | {v['read_cpu_s'] or 0:.1f} | {v['objects_per_s'] or 0:,} | "
+              f"{v['objects_per_cpu_s'] or 0:,} |" for k, v in out.items()]  # fmt: skip
+    label = ctx.largest.label if ctx.largest else ""
+    big = out.get(label)
+    ratios = []
+    if big and big["objects_per_s"]:
+        ratios.append(f"OSM read on {label}: {big['objects_per_s']:,} objects/s "
+                      f"({big['objects_in_file']:,} objects in {big['read_s']:.1f} s wall, "
+                      f"{big['read_cpu_s'] or 0:.1f} s CPU: "
+                      f"{big['objects_per_cpu_s'] or 0:,} objects per CPU second)")  # fmt: skip
+    return Section("reader", out, "OSM reader:\n\n" + "\n".join(lines), ratios)
+
+
+def _synth_meta(d: Dataset, cache_dir: Path) -> dict[str, Any]:
+    if d.scale is None:
+        return {}
+    from pipeline.synth import dataset_dir  # noqa: PLC0415
+
+    path = dataset_dir(d.scale, d.seed, cache_dir) / "meta.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def section_baselines(ctx: BenchContext) -> Section:
+    """Isochrones (ours vs OSMnx, preparation included) and gap widths (ours vs a loop)."""
+    if not ctx.baselines:
+        return Section("baselines", [], "Baselines not run.")
+    largest = [ctx.largest] if ctx.largest else []
+    results = []
+    for ds in [*ctx.real, *largest]:
+        for method in ("ours", "osmnx"):
+            res = run_worker("isochrones", method, ds, ctx.logs, sample=ctx.gap_sample)
+            results.append({"kind": "isochrones", **res})
+    gaps_available = _gap_functions()[0] is not None
+    if not gaps_available:
+        logger.warning("bench: gap widths: %s", _gap_functions()[2])
+    for ds in ctx.datasets if gaps_available else []:
+        methods = ("ours", "loop") if ds in ctx.real or ds in largest else ("ours",)
+        for method in methods:
+            res = run_worker("gaps", method, ds, ctx.logs, sample=ctx.gap_sample)
+            results.append({"kind": "gaps", **res})
+    ctx.results += results
+    gap_growth = _gap_growth(results, ctx.datasets)
+    text = "\n\n".join([baseline_table(results),
+                         f"Gap-width inference growth exponent: {gap_growth}"])  # fmt: skip
+    return Section("baselines", {"results": results, "gap_width_growth_exponent": gap_growth},
+                   text, [speedup_line(results)])  # fmt: skip
+
+
+def section_maps(ctx: BenchContext) -> Section:
+    """Map sizes (MB) per dataset."""
+    sizes = _map_sizes(ctx.datasets)
+    return Section("maps", sizes, f"Map sizes (MB): {sizes}")
+
+
+#: The report, in order. To add a measured part, write ``def section_x(ctx) -> Section`` and
+#: add it here: its ``markdown`` joins the report and its ``ratios`` the closing lines.
+SECTIONS: list[Callable[[BenchContext], Section]] = [
+    section_stages, section_reader, section_baselines, section_maps,
+]  # fmt: skip
 
 
 def run_bench(
@@ -536,6 +631,7 @@ def run_bench(
     gap_sample: int = GAP_LOOP_SAMPLE,
     stages: list[str] | None = None,
     cache_dir: Path = CACHE_DIR,
+    sections: list[Callable[[BenchContext], Section]] | None = None,
 ) -> dict[str, Any]:
     """Run the whole bench; write ``<out_dir>/<date>.json`` and ``.md``; return the results.
 
@@ -559,6 +655,8 @@ def run_bench(
         Stages to run (default: every available stage, see ``available_stages``).
     cache_dir
         Where generated datasets are cached.
+    sections
+        The report's parts (default :data:`SECTIONS`).
 
     Returns
     -------
@@ -575,47 +673,25 @@ def run_bench(
         datasets.append(prepare_synth(scale, seed=seed, root=root, cache_dir=cache_dir))
         logger.info("bench: dataset x%g ready (%.1f s)", scale, time.perf_counter() - t0)
     rows: list[StageRow] = []
-    results: list[dict[str, Any]] = []
     for ds in datasets:
         rows += bench_stages(ds, stages, logs)
-    synth_rows = [r for r in rows if r.dataset.startswith("synth")]
-    exponents = growth_exponents(synth_rows)
-    if baselines:
-        largest = [d for d in datasets if d.scale is not None][-1:]
-        real_ds = [d for d in datasets if d.scale is None]
-        for ds in [*real_ds, *largest]:
-            for method in ("ours", "osmnx"):
-                res = run_worker("isochrones", method, ds, logs, sample=gap_sample)
-                results.append({"kind": "isochrones", **res})
-        gaps_available = _gap_functions()[0] is not None
-        if not gaps_available:
-            logger.warning("bench: gap widths: %s", _gap_functions()[2])
-        for ds in datasets if gaps_available else []:
-            methods = ("ours", "loop") if ds in real_ds or ds in largest else ("ours",)
-            for method in methods:
-                res = run_worker("gaps", method, ds, logs, sample=gap_sample)
-                results.append({"kind": "gaps", **res})
-    gap_growth = _gap_growth(results, datasets)
-    report_map = _map_sizes(datasets)
+    ctx = BenchContext(datasets, rows, logs, baselines, gap_sample, cache_dir)
+    done = []
+    for fn in SECTIONS if sections is None else sections:
+        sec = fn(ctx)
+        ctx.data[sec.name] = sec.data
+        done.append(sec)
     doc = {
         "date": stamp, "stages_available": stages, "machine": {"cpus": os.cpu_count()},
         "datasets": [asdict(d) | {"root": str(d.root)} for d in datasets],
         "stages": [asdict(r) | {"items_per_s": r.items_per_s} for r in rows],
-        "growth_exponents": exponents, "baselines": results, "totals": _totals(rows),
-        "gap_width_growth_exponent": gap_growth, "map_mb": report_map,
+        "sections": ctx.data, "baselines": ctx.results,
     }  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stamp}.json").write_text(json.dumps(doc, indent=2, default=str), "utf-8")
-    text = "\n\n".join([
-        f"# firegap bench {stamp}", markdown_table(rows),
-        "Growth exponents (log stage time vs log items over the generated sizes): "
-        + ", ".join(f"{k} {v}" for k, v in exponents.items()),
-        "Whole analysis (sum of stage wall times, ingestion included): "
-        + ", ".join(f"{k} {v:.0f} s, peak {m:,.0f} MB" for k, (v, m) in _totals(rows).items()),
-        f"Gap-width inference growth exponent: {gap_growth}; map sizes (MB): {report_map}",
-        baseline_table(results) if results else "Baselines not run.",
-        speedup_line(results),
-    ])  # fmt: skip
+    ratios = [line for sec in done for line in sec.ratios]
+    text = "\n\n".join([f"# firegap bench {stamp}", *(sec.markdown for sec in done),
+                         "Ratios:\n\n" + "\n".join(f"- {r}" for r in ratios)])  # fmt: skip
     (out_dir / f"{stamp}.md").write_text(text + "\n", "utf-8")
     doc["markdown"] = text
     return doc
@@ -627,6 +703,14 @@ def _totals(rows: list[StageRow]) -> dict[str, tuple[float, float]]:
     for r in rows:
         t, m = out.get(r.dataset, (0.0, 0.0))
         out[r.dataset] = (t + r.wall_s, max(m, r.peak_rss_mb))
+    return out
+
+
+def _cpu_totals(rows: list[StageRow]) -> dict[str, float]:
+    """Per dataset: total CPU time (user + system) of its stages."""
+    out: dict[str, float] = {}
+    for r in rows:
+        out[r.dataset] = out.get(r.dataset, 0.0) + (r.cpu_s if r.cpu_s == r.cpu_s else 0.0)
     return out
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline._errors import FiregapError
+from pipeline._errors import ConfigError, FiregapError
 from pipeline.config import ProvinceConfig, load_config
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.stage import available_stages, close_logging, run_pipeline, setup_logging
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lang", choices=["vi", "en"], help="language of maps and reports (overrides config)"
     )
+    parser.add_argument(
+        "--scale", type=float, help="density of a generated province (PROVINCE=synth; 1 = real)"
+    )
     parser.add_argument("--force", action="store_true", help="rerun even when cached")
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars (log lines only)"
@@ -50,9 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def apply_overrides(
-    config: ProvinceConfig, *, osm: Path | None, lang: str | None
+    config: ProvinceConfig, *, osm: Path | None, lang: str | None, scale: float | None = None
 ) -> ProvinceConfig:
-    """Return the config with command-line overrides applied (the inputs stay frozen)."""
+    """Return the config with command-line overrides applied (the inputs stay frozen).
+
+    A generated province (``synth:`` in its config) gets its dataset generated (or reused from
+    the cache) here, at ``scale`` when given, and its OSM, boundary and ward files set to it.
+    """
+    if scale is not None and config.synth is None:
+        msg = f"--scale / SCALE= is for a generated province (synth:), not {config.slug}"
+        raise ConfigError(msg)
+    if config.synth is not None:
+        from pipeline.synth import use_generated  # noqa: PLC0415 - only generated provinces
+
+        config = use_generated(config, scale=scale)
     if osm is not None:
         osm_path = osm.expanduser().resolve()
         config = config.model_copy(
@@ -73,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         config = apply_overrides(
-            load_config(args.province, root=args.root), osm=args.osm, lang=args.lang
+            load_config(args.province, root=args.root),
+            osm=args.osm,
+            lang=args.lang,
+            scale=args.scale,
         )
         setup_logging(paths, verbose=args.verbose)
         if args.stage == "validate":

@@ -393,6 +393,7 @@ class AccessConfig(_Model):
     corridor_min_sections: int = Field(default=3, ge=1)
     corridor_min_share: float = Field(default=0.5, ge=0, le=1)
     corridor_encroachment_m: Threshold
+    corridor_raise_max_m: Threshold
     sidewalk_highways: list[str] = Field(default_factory=list)
     est_width_tolerance_m: Threshold
     width_confidence: dict[str, float]
@@ -541,6 +542,18 @@ class ReportConfig(_Model):
     leaflet_dir: str = "cache/vendor/leaflet-1.9.4"
 
 
+class SynthConfig(_Model):
+    """A generated province (``pipeline/synth.py``) instead of real data.
+
+    When set, the OSM file, boundary and wards are the generated dataset of ``(scale, seed)``
+    (generated once, cached in ``cache/synth/``); ``make analyze PROVINCE=synth SCALE=0.25``
+    overrides the scale.
+    """
+
+    scale: float = Field(default=1.0, gt=0, le=2)
+    seed: int = 42
+
+
 class ProvinceConfig(_Model):
     """One province's resolved config (defaults merged with the province file).
 
@@ -561,6 +574,7 @@ class ProvinceConfig(_Model):
     response: ResponseConfig
     density: DensityConfig
     report: ReportConfig
+    synth: SynthConfig | None = None
 
     @field_validator("crs")
     @classmethod

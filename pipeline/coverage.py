@@ -15,15 +15,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._io import read_geoparquet, write_json, write_parquet
-from pipeline.density import (
-    M2_PER_HA,
-    WARD_COLUMNS,
-    assign_wards,
-    build_cells,
-    cell_ids,
-    raster_population,
-    whole_province_ward,
-)
+from pipeline.density import M2_PER_HA, building_cells, density_grid
 from pipeline.graph import read_graph_layers
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
@@ -35,10 +27,10 @@ from pipeline.isochrones import (
     split_at_points,
     warn_unsnapped,
 )
-from pipeline.paths import ARTIFACTS, resolve_input
 from pipeline.routing import EdgeArrays, Snap, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.truck_network import read_truck_flags
+from pipeline.wards import read_wards, ward_rows
 
 if TYPE_CHECKING:
     from pipeline.config import ProvinceConfig
@@ -147,9 +139,10 @@ def snap_to_reached(
     drive: gpd.GeoDataFrame,
     reached: np.ndarray,
     *,
+    stranded: np.ndarray,
     max_distance_m: float,
 ) -> Snap:
-    """Move points whose nearest drivable edge no truck reaches to the nearest reached one.
+    """Move points whose snapped spot no truck reaches to the nearest reached edge.
 
     Parameters
     ----------
@@ -161,16 +154,18 @@ def snap_to_reached(
         The drivable edges.
     reached
         Boolean per drivable edge: a truck of the scenario can get onto it.
+    stranded
+        Boolean per point: no truck reaches its spot (see :func:`point_times`).
     max_distance_m
         The hose reach: farther reached edges do not count.
 
     Returns
     -------
     Snap
-        The same snap where the edge is reached (or no reached edge is within reach), else
+        The same snap where the spot is reached (or no reached edge is within reach), else
         the nearest reached edge's.
     """
-    redo = np.flatnonzero((snap.edge >= 0) & ~reached[np.maximum(snap.edge, 0)])
+    redo = np.flatnonzero((snap.edge >= 0) & stranded)
     allowed = np.flatnonzero(reached)
     if len(redo) == 0 or len(allowed) == 0:
         return snap
@@ -294,21 +289,6 @@ def coverage_matrix(
 # --- stage ---------------------------------------------------------------------------------
 
 
-def _read_wards(ctx: StageContext, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Ward polygons from ``ingest/wards``; without any, the whole province as one ward."""
-    config = ctx.config
-    rel = ARTIFACTS["ingest"].get("wards")
-    if rel is not None and ctx.input("ingest", "wards").exists():
-        wards = read_geoparquet(ctx.input("ingest", "wards")).to_crs(config.crs)
-        if not wards.empty:
-            for col, default in (("ward_type", ""), ("population", np.nan), ("approximate", False)):
-                if col not in wards.columns:
-                    wards[col] = default
-            wards["ward_id"] = wards["ward_id"].astype(str)
-            return wards[[*WARD_COLUMNS, "geometry"]].reset_index(drop=True)
-    return whole_province_ward(boundary.geometry.iloc[0], config.name.vi, config.crs)
-
-
 def _scenario_stations(stations: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     status = stations["status"].astype(str).to_numpy()
     return {EXISTING: status == "existing", PLANNED: np.isin(status, ["existing", "planned"])}
@@ -399,23 +379,11 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
     config = ctx.config
     buildings = read_geoparquet(ctx.input("ingest", "buildings")).to_crs(config.crs)
     boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
-    raster_people = None
-    if config.density.population_raster:
-        raster_people = raster_population(
-            resolve_input(config.density.population_raster), crs=config.crs,
-            cell_m=config.density.cell_size_m,
-            bounds=tuple(boundary.total_bounds),
-        )  # fmt: skip
-    cells = build_cells(buildings, wards, config.density, raster_people=raster_people)
+    cells = density_grid(buildings, wards, config.density, bounds=tuple(boundary.total_bounds))
     hose_m = config.access.hose_reach_from_truck_road_m.value
     b_geoms = buildings.geometry.to_numpy()
-    centres = shapely.point_on_surface(b_geoms)
-    cell_of = (
-        cell_ids(shapely.get_coordinates(centres), config.density.cell_size_m)
-        if len(centres)
-        else np.empty(0, dtype=np.int64)
-    )
-    b_ward = assign_wards(centres, wards)
+    cell_of = building_cells(buildings, config.density.cell_size_m)
+    b_ward = ward_rows(shapely.point_on_surface(b_geoms), wards)
     buildings["ward_id"] = np.where(
         b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
     )
@@ -452,9 +420,10 @@ def scenario_times(
     reach = Reach(reach.cost, nearest)
     arr = net.arr
     reached = np.isfinite(reach.cost[arr.u]) | (net.two_way & np.isfinite(reach.cost[arr.v]))
+    first = point_times(reach, dem.building_snap, arr, net.seconds_per_m, two_way=net.two_way)
     b_snap = snap_to_reached(
         dem.buildings.geometry.to_numpy(), dem.building_snap, net.drive, reached,
-        max_distance_m=dem.hose_m,
+        stranded=~np.isfinite(first.time_s), max_distance_m=dem.hose_m,
     )  # fmt: skip
     pt = point_times(reach, b_snap, arr, net.seconds_per_m, two_way=net.two_way)
     dem.buildings[f"time_s_{name}"] = pt.time_s
@@ -626,9 +595,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     target_s = resp.target_time_s.value
     t0 = time.perf_counter()
     stations = read_geoparquet(ctx.input("ingest", "stations")).to_crs(config.crs)
-    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(config.crs)
     net = drivable_network(ctx, stations)
-    wards = _read_wards(ctx, boundary)
+    wards, _ = read_wards(ctx.input("ingest", "wards"), config.crs)
     logger.info(
         "coverage: %s directed edges on the truck network, %d of %d stations on them (%.1f s)",
         f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
@@ -763,7 +731,7 @@ def _station_radius(
     points: np.ndarray, wards: gpd.GeoDataFrame, config: ProvinceConfig
 ) -> np.ndarray:
     """QCVN 01:2021/BXD §2.6.13 service radius per station: urban wards 3 km, elsewhere 5 km."""
-    pos = assign_wards(points, wards)
+    pos = ward_rows(points, wards)
     types = wards["ward_type"].astype(str).to_numpy()
     urban = (pos >= 0) & np.isin(types[np.maximum(pos, 0)], config.density.urban_ward_types)
     resp = config.response

@@ -13,11 +13,11 @@ import pyproj
 import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
+from pipeline.paths import resolve_input
+from pipeline.wards import ward_rows
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from shapely.geometry.base import BaseGeometry
 
     from pipeline.config import DensityConfig
 
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 M2_PER_HA = 10_000.0
 #: Cell ids pack the column and row of a cell: ``col * CELL_ROW_SPAN + row``.
 CELL_ROW_SPAN = 1 << 32
-WARD_COLUMNS = ["ward_id", "name", "ward_type", "population", "approximate"]
 
 
 def cell_ids(xy: np.ndarray, cell_m: float) -> np.ndarray:
@@ -121,26 +120,6 @@ def raster_population(
     return people
 
 
-def whole_province_ward(boundary: BaseGeometry, name: str, crs: str) -> gpd.GeoDataFrame:
-    """One ward covering the whole province, population unknown."""
-    return gpd.GeoDataFrame(
-        {"ward_id": ["all"], "name": [name], "ward_type": [""], "population": [np.nan],
-         "approximate": [True]},
-        geometry=[boundary], crs=crs,
-    )  # fmt: skip
-
-
-def assign_wards(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Row position in ``wards`` of the ward holding each point (``-1`` outside every ward)."""
-    out = np.full(len(points), -1, dtype=np.int64)
-    if len(points) == 0 or wards.empty:
-        return out
-    tree = shapely.STRtree(wards.geometry.to_numpy())
-    pt, wd = tree.query(points, predicate="within")
-    out[pt[::-1]] = wd[::-1]  # first ward wins where polygons overlap
-    return out
-
-
 def build_cells(
     buildings: gpd.GeoDataFrame,
     wards: gpd.GeoDataFrame,
@@ -155,7 +134,7 @@ def build_cells(
     buildings
         With ``floor_area_m2`` and ``footprint_m2`` (projected CRS).
     wards
-        :data:`WARD_COLUMNS` + polygons; ``population`` NaN where unknown.
+        :func:`pipeline.wards.read_wards`; ``population`` NaN where unknown.
     config
         The ``density`` section.
     raster_people
@@ -188,7 +167,7 @@ def build_cells(
     per.index.name = "cell_id"
     squares = cell_squares(per.index.to_numpy(), cell_m)
     cells = gpd.GeoDataFrame(per, geometry=squares, crs=crs)
-    ward_pos = assign_wards(shapely.centroid(squares), wards)
+    ward_pos = ward_rows(shapely.centroid(squares), wards)
     cells["ward_id"] = np.where(
         ward_pos >= 0, wards["ward_id"].to_numpy()[np.maximum(ward_pos, 0)], None
     )
@@ -221,3 +200,52 @@ def build_cells(
         f"{len(cells):,}", cell_m, f"{int(cells['dense'].sum()):,}", time.perf_counter() - t0,
     )  # fmt: skip
     return cells
+
+
+def building_cells(buildings: gpd.GeoDataFrame, cell_m: float) -> np.ndarray:
+    """Return the grid cell of each building (of its representative point)."""
+    centres = shapely.point_on_surface(buildings.geometry.to_numpy())
+    if len(centres) == 0:
+        return np.empty(0, dtype=np.int64)
+    return cell_ids(shapely.get_coordinates(centres), cell_m)
+
+
+def density_grid(
+    buildings: gpd.GeoDataFrame,
+    wards: gpd.GeoDataFrame,
+    config: DensityConfig,
+    *,
+    bounds: tuple[float, float, float, float],
+) -> gpd.GeoDataFrame:
+    """Return the one density grid of the province (water and coverage both use it).
+
+    The population comes from ``density.population_raster`` when configured, else from the
+    wards' populations spread over their buildings (see :func:`build_cells`).
+    """
+    raster_people = None
+    if config.population_raster:
+        raster_people = raster_population(
+            resolve_input(config.population_raster),
+            crs=str(buildings.crs),
+            cell_m=config.cell_size_m,
+            bounds=bounds,
+        )
+    return build_cells(buildings, wards, config, raster_people=raster_people)
+
+
+def building_people(
+    cells: pd.DataFrame, building_cell: np.ndarray, floor_area_m2: np.ndarray
+) -> np.ndarray:
+    """Spread each cell's population over its buildings in proportion to their floor area.
+
+    Returns
+    -------
+    numpy.ndarray
+        People per building (``NaN`` where the cell's population is unknown); a cell's
+        buildings add up to its population.
+    """
+    floor = np.nan_to_num(np.asarray(floor_area_m2, dtype=float))
+    cell_floor = pd.Series(floor).groupby(building_cell).sum()
+    share = floor / cell_floor.reindex(building_cell).to_numpy()
+    people = cells["population"].reindex(building_cell).to_numpy(dtype=float)
+    return np.asarray(people * np.nan_to_num(share))

@@ -54,7 +54,9 @@ def published_md5(cfg: OsmConfig) -> tuple[str | None, str]:
         resp = requests.get(url, timeout=cfg.timeout_s)
         resp.raise_for_status()
     except requests.RequestException as e:
-        logger.warning("download: no published checksum at %s (%s): not verified", url, e)
+        logger.warning(
+            "download: no published checksum at %s (%s): not verified", url, type(e).__name__
+        )
         return None, url
     match = re.match(r"\s*([0-9a-fA-F]{32})\b", resp.text)
     if match is None:
@@ -168,7 +170,6 @@ def fetch_extract(cfg: OsmConfig, raw_dir: Path, *, progress: bool = False) -> P
     part = part_path(target)
     logger.info("download: %s -> %s", cfg.download_url, target)
     try:
-        expected, md5_url = published_md5(cfg) if cfg.verify_md5 else (None, "")
         _download(cfg, part, progress=progress)
     except requests.RequestException as e:
         have = part.stat().st_size if part.exists() else 0
@@ -180,6 +181,7 @@ def fetch_extract(cfg: OsmConfig, raw_dir: Path, *, progress: bool = False) -> P
         else:
             msg = f"cannot download {cfg.download_url} ({type(e).__name__}); offline? {where}"
         raise MissingInputError(msg) from e
+    expected, md5_url = published_md5(cfg) if cfg.verify_md5 else (None, "")
     md5 = _md5_of(part)
     if expected is not None and md5 != expected:
         remove_path(part)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import pyproj
 import shapely
@@ -199,6 +198,8 @@ def to_graph(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame) -> nx.MultiDiGrap
     networkx.MultiDiGraph
         With ``G.graph["crs"]``, node ``x, y`` and edge ``length``: OSMnx's own functions work.
     """
+    import osmnx as ox  # noqa: PLC0415 - only for users of a NetworkX graph (tests, bench)
+
     if nodes.crs is None or not nodes.crs.is_projected:
         msg = f"graph nodes must be in a projected CRS, not {nodes.crs}"
         raise ValidationError(msg)

@@ -73,6 +73,10 @@ TEXT: dict[str, tuple[str, str]] = {
             "{target} min."
         ),
     ),
+    "why_station_people": (
+        "Đội PCCC tại đây đưa thêm khoảng {people} người vào thời gian tiếp cận {target} phút.",
+        "A station here brings about {people} people within {target} min.",
+    ),
     "why_hydrant": (
         (
             "Trụ nước tại đây đưa thêm {buildings} nhà (khoảng {people} người, {area} m² sàn) "

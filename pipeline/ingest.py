@@ -20,17 +20,11 @@ from pipeline.footprints import merge_footprints
 from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
+from pipeline.osm_tags import parse_length_m, parse_number
 from pipeline.paths import resolve_input
-from pipeline.tables import (
-    STATUS_ALIASES,
-    STATUS_HINT,
-    AuthorityTable,
-    fold,
-    parse_status,
-    read_authority_file,
-    rejects_frame,
-)
-from pipeline.wards import build_wards
+from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
+from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
+from pipeline.wards import build_wards, commune_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -70,21 +64,12 @@ def _clip(gdf: gpd.GeoDataFrame, boundary: BaseGeometry, crs: str, how: str) -> 
 
 def _levels(buildings: gpd.GeoDataFrame, cfg: BuildingsConfig) -> pd.DataFrame:
     """Parse ``building:levels`` and ``height``; fill levels from height, then the default."""
-    levels = pd.to_numeric(
-        buildings["building:levels"]
-        .astype("string")
-        .str.replace(",", ".")
-        .str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False),
-        errors="coerce",
+    levels = parse_number(buildings["building:levels"])
+    levels[~(levels > 0)] = np.nan
+    height = parse_length_m(buildings["height"])
+    from_height = pd.Series(
+        np.maximum(1, np.round(height.to_numpy() / cfg.storey_height_m.value)), index=height.index
     )
-    height = pd.to_numeric(
-        buildings["height"]
-        .astype("string")
-        .str.replace(",", ".")
-        .str.extract(r"^\s*(\d+(?:\.\d+)?)", expand=False),
-        errors="coerce",
-    )
-    from_height = np.maximum(1, np.round(height / cfg.storey_height_m.value))
     source = np.where(levels.notna(), "tag", np.where(height.notna(), "height", "default"))
     filled = levels.fillna(from_height).fillna(cfg.default_levels.value)
     return pd.DataFrame(
@@ -260,9 +245,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     water_points = _clip(layers.water_points, boundary, crs, "inside")
     water_bodies = _clip(layers.water_bodies, boundary, crs, "intersects")
     admin = _clip(layers.admin, boundary, crs, "intersects")
-    wards, wards_info = build_wards(config, admin, boundary, province_level=found.admin_level)
+    communes = commune_table(config.wards, crs)
+    wards, wards_info = build_wards(
+        config, admin, boundary, province_level=found.admin_level, table=communes
+    )
     stations, station_tables = _stations(layers.stations, config.stations, boundary, crs)
-    rejects = rejects_frame(station_tables)
+    rejects = rejects_frame([*station_tables, *([communes] if communes is not None else [])])
     boundary_gdf = gpd.GeoDataFrame(
         {"name_vi": [config.name.vi], "name_en": [config.name.en]}, geometry=[boundary], crs=crs
     )
@@ -305,7 +293,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
         "skipped": layers.skipped,
-        "station_rejects": rejects.to_dict(orient="records"),
+        "partial_street_ways": layers.partial,
+        "osm_read_s": layers.read_s,
+        "osm_read_cpu_s": layers.read_cpu_s,
+        "osm_objects_kept": layers.objects_kept,
+        "station_rejects": rejects_frame(station_tables).to_dict(orient="records"),
         "authority_files": [t.stats() for t in station_tables]
         + ([wards_info["table"]] if "table" in wards_info else []),
         "rejected_rows": len(rejects),

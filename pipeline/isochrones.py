@@ -18,6 +18,7 @@ from pipeline.routing import EdgeArrays, multi_source_dijkstra, snap_to_edges
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
     import networkx as nx
     from scipy import sparse
@@ -620,6 +621,100 @@ def graph_arrays(G: nx.MultiDiGraph, *, weight: str = "travel_time") -> StreetAr
     which = np.concatenate([has[w1], w2])[order]
     arrays = EdgeArrays(node_ids=node_ids, u=u, v=v, weight=np.asarray(w, dtype=float))
     return StreetArrays(arrays, (coords, which), edge_twins(u, v, (coords, which)))
+
+
+@dataclass(frozen=True)
+class DriveGraph:
+    """The drivable street graph read from the stage artifacts, as plain arrays.
+
+    ``nodes``: ``x``, ``y``, ``street_count`` indexed by node id; ``edges``: ``u``, ``v``,
+    ``key``, ``length``, ``travel_time`` (``inf`` where a truck does not drive); ``geometry``:
+    the edges' LineStrings (row order of ``edges``).
+    """
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    geometry: np.ndarray
+
+
+def read_drive_graph(
+    nodes_path: Path,
+    edges_path: Path,
+    speeds_kph: Mapping[str, float],
+    *,
+    turn_delay_s: float = 0.0,
+    truck_edges_path: Path | None = None,
+    follow_oneway: bool = True,
+) -> DriveGraph:
+    """Read the street graph with truck travel times, only the columns routing needs.
+
+    Parameters
+    ----------
+    nodes_path, edges_path
+        The ``ingest`` stage's ``graph_nodes`` and ``graph_edges`` GeoParquet files.
+    speeds_kph, turn_delay_s
+        See :func:`edge_travel_time_s`.
+    truck_edges_path
+        The ``network`` stage's ``edges``: edges without ``truck_ok`` and ``truck_connected``
+        get an infinite time. None: every edge is driven.
+    follow_oneway
+        One-way streets are driven only in their direction.
+
+    Returns
+    -------
+    DriveGraph
+    """
+    import pyarrow.parquet as pq  # noqa: PLC0415 - heavy, only here
+
+    nodes = pq.read_table(nodes_path, columns=["osmid", "x", "y", "street_count"]).to_pandas()
+    nodes = nodes.set_index("osmid")
+    wanted = ["u", "v", "key", "length", "highway", "maxspeed", "oneway", "reversed", "geometry"]
+    names = set(pq.read_schema(edges_path).names)
+    table = pq.read_table(edges_path, columns=[c for c in wanted if c in names])
+    geometry = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    edges = table.drop_columns(["geometry"]).to_pandas().set_index(["u", "v", "key"])
+    t = edge_travel_time_s(edges, speeds_kph, turn_delay_s=turn_delay_s,
+                           street_count=nodes["street_count"]).to_numpy()  # fmt: skip
+    ok = np.ones(len(edges), dtype=bool)
+    if truck_edges_path is not None:
+        ok &= _truck_flags(truck_edges_path, edges.index)
+    if follow_oneway:
+        ok &= ~(edges["oneway"].to_numpy(dtype=bool) & edges["reversed"].to_numpy(dtype=bool))
+    out = edges.reset_index()[["u", "v", "key", "length"]]
+    out["travel_time"] = np.where(ok, t, np.inf)
+    return DriveGraph(nodes, out, geometry)
+
+
+def _truck_flags(path: Path, index: pd.MultiIndex) -> np.ndarray:
+    """``truck_ok & truck_connected`` of the network stage, aligned with ``index``."""
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    cols = ["u", "v", "key", "truck_ok", "truck_connected"]
+    net = pq.read_table(path, columns=cols).to_pandas()
+    flag: np.ndarray = net["truck_ok"].to_numpy(dtype=bool) & net["truck_connected"].to_numpy(
+        dtype=bool
+    )
+    same = len(net) == len(index) and all(
+        np.array_equal(net[c].to_numpy(), index.get_level_values(c).to_numpy())
+        for c in ("u", "v", "key")
+    )
+    if same:  # the network stage keeps the ingest order: no join needed
+        return flag
+    aligned = pd.Series(flag, index=pd.MultiIndex.from_frame(net[["u", "v", "key"]]))
+    out: np.ndarray = aligned.reindex(index, fill_value=False).to_numpy(dtype=bool)
+    return out
+
+
+def drive_arrays(graph: DriveGraph) -> StreetArrays:
+    """Convert a :class:`DriveGraph` into :class:`StreetArrays` (no NetworkX graph on the way)."""
+    node_ids = graph.nodes.index.to_numpy()
+    index = pd.Index(node_ids)
+    u = index.get_indexer(graph.edges["u"].to_numpy())
+    v = index.get_indexer(graph.edges["v"].to_numpy())
+    lines = shapely.get_coordinates(graph.geometry, return_index=True)
+    arrays = EdgeArrays(node_ids=node_ids, u=u, v=v,
+                        weight=graph.edges["travel_time"].to_numpy(dtype=float))  # fmt: skip
+    return StreetArrays(arrays, lines, edge_twins(u, v, lines))
 
 
 def isochrones(

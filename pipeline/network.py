@@ -44,7 +44,6 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
-from pipeline.paths import ARTIFACTS
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -56,6 +55,7 @@ from pipeline.truck_network import (
     snap_to_main,
     truck_components,
 )
+from pipeline.wards import read_wards, ward_columns, ward_rows
 from pipeline.widths import estimate_widths
 
 if TYPE_CHECKING:
@@ -74,75 +74,6 @@ MAIN_ROADS = ("motorway", "trunk", "primary", "secondary", "tertiary")
 #: Deep-building status: deep or not whatever the uncertain streets turn out to be, or it
 #: depends on them (a field check decides).
 DEEP_STATUSES: tuple[str, ...] = ("deep", "not_deep", "uncertain")
-
-
-def ward_rows(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Return the row of the ward each point falls in (-1 outside every ward)."""
-    out = np.full(len(points), -1, dtype=np.int64)
-    if len(points) == 0 or wards.empty:
-        return out
-    pt, ward = shapely.STRtree(wards.geometry.to_numpy()).query(points, predicate="within")
-    pt_first, pos = np.unique(pt, return_index=True)
-    out[pt_first] = ward[pos]
-    return out
-
-
-def ward_columns(points: np.ndarray, wards: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
-    """Per point: ``ward_id`` and ``ward`` (name) of the ward it falls in (``None`` outside)."""
-    rows = ward_rows(points, wards)
-    inside = rows >= 0
-    out = {}
-    for col, key in (("ward_id", "ward_id"), ("ward", "name")):
-        values = np.full(len(points), None, dtype=object)
-        values[inside] = wards[key].to_numpy(dtype=object)[rows[inside]]
-        out[col] = values
-    return out
-
-
-def load_wards(ctx: StageContext) -> tuple[gpd.GeoDataFrame, str]:
-    """Ward polygons from ingest, or the whole province as one ward.
-
-    Returns
-    -------
-    wards, note
-        ``wards`` has ``ward_id``, ``name``, ``ward_type``, ``approximate`` and polygons;
-        ``note`` says where they came from (for the summary and the log).
-    """
-    crs = ctx.config.crs
-    rel = ARTIFACTS["ingest"].get("wards")
-    path = ctx.paths.outputs / rel if rel else None
-    if path is not None and path.exists():
-        wards = read_geoparquet(path)
-        if not wards.empty:
-            wards = wards.to_crs(crs)
-            if "approximate" not in wards.columns:
-                wards["approximate"] = False
-            if "ward_type" not in wards.columns:
-                wards["ward_type"] = None
-            if "ward_id" not in wards.columns:
-                wards["ward_id"] = wards["name"]
-            wards["ward_id"] = wards["ward_id"].astype(str)
-            approx = bool(wards["approximate"].any())
-            whole = len(wards) == 1 and str(wards["ward_type"].iloc[0]) == "province"
-            if whole:
-                note = "no ward layer: the whole province is one unit"
-            elif approx:
-                note = "wards are Voronoi cells around commune centroids (no ward polygons)"
-            else:
-                note = "ward polygons from ingest"
-            return wards[["ward_id", "name", "ward_type", "approximate", "geometry"]], note
-    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(crs)
-    wards = gpd.GeoDataFrame(
-        {
-            "ward_id": [ctx.config.slug],
-            "name": [ctx.config.name.vi],
-            "ward_type": [None],
-            "approximate": [True],
-        },
-        geometry=boundary.geometry.to_numpy()[:1],
-        crs=crs,
-    )
-    return wards, "no ward layer: the whole province is one ward"
 
 
 def load_fire_points(cfg: AccessConfig, crs: str) -> tuple[np.ndarray, list[AuthorityTable]]:
@@ -192,7 +123,7 @@ def read_inputs(ctx: StageContext) -> Inputs:
     nodes, edges = read_graph_layers(
         ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
     )
-    wards, ward_note = load_wards(ctx)
+    wards, ward_note = read_wards(ctx.input("ingest", "wards"), ctx.config.crs)
     fire_points, fire_point_tables = load_fire_points(ctx.config.access, ctx.config.crs)
     return Inputs(
         nodes=nodes,

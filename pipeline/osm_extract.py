@@ -36,6 +36,8 @@ REPLICATION_KEY = "osmosis_replication_timestamp"
 #: Object timestamps before OSM began are "not set" (tools write the epoch).
 _OSM_EPOCH = dt.datetime(2004, 8, 1, tzinfo=dt.UTC)
 _BATCH = 200_000
+#: Objects read before a file whose objects carry no timestamp is called undated.
+_UNDATED_AFTER = 10_000
 
 
 # --------------------------------------------------------------------------- how big, how old
@@ -119,8 +121,10 @@ def newest_object_timestamp(path: Path) -> dt.datetime | None:
     newest = _OSM_EPOCH
     obj: Any
     try:
-        for obj in osmium.FileProcessor(str(path)):
+        for n, obj in enumerate(osmium.FileProcessor(str(path))):
             newest = max(newest, obj.timestamp)
+            if n == _UNDATED_AFTER and newest == _OSM_EPOCH:
+                return None  # a generated file: its objects carry no timestamps
     except RuntimeError:
         return None
     return newest if newest > _OSM_EPOCH else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -16,9 +17,11 @@ import osmium
 import osmium.filter
 import osmium.geom
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from osmium.osm import mutable
-from tqdm import tqdm
+from pyarrow import csv as pacsv
 
 from pipeline._errors import InputDataError, MissingInputError
 
@@ -50,6 +53,7 @@ STREET_TAGS: tuple[str, ...] = (
     "sidewalk:right",
     "maxspeed",
     "ref",
+    "hgv",
 )
 #: ``highway`` values that are not usable ways (as OSMnx's ``network_type="all"`` filter).
 EXCLUDED_HIGHWAYS = frozenset(
@@ -71,7 +75,15 @@ EXCLUDED_HIGHWAYS = frozenset(
 )
 #: ``emergency`` values of fire-fighting water points.
 WATER_POINT_KINDS = frozenset({"fire_hydrant", "water_tank", "suction_point", "fire_water_pond"})
-BUILDING_TAGS: tuple[str, ...] = ("building", "building:levels", "height", "name", "amenity")
+BUILDING_TAGS: tuple[str, ...] = (
+    "building",
+    "building:levels",
+    "height",
+    "name",
+    "amenity",
+    "addr:housenumber",
+    "addr:street",
+)
 WATER_POINT_TAGS: tuple[str, ...] = (
     "emergency",
     "name",
@@ -119,6 +131,10 @@ class OsmLayers:
     node_extent: tuple[float, float, float, float] | None
     skipped: dict[str, int] = field(default_factory=dict)
     node_highway: dict[int, str] = field(default_factory=dict)
+    partial: dict[str, int] = field(default_factory=dict)
+    read_s: float = 0.0
+    read_cpu_s: float = 0.0
+    objects_kept: int = 0
 
 
 def detect_format(path: Path) -> str:
@@ -197,136 +213,285 @@ def _parse_float(value: str | None) -> float:
         return np.nan
 
 
-class _Collector:
-    """Collects the objects of interest from one osmium pass."""
+def _area_kind(tags: pd.DataFrame) -> np.ndarray:
+    """Return what each closed way or relation is as an area (``None``: not of interest).
 
-    def __init__(self) -> None:
-        self.wkb = osmium.geom.WKBFactory()
-        self.street_rows: list[dict[str, Any]] = []
-        self.street_refs: list[np.ndarray] = []
-        self.street_lonlat: list[np.ndarray] = []
-        self.buildings: dict[str, list[Any]] = {k: [] for k in ("osm_id", "wkb", *BUILDING_TAGS)}
-        self.points: list[dict[str, Any]] = []
-        self.stations: list[dict[str, Any]] = []
-        self.water_bodies: list[dict[str, Any]] = []
-        self.admin: list[dict[str, Any]] = []
-        self.skipped: dict[str, int] = {}
-        self.node_highway: dict[int, str] = {}
-        self.lon_min = self.lat_min = np.inf
-        self.lon_max = self.lat_max = -np.inf
+    The same order as a tag table: a building first, then a station, a fire pond, water, a
+    reservoir / basin, a riverbank, an administrative boundary.
+    """
 
-    def _skip(self, what: str) -> None:
-        self.skipped[what] = self.skipped.get(what, 0) + 1
+    def col(k: str) -> np.ndarray:
+        return tags[k].to_numpy(dtype=object) if k in tags else np.full(len(tags), None, object)
 
-    def node(self, o: Any) -> None:  # noqa: ANN401 - osmium object
-        tags = o.tags
-        highway = tags.get("highway")
-        if highway is not None:  # turning_circle, turning_loop, traffic_signals, ...
-            self.node_highway[o.id] = highway
-        emergency = tags.get("emergency")
-        loc = o.location
-        if emergency in WATER_POINT_KINDS:
-            row = {k: tags.get(k) for k in WATER_POINT_TAGS}
-            row.update(osm_id=f"n{o.id}", lon=loc.lon, lat=loc.lat)
-            self.points.append(row)
-        if tags.get("amenity") == "fire_station":
-            self.stations.append(
-                {"osm_id": f"n{o.id}", "name": tags.get("name"), "lon": loc.lon, "lat": loc.lat}
-            )
+    building, amenity, emergency = col("building"), col("amenity"), col("emergency")
+    natural, water, landuse = col("natural"), col("water"), col("landuse")
+    waterway, boundary = col("waterway"), col("boundary")
+    conds = [
+        pd.notna(building) & (building != "no"),
+        amenity == "fire_station",
+        emergency == "fire_water_pond",
+        natural == "water",
+        pd.Series(landuse).isin(WATER_LANDUSE).to_numpy(),
+        waterway == "riverbank",
+        boundary == "administrative",
+    ]
+    water_kind = np.where(pd.notna(water), water, "water")
+    choices: list[Any] = ["building", "fire_station", "fire_water_pond", water_kind, landuse,
+                          "river", "admin"]  # fmt: skip
+    out: np.ndarray = np.select(conds, choices, default=None).astype(object)  # type: ignore[call-overload]
+    return out
 
-    def way(self, o: Any) -> None:  # noqa: ANN401 - osmium object
-        tags = o.tags
-        highway = tags.get("highway")
-        if highway is not None:
-            if highway in EXCLUDED_HIGHWAYS or tags.get("area") == "yes":
-                return
-            refs, coords = [], []
-            for n in o.nodes:
-                loc = n.location
-                if not loc.valid():
-                    self._skip("street ways with nodes missing from the file")
-                    return
-                refs.append(n.ref)
-                coords.append((loc.lon, loc.lat))
-            if len(refs) < 2:  # noqa: PLR2004 - a line needs two nodes
-                self._skip("street ways with fewer than 2 nodes")
-                return
-            row = {k: tags.get(k) for k in STREET_TAGS}
-            row["osmid"] = o.id
-            self.street_rows.append(row)
-            self.street_refs.append(np.asarray(refs, dtype=np.int64))
-            arr = np.asarray(coords, dtype=np.float64)
-            self.street_lonlat.append(arr)
-            self.lon_min = min(self.lon_min, arr[:, 0].min())
-            self.lon_max = max(self.lon_max, arr[:, 0].max())
-            self.lat_min = min(self.lat_min, arr[:, 1].min())
-            self.lat_max = max(self.lat_max, arr[:, 1].max())
-            return
-        waterway = tags.get("waterway")
-        if waterway in WATERWAY_KINDS and waterway != "riverbank" and not o.is_closed():
-            try:
-                geom = self.wkb.create_linestring(o)
-            except (osmium.InvalidLocationError, RuntimeError):
-                self._skip("waterways with missing nodes")
-                return
-            self.water_bodies.append(
-                {"osm_id": f"w{o.id}", "kind": waterway, "name": tags.get("name"), "wkb": geom}
-            )
 
-    def area(self, o: Any) -> None:  # noqa: ANN401 - osmium object
-        tags = o.tags
-        osm_id = f"{'w' if o.from_way() else 'r'}{o.orig_id()}"
-        kind = self._area_kind(tags)
-        if kind is None:
-            return
-        try:
-            geom = self.wkb.create_multipolygon(o)
-        except (osmium.InvalidLocationError, RuntimeError):
-            self._skip(f"{kind} areas with broken geometry")
-            return
-        if kind == "building":
-            self.buildings["osm_id"].append(osm_id)
-            self.buildings["wkb"].append(geom)
-            for k in BUILDING_TAGS:
-                self.buildings[k].append(tags.get(k))
-            if tags.get("amenity") == "fire_station":
-                self.stations.append({"osm_id": osm_id, "name": tags.get("name"), "wkb": geom})
-        elif kind == "fire_station":
-            self.stations.append({"osm_id": osm_id, "name": tags.get("name"), "wkb": geom})
-        elif kind == "admin":
-            level = _parse_float(tags.get("admin_level"))
-            self.admin.append(
-                {
-                    "osm_id": osm_id,
-                    "name": tags.get("name"),
-                    "name_en": tags.get("name:en"),
-                    "ref": tags.get("ref"),
-                    "admin_level": level,
-                    "wkb": geom,
-                }
-            )
-        else:
-            self.water_bodies.append(
-                {"osm_id": osm_id, "kind": kind, "name": tags.get("name"), "wkb": geom}
-            )
+#: Keys the reader keeps from any object (``area``/``type`` decide what an object is).
+_WANTED_KEYS = tuple(dict.fromkeys((
+    *STREET_TAGS, *BUILDING_TAGS, *WATER_POINT_TAGS, *_KEYS, "area", "water", "type",
+    "admin_level", "name:en",
+)))  # fmt: skip
+_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+#: Escapes decoded in bulk (space, comma, equals, at). Not ``%25%`` (a percent sign): the
+#: per-value decoding after them must not see a percent sign it would take for an escape.
+_COMMON_ESCAPES = (("%20%", " "), ("%2c%", ","), ("%3d%", "="), ("%40%", "@"))
 
-    @staticmethod
-    def _area_kind(tags: Any) -> str | None:  # noqa: ANN401, PLR0911 - osmium TagList; a tag table
-        if tags.get("building") not in (None, "no"):
-            return "building"
-        if tags.get("amenity") == "fire_station":
-            return "fire_station"
-        if tags.get("emergency") == "fire_water_pond":
-            return "fire_water_pond"
-        if tags.get("natural") == "water":
-            return tags.get("water") or "water"
-        if tags.get("landuse") in WATER_LANDUSE:
-            return str(tags.get("landuse"))
-        if tags.get("waterway") == "riverbank":
-            return "river"
-        if tags.get("boundary") == "administrative":
-            return "admin"
-        return None
+
+def _unescape(values: pa.Array) -> pa.Array:
+    """Decode OPL escapes (``%20%`` -> space) in the values that have any (once per value)."""
+    has = pc.fill_null(pc.match_substring(values, "%"), fill_value=False)
+    if not pc.any(has).as_py():
+        return values
+    for code, char in _COMMON_ESCAPES:  # the frequent ones in C++, the rest once per value
+        values = pc.replace_substring(values, code, char)
+    has = pc.fill_null(pc.match_substring(values, "%"), fill_value=False)
+    if not pc.any(has).as_py():
+        return values
+    uniq = pc.unique(pc.filter(values, has))
+    decoded = pa.array([_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), v)
+                        for v in uniq.to_pylist()], pa.string())  # fmt: skip
+    return pc.if_else(has, pc.take(decoded, pc.index_in(values, uniq)), values)
+
+
+def _csv(text: pa.Array, names: list[str], types: list[pa.DataType], sep: str, *,
+         terminated: bool = False) -> pa.Table:  # fmt: skip
+    """Parse the strings of ``text`` as CSV rows in C++ (``terminated``: each ends a row)."""
+    data = _buffer(text) if terminated else _joined(text)
+    if not data.strip():
+        return pa.table({n: pa.array([], t) for n, t in zip(names, types, strict=True)})
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 25),
+        parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, escape_char=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict(zip(names, types, strict=True)),
+            strings_can_be_null=False,
+            null_values=[""],
+        ),
+    )
+
+
+def _buffer(text: pa.Array) -> bytes:
+    """Return the bytes of the strings of ``text``, back to back."""
+    if len(text) == 0:
+        return b""
+    arr = text.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
+    data: bytes = arr.buffers()[2].to_pybytes()
+    return data[int(offsets[0]) : int(offsets[-1])]
+
+
+def _joined(text: pa.Array) -> bytes:
+    """Return the strings of ``text`` joined by newlines, as one bytes object."""
+    if len(text) == 0:
+        return b""
+    text = text.cast(pa.large_string())
+    nl = pa.scalar("\n", pa.large_string())
+    arr = pc.binary_join_element_wise(text, nl, pa.scalar("", pa.large_string()))
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
+    data: bytes = arr.buffers()[2].to_pybytes()
+    return data[int(offsets[0]) : int(offsets[-1])]
+
+
+def _counts(text: pa.Array, sep: str, *, newline: bool = False) -> np.ndarray:
+    """Items per string of ``sep``-separated lists (an empty one, or only ``newline``: none)."""
+    n = pc.add(pc.count_substring(text, sep), 1).to_numpy(zero_copy_only=False)
+    empty = pc.less_equal(pc.utf8_length(text), int(newline)).to_numpy(zero_copy_only=False)
+    return np.where(empty, 0, n).astype(np.int64)
+
+
+def _str_column(values: pa.Array) -> pd.arrays.ArrowStringArray | np.ndarray:
+    """Return a pandas column of strings (missing: NaN), as pandas 3 builds from strings."""
+    column: pd.arrays.ArrowStringArray = pd.array(
+        values, dtype=pd.StringDtype("pyarrow", na_value=np.nan)
+    )
+    return column
+
+
+def _tag_table(tag_field: pa.Array) -> pd.DataFrame:
+    """Return the wanted tags of each object from OPL ``T`` fields, one column per key.
+
+    The pairs are parsed as CSV (one pair a row, ``=`` the delimiter) in C++.
+    """
+    n = len(tag_field)
+    body = pc.utf8_slice_codeunits(tag_field, 1)
+    per = _counts(body, ",")
+    table = _csv(pc.replace_substring(body, ",", "\n"), ["k", "v"], [pa.string(), pa.string()],
+                 "=")  # fmt: skip
+    row = np.repeat(np.arange(n), per)
+    keys = pc.dictionary_encode(table.column("k").combine_chunks())
+    values = table.column("v").combine_chunks()
+    cols: dict[str, Any] = {}
+    key_index = keys.indices.to_numpy(zero_copy_only=False)
+    for code, k in enumerate(keys.dictionary.to_pylist()):
+        name = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), k)
+        if name not in _WANTED_KEYS:
+            continue
+        sel = np.flatnonzero(key_index == code)
+        idx = np.full(n, -1, dtype=np.int64)
+        idx[row[sel]] = sel
+        cols[name] = _unescape(pc.take(values, pa.array(idx, mask=idx < 0)))
+    return pd.DataFrame({k: _str_column(v) for k, v in cols.items()}, index=pd.RangeIndex(n))
+
+
+@dataclass
+class _Ways:
+    """Ways of the OPL text: ids, wanted tags and their nodes (ids, lon, lat; NaN if absent)."""
+
+    ids: np.ndarray
+    tags: pd.DataFrame
+    offsets: np.ndarray
+    refs: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+#: Ways whose node lists are parsed at once (bounds the memory of the text being parsed).
+_WAY_CHUNK = 250_000
+
+
+def _parse_ways(lines: pa.Array) -> _Ways:
+    fields = pc.split_pattern(lines, " ", max_splits=2)
+    ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
+    tags = _tag_table(pc.list_element(fields, 1))
+    node_field = pc.list_element(fields, 2)
+    del fields
+    per, refs, lon, lat = [], [], [], []
+    for start in range(0, len(node_field), _WAY_CHUNK):
+        p, r, x, y = _parse_nodes_of_ways(node_field.slice(start, _WAY_CHUNK))
+        per.append(p)
+        refs.append(r)
+        lon.append(x)
+        lat.append(y)
+    if not per:
+        return _Ways(ids, tags, np.zeros(1, np.int64), np.empty(0, np.int64), np.empty(0),
+                     np.empty(0))  # fmt: skip
+    offsets = np.r_[0, np.cumsum(np.concatenate(per))]
+    return _Ways(ids, tags, offsets, np.concatenate(refs), np.concatenate(lon),
+                 np.concatenate(lat))  # fmt: skip
+
+
+def _parse_nodes_of_ways(node_field: pa.Array) -> tuple[np.ndarray, ...]:
+    """Node counts, ids, lon and lat (NaN where absent) of OPL ``N`` fields."""
+    # "Nn1x106.1y21.1,n2xy\n": one node a CSV row "1x106.1x21.1" (no location: empty fields);
+    # the line's own newline ends its last row.
+    node_text = pc.utf8_slice_codeunits(node_field, 2)
+    per = _counts(node_text, ",n", newline=True)
+    for old, new in ((",n", "\n"), ("y", "x")):
+        node_text = pc.replace_substring(node_text, old, new)
+    table = _csv(node_text, ["id", "x", "y"], [pa.int64(), pa.float64(), pa.float64()], "x",
+                 terminated=True)  # fmt: skip
+    lon = np.asarray(pc.fill_null(table.column("x"), np.nan).to_numpy())
+    lat = np.asarray(pc.fill_null(table.column("y"), np.nan).to_numpy())
+    return per, table.column("id").to_numpy(), lon, lat
+
+
+@dataclass
+class _Nodes:
+    ids: np.ndarray
+    tags: pd.DataFrame
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _parse_nodes(lines: pa.Array) -> _Nodes:
+    fields = pc.split_pattern(pc.utf8_rtrim(lines, "\n"), " ")
+    ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
+    lon = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 2), 1), pa.float64())
+    lat = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 3), 1), pa.float64())
+    return _Nodes(ids, _tag_table(pc.list_element(fields, 1)), lon.to_numpy(), lat.to_numpy())
+
+
+def _split_kinds(lines: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Node, way and relation lines (slices, no copy, when they come in that order)."""
+    kind = pc.utf8_slice_codeunits(lines, 0, 1)
+    out = []
+    for k in ("n", "w", "r"):
+        rows = np.flatnonzero(pc.equal(kind, k).to_numpy(zero_copy_only=False))
+        contiguous = len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows)
+        start = int(rows[0]) if len(rows) else 0
+        out.append(lines.slice(start, len(rows)) if contiguous else lines.take(rows))
+    return out[0], out[1], out[2]
+
+
+def _parse_relations(lines: pa.Array) -> tuple[np.ndarray, pd.DataFrame, list[list[int]]]:
+    """Relation ids, tags and member way ids (other members are ignored)."""
+    fields = pc.split_pattern(pc.utf8_rtrim(lines, "\n"), " ")
+    ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
+    tags = _tag_table(pc.list_element(fields, 1))
+    members = pc.utf8_slice_codeunits(pc.list_element(fields, 2), 1).to_pylist()
+    ways = [[int(m[1:].split("@", 1)[0]) for m in (text or "").split(",") if m.startswith("w")]
+            for text in members]  # fmt: skip
+    return ids, tags, ways
+
+
+def _only_for(filt: Any, entities: Any) -> Any:  # noqa: ANN401 - osmium filter objects
+    """Apply an osmium filter to some object types only (the others pass through)."""
+    filt.enable_for(entities)
+    return filt
+
+
+def _export(path: Path, out: Path, shown_as: Path, *, ways: set[int] | None = None) -> None:
+    """Filter ``path`` into OPL text with node locations on ways, all in libosmium (C++).
+
+    Parameters
+    ----------
+    ways
+        When given, export only these ways (relation members missed by the tag filter).
+    """
+    locations = osmium.NodeLocationsForWays(osmium.index.create_map("flex_mem"))
+    locations.ignore_errors()  # a way with absent nodes is written with empty locations
+    if ways is None:
+        filters: list[Any] = [
+            _only_for(osmium.filter.KeyFilter("highway", "amenity", "emergency"), osmium.osm.NODE),
+            _only_for(osmium.filter.KeyFilter(*_KEYS), osmium.osm.WAY),
+            _only_for(osmium.filter.KeyFilter("type"), osmium.osm.RELATION),
+        ]
+    else:
+        filters = [osmium.filter.EntityFilter(osmium.osm.WAY),
+                   _only_for(osmium.filter.IdFilter(ways), osmium.osm.WAY)]  # fmt: skip
+    writer = osmium.SimpleWriter(
+        osmium.io.File(str(out), "opl,add_metadata=false,locations_on_ways=true"), bufsz=4 << 20
+    )
+    try:
+        osmium.apply(osmium.io.Reader(str(path)), locations, *filters, writer)
+    except RuntimeError as e:
+        msg = f"{shown_as}: corrupt or unreadable OSM file ({e})"
+        raise InputDataError(msg) from e
+    finally:
+        writer.close()
+
+
+def _read_lines(path: Path) -> pa.Array:
+    """OPL lines as one Arrow string array over the file's bytes (each keeps its newline)."""
+    data = np.fromfile(path, dtype=np.uint8)
+    if len(data) == 0:
+        return pa.array([], pa.large_string())
+    if data[-1] != ord("\n"):
+        data = np.r_[data, np.uint8(ord("\n"))]
+    ends = np.flatnonzero(data == ord("\n")) + 1
+    offsets = np.r_[0, ends].astype(np.int64)
+    return pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _points_gdf(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -392,70 +557,368 @@ def read_osm(path: Path, *, progress: bool = False) -> OsmLayers:
     return _read_with_osmium(path, shown_as=path, progress=progress)
 
 
-def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayers:
+def _streets(ways: _Ways, sel: np.ndarray, partial: dict[str, int]) -> tuple[
+        pd.DataFrame, list[np.ndarray], list[np.ndarray], int]:  # fmt: skip
+    """Street ways; a way with absent nodes keeps its pieces of 2+ present nodes."""
+    counts = np.diff(ways.offsets)[sel]
+    starts = ways.offsets[:-1][sel]
+    vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
+    way_of = np.repeat(np.arange(len(counts)), counts)
+    present = np.isfinite(ways.lon[vidx]) & np.isfinite(ways.lat[vidx])
+    gap = np.cumsum(~present)  # pieces: runs of present nodes between absent ones
+    piece_key = way_of.astype(np.int64) * (len(vidx) + 1) + gap
+    v_keep = vidx[present]
+    key = piece_key[present]
+    _, first, size = np.unique(key, return_index=True, return_counts=True)
+    good = size >= 2  # noqa: PLR2004 - a line needs two nodes
+    piece_way = way_of[present][first]
+    has_missing = np.bincount(way_of[~present], minlength=len(counts)) > 0
+    if has_missing.any():
+        partial["street_ways_with_missing_nodes"] = int(has_missing.sum())
+        partial["street_nodes_missing"] = int((~present).sum())
+        partial["street_pieces_kept"] = int((good & has_missing[piece_way]).sum())
+    bounds = np.r_[first, len(key)]
+    lon, lat, refs = ways.lon[v_keep], ways.lat[v_keep], ways.refs[v_keep]
+    ll = np.column_stack([lon, lat])
+    keep_pieces = np.flatnonzero(good)
+    refs_list = [refs[bounds[i] : bounds[i + 1]] for i in keep_pieces]
+    ll_list = [ll[bounds[i] : bounds[i + 1]] for i in keep_pieces]
+    rows = np.flatnonzero(sel)[piece_way[keep_pieces]]
+    streets = pd.DataFrame({"osmid": ways.ids[rows],
+                            **{k: _take(ways.tags, k, rows) for k in STREET_TAGS}})  # fmt: skip
+    no_piece = np.bincount(piece_way[good], minlength=len(counts)) == 0
+    return streets, refs_list, ll_list, int(no_piece.sum())
+
+
+def _rings(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return closed ways as MultiPolygons (as libosmium's assembler does), and which are whole."""
+    counts = np.diff(ways.offsets)[sel]
+    starts = ways.offsets[:-1][sel]
+    vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
+    way_of = np.repeat(np.arange(len(counts)), counts)
+    ok_v = np.isfinite(ways.lon[vidx])
+    whole = np.bincount(way_of[~ok_v], minlength=len(counts)) == 0
+    xy = np.column_stack([ways.lon[vidx], ways.lat[vidx]])
+    # Repeated consecutive locations are dropped (as libosmium does).
+    dup = np.r_[False, (way_of[1:] == way_of[:-1]) & np.all(xy[1:] == xy[:-1], axis=1)]
+    keepv = whole[way_of] & ~dup
+    n_pts = np.bincount(way_of[keepv], minlength=len(counts))
+    good = whole & (n_pts >= 4)  # noqa: PLR2004 - a ring needs 4 points
+    kv = keepv & good[way_of]
+    geoms = np.full(len(counts), None, dtype=object)
+    ring_xy, ring_of = _counter_clockwise(
+        *_start_at_lowest(xy[kv], np.cumsum(good)[way_of[kv]] - 1)
+    )
+    rings = shapely.linearrings(ring_xy, indices=ring_of)
+    geoms[good] = shapely.multipolygons(shapely.polygons(rings), indices=np.arange(good.sum()))
+    return geoms, whole
+
+
+def _counter_clockwise(xy: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reverse the clockwise rings (shoelace sign), keeping each ring's first vertex first."""
+    if len(xy) == 0:
+        return xy, ring
+    same = ring[1:] == ring[:-1]
+    cross = (xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]) * same
+    area2 = np.bincount(ring[:-1], weights=cross, minlength=int(ring[-1]) + 1)
+    n = np.bincount(ring)
+    start = np.r_[0, np.cumsum(n)[:-1]]
+    j = np.arange(len(xy)) - start[ring]
+    src = np.where(area2[ring] < 0, start[ring] + n[ring] - 1 - j, np.arange(len(xy)))
+    return xy[src], ring
+
+
+def _start_at_lowest(xy: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate closed rings to start at their lowest vertex (by x, then y), as libosmium does.
+
+    Parameters
+    ----------
+    xy, ring
+        Vertices (each ring closed: its last vertex repeats its first) and their ring index,
+        rings contiguous and in order.
+
+    Returns
+    -------
+    xy, ring
+        The rotated rings, still closed.
+    """
+    if len(xy) == 0:
+        return xy, ring
+    last = np.r_[ring[1:] != ring[:-1], True]
+    open_xy, open_ring = xy[~last], ring[~last]
+    n = np.bincount(open_ring, minlength=int(ring[-1]) + 1)
+    start = np.r_[0, np.cumsum(n)[:-1]]
+    x, y = open_xy[:, 0], open_xy[:, 1]
+    min_x = np.minimum.reduceat(x, start)
+    y_at = np.where(x == min_x[open_ring], y, np.inf)
+    min_y = np.minimum.reduceat(y_at, start)
+    is_low = (x == min_x[open_ring]) & (y == min_y[open_ring])
+    pos = np.arange(len(x)) - start[open_ring]
+    low = np.minimum.reduceat(np.where(is_low, pos, np.iinfo(np.int64).max), start)
+    src = start[open_ring] + (pos + low[open_ring]) % n[open_ring]
+    rotated = open_xy[src]
+    # Close each ring again: its first vertex after its last.
+    out_n = n + 1
+    out = np.empty((len(rotated) + len(n), 2))
+    out_start = start + np.arange(len(n))
+    body = np.ones(len(out), dtype=bool)
+    body[out_start + n] = False
+    out[body] = rotated
+    out[out_start + n] = rotated[start]
+    return out, np.repeat(np.arange(len(n)), out_n)
+
+
+def _relation_areas(rel_ids: np.ndarray, rel_ways: list[list[int]], ways: _Ways,
+                    kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Multipolygon / boundary relations assembled with shapely from their member ways."""
+    pos = pd.Series(np.arange(len(ways.ids)), index=ways.ids)
+    pos = pos[~pos.index.duplicated()]
+    out = np.full(len(rel_ids), None, dtype=object)
+    for i in np.flatnonzero(pd.notna(kinds)):
+        members = [w for w in rel_ways[i] if w in pos.index]
+        if not members or len(members) < len(rel_ways[i]):
+            continue
+        lines: list[shapely.LineString] = []
+        for w in pos[members].to_numpy():
+            a, b = ways.offsets[w], ways.offsets[w + 1]
+            xy = np.column_stack([ways.lon[a:b], ways.lat[a:b]])
+            if not np.isfinite(xy).all():
+                lines = []
+                break
+            lines.append(shapely.LineString(xy))
+        if not lines:
+            continue
+        area = shapely.build_area(shapely.union_all(lines))
+        if area.is_empty:
+            continue
+        polys = []
+        for p in shapely.get_parts(area):
+            rings = [shapely.get_coordinates(r) for r in (p.exterior, *p.interiors)]
+            rings = [_start_at_lowest(r, np.zeros(len(r), dtype=np.int64))[0] for r in rings]
+            polys.append(shapely.Polygon(rings[0], rings[1:]))
+        out[i] = shapely.MultiPolygon(polys)
+    return out, pd.notna(out)
+
+
+def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayers:  # noqa: ARG001, C901, PLR0915 - one pass, its steps in order
     t0 = time.perf_counter()
-    collector = _Collector()
-    area_filter = osmium.filter.KeyFilter(
-        "building", "amenity", "emergency", "natural", "landuse", "waterway", "boundary"
-    )
-    processor = (
-        osmium.FileProcessor(str(path))
-        .with_locations()
-        .with_areas(area_filter)
-        .with_filter(osmium.filter.KeyFilter(*_KEYS))
-    )
-    n_objects = 0
-    try:
-        for obj in tqdm(processor, desc="osm", unit=" obj", disable=not progress, mininterval=1):
-            n_objects += 1
-            if obj.is_area():
-                collector.area(obj)
-            elif obj.is_way():
-                collector.way(obj)
-            elif obj.is_node():
-                collector.node(obj)
-    except RuntimeError as e:
-        msg = f"{shown_as}: corrupt or unreadable OSM file ({e})"
-        raise InputDataError(msg) from e
-    c = collector
+    c0 = time.process_time()
+    with tempfile.TemporaryDirectory(prefix="firegap-osm-") as tmp:
+        opl = Path(tmp) / "filtered.opl"
+        _export(path, opl, shown_as)
+        t_export = time.perf_counter() - t0
+        node_lines, way_lines, rel_lines = _split_kinds(_read_lines(opl))
+        opl.unlink()
+        rel_ids, rel_tags, rel_ways = _parse_relations(rel_lines)
+        rel_kind = _area_kind(rel_tags)
+        rel_kind[~rel_tags.get("type", pd.Series(index=rel_tags.index, dtype=object)).isin(
+            ["multipolygon", "boundary"]).to_numpy()] = None  # fmt: skip
+        nodes = _parse_nodes(node_lines)
+        del node_lines, rel_lines
+        ways = _parse_ways(way_lines)
+        del way_lines  # the last view of the OPL text
+        wanted = {w for i in np.flatnonzero(pd.notna(rel_kind)) for w in rel_ways[i]}
+        absent = wanted - set(ways.ids.tolist()) if wanted else set()
+        if absent:  # relation members without tags of interest: a second, narrower pass
+            extra = Path(tmp) / "members.opl"
+            _export(path, extra, shown_as, ways=absent)
+            more = _parse_ways(_read_lines(extra))
+            ways = _concat_ways(ways, more)
+    n_objects = len(nodes.ids) + len(ways.ids) + len(rel_ids)
     if n_objects == 0:
         msg = f"{shown_as}: no streets, buildings or water in this OSM file"
         raise InputDataError(msg)
-    streets = pd.DataFrame(c.street_rows, columns=["osmid", *STREET_TAGS])
-    extent = (c.lon_min, c.lat_min, c.lon_max, c.lat_max) if np.isfinite(c.lon_min) else None
+    skipped: dict[str, int] = {}
+    partial: dict[str, int] = {}
+    wt = ways.tags
+    highway = wt["highway"].to_numpy(dtype=object) if "highway" in wt else np.full(len(wt), None)
+    area_yes = (wt["area"] == "yes").to_numpy() if "area" in wt else np.zeros(len(wt), bool)
+    is_street = pd.notna(highway) & ~pd.Series(highway).isin(EXCLUDED_HIGHWAYS).to_numpy()
+    is_street &= ~area_yes
+    streets, refs, lonlat, n_dropped = _streets(ways, is_street, partial)
+    if n_dropped:
+        skipped["street ways with fewer than 2 nodes present"] = n_dropped
+    # Closed ways of interest become areas; open waterways stay lines.
+    counts = np.diff(ways.offsets)
+    first = ways.refs[ways.offsets[:-1][counts > 0]]
+    last = ways.refs[ways.offsets[1:][counts > 0] - 1]
+    closed = np.zeros(len(counts), dtype=bool)
+    closed[counts > 0] = first == last
+    closed &= counts >= 4  # noqa: PLR2004
+    kind = _area_kind(wt)
+    is_area = pd.notna(kind) & closed & pd.isna(highway)
+    area_geom, whole = _rings(ways, is_area)
+    a_rows = np.flatnonzero(is_area)
+    for k, n in pd.Series(kind[a_rows][~whole]).value_counts().items():
+        skipped[
+            f"{'buildings' if k == 'building' else f'{k} areas'} with nodes missing from the file"
+        ] = int(n)
+    r_geom, r_ok = _relation_areas(rel_ids, rel_ways, ways, rel_kind)
+    n_incomplete = int((pd.notna(rel_kind) & ~r_ok).sum())
+    if n_incomplete:  # as libosmium: a relation cut by the extract is not assembled
+        logger.info("osm: %d area relation(s) incomplete in this file, not assembled", n_incomplete)
+    # Areas as one table, in the order libosmium's assembler gives them: a closed way's area
+    # at the way, a relation's right after its last member way.
+    # (Files are sorted by id, so a way's rank by id is its place in the file.)
+    if len(ways.ids) < 2 or bool(np.all(np.diff(ways.ids) > 0)):  # noqa: PLR2004
+        sorted_ids, rank = ways.ids, np.arange(len(ways.ids))
+    else:
+        sorted_ids = np.unique(ways.ids)
+        rank = np.searchsorted(sorted_ids, ways.ids)
+    last_member = [np.searchsorted(sorted_ids, max(m)) if m else len(sorted_ids) + 1
+                   for m in rel_ways]  # fmt: skip
+    rel_pos = 2 * np.asarray(last_member, dtype=np.int64) - 1
+    order = np.argsort(np.concatenate([2 * rank[a_rows], rel_pos]), kind="stable")
+    a_id = np.concatenate([_prefixed("w", ways.ids[a_rows]), _prefixed("r", rel_ids)])[order]
+    a_kind = np.concatenate([kind[a_rows], rel_kind]).astype(object)[order]
+    a_geom = np.concatenate([area_geom, r_geom])[order]
+    a_tags = (
+        pd.concat([wt.iloc[a_rows], rel_tags], ignore_index=True).iloc[order].reset_index(drop=True)
+    )
+    valid = pd.notna(a_geom)
+    valid[valid] = shapely.is_valid(a_geom[valid])
+    bad = pd.notna(a_geom) & ~valid
+    for k, n in pd.Series(a_kind[bad]).value_counts().items():
+        skipped[f"{k} areas with broken geometry"] = skipped.get(
+            f"{k} areas with broken geometry", 0
+        ) + int(n)
+    # Way rings are counter-clockwise already; relation areas are oriented here.
+    from_rel = np.r_[np.zeros(len(a_rows), dtype=bool), np.ones(len(rel_ids), dtype=bool)][order]
+    fix = valid & from_rel
+    a_geom[fix] = shapely.orient_polygons(a_geom[fix], exterior_cw=False)
+
+    def tag(k: str, rows: np.ndarray) -> Any:  # noqa: ANN401 - a pandas or NumPy column
+        return _take(a_tags, k, rows)
+
+    bi = np.flatnonzero(valid & (a_kind == "building"))
+    buildings = gpd.GeoDataFrame({"osm_id": a_id[bi], **{k: tag(k, bi) for k in BUILDING_TAGS}},
+                                 geometry=a_geom[bi], crs="EPSG:4326")  # fmt: skip
+    st_rows = np.flatnonzero(
+        valid
+        & (
+            (a_kind == "fire_station")
+            | ((a_kind == "building") & (tag("amenity", np.arange(len(a_kind))) == "fire_station"))
+        )
+    )
+    wb_rows = np.flatnonzero(
+        valid & ~pd.Series(a_kind).isin(["building", "fire_station", "admin"]).to_numpy()
+    )
+    ad_rows = np.flatnonzero(valid & (a_kind == "admin"))
+    # Open waterways.
+    waterway = wt["waterway"].to_numpy(dtype=object) if "waterway" in wt else np.full(len(wt), None)
+    is_ww = pd.Series(waterway).isin(WATERWAY_KINDS - {"riverbank"}).to_numpy() & ~closed
+    ww_geom, ww_whole = _lines(ways, is_ww)
+    if (~ww_whole).any():
+        skipped["waterways with missing nodes"] = int((~ww_whole).sum())
+    ww_rows = np.flatnonzero(is_ww)[ww_whole]
+    water_bodies = gpd.GeoDataFrame(
+        {"osm_id": np.concatenate([_prefixed("w", ways.ids[ww_rows]),
+                                   a_id[wb_rows]]),
+         "kind": np.concatenate([waterway[ww_rows], a_kind[wb_rows]]),
+         "name": np.concatenate([wt["name"].to_numpy(dtype=object)[ww_rows] if "name" in wt
+                                 else np.full(len(ww_rows), None), tag("name", wb_rows)])},
+        geometry=np.concatenate([ww_geom[ww_whole], a_geom[wb_rows]]), crs="EPSG:4326",
+    )  # fmt: skip
+    admin = gpd.GeoDataFrame(
+        {"osm_id": a_id[ad_rows], "name": tag("name", ad_rows), "name_en": tag("name:en", ad_rows),
+         "ref": tag("ref", ad_rows),
+         "admin_level": pd.to_numeric(pd.Series(tag("admin_level", ad_rows)).astype("string")
+                                      .str.replace(",", "."), errors="coerce").to_numpy(float)},
+        geometry=a_geom[ad_rows], crs="EPSG:4326",
+    )  # fmt: skip
+    # Tagged nodes: water points, stations, highway node tags.
+    nt = nodes.tags
+
+    def ntag(k: str) -> np.ndarray:
+        return nt[k].to_numpy(dtype=object) if k in nt else np.full(len(nt), None, dtype=object)
+
+    wp = np.flatnonzero(pd.Series(ntag("emergency")).isin(WATER_POINT_KINDS).to_numpy())
+    water_points = gpd.GeoDataFrame(
+        {"osm_id": _prefixed("n", nodes.ids[wp]),
+         **{k: ntag(k)[wp] for k in WATER_POINT_TAGS}},
+        geometry=shapely.points(nodes.lon[wp], nodes.lat[wp]), crs="EPSG:4326",
+    )[["osm_id", *WATER_POINT_TAGS, "geometry"]]  # fmt: skip
+    sn = np.flatnonzero(ntag("amenity") == "fire_station")
+    st_geoms = np.concatenate([shapely.points(nodes.lon[sn], nodes.lat[sn]),
+                               shapely.point_on_surface(a_geom[st_rows])])  # fmt: skip
+    stations = gpd.GeoDataFrame(
+        {"osm_id": np.concatenate([_prefixed("n", nodes.ids[sn]),
+                                   a_id[st_rows]]),
+         "name": np.concatenate([ntag("name")[sn], tag("name", st_rows)])},
+        geometry=st_geoms, crs="EPSG:4326",
+    )  # fmt: skip
+    hw = ntag("highway")
+    has_hw = pd.notna(hw)
+    node_highway = dict(zip(nodes.ids[has_hw].tolist(), hw[has_hw].tolist(), strict=True))
+    extent = None
+    if lonlat:
+        ll = np.concatenate(lonlat)
+        extent = (float(ll[:, 0].min()), float(ll[:, 1].min()),
+                  float(ll[:, 0].max()), float(ll[:, 1].max()))  # fmt: skip
+    read_s = time.perf_counter() - t0
     layers = OsmLayers(
-        streets=streets,
-        street_refs=c.street_refs,
-        street_lonlat=c.street_lonlat,
-        buildings=_wkb_gdf(c.buildings),
-        stations=_points_gdf(c.stations, ("osm_id", "name")),
-        water_points=_points_gdf(c.points, ("osm_id", *WATER_POINT_TAGS)),
-        water_bodies=_wkb_gdf(c.water_bodies)
-        if c.water_bodies
-        else gpd.GeoDataFrame({"osm_id": [], "kind": [], "name": []}, geometry=[], crs="EPSG:4326"),
-        admin=_wkb_gdf(c.admin)
-        if c.admin
-        else gpd.GeoDataFrame(
-            {"osm_id": [], "name": [], "name_en": [], "ref": [], "admin_level": []},
-            geometry=[],
-            crs="EPSG:4326",
-        ),
-        node_extent=extent,
-        skipped=c.skipped,
-        node_highway=c.node_highway,
-    )
+        streets=streets, street_refs=refs, street_lonlat=lonlat, buildings=buildings,
+        stations=stations, water_points=water_points, water_bodies=water_bodies, admin=admin,
+        node_extent=extent, skipped=skipped, node_highway=node_highway, partial=partial,
+        read_s=round(read_s, 2), read_cpu_s=round(time.process_time() - c0, 2),
+        objects_kept=n_objects,
+    )  # fmt: skip
     logger.info(
-        "osm: read %s: %s objects, %s street ways, %s buildings, %s water points, "
-        "%s water bodies, %s stations (%.1f s)",
-        shown_as.name,
-        f"{n_objects:,}",
-        f"{len(streets):,}",
-        f"{len(layers.buildings):,}",
-        f"{len(layers.water_points):,}",
-        f"{len(layers.water_bodies):,}",
-        f"{len(layers.stations):,}",
-        time.perf_counter() - t0,
-    )
-    for what, n in c.skipped.items():
+        "osm: read %s: kept %s objects (%s ways, %s tagged nodes, %s relations) in %.1f s "
+        "(osmium filter %.1f s); %s street ways, %s buildings, %s water points, "
+        "%s water bodies, %s stations",
+        shown_as.name, f"{n_objects:,}", f"{len(ways.ids):,}", f"{len(nodes.ids):,}",
+        f"{len(rel_ids):,}", read_s, t_export, f"{len(streets):,}", f"{len(buildings):,}",
+        f"{len(water_points):,}", f"{len(water_bodies):,}", f"{len(stations):,}",
+    )  # fmt: skip
+    for what, n in skipped.items():
         logger.warning("osm: skipped %s %s", f"{n:,}", what)
+    if partial:
+        logger.warning(
+            "osm: %s street way(s) with nodes missing from the file kept as %s piece(s) "
+            "(%s node(s) missing)",
+            f"{partial['street_ways_with_missing_nodes']:,}",
+            f"{partial['street_pieces_kept']:,}", f"{partial['street_nodes_missing']:,}",
+        )  # fmt: skip
     return layers
+
+
+def _prefixed(prefix: str, ids: np.ndarray) -> np.ndarray:
+    """``"w123"``-style OSM ids as an object array (Arrow string kernels, no Python loop)."""
+    text = pc.binary_join_element_wise(prefix, pa.array(ids).cast(pa.string()), "")
+    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _take(table: pd.DataFrame, key: str, rows: np.ndarray) -> Any:  # noqa: ANN401
+    """Rows of one tag column (strings, NaN where absent); all None when none of them has it."""
+    if key in table:
+        values = table[key].array.take(rows)
+        if not values.isna().all():
+            return values
+    return np.full(len(rows), None, dtype=object)
+
+
+def _lines(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open ways as LineStrings, and which had every node present."""
+    counts = np.diff(ways.offsets)[sel]
+    starts = ways.offsets[:-1][sel]
+    vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
+    way_of = np.repeat(np.arange(len(counts)), counts)
+    ok_v = np.isfinite(ways.lon[vidx])
+    whole = (np.bincount(way_of[~ok_v], minlength=len(counts)) == 0) & (counts >= 2)  # noqa: PLR2004
+    kv = whole[way_of]
+    geoms = np.full(len(counts), None, dtype=object)
+    geoms[whole] = shapely.linestrings(
+        np.column_stack([ways.lon[vidx][kv], ways.lat[vidx][kv]]),
+        indices=np.cumsum(whole)[way_of[kv]] - 1,
+    )
+    return geoms, whole
+
+
+def _concat_ways(a: _Ways, b: _Ways) -> _Ways:
+    return _Ways(
+        np.concatenate([a.ids, b.ids]), pd.concat([a.tags, b.tags], ignore_index=True),
+        np.concatenate([a.offsets, a.offsets[-1] + b.offsets[1:]]),
+        np.concatenate([a.refs, b.refs]), np.concatenate([a.lon, b.lon]),
+        np.concatenate([a.lat, b.lat]),
+    )  # fmt: skip

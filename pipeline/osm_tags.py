@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 #: ``sidewalk=*`` values that mean the street has a sidewalk on at least one side.
 SIDEWALK_VALUES = frozenset({"both", "left", "right", "yes", "separate"})
@@ -30,6 +31,42 @@ _UNIT_M = {
 }
 
 
+_F = TypeVar("_F", bound="Callable[..., Any]")
+
+
+def per_distinct_value(fn: _F) -> _F:
+    """Run a per-element function of a tag column once per distinct value, then spread back.
+
+    A province's tag columns hold a few distinct values over hundreds of thousands of edges;
+    pandas string methods loop in Python per element. The result is the same, element by
+    element (``fn`` must not look at neighbouring rows); Series keep their dtype and take the
+    input's index, arrays their dtype.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(values: pd.Series, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        if 2 * len(uniques) >= len(values):
+            return fn(values, *args, **kwargs)
+        out = fn(pd.Series(uniques, dtype=values.dtype), *args, **kwargs)
+
+        def spread(part: Any) -> Any:  # noqa: ANN401
+            if isinstance(part, pd.Series):
+                return part.take(codes).set_axis(values.index)
+            return np.asarray(part)[codes]
+
+        return tuple(spread(p) for p in out) if isinstance(out, tuple) else spread(out)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@per_distinct_value
+def normalised_text(values: pd.Series) -> pd.Series:
+    """Return tag values stripped and lower-cased (``string`` dtype, missing stays missing)."""
+    return values.astype("string").str.strip().str.lower()
+
+
+@per_distinct_value
 def parse_length_range_m(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse OSM length tags into a low and a high value in metres.
 
@@ -72,6 +109,7 @@ def parse_length_m(values: pd.Series) -> pd.Series:
     return parse_length_range_m(values)[0]
 
 
+@per_distinct_value
 def parse_lanes(values: pd.Series) -> pd.Series:
     """Parse the OSM ``lanes`` tag: the first whole number (``"2;3"`` -> 2), ``NaN`` otherwise."""
     text = values.astype("string").str.extract(r"^\s*(\d+)", expand=False)
@@ -80,6 +118,7 @@ def parse_lanes(values: pd.Series) -> pd.Series:
     return lanes
 
 
+@per_distinct_value
 def parse_number(values: pd.Series) -> pd.Series:
     """Parse a plain number tag (``building:levels``, ``admin_level``): the first number.
 
@@ -91,6 +130,7 @@ def parse_number(values: pd.Series) -> pd.Series:
     return pd.to_numeric(number, errors="coerce").astype(float)
 
 
+@per_distinct_value
 def is_alley_name(names: pd.Series, prefixes: Sequence[str]) -> pd.Series:
     """Tell whether each street name starts with an alley word (``Ngõ``, ``Ngách``, ``Hẻm``...)."""
     if not prefixes:
@@ -100,11 +140,13 @@ def is_alley_name(names: pd.Series, prefixes: Sequence[str]) -> pd.Series:
     return lowered.str.startswith(words).fillna(value=False).astype(bool)
 
 
+@per_distinct_value
 def as_text(values: pd.Series) -> np.ndarray:
     """Return tag values as an object array of ``str`` (``""`` where missing)."""
     return values.astype("string").fillna("").to_numpy(dtype=object)
 
 
+@per_distinct_value
 def base_highway(highway: pd.Series) -> pd.Series:
     """Return each way's road class for width priors: the first of a list, ``*_link`` -> parent.
 
@@ -127,6 +169,6 @@ def has_sidewalk(edges: pd.DataFrame) -> np.ndarray:
     out = np.zeros(len(edges), dtype=bool)
     for tag in SIDEWALK_TAGS:
         if tag in edges.columns:
-            values = edges[tag].astype("string").str.strip().str.lower()
+            values = normalised_text(edges[tag])
             out |= values.isin(SIDEWALK_VALUES).to_numpy(dtype=bool)
     return out

@@ -54,6 +54,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "access.corridor_encroachment_m": (
         "Phần bị lấn chiếm trong ngõ (bậc, quầy, xe máy)",
         "Encroachment in an alley (steps, stalls, motorbikes)"),
+    "access.corridor_raise_max_m": (
+        "Bề rộng lớn nhất suy ra từ khoảng cách hai dãy nhà khi không có thẻ vỉa hè",
+        "Widest width read from a building gap without a sidewalk tag"),
     "access.est_width_tolerance_m": (
         "Sai số của bề rộng ước lượng bằng mắt trên OSM",
         "Tolerance of a width estimated by eye on OSM"),
@@ -212,6 +215,10 @@ SOURCES_VI: dict[str, str] = {
     "facade-to-facade gap":
         "giả định: bậc thềm, quầy hàng và xe máy đỗ làm bề rộng thông thủy của ngõ hẹp hơn "
         "khoảng cách giữa hai mặt nhà",
+    "assumption: a street whose facades stand farther apart than this, with no sidewalk tag, "
+    "likely has sidewalks; its corridor only shows that a truck fits":
+        "giả định: đường có hai dãy nhà cách nhau xa hơn mức này mà không có thẻ vỉa hè thường "
+        "có vỉa hè; khoảng cách đó chỉ cho biết xe chữa cháy đi lọt",
     "assumption: an est_width is an estimate by eye, +-0.5 m":
         "giả định: bề rộng ước lượng bằng mắt trên OSM sai số khoảng ±0,5 m",
     "assumption: a truck component shorter than this is a fragment (courtyard, driveway, mapping "

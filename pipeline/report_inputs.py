@@ -23,6 +23,7 @@ from pipeline.risk import COMPONENTS, people_per_building, ward_risk
 from pipeline.shortlists import (
     anchor_points,
 )
+from pipeline.wards import WHOLE_PROVINCE, read_wards, ward_ids
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: ``ward_type`` of the one unit standing for the whole province when no ward layer exists.
-WHOLE_PROVINCE = "province"
 
 
 #: Columns of ``network/alleys`` the shortlists use (the issue 11 contract).
@@ -377,41 +377,17 @@ def _slug(value: object) -> str:
 
 
 def load_wards(paths: ProvincePaths, config: ProvinceConfig, lang: Language) -> gpd.GeoDataFrame:
-    """Return the ward polygons; without a ward layer, one ward: the whole province.
+    """Return the ward layer (:func:`pipeline.wards.read_wards`) with each ward's map file.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ward_id (str), name, ward_type, population, area_km2, approximate, map_file.
+        The one unit of a province without wards is named in the report's language.
     """
-    wards = read_input(paths, "wards", config.crs)
-    if wards is None or len(wards) == 0 or not isinstance(wards, gpd.GeoDataFrame):
-        boundary = read_input(paths, "boundary", config.crs)
-        if boundary is None or not isinstance(boundary, gpd.GeoDataFrame):
-            msg = f"{artifact_path(paths, INPUTS['boundary'])}: no boundary; run make analyze"
-            raise MissingInputError(msg)
-        wards = gpd.GeoDataFrame(
-            {
-                "ward_id": [config.slug],
-                "name": [config.name.vi if lang == "vi" else config.name.en],
-                "ward_type": [WHOLE_PROVINCE],
-            },
-            geometry=[shapely.union_all(boundary.geometry.to_numpy())],
-            crs=boundary.crs,
-        )
-    wards = wards.reset_index(drop=True)
-    wards["ward_id"] = wards["ward_id"].astype(str)
-    for col, default in (
-        ("name", ""),
-        ("ward_type", ""),
-        ("population", np.nan),
-        ("approximate", False),
-    ):
-        if col not in wards.columns:
-            wards[col] = default
-    wards["name"] = wards["name"].fillna(wards["ward_id"]).astype(str)
-    area = shapely.area(wards.geometry.to_numpy()) / 1e6
-    wards["area_km2"] = wards["area_km2"].fillna(pd.Series(area)) if "area_km2" in wards else area
+    wards, _ = read_wards(artifact_path(paths, INPUTS["wards"]), config.crs)
+    whole = wards["ward_type"].astype(str) == WHOLE_PROVINCE
+    wards.loc[whole, "name"] = config.name.vi if lang == "vi" else config.name.en
     slugs = wards["ward_id"].map(_slug)
     dup = slugs.duplicated(keep=False)
     slugs[dup] = slugs[dup] + "_" + wards.index[dup].astype(str)
@@ -420,33 +396,13 @@ def load_wards(paths: ProvincePaths, config: ProvinceConfig, lang: Language) -> 
 
 
 def assign_wards(gdf: gpd.GeoDataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
-    """Return the ward id of each row: the ward holding its anchor point (else the nearest).
+    """Return the ward id of each row: the ward holding its anchor point, else the nearest.
 
-    Parameters
-    ----------
-    gdf
-        Rows in the project CRS (points, lines or polygons).
-    wards
-        :func:`load_wards`.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed like ``gdf``.
+    See :func:`pipeline.wards.ward_ids` (rows without geometry get ``None``).
     """
     if len(gdf) == 0:
         return pd.Series([], index=gdf.index, dtype=object)
-    pts = anchor_points(gdf)
-    tree = shapely.STRtree(wards.geometry.to_numpy())
-    out = np.full(len(pts), -1, dtype=np.int64)
-    src, dst = tree.query(pts, predicate="within")
-    out[src[::-1]] = dst[::-1]  # first ward wins on shared edges
-    missing = np.flatnonzero((out < 0) & ~shapely.is_missing(pts))
-    if len(missing):
-        near = tree.query_nearest(pts[missing], return_distance=False)
-        out[missing[near[0]]] = near[1]
-    ids = np.concatenate([wards["ward_id"].to_numpy(dtype=object), np.array([None], dtype=object)])
-    return pd.Series(ids[out], index=gdf.index)  # no geometry: no ward (ids[-1])
+    return pd.Series(ward_ids(anchor_points(gdf), wards), index=gdf.index)
 
 
 def _with_ward(

@@ -140,53 +140,17 @@ def write_index(wtable: gpd.GeoDataFrame, path: Path, province: str, lang: Langu
     )
 
 
-#: Largest OSM file whose newest object is looked up here when ingest did not record it.
-_SCAN_MAX_BYTES = 300_000_000
-
-
-def _newest_object(path: Path) -> str | None:
-    """Return the date of the file's replication header, else of its newest object."""
-    import osmium  # noqa: PLC0415 - only when ingest did not record the date
-
-    try:
-        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
-        stamp = reader.header().get("osmosis_replication_timestamp")
-        reader.close()
-        if stamp:
-            return stamp[:10]
-        if path.stat().st_size > _SCAN_MAX_BYTES:
-            return None
-        objects = osmium.FileProcessor(
-            str(path), osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
-        )
-        newest = max((o.timestamp for o in objects if hasattr(o, "timestamp")), default=None)
-    except (RuntimeError, OSError, ValueError):
-        return None
-    return newest.date().isoformat() if newest is not None else None
-
-
 def osm_data_date(paths: ProvincePaths) -> str | None:
-    """Return the OSM data's own date (its newest object), not the date the file was copied.
-
-    The ingest stage's summary records it; for runs made before it did, the OSM file's
-    replication header (or its newest object) is read.
-    """
+    """Return the OSM data's own date (``osm_timestamp`` of the ingest summary), not the file's."""
     summary = paths.artifact("ingest", "ingest_summary")
     if not summary.exists():
         return None
-    data = json.loads(summary.read_text(encoding="utf-8"))
-    for key in ("osm_timestamp", "osm_data_timestamp", "data_timestamp"):
-        value = data.get(key)
-        if value:
-            return str(value)[:10]
-    source = data.get("source")
-    if source and resolve_input(source, paths.root).suffix.lower() in (".osm", ".pbf", ".bz2"):
-        return _newest_object(resolve_input(source, paths.root))
-    return None
+    value = json.loads(summary.read_text(encoding="utf-8")).get("osm_timestamp")
+    return str(value)[:10] if value else None
 
 
 def _sources(
-    config: ProvinceConfig, paths: ProvincePaths, lang: Language
+    config: ProvinceConfig, paths: ProvincePaths, lang: Language, osm: str | None
 ) -> list[tuple[str, str, str]]:
     """Return the data sources: label, file, and its date (the OSM data's own date for OSM)."""
     files: list[tuple[str, str | None]] = [
@@ -199,7 +163,6 @@ def _sources(
     files += [("src_water", f.path) for f in config.water.files]
     files += [("src_buildings", f.path) for f in config.buildings.extra_files]
     files += [("src_fire_points", f.path) for f in config.access.public_fire_points_files]
-    osm = osm_data_date(paths)
     osm_file = config.osm.file or config.osm.download_name
     out = [(t("src_osm", lang), resolve_input(osm_file, paths.root).name,
             t("osm_date", lang, date=osm or MISSING))]  # fmt: skip
@@ -288,7 +251,7 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
             outline=np.asarray([w.geometry], dtype=object),
             approximate=bool(w.get("approximate", False)),
             edges=by["edges"].get(wid), deep_buildings=by["deep"].get(wid), water=ws,
-            stations=by["stations"].get(wid), lists=own, label_ids=True,
+            stations=by["stations"].get(wid), lists=own, label_rows=n,
             truck_min_width_m=truck,
         )  # fmt: skip
         code = w.get("ward_code") or ""
@@ -345,10 +308,13 @@ def report_html(r: ReportInputs) -> str:
         approximate=bool(r.wtable["approximate"].astype(bool).any()),
         edges=edges, deep_buildings=deep_only(data["deep_buildings"]),
         stations=data["stations"],
-        lists={k: v for k, v in r.lists.items() if k != "wards_by_risk"},
+        # The province's top rows (those printed), not every row of a large province.
+        lists={k: v.head(cfg.report.print_rows) for k, v in r.lists.items()
+               if k != "wards_by_risk"},
         truck_min_width_m=truck,
     )  # fmt: skip
     people = w["people_at_risk"].sum(min_count=1)
+    osm_date = osm_data_date(r.paths)
     acc, wat = cfg.access, cfg.water
     natural = (wat.natural_source_reach_truck_m if wat.natural_source_pump == "truck"
                else wat.natural_source_reach_portable_m).value  # fmt: skip
@@ -372,7 +338,7 @@ def report_html(r: ReportInputs) -> str:
         css=_PAGE_CSS,
         title=t("report_title", lang, province=province),
         generated=t("generated", lang, date=dt.datetime.now(dt.UTC).date().isoformat()),
-        osm_date=t("osm_date", lang, date=osm_data_date(r.paths) or MISSING),
+        osm_date=t("osm_date", lang, date=osm_date or MISSING),
         outputs=[
             ("map.html", "map.html"),
             ("wards/index.html", "wards/index.html"),
@@ -402,7 +368,7 @@ def report_html(r: ReportInputs) -> str:
         threshold_headers=list(params.columns),
         threshold_rows=params.to_numpy().tolist(),
         method=method,
-        sources=_sources(cfg, r.paths, lang),
+        sources=_sources(cfg, r.paths, lang, osm_date),
         limits=[
             t(k, lang)
             for k in (

@@ -183,10 +183,12 @@ def station_list(
     if "rank" in s.columns:
         s = s.sort_values("rank", kind="stable")
     s["target_min"] = config.response.target_time_s.value / 60
-    s["reason"] = _sentences(
-        s, "why_station", lang, people=("people", 0), dense=("added_dense_ha", 1),
-        target=("target_min", 0),
-    )  # fmt: skip
+    dense = s["added_dense_ha"].fillna(0).round(1) > 0
+    with_dense = _sentences(s, "why_station", lang, people=("people", 0),
+                            dense=("added_dense_ha", 1), target=("target_min", 0))  # fmt: skip
+    people_only = _sentences(s, "why_station_people", lang, people=("people", 0),
+                             target=("target_min", 0))  # fmt: skip
+    s["reason"] = np.where(dense.to_numpy(), with_dense, people_only)
     s["evidence"] = t("evidence_station", lang)
     s["cost_vnd"] = _cost(pd.Series(1.0, s.index), config.report.unit_costs.station_vnd_each)
     return s

@@ -10,10 +10,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 
 from pipeline.config import Threshold
-from pipeline.i18n import column_label, t, ward_type_label, yes_no
+from pipeline.i18n import LANGUAGES, column_label, t, ward_type_label, yes_no
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -217,6 +219,10 @@ def thresholds_table(config: ProvinceConfig) -> pd.DataFrame:
 
 #: Source keys kept for the maps and the GeoPackage, never shown to people.
 HIDDEN_COLUMNS: tuple[str, ...] = ("ward_id", "alley_id", "node_id", "station_id")
+#: Columns of long sentences, given wide columns in the workbook (their labels, both languages).
+WIDE_COLUMNS: frozenset[str] = frozenset(
+    column_label(c, lang) for c in ("reason", "evidence") for lang in LANGUAGES
+)
 #: Columns holding a share in [0, 1], shown as percentages.
 PERCENT_COLUMNS: tuple[str, ...] = ("confidence", "risk_share", "truck_share")
 
@@ -280,21 +286,35 @@ def write_csvs(
     return files
 
 
-def _sheet(writer: pd.ExcelWriter, df: pd.DataFrame, sheet: str, lang: Language, zone: str) -> None:
-    table = display_table(df, lang, zone=zone)
-    table.to_excel(writer, sheet_name=sheet, index=False)
-    ws = writer.sheets[sheet]
+#: Excel keeps at most 65,530 hyperlinks per sheet; longer lists keep their links as text.
+MAX_SHEET_LINKS = 65_000
+
+
+def _cells(values: np.ndarray) -> list[list[object]]:
+    """Return rows of plain Python values for openpyxl (NaN as an empty cell)."""
+    rows: list[list[object]] = pd.DataFrame(values).astype(object).to_numpy().tolist()
+    return [[None if isinstance(v, float) and np.isnan(v) else v for v in row] for row in rows]
+
+
+def _sheet(wb: Workbook, table: pd.DataFrame, sheet: str, *, link_col: str) -> None:
+    """Append a table as a write-only sheet: frozen header, filter, widths, clickable links."""
+    ws = wb.create_sheet(sheet)
     ws.freeze_panes = "B2"
-    if len(table.columns):
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table) + 1}"
-    link_label = column_label("map_link", lang)
-    wide = {column_label(c, lang): 60 for c in ("reason", "evidence")}
+    n_cols = len(table.columns)
+    if n_cols:
+        ws.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{len(table) + 1}"
     for j, col in enumerate(table.columns, start=1):
-        letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = wide.get(col, max(10, min(30, len(col) + 2)))
-        if col == link_label:
-            for i, link in enumerate(table[col], start=2):
-                ws.cell(row=i, column=j).hyperlink = str(link)
+        wide = 60 if col in WIDE_COLUMNS else max(10, min(30, len(str(col)) + 2))
+        ws.column_dimensions[get_column_letter(j)].width = wide
+    ws.append([str(c) for c in table.columns])
+    links = link_col in table.columns and len(table) <= MAX_SHEET_LINKS
+    j_link = list(table.columns).index(link_col) if links else -1
+    for row in _cells(table.to_numpy()):
+        if links and row[j_link]:
+            cell = WriteOnlyCell(ws, value=row[j_link])
+            cell.hyperlink = str(row[j_link])
+            row[j_link] = cell
+        ws.append(row)
 
 
 def write_xlsx(
@@ -324,19 +344,25 @@ def write_xlsx(
         Rows of each province top list.
     """
     specs = {s.name: s for s in LISTS}
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, gdf in lists.items():
-            spec = specs.get(name)
-            if spec is None:
-                _sheet(writer, gdf, t("list_wards", lang)[:31], lang, zone)
-                continue
-            _sheet(writer, gdf[gdf["rank"] <= rows], t(spec.title_key, lang)[:31], lang, zone)
-            _sheet(writer, by_ward(gdf), t(spec.ward_title_key, lang)[:31], lang, zone)
-        sheet = t("list_thresholds", lang)[:31]
-        thresholds.to_excel(writer, sheet_name=sheet, index=False)
-        ws = writer.sheets[sheet]
-        for letter, width in zip("ABCD", (50, 10, 12, 90), strict=True):
-            ws.column_dimensions[letter].width = width
+    link = column_label("map_link", lang)
+    wb = Workbook(write_only=True)
+    for name, gdf in lists.items():
+        spec = specs.get(name)
+        frames = (
+            [(gdf, t("list_wards", lang))]
+            if spec is None
+            else [(gdf[gdf["rank"] <= rows], t(spec.title_key, lang)),
+                  (by_ward(gdf), t(spec.ward_title_key, lang))]
+        )  # fmt: skip
+        for frame, title in frames:
+            _sheet(wb, display_table(frame, lang, zone=zone), title[:31], link_col=link)
+    ws = wb.create_sheet(t("list_thresholds", lang)[:31])
+    for letter, width in zip("ABCD", (50, 10, 12, 90), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.append(list(thresholds.columns))
+    for row in _cells(thresholds.to_numpy()):
+        ws.append(row)
+    wb.save(path)
 
 
 def write_gpkg(lists: dict[str, gpd.GeoDataFrame], path: Path) -> None:

@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,11 +143,58 @@ def code_version(name: str) -> str:
     return json_sha256({"version": __version__, "files": parts})
 
 
+#: Installed packages whose version can change a stage's results (geometry, routing, parsing);
+#: the report also depends on how its files are written.
+RESULT_PACKAGES: tuple[str, ...] = (
+    "numpy", "pandas", "scipy", "shapely", "geopandas", "pyproj", "pyogrio", "pyarrow", "osmium",
+)  # fmt: skip
+REPORT_PACKAGES: tuple[str, ...] = ("folium", "matplotlib", "openpyxl", "weasyprint")
+
+
+def package_versions(name: str) -> dict[str, str]:
+    """Return the installed versions of the packages that shape a stage's results.
+
+    An upgrade of Shapely or pandas reruns the stages instead of reusing results computed with
+    the old versions (``importlib.metadata``: no package is imported).
+    """
+    wanted = RESULT_PACKAGES + (REPORT_PACKAGES if name == "report" else ())
+    out = {}
+    for pkg in wanted:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
 def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
     return importlib.import_module(f"pipeline.{name}")
 
 
-def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> str:
+def _downloaded_extract(
+    name: str, config: ProvinceConfig, paths: ProvincePaths | None
+) -> dict[str, Any]:
+    """Return what stands for the online path's extract in the key of a stage reading OSM data.
+
+    Downloads are never modified once complete, so its size and time stand for its content
+    (no 300 MB hash on every cache check).
+    """
+    sections = STAGE_SPECS[name].config_sections
+    if paths is None or config.osm.file or (sections is not None and "osm" not in sections):
+        return {}
+    raw = paths.raw_cache / config.osm.download_name
+    if not raw.exists():
+        return {"path": str(raw), "missing": True}
+    stat = raw.stat()
+    return {"path": str(raw), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def stage_key(
+    name: str,
+    config: ProvinceConfig,
+    manifest: dict[str, Any],
+    paths: ProvincePaths | None = None,
+) -> str:
     """Return the cache key of a stage: SHA-256 of code, config sections, upstream and files."""
     spec = STAGE_SPECS[name]
     files = config_files(config, spec.config_sections)
@@ -155,10 +203,12 @@ def stage_key(name: str, config: ProvinceConfig, manifest: dict[str, Any]) -> st
     return json_sha256(
         {
             "code": code_version(name),
+            "packages": package_versions(name),
             "config": sections,
             "upstream": {u: manifest.get(u, {}).get("key") for u in spec.upstream},
             "files": {str(p): file_sha256(p) for p in files if p.exists()},
             "missing_files": sorted(str(p) for p in files if not p.exists()),
+            "download": _downloaded_extract(name, config, paths),
         }
     )
 
@@ -224,7 +274,7 @@ def run_stage(
     """
     t_check = time.perf_counter()
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
-    key = stage_key(name, config, manifest)
+    key = stage_key(name, config, manifest, paths)
     entry = manifest.get(name, {})
     if not force and entry.get("key") == key and _outputs_exist(paths, name, entry):
         logger.info(
@@ -251,12 +301,18 @@ def run_stage(
         removed = remove_outputs([name, *downstream_stages(name)], paths, manifest)
         first_line = (str(e).splitlines() or [type(e).__name__])[0]
         logger.error("%s: failed: %s", name, first_line)  # noqa: TRY400 - one line, no traceback
-        logger.warning(
-            "stale: %s failed, so the outputs of %s were removed (none of them would match the "
-            "inputs); fix the error and run the stages again (make analyze)",
-            name,
-            ", ".join([name, *[s for s in removed if s != name]]),
-        )
+        if removed:
+            logger.warning(
+                "stale: %s failed, so the outputs of %s were removed (none of them would match "
+                "the inputs); fix the error and run the stages again (make analyze)",
+                name,
+                ", ".join(removed),
+            )
+        else:
+            logger.warning(
+                "stale: nothing: %s failed and no output of it or of the stages after it exists",
+                name,
+            )
         raise
     for art, final in artifacts.items():
         if (name, art) in OPTIONAL_ARTIFACTS and not tmp_path_for(final).exists():

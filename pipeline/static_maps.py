@@ -64,7 +64,8 @@ class StaticLayers:
     water: gpd.GeoDataFrame | None = None
     stations: gpd.GeoDataFrame | None = None
     lists: dict[str, gpd.GeoDataFrame] | None = None
-    label_ids: bool = False
+    #: Label this many rows of each list with their id (the rows printed beside the map).
+    label_rows: int = 0
     truck_min_width_m: float = 3.5
 
 
@@ -157,8 +158,9 @@ def _lists(ax: Axes, layers: StaticLayers, lang: Language, handles: Handles) -> 
             )
             title = "list_alleys" if name == "alleys_to_widen" else "list_field_check"
             handles.append(Line2D([], [], color=colour, lw=4, alpha=0.6, label=t(title, lang)))
-        if layers.label_ids:
-            for (x, y), rid in zip(pts, df["id"], strict=True):
+        if layers.label_rows:
+            top = slice(0, layers.label_rows)
+            for (x, y), rid in zip(pts[top], df["id"].to_numpy()[top], strict=True):
                 ax.annotate(str(rid), (x, y), fontsize=6, xytext=(3, 3),
                             textcoords="offset points", zorder=8)  # fmt: skip
 

@@ -48,8 +48,31 @@ def tm3_epsg_codes() -> dict[float, int]:
     return out
 
 
+def tm3_crs(meridian_deg: float) -> CRS:
+    """Return the VN-2000 3° grid (TM-3, k = 0.9999, false easting 500 km) of a central meridian.
+
+    The EPSG zone when one exists for the meridian (EPSG:5896-5899, 9205-9218; Hà Nội's 105°00'
+    is EPSG:5897, "zone 482"), else the same Transverse Mercator built on VN-2000 (EPSG:4756).
+    """
+    code = tm3_epsg_codes().get(round(meridian_deg, 4))
+    if code is not None:
+        return CRS.from_epsg(code)
+    conversion = TransverseMercatorConversion(
+        latitude_natural_origin=0.0,
+        longitude_natural_origin=meridian_deg,
+        false_easting=TM3_FALSE_EASTING_M,
+        false_northing=0.0,
+        scale_factor_natural_origin=TM3_SCALE,
+    )
+    return ProjectedCRS(
+        conversion=conversion,
+        geodetic_crs=CRS.from_epsg(VN2000_GEOGRAPHIC),
+        name=f"VN-2000 / TM-3 {meridian_text(meridian_deg)}",
+    )
+
+
 def zone_crs(zone: Vn2000Zone | None) -> CRS:
-    """Return the VN-2000 grid of a province: its TM-3 zone, or UTM 48N without one.
+    """Return the VN-2000 grid of a province: its TM-3 zone (:func:`tm3_crs`), or UTM 48N.
 
     Parameters
     ----------
@@ -59,27 +82,10 @@ def zone_crs(zone: Vn2000Zone | None) -> CRS:
     Returns
     -------
     pyproj.CRS
-        The EPSG zone when one exists for the meridian (EPSG:5896-5899, 9205-9218; Hà Nội's
-        105°00' is EPSG:5897, "zone 482"), else the same Transverse Mercator (k = 0.9999,
-        false easting 500 km) built on VN-2000 (EPSG:4756).
     """
     if zone is None:
         return CRS.from_epsg(VN2000_UTM48N)
-    code = tm3_epsg_codes().get(round(zone.meridian_deg, 4))
-    if code is not None:
-        return CRS.from_epsg(code)
-    conversion = TransverseMercatorConversion(
-        latitude_natural_origin=0.0,
-        longitude_natural_origin=zone.meridian_deg,
-        false_easting=TM3_FALSE_EASTING_M,
-        false_northing=0.0,
-        scale_factor_natural_origin=TM3_SCALE,
-    )
-    return ProjectedCRS(
-        conversion=conversion,
-        geodetic_crs=CRS.from_epsg(VN2000_GEOGRAPHIC),
-        name=f"VN-2000 / TM-3 {meridian_text(zone.meridian_deg)}",
-    )
+    return tm3_crs(zone.meridian_deg)
 
 
 def zone_label(zone: Vn2000Zone | None) -> str:

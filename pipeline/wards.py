@@ -10,13 +10,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline._errors import ConfigError, InputDataError
+from pipeline._errors import ConfigError, InputDataError, MissingInputError
+from pipeline._io import read_geoparquet
 from pipeline.boundary import read_vector, split_unit_name
 from pipeline.config import SourceFile
 from pipeline.paths import resolve_input
-from pipeline.tables import AuthorityTable, fold, read_authority_file
+from pipeline.table_cells import fold
+from pipeline.tables import AuthorityTable, read_authority_file
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from shapely.geometry.base import BaseGeometry
 
     from pipeline.config import ProvinceConfig, WardsConfig
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WARD_COLUMNS = ["ward_id", "name", "ward_type", "population", "area_km2", "approximate"]
+#: ``ward_type`` of the one unit standing for a province without wards.
+WHOLE_PROVINCE = "province"
 
 
 def _frame(
@@ -302,6 +308,7 @@ def build_wards(
     boundary: BaseGeometry,
     *,
     province_level: float | None = None,
+    table: AuthorityTable | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Return the province's wards / communes as polygons in the project CRS, and their source.
 
@@ -321,6 +328,9 @@ def build_wards(
         The province polygon (project CRS).
     province_level
         ``admin_level`` of the OSM relation the boundary came from, if it did.
+    table
+        The commune table, when the caller has read it (:func:`commune_table`); read here
+        otherwise.
 
     Returns
     -------
@@ -330,7 +340,8 @@ def build_wards(
         where they came from, for the ingest summary.
     """
     cfg, crs = config.wards, config.crs
-    table = commune_table(cfg, crs)
+    if table is None:
+        table = commune_table(cfg, crs)
     wards: gpd.GeoDataFrame | None = None
     info: dict[str, Any] = {}
     if cfg.file:
@@ -345,7 +356,7 @@ def build_wards(
         wards = _frame(
             np.array([config.slug]),
             np.array([config.name.vi]),
-            np.array(["province"]),
+            np.array([WHOLE_PROVINCE]),
             np.array([np.nan]),
             np.array([boundary]),
             crs=crs,
@@ -358,27 +369,99 @@ def build_wards(
     return wards, info
 
 
-def assign_ward(geoms: gpd.GeoSeries, wards: gpd.GeoDataFrame) -> pd.Series:
-    """Return the name of the ward each geometry's representative point falls in (or None).
+def read_wards(path: Path, crs: str) -> tuple[gpd.GeoDataFrame, str]:
+    """Read the ward layer the ingest stage wrote: the one reader every stage uses.
 
     Parameters
     ----------
-    geoms
-        Geometries in the wards' CRS.
-    wards
-        From :func:`build_wards`.
+    path
+        ``ingest/wards.parquet``.
+    crs
+        The project CRS.
 
     Returns
     -------
-    pandas.Series
-        Indexed like ``geoms``.
+    wards, note
+        :data:`WARD_COLUMNS` + polygons, ``ward_id`` as text, in ``crs``; ``note`` says in
+        plain words what the units are (polygons, approximate Voronoi cells, or the whole
+        province as one unit).
+
+    Raises
+    ------
+    MissingInputError
+        No ward layer (the ingest stage did not run).
+    InputDataError
+        An empty layer or one without ``ward_id``.
     """
-    out = pd.Series(None, index=geoms.index, dtype=object)
-    if len(geoms) == 0 or wards.empty:
+    if not path.exists():
+        msg = f"{path}: no ward layer; run the ingest stage first (python -m pipeline ingest)"
+        raise MissingInputError(msg)
+    wards = read_geoparquet(path).to_crs(crs)
+    if wards.empty or "ward_id" not in wards.columns:
+        msg = f"{path}: the ward layer is empty or has no ward_id; rerun ingest (--force)"
+        raise InputDataError(msg)
+    for col, default in (("ward_type", ""), ("population", np.nan), ("approximate", False)):
+        if col not in wards.columns:
+            wards[col] = default
+    if "area_km2" not in wards.columns:
+        wards["area_km2"] = shapely.area(wards.geometry.to_numpy()) / 1e6
+    wards["ward_id"] = wards["ward_id"].astype(str)
+    wards["name"] = wards["name"].fillna(wards["ward_id"]).astype(str)
+    wards = wards[[*WARD_COLUMNS, "geometry"]].reset_index(drop=True)
+    if len(wards) == 1 and str(wards["ward_type"].iloc[0]) == WHOLE_PROVINCE:
+        note = "no ward layer: the whole province is one unit"
+    elif bool(wards["approximate"].any()):
+        note = "wards are Voronoi cells around commune centroids (no ward polygons)"
+    else:
+        note = "ward polygons"
+    return wards, note
+
+
+def ward_rows(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the row of ``wards`` each point belongs to: the ward holding it, else the nearest.
+
+    Parameters
+    ----------
+    points
+        Shapely points (or any geometry: its representative point is not taken here; pass
+        points) in the wards' CRS; missing geometries get -1.
+    wards
+        From :func:`read_wards`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Row positions (-1 only for missing geometries or without wards). Where polygons
+        overlap the first ward wins; a point on no ward (a sliver between Voronoi cells and the
+        clipped boundary, a feature just outside) goes to the nearest one, so every feature of
+        the province is counted in exactly one ward.
+    """
+    points = np.asarray(points, dtype=object)
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or wards.empty:
         return out
-    pts = shapely.point_on_surface(geoms.to_numpy())
     tree = shapely.STRtree(wards.geometry.to_numpy())
-    pt_idx, ward_idx = tree.query(pts, predicate="within")
-    first = pd.Series(ward_idx, index=pt_idx).groupby(level=0).first()
-    out.iloc[first.index.to_numpy()] = wards["name"].to_numpy()[first.to_numpy()]
+    pt, wd = tree.query(points, predicate="within")
+    out[pt[::-1]] = wd[::-1]
+    left = np.flatnonzero((out < 0) & ~shapely.is_missing(points))
+    if len(left):
+        p2, w2 = tree.query_nearest(points[left], all_matches=False)
+        out[left[p2]] = w2
+    return out
+
+
+def ward_ids(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the ``ward_id`` of each point (see :func:`ward_rows`; ``None`` where none)."""
+    return ward_columns(points, wards)["ward_id"]
+
+
+def ward_columns(points: np.ndarray, wards: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
+    """Return ``ward_id`` and ``ward`` (the ward's name) of each point, for output tables."""
+    rows = ward_rows(points, wards)
+    inside = rows >= 0
+    out = {}
+    for col, key in (("ward_id", "ward_id"), ("ward", "name")):
+        values = np.full(len(rows), None, dtype=object)
+        values[inside] = wards[key].to_numpy(dtype=object)[rows[inside]]
+        out[col] = values
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -13,11 +14,12 @@ import shapely
 
 from pipeline._io import read_geoparquet, write_json, write_parquet
 from pipeline._validate import check_graph_layers
+from pipeline.density import M2_PER_HA, building_cells, building_people, density_grid
 from pipeline.graph import read_graph_layers
-from pipeline.paths import ARTIFACTS
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
 from pipeline.truck_network import read_truck_flags
+from pipeline.wards import read_wards, ward_rows
 from pipeline.water_reach import (
     Segments,
     Spots,
@@ -144,135 +146,8 @@ def classify_sources(
     return out, spots.subset(is_hydrant), spots.subset(~is_hydrant)
 
 
-def read_wards(ctx: StageContext, boundary: shapely.Geometry) -> gpd.GeoDataFrame:
-    """Return the ward polygons, or one ward (the whole province) when there is no ward layer."""
-    name = ARTIFACTS["ingest"].get("wards")
-    crs = ctx.config.crs
-    if name is not None and ctx.input("ingest", "wards").exists():
-        wards = read_geoparquet(ctx.input("ingest", "wards")).to_crs(crs)
-        if len(wards):
-            if "population" not in wards:
-                wards["population"] = np.nan
-            return wards.reset_index(drop=True)
-    logger.info("water: no ward layer; the whole province is one ward")
-    return gpd.GeoDataFrame(
-        {"ward_id": [ctx.config.slug], "name": [ctx.config.name.vi], "population": [np.nan]},
-        geometry=[boundary],
-        crs=crs,
-    )
-
-
-def assign_wards(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
-    """Return the ward row of each point (inside, else the nearest ward)."""
-    geoms = wards.geometry.to_numpy()
-    out = np.full(len(points), -1, dtype=np.int64)
-    if len(points) == 0:
-        return out
-    tree = shapely.STRtree(geoms)
-    p, w = tree.query(points, predicate="within")
-    out[p[::-1]] = w[::-1]
-    left = np.flatnonzero(out < 0)
-    if len(left):
-        p2, w2 = tree.query_nearest(points[left], all_matches=False)
-        out[left[p2]] = w2
-    return out
-
-
-def dense_cells(
-    xy: np.ndarray,
-    floor_m2: np.ndarray,
-    uncovered: np.ndarray,
-    population: np.ndarray | None,
-    config: DensityConfig,
-) -> pd.DataFrame:
-    """Return grid cells that are densely built, with the floor area out of reach of water.
-
-    Parameters
-    ----------
-    xy
-        Building points (projected metres).
-    floor_m2
-        Floor area per building.
-    uncovered
-        Whether each building has no usable water within reach.
-    population
-        People per building, or ``None``.
-    config
-        The ``density`` config (cell size, density thresholds).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per dense cell: ``cx, cy`` (cell corner), ``floor_area_m2``,
-        ``floor_area_without_water_m2``, ``population`` and ``without_water`` (the floor area out
-        of reach alone meets the density threshold).
-    """
-    size = config.cell_size_m
-    cell_ha = size * size / 1e4
-    cell = np.floor(xy / size).astype(np.int64)
-    frame = pd.DataFrame(
-        {
-            "cx": cell[:, 0],
-            "cy": cell[:, 1],
-            "floor_area_m2": floor_m2,
-            "floor_area_without_water_m2": np.where(uncovered, floor_m2, 0.0),
-            "population": population if population is not None else np.nan,
-            "population_without_water": np.where(uncovered, population, 0.0)
-            if population is not None
-            else np.nan,
-        }
-    )
-    cells = frame.groupby(["cx", "cy"], as_index=False).sum(min_count=1)
-    floor_thr = config.dense_floor_area_m2_per_ha.value * cell_ha
-    pop_thr = config.dense_population_per_ha.value * cell_ha
-    dense = (cells["floor_area_m2"] >= floor_thr) | (cells["population"].fillna(0) >= pop_thr)
-    cells = cells[dense].copy()
-    cells["without_water"] = (cells["floor_area_without_water_m2"] >= floor_thr) | (
-        cells["population_without_water"].fillna(0) >= pop_thr
-    )
-    cells["cx"] = cells["cx"] * size
-    cells["cy"] = cells["cy"] * size
-    return cells.reset_index(drop=True)
-
-
 def _nan_inf(a: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(a), a, np.nan)
-
-
-def _read_inputs(ctx: StageContext) -> dict[str, Any]:
-    crs = ctx.config.crs
-    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(crs).geometry.union_all()
-    nodes, edges = read_graph_layers(
-        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
-    )
-    check_graph_layers(nodes, edges)
-    truck = read_truck_flags(ctx.input("network", "edges"), edges)
-    return {
-        "boundary": boundary,
-        "nodes": nodes,
-        "edges": edges,
-        "truck": truck,
-        "buildings": read_geoparquet(ctx.input("ingest", "buildings")).to_crs(crs),
-        "water_points": read_geoparquet(ctx.input("ingest", "water_points")),
-        "water_bodies": read_geoparquet(ctx.input("ingest", "water_bodies")),
-    }
-
-
-def collect_sources(
-    inputs: dict[str, Any], config: ProvinceConfig
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[dict[str, Any]]]:
-    """Return the sources (authority rows first, duplicates merged), rejects, per-file counts."""
-    crs = config.crs
-    from_files, tables = file_sources(
-        config.water.files, crs=crs, boundary=inputs["boundary"], config=config.water
-    )
-    from_osm = osm_sources(inputs["water_points"], inputs["water_bodies"], crs=crs)
-    frames = [f for f in (from_files, from_osm) if len(f)]
-    both = pd.concat(frames, ignore_index=True) if frames else from_osm
-    sources, dup_rejects = merge_duplicates(both, distance_m=config.water.duplicate_merge_m.value)
-    all_rejects = rejects_frame(tables, dup_rejects)
-    all_rejects = all_rejects.sort_values(["file", "line"], kind="stable", na_position="last")
-    return sources, all_rejects.reset_index(drop=True), [t.stats() for t in tables]
 
 
 def building_water(
@@ -448,27 +323,6 @@ def spacing_gaps(
     return out.reset_index(drop=True)
 
 
-def _demand_weight(
-    table: pd.DataFrame, wards: gpd.GeoDataFrame, config: WaterConfig
-) -> tuple[np.ndarray, str, np.ndarray | None]:
-    """Return the weight of each building, which weight it is, and people per building."""
-    floor = table["floor_area_m2"].to_numpy(dtype=float)
-    pop = wards["population"].to_numpy(dtype=float)
-    ward_floor = np.bincount(table["ward_row"], weights=floor, minlength=len(wards))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_m2 = np.where(ward_floor > 0, pop / ward_floor, np.nan)
-    people = floor * per_m2[table["ward_row"].to_numpy()]
-    has_pop = bool(np.isfinite(pop[ward_floor > 0]).all()) and (ward_floor > 0).any()
-    mode = config.candidate_weight
-    if mode == "auto":
-        mode = "population" if has_pop else "floor_area"
-    if mode == "population" and not has_pop:
-        logger.warning("water: candidate_weight population, but a ward has none; using floor area")
-        mode = "floor_area"
-    weight = np.nan_to_num(people) if mode == "population" else floor
-    return weight, mode, people if has_pop else None
-
-
 def hydrant_candidates(
     segs: Segments,
     table: pd.DataFrame,
@@ -606,154 +460,265 @@ def ward_summary(
     return out
 
 
-def run(ctx: StageContext) -> dict[str, Any]:  # noqa: PLR0915 - one step after another
-    """Run the water stage: sources, reach along the streets, gaps, wards, hydrant candidates."""
-    config = ctx.config
-    wcfg = config.water
+@dataclass
+class Inputs:
+    """What the water stage reads."""
+
+    boundary: shapely.Geometry
+    bounds: tuple[float, float, float, float]
+    nodes: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame
+    truck: np.ndarray
+    buildings: gpd.GeoDataFrame
+    water_points: gpd.GeoDataFrame
+    water_bodies: gpd.GeoDataFrame
+    wards: gpd.GeoDataFrame
+
+
+def read_inputs(ctx: StageContext) -> Inputs:
+    """Read the street graph with its truck flags, buildings, water layers and wards."""
+    crs = ctx.config.crs
+    boundary = read_geoparquet(ctx.input("ingest", "boundary")).to_crs(crs)
+    nodes, edges = read_graph_layers(
+        ctx.input("ingest", "graph_nodes"), ctx.input("ingest", "graph_edges")
+    )
+    check_graph_layers(nodes, edges)
+    wards, _ = read_wards(ctx.input("ingest", "wards"), crs)
+    return Inputs(
+        boundary=boundary.geometry.union_all(),
+        bounds=tuple(boundary.total_bounds),
+        nodes=nodes,
+        edges=edges,
+        truck=read_truck_flags(ctx.input("network", "edges"), edges),
+        buildings=read_geoparquet(ctx.input("ingest", "buildings")).to_crs(crs),
+        water_points=read_geoparquet(ctx.input("ingest", "water_points")),
+        water_bodies=read_geoparquet(ctx.input("ingest", "water_bodies")),
+        wards=wards,
+    )
+
+
+def collect_sources(
+    inp: Inputs, config: ProvinceConfig
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[dict[str, Any]]]:
+    """Return the sources (authority rows first, duplicates merged), rejects, per-file counts."""
     crs = config.crs
-    t0 = time.perf_counter()
-    inputs = _read_inputs(ctx)
-    segs, seg_index = segments_from_edges(inputs["nodes"], inputs["edges"], inputs["truck"])
-    logger.info(
-        "water: %s street segments, %s truck (%.1f s)",
-        f"{len(segs):,}",
-        f"{int(segs.truck.sum()):,}",
-        time.perf_counter() - t0,
+    from_files, tables = file_sources(
+        config.water.files, crs=crs, boundary=inp.boundary, config=config.water
     )
+    from_osm = osm_sources(inp.water_points, inp.water_bodies, crs=crs)
+    frames = [f for f in (from_files, from_osm) if len(f)]
+    both = pd.concat(frames, ignore_index=True) if frames else from_osm
+    sources, dup_rejects = merge_duplicates(both, distance_m=config.water.duplicate_merge_m.value)
+    all_rejects = rejects_frame(tables, dup_rejects)
+    all_rejects = all_rejects.sort_values(["file", "line"], kind="stable", na_position="last")
+    return sources, all_rejects.reset_index(drop=True), [t.stats() for t in tables]
 
-    t = time.perf_counter()
-    sources, rejects, file_stats = collect_sources(inputs, config)
-    sources, hyd_spots, static_spots = classify_sources(sources, segs, wcfg)
-    usable = sources["usable"].to_numpy(dtype=bool)
-    logger.info(
-        "water: %s sources (%s usable: %s hydrants, %s others), %s rejected rows (%.1f s)",
-        f"{len(sources):,}",
-        f"{int(usable.sum()):,}",
-        f"{int((usable & (sources['kind'] == HYDRANT)).sum()):,}",
-        f"{int((usable & (sources['kind'] != HYDRANT)).sum()):,}",
-        f"{len(rejects):,}",
-        time.perf_counter() - t,
-    )
 
-    t = time.perf_counter()
-    buildings = inputs["buildings"]
+@dataclass
+class Reach:
+    """What the usable sources reach along the streets."""
+
+    table: pd.DataFrame
+    parts: dict[str, Any]
+    street: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    stretches: gpd.GeoDataFrame
+
+
+def water_reach(
+    inp: Inputs,
+    segs: Segments,
+    seg_index: pd.Index,
+    sources: gpd.GeoDataFrame,
+    *,
+    spots: tuple[Spots, Spots],
+    config: ProvinceConfig,
+) -> Reach:
+    """Find the buildings and streets within reach of water, spacing gaps, reached stretches."""
+    wcfg = config.water
+    hyd_spots, static_spots = spots
     table, parts = building_water(
-        buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots, config=wcfg
-    )
-    street = street_water(
-        segs,
-        seg_index,
-        inputs["edges"],
-        parts=parts,
-        hydrant_spots=hyd_spots,
-        static_spots=static_spots,
+        inp.buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots,
         config=wcfg,
-    )
+    )  # fmt: skip
+    street = street_water(
+        segs, seg_index, inp.edges, parts=parts, hydrant_spots=hyd_spots,
+        static_spots=static_spots, config=wcfg,
+    )  # fmt: skip
     gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
-    reach = reach_stretches(segs, seg_index, parts=parts, config=wcfg, crs=crs)
-    logger.info(
-        "water: %s of %s buildings without water in reach, %.1f km of street uncovered, "
-        "%s truck segments with hydrant spacing gaps (%.1f s)",
-        f"{int((~table['covered']).sum()):,}",
-        f"{len(table):,}",
-        street["uncovered_m"].sum() / 1000,
-        f"{len(gaps):,}",
-        time.perf_counter() - t,
-    )
+    stretches = reach_stretches(segs, seg_index, parts=parts, config=wcfg, crs=config.crs)
+    points = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
+    table["ward_row"] = ward_rows(points, inp.wards)
+    table["ward_id"] = inp.wards["ward_id"].to_numpy()[table["ward_row"].to_numpy()]
+    return Reach(table, parts, street, gaps, stretches)
 
-    t = time.perf_counter()
-    wards = read_wards(ctx, inputs["boundary"])
-    points = shapely.point_on_surface(buildings.geometry.to_numpy())
-    table["ward_row"] = assign_wards(points, wards)
-    table["ward_id"] = wards["ward_id"].to_numpy()[table["ward_row"].to_numpy()]
-    weight, weight_kind, people = _demand_weight(table, wards, wcfg)
-    xy = shapely.get_coordinates(points) if len(points) else np.empty((0, 2))
-    cells = dense_cells(
-        xy,
-        table["floor_area_m2"].to_numpy(dtype=float),
-        ~table["covered"].to_numpy(),
-        people,
-        config.density,
+
+def dense_without_water(
+    inp: Inputs, table: pd.DataFrame, density: DensityConfig
+) -> gpd.GeoDataFrame:
+    """Return the density grid (the one coverage uses) with what is out of reach of water.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Every cell of :func:`pipeline.density.density_grid` with
+        ``floor_area_without_water_m2``, ``population_without_water`` and ``without_water``:
+        a dense cell whose floor area (or people) out of reach of water alone meets the
+        density threshold.
+    """
+    cells = density_grid(inp.buildings, inp.wards, density, bounds=inp.bounds)
+    b_cell = building_cells(inp.buildings, density.cell_size_m)
+    dry = np.where(table["covered"].to_numpy(), 0.0, table["floor_area_m2"].to_numpy(float))
+    dry_by_cell = pd.Series(np.nan_to_num(dry)).groupby(b_cell).sum()
+    cells["floor_area_without_water_m2"] = dry_by_cell.reindex(cells.index, fill_value=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = cells["floor_area_without_water_m2"] / cells["floor_area_m2"]
+    cells["population_without_water"] = cells["population"] * share.fillna(0.0)
+    ha = density.cell_size_m**2 / M2_PER_HA
+    floor_dry = (
+        cells["floor_area_without_water_m2"] / ha >= density.dense_floor_area_m2_per_ha.value
     )
-    size = config.density.cell_size_m
-    cell_geoms = shapely.box(cells["cx"], cells["cy"], cells["cx"] + size, cells["cy"] + size)
-    cell_ward = (
-        assign_wards(shapely.centroid(cell_geoms), wards) if len(cells) else np.empty(0, int)
+    people_dry = (
+        cells["population_without_water"] / ha >= density.dense_population_per_ha.value
+    ).fillna(value=False)
+    cells["without_water"] = cells["dense"].to_numpy(bool) & (floor_dry | people_dry).to_numpy()
+    return cells
+
+
+def demand_weight(
+    inp: Inputs, cells: pd.DataFrame, config: ProvinceConfig
+) -> tuple[np.ndarray, str]:
+    """Return the weight of each building in the hydrant siting, and which weight it is.
+
+    People (the grid's population spread over its buildings by floor area) when every cell
+    with buildings has a population, else floor area (``water.candidate_weight``).
+    """
+    floor = inp.buildings["floor_area_m2"].to_numpy(dtype=float)
+    people = building_people(
+        cells, building_cells(inp.buildings, config.density.cell_size_m), floor
     )
-    ranked, cand_info = hydrant_candidates(segs, table, parts, weight, wcfg, progress=ctx.progress)
+    has_pop = len(people) > 0 and bool(np.isfinite(people).all())
+    mode = config.water.candidate_weight
+    if mode == "auto":
+        mode = "population" if has_pop else "floor_area"
+    if mode == "population" and not has_pop:
+        logger.warning("water: candidate_weight population, but a ward has none; using floor area")
+        mode = "floor_area"
+    weight = np.nan_to_num(people) if mode == "population" else np.nan_to_num(floor)
+    return weight, mode
+
+
+def candidate_sites(
+    segs: Segments,
+    reach: Reach,
+    weight: np.ndarray,
+    inp: Inputs,
+    config: ProvinceConfig,
+    *,
+    progress: bool,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Rank new hydrant sites (:func:`hydrant_candidates`) and place them in their wards."""
+    ranked, info = hydrant_candidates(
+        segs, reach.table, reach.parts, weight, config.water, progress=progress
+    )
     if len(ranked):
         node_pos = ranked["node_pos"].to_numpy()
-        cand_pts = shapely.points(segs.node_xy[node_pos])
-        cand_ward = assign_wards(cand_pts, wards)
-        candidates = gpd.GeoDataFrame(
+        pts = shapely.points(segs.node_xy[node_pos])
+        ward = ward_rows(pts, inp.wards)
+        sites = gpd.GeoDataFrame(
             ranked.drop(columns="node_pos").assign(
-                node_id=segs.node_ids[node_pos], ward_id=wards["ward_id"].to_numpy()[cand_ward]
+                node_id=segs.node_ids[node_pos], ward_id=inp.wards["ward_id"].to_numpy()[ward]
             ),
-            geometry=cand_pts,
-            crs=crs,
+            geometry=pts,
+            crs=config.crs,
         )
     else:
-        cand_ward = np.empty(0, dtype=np.int64)
-        candidates = gpd.GeoDataFrame(
+        sites = gpd.GeoDataFrame(
             {c: [] for c in ("rank", "node_id", "added_weight", "added_floor_area_m2",
                              "added_buildings", "cumulative_weight", "cumulative_share",
                              "ward_id")},
-            geometry=gpd.GeoSeries([], crs=crs),
-            crs=crs,
+            geometry=gpd.GeoSeries([], crs=config.crs),
+            crs=config.crs,
         )  # fmt: skip
-    candidates["weight_kind"] = weight_kind
-    logger.info(
-        "water: %d hydrant candidates ranked from %s sites by %s (%.1f s)",
-        len(candidates),
-        f"{cand_info['candidates']:,}",
-        weight_kind,
-        time.perf_counter() - t,
-    )
+    return sites, info
 
-    src_points = shapely.point_on_surface(sources.geometry.to_numpy())
-    source_ward = assign_wards(src_points, wards)
-    sources_out = sources.assign(ward_id=wards["ward_id"].to_numpy()[source_ward])
+
+def _timed(t0: float, text: str, *values: object) -> float:
+    logger.info("water: %s (%.1f s)", text % values, time.perf_counter() - t0)
+    return time.perf_counter()
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    """Run the water stage: sources, reach along the streets, gaps, wards, hydrant candidates."""
+    config = ctx.config
+    t0 = t = time.perf_counter()
+    inp = read_inputs(ctx)
+    segs, seg_index = segments_from_edges(inp.nodes, inp.edges, inp.truck)
+    t = _timed(t, "%s street segments, %s truck", f"{len(segs):,}", f"{int(segs.truck.sum()):,}")
+
+    sources, rejects, file_stats = collect_sources(inp, config)
+    sources, hyd_spots, static_spots = classify_sources(sources, segs, config.water)
+    usable = sources["usable"].to_numpy(dtype=bool)
+    hydrant = (sources["kind"] == HYDRANT).to_numpy()
+    t = _timed(
+        t, "%s sources (%s usable: %s hydrants, %s others), %s rejected rows",
+        f"{len(sources):,}", f"{int(usable.sum()):,}", f"{int((usable & hydrant).sum()):,}",
+        f"{int((usable & ~hydrant).sum()):,}", f"{len(rejects):,}",
+    )  # fmt: skip
+
+    reach = water_reach(
+        inp, segs, seg_index, sources, spots=(hyd_spots, static_spots), config=config
+    )
+    t = _timed(
+        t, "%s of %s buildings without water in reach, %.1f km of street uncovered, %s truck "
+        "segments with hydrant spacing gaps",
+        f"{int((~reach.table['covered']).sum()):,}", f"{len(reach.table):,}",
+        reach.street["uncovered_m"].sum() / 1000, f"{len(reach.gaps):,}",
+    )  # fmt: skip
+
+    cells = dense_without_water(inp, reach.table, config.density)
+    weight, weight_kind = demand_weight(inp, cells, config)
+    candidates, cand_info = candidate_sites(segs, reach, weight, inp, config, progress=ctx.progress)
+    candidates["weight_kind"] = weight_kind
+    t = _timed(
+        t, "%d hydrant candidates ranked from %s sites by %s", len(candidates),
+        f"{cand_info['candidates']:,}", weight_kind,
+    )  # fmt: skip
+
+    source_ward = ward_rows(shapely.point_on_surface(sources.geometry.to_numpy()), inp.wards)
+    dense = cells[cells["dense"].to_numpy(bool)]
+    gaps_cells = dense[dense["without_water"].to_numpy(bool)].drop(columns="without_water")
     wards_out = ward_summary(
-        wards,
-        table,
+        inp.wards,
+        reach.table,
         sources,
         source_ward=source_ward,
-        cells=cells,
-        cell_ward=cell_ward,
-        candidate_ward=cand_ward,
+        cells=dense,
+        cell_ward=ward_rows(shapely.centroid(dense.geometry.to_numpy()), inp.wards),
+        candidate_ward=ward_rows(candidates.geometry.to_numpy(), inp.wards),
     )
-    gap_cells = cells["without_water"].to_numpy(dtype=bool)
-    dense = gpd.GeoDataFrame(
-        cells.assign(ward_id=wards["ward_id"].to_numpy()[cell_ward])
-        .drop(columns=["cx", "cy", "without_water"])
-        .loc[gap_cells],
-        geometry=cell_geoms[gap_cells],
-        crs=crs,
-    ).reset_index(drop=True)
-    cand_info["dense_cells"] = len(cells)
+    cand_info["dense_cells"] = len(dense)
     bw = gpd.GeoDataFrame(
-        table.drop(columns=["ward_row"]), geometry=buildings.geometry.to_numpy(), crs=crs
+        reach.table.drop(columns=["ward_row"]),
+        geometry=inp.buildings.geometry.to_numpy(),
+        crs=config.crs,
     )
-
-    write_parquet(sources_out, ctx.output("sources"))
+    write_parquet(
+        sources.assign(ward_id=inp.wards["ward_id"].to_numpy()[source_ward]),
+        ctx.output("sources"),
+    )
     rejects.to_csv(ctx.output("source_rejects"), index=False, encoding="utf-8")
     write_parquet(bw, ctx.output("building_water"))
-    write_parquet(street, ctx.output("street_water"))
-    write_parquet(reach, ctx.output("reach"))
-    write_parquet(gaps, ctx.output("spacing_gaps"))
+    write_parquet(reach.street, ctx.output("street_water"))
+    write_parquet(reach.stretches, ctx.output("reach"))
+    write_parquet(reach.gaps, ctx.output("spacing_gaps"))
     write_parquet(candidates, ctx.output("hydrant_candidates"))
     write_parquet(wards_out, ctx.output("water_wards"))
-    write_parquet(dense, ctx.output("dense_gaps"))
+    write_parquet(gaps_cells.reset_index(), ctx.output("dense_gaps"))
     summary = _summary(
-        sources,
-        rejects,
-        table,
-        street=street,
-        gaps=gaps,
-        candidates=candidates,
-        dense=dense,
-        cand_info=cand_info,
-    )
+        sources, rejects, reach.table, street=reach.street, gaps=reach.gaps,
+        candidates=candidates, dense=gaps_cells, cand_info=cand_info,
+    )  # fmt: skip
     summary["weight_kind"] = weight_kind
     summary["authority_files"] = file_stats
     summary["seconds"] = round(time.perf_counter() - t0, 3)

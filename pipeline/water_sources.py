@@ -13,7 +13,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ConfigError
-from pipeline.tables import REJECT_COLUMNS, AuthorityTable, fold, read_authority_file
+from pipeline.table_cells import fold
+from pipeline.tables import REJECT_COLUMNS, AuthorityTable, read_authority_file
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry

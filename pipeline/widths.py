@@ -16,6 +16,7 @@ from pipeline.osm_tags import (
     base_highway,
     has_sidewalk,
     is_alley_name,
+    normalised_text,
     parse_lanes,
     parse_length_m,
     parse_length_range_m,
@@ -117,7 +118,7 @@ def prior_widths(edges: pd.DataFrame, cfg: AccessConfig) -> _Evidence:
     )
     ev.note(np.ones(n, dtype=bool), "class=" + as_text(edges["highway"]))
     if "service" in edges.columns and cfg.service_priors_m:
-        kind = edges["service"].astype("string").str.strip().str.lower()
+        kind = normalised_text(edges["service"])
         s_low, s_est, s_high, s_known = _interval_table(kind.fillna(""), cfg.service_priors_m)
         on_service = (base == "service").to_numpy(dtype=bool) & s_known
         ev.set(on_service, (s_low, s_est, s_high), "service_prior")
@@ -202,8 +203,11 @@ def _apply_corridor(
         + pd.Series(100 * corridor.share).map("{:.0f}%)".format)
     ).to_numpy(dtype=object)
     enc = cfg.corridor_encroachment_m.value
+    top = cfg.corridor_raise_max_m.value
     raise_ = robust & can_raise & (c > ev.est)
-    ev.set(raise_, (np.maximum(c - enc, 0.1), c, c), "corridor")
+    # A wide gap with no sidewalk tag may well hold sidewalks: it shows that a truck fits, not
+    # the carriageway, so the raised estimate stops at corridor_raise_max_m.
+    ev.set(raise_, (np.minimum(np.maximum(c - enc, 0.1), top), np.minimum(c, top), c), "corridor")
     cap = robust & ~raise_ & (c < ev.high)
     lowered = cap & (c < ev.est)
     ev.high[cap] = c[cap]
@@ -259,7 +263,8 @@ def estimate_widths(
        (TCXDVN 104:2007), so a one-lane car road is at least 4 m;
     3. the building corridor, an upper bound: a robust corridor caps the interval (its narrow
        stretches can prove a street impassable); on alley-like ways without sidewalks a
-       consistent one raises the prior to ``[corridor - encroachment, corridor]``;
+       consistent one raises the prior to ``[corridor - encroachment, corridor]``, the estimate
+       stopping at ``corridor_raise_max_m`` (a wider gap may hold untagged sidewalks);
     4. ``width`` / ``est_width`` tags (a range keeps its low end), trusted;
     5. surveyed widths from the authority, labelled ``measured``.
 

@@ -11,19 +11,20 @@ import pytest
 import shapely
 
 from pipeline.bench import (
+    SECTIONS,
+    Section,
     StageRow,
     _bind,
-    _travel_time_edges,
     growth_exponents,
     markdown_table,
-    reference_isochrones_csgraph,
-    reference_isochrones_osmnx,
     run_bench,
     run_measured,
     speedup_line,
+    worker_isochrones,
 )
 from pipeline.config import load_config
-from pipeline.graph import to_graph
+from pipeline.graph import read_graph_layers
+from pipeline.isochrones import edge_travel_time_s, read_drive_graph
 from pipeline.paths import ProvincePaths
 
 
@@ -39,6 +40,7 @@ def test_run_measured_reports_this_childs_own_peak_rss(tmp_path):
     small = run_measured([sys.executable, "-c", "pass"], tmp_path / "small.log")
     assert big.returncode == 0
     assert big.peak_rss_mb > 300
+    assert 0 < big.cpu_s < big.wall_s + 1
     # Not the running maximum over all children (RUSAGE_CHILDREN would say 300+ MB here).
     assert small.peak_rss_mb < 100
     failed = run_measured([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "f.log")
@@ -57,15 +59,18 @@ def test_growth_exponents_tell_linear_from_quadratic():
 
 
 def test_speedup_line_uses_the_largest_graph():
-    def iso(ds, method, nodes, seconds):
+    def iso(ds, method, nodes, seconds, prep):
         return {"kind": "isochrones", "dataset": ds, "method": method, "seconds": seconds,
-                "graph_nodes": nodes, "stations": 3, "breaks": 4, "peak_rss_mb": 10.0}  # fmt: skip
+                "prep_s": prep, "total_s": prep + seconds, "graph_nodes": nodes, "stations": 3,
+                "breaks": 4, "peak_rss_mb": 10.0}  # fmt: skip
 
-    results = [iso("small", "ours", 10, 1.0), iso("small", "osmnx", 10, 2.0),
-               iso("big", "ours", 1000, 0.5), iso("big", "osmnx", 1000, 60.0)]  # fmt: skip
+    results = [iso("small", "ours", 10, 1.0, 0.1), iso("small", "osmnx", 10, 2.0, 0.1),
+               iso("big", "ours", 1000, 0.5, 1.0),
+               iso("big", "osmnx", 1000, 60.0, 15.0)]  # fmt: skip
     line = speedup_line(results)
     assert line.startswith("isochrone speed-up on big")
-    assert "120.0x" in line
+    assert "end to end: 50.0x" in line  # (15 + 60) / (1 + 0.5)
+    assert "isochrones alone 120.0x" in line
     assert "not measured" in speedup_line([])
 
 
@@ -73,14 +78,14 @@ def test_markdown_table_has_one_line_per_stage():
     table = markdown_table([_row("ingest", 1000, 2.0), _row("network", 1000, 4.0)])
     lines = table.splitlines()
     assert len(lines) == 4
-    assert "| 1,000 | 4.0 | 2.0 | 100 | 500 |" in lines[2]
+    assert "| 1,000 | 4.0 | 2.0 | nan | 100 | 500 |" in lines[2]
 
 
 @pytest.fixture(scope="module")
 def tiny_bench(tmp_path_factory):
     base = tmp_path_factory.mktemp("bench")
     doc = run_bench(
-        scales=[0.001], real=False, baselines=False, out_dir=base / "out",
+        scales=[0.002], real=False, baselines=False, out_dir=base / "out",
         root=base / "root", stages=["ingest"], cache_dir=base / "synth",
     )  # fmt: skip
     return base, doc
@@ -98,24 +103,70 @@ def test_bench_end_to_end_on_the_tiny_town(tiny_bench):
     assert [f.rsplit(".", 1)[1] for f in files] == ["json", "md"]
     saved = json.loads((base / "out" / files[0]).read_text())
     assert saved["stages"][0]["items"] == row["items"]
-    assert doc["markdown"].splitlines()[-1].startswith("isochrone speed-up")
+    closing = doc["markdown"].split("Ratios:\n\n")[1].splitlines()
+    assert closing[0].startswith("- whole analysis on synth x0.002")
+    assert closing[-1].startswith("- OSM read on synth x0.002")
+    reader = doc["sections"]["reader"]["synth x0.002"]
+    assert reader["objects_per_s"] > 0
+    assert reader["objects_per_cpu_s"] > 0
+    assert reader["objects_in_file"] > reader["objects_kept"] > 0
 
 
-def test_reference_isochrones_agree_and_nest(tiny_bench):
+def test_isochrone_workers_time_the_preparation_on_the_same_graph(tiny_bench):
     base, doc = tiny_bench
     slug = doc["datasets"][0]["slug"]
     root = base / "root"
-    nodes, edges = _travel_time_edges(load_config(slug, root=root), ProvincePaths(slug, root))
-    stations = nodes.index.to_numpy()[[0, len(nodes) // 2]]
-    breaks = [30.0, 60.0, 120.0]
-    ours = reference_isochrones_csgraph(nodes, edges, stations, breaks)
-    theirs = reference_isochrones_osmnx(to_graph(nodes, edges), stations, breaks)
-    # Ours is break-major, the OSMnx loop station-major: reorder before comparing.
-    theirs = [theirs[s * len(breaks) + b] for b in range(len(breaks)) for s in range(2)]
-    assert np.allclose(shapely.area(ours), shapely.area(theirs))
-    a = shapely.area(ours).reshape(len(breaks), 2)
-    assert (np.diff(a, axis=0) >= 0).all()  # a longer time never shrinks an isochrone
-    assert a[-1].max() > 0
+    ours = worker_isochrones(slug, root, "ours")
+    theirs = worker_isochrones(slug, root, "osmnx")
+    for r in (ours, theirs):
+        assert r["prep_s"] > 0
+        assert r["total_s"] == pytest.approx(r["prep_s"] + r["seconds"], abs=2e-3)
+        assert (
+            r["polygons"]
+            == r["breaks"]
+            == len(load_config(slug, root=root).response.isochrone_breaks_min)
+        )
+        assert r["graph_nodes"] == ours["graph_nodes"]
+
+
+def test_drive_graph_times_equal_the_stage_formula(tiny_bench):
+    base, doc = tiny_bench
+    slug = doc["datasets"][0]["slug"]
+    root = base / "root"
+    config, paths = load_config(slug, root=root), ProvincePaths(slug, root)
+    resp = config.response
+    speeds = resp.speed_scenarios_kph[resp.speed_scenario]
+    g = read_drive_graph(paths.artifact("ingest", "graph_nodes"),
+                         paths.artifact("ingest", "graph_edges"), speeds)  # fmt: skip
+    nodes, edges = read_graph_layers(
+        paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges")
+    )
+    expected = edge_travel_time_s(edges, speeds).to_numpy()
+    against_oneway = edges["oneway"].to_numpy(dtype=bool) & edges["reversed"].to_numpy(dtype=bool)
+    t = g.edges["travel_time"].to_numpy()
+    assert np.array_equal(np.isinf(t), against_oneway)
+    assert np.allclose(t[~against_oneway], expected[~against_oneway])
+    assert len(g.nodes) == len(nodes)
+    assert shapely.equals_exact(g.geometry, edges.geometry.to_numpy(), tolerance=0).all()
+
+
+def test_sections_are_the_report_and_a_new_one_can_be_added(tiny_bench, tmp_path):
+    base, doc = tiny_bench
+    names = [f.__name__ for f in SECTIONS]
+    assert names[:2] == ["section_stages", "section_reader"]
+    assert set(doc["sections"]) >= {"stages", "reader", "maps"}
+
+    def section_extra(ctx):
+        return Section("extra", {"n": len(ctx.rows)}, "Extra part", ["extra ratio"])
+
+    doc2 = run_bench(
+        scales=[0.002], real=False, baselines=False, out_dir=tmp_path / "out",
+        root=base / "root", stages=[], cache_dir=base / "synth",
+        sections=[*SECTIONS, section_extra],
+    )  # fmt: skip
+    assert doc2["sections"]["extra"] == {"n": 0}
+    assert "Extra part" in doc2["markdown"]
+    assert doc2["markdown"].splitlines()[-1] == "- extra ratio"
 
 
 def test_gap_width_functions_get_geometries_and_config_values(tiny_bench):

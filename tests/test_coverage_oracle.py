@@ -61,18 +61,17 @@ def test_building_times_match_networkx(seed):
     reach = reach_from_sources(arr.csr(), sources)
     two_way = edge_twins(u, v, lines) >= 0
     reached = np.isfinite(reach.cost[u]) | (two_way & np.isfinite(reach.cost[v]))
+    first_snap = snap_to_edges(points, drive, max_distance_m=HOSE_M)
+    first = point_times(reach, first_snap, arr, 1.0 / speed, two_way=two_way).time_s
     snap = snap_to_reached(
-        points,
-        snap_to_edges(points, drive, max_distance_m=HOSE_M),
-        drive,
-        reached,
-        max_distance_m=HOSE_M,
+        points, first_snap, drive, reached, stranded=~np.isfinite(first), max_distance_m=HOSE_M
     )
     got = point_times(reach, snap, arr, 1.0 / speed, two_way=two_way).time_s
 
-    # The oracle: NetworkX times on a MultiDiGraph; each point goes to the nearest street a
-    # truck reaches (within hose reach), entered at its start, or at its end when the street
-    # is two-way (or the point is that end node); geometry by brute force.
+    # The oracle: NetworkX times on a MultiDiGraph; each point is timed on its nearest street
+    # when a truck reaches its spot there, else on the nearest street a truck reaches (within
+    # hose reach); a street is entered at its start, or at its end when it is two-way (or the
+    # spot is that end node); geometry by brute force.
     g = nx.MultiDiGraph()
     g.add_nodes_from(range(n))
     for i in range(len(u)):
@@ -82,25 +81,32 @@ def test_building_times_match_networkx(seed):
     reverse = {
         (int(a), int(b), round(float(ln), 6)) for a, b, ln in zip(u, v, lengths, strict=True)
     }
-    want = np.full(len(points), np.inf)
+
+    def time_on(e, p):
+        along = lines[e].project(p)
+        t_u = node_t[u[e]] + along / speed[e]
+        two = (int(v[e]), int(u[e]), round(float(lengths[e]), 6)) in reverse
+        at_end = lengths[e] - along <= 1e-6
+        t_v = node_t[v[e]] + (lengths[e] - along) / speed[e] if two or at_end else np.inf
+        return min(t_u, t_v)
+
+    def nearest(p, keep):
+        d = np.array([lines[e].distance(p) if keep[e] else np.inf for e in range(len(u))])
+        return np.flatnonzero((d <= HOSE_M) & (d <= d.min() + 1e-6))  # ties: any of them
+
+    two_way_o = np.array(
+        [(int(v[e]), int(u[e]), round(float(lengths[e]), 6)) in reverse for e in range(len(u))]
+    )
+    reached_o = np.isfinite(node_t[u]) | (two_way_o & np.isfinite(node_t[v]))
+    everything = np.ones(len(u), dtype=bool)
     for p_i, p in enumerate(points):
-        best_d, best = np.inf, None
-        for e in range(len(u)):
-            two = (int(v[e]), int(u[e]), round(float(lengths[e]), 6)) in reverse
-            if not (np.isfinite(node_t[u[e]]) or (two and np.isfinite(node_t[v[e]]))):
-                continue
-            d = lines[e].distance(p)
-            if d <= HOSE_M and d < best_d - 1e-9:
-                best_d, best = d, e
-        if best is None:
-            continue
-        along = lines[best].project(p)
-        t_u = node_t[u[best]] + along / speed[best]
-        two = (int(v[best]), int(u[best]), round(float(lengths[best]), 6)) in reverse
-        at_end = lengths[best] - along <= 1e-6
-        t_v = node_t[v[best]] + (lengths[best] - along) / speed[best] if two or at_end else np.inf
-        want[p_i] = min(t_u, t_v)
-    # Ties between equally near parallel streets can pick either; compare where unambiguous.
-    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
-    fin = np.isfinite(want)
-    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-6, atol=1e-6)
+        acceptable = set()
+        for e in nearest(p, everything):
+            t = time_on(e, p)
+            if np.isfinite(t):
+                acceptable.add(round(t, 6))
+            else:  # no truck reaches that spot: the nearest street a truck reaches instead
+                acceptable |= {round(time_on(r, p), 6) for r in nearest(p, reached_o)} or {np.inf}
+        acceptable = acceptable or {np.inf}
+        assert any(np.isclose(got[p_i], a, rtol=1e-6, atol=1e-5) or got[p_i] == a
+                   for a in acceptable), (p_i, got[p_i], acceptable)  # fmt: skip

@@ -12,12 +12,10 @@ from affine import Affine
 from pipeline._errors import MissingInputError
 from pipeline.config import DensityConfig, Threshold
 from pipeline.density import (
-    assign_wards,
     build_cells,
     cell_ids,
     cell_squares,
     raster_population,
-    whole_province_ward,
 )
 
 CRS = "EPSG:32648"
@@ -113,14 +111,13 @@ def test_raster_population_sums_pixels_into_cells(tmp_path):
     top_left = cell_ids(np.array([[X0 + 50, Y0 + 150]]), 100)[0]
     assert people[top_left] == pytest.approx(10)
     b = _buildings([((10, 10, 20, 20), 1)])
-    cells = build_cells(b, whole_province_ward(shapely.box(X0, Y0, X0 + 200, Y0 + 200), "T", CRS),
-                        _config(), raster_people=people)  # fmt: skip
+    whole = gpd.GeoDataFrame(
+        {"ward_id": ["all"], "name": ["T"], "ward_type": ["province"], "population": [np.nan],
+         "approximate": [True]},
+        geometry=[shapely.box(X0, Y0, X0 + 200, Y0 + 200)], crs=CRS,
+    )  # fmt: skip
+    cells = build_cells(b, whole, _config(), raster_people=people)
     assert len(cells) == 4  # raster cells without buildings are kept
     assert cells["population"].sum() == pytest.approx(120)
     with pytest.raises(MissingInputError, match="population_raster"):
         raster_population(tmp_path / "nope.tif", crs=CRS, cell_m=100, bounds=(0, 0, 1, 1))
-
-
-def test_assign_wards_outside_is_minus_one():
-    pts = shapely.points([(X0, Y0), (X0 + 500, Y0), (X0 + 5000, Y0)])
-    assert assign_wards(pts, _wards()).tolist() == [0, 1, -1]

@@ -164,6 +164,14 @@ def test_download_checked_clipped_dated_then_cached(project, town_boundary, serv
     assert rc == 0, err
     assert "using cached" in err
     assert len(handler.requests) == 2  # the .md5 and the extract, once
+    assert "ingest: up to date, skipped" in _run(project, capsys)[1]
+    # A newer extract put in the cache by hand (or downloaded afresh) reruns ingest.
+    newer = _extract(tmp_path, stamp="2026-12-02T00:00:00Z", name="newer.osm.pbf")
+    (_raw(project) / "town.osm.pbf").write_bytes(newer)
+    rc, err = _run(project, capsys)
+    assert rc == 0, err
+    assert "using cached" in err
+    assert _summary(project)["osm_timestamp"] == "2026-12-02T00:00:00Z"
 
 
 def test_interrupted_download_resumes_with_a_range_request(project, town_boundary, server,

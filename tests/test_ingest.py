@@ -253,3 +253,48 @@ def test_oneway_minus_one_allows_travel_against_the_way(project, town_boundary, 
     assert edges.loc[(1, 2), "reversed"].item()
     assert edges.loc[(2, 1), "oneway"].item()
     assert edges.loc[[(2, 1)]].geometry.iloc[0].coords[0][0] == pytest.approx(590_100, abs=0.05)
+
+
+def test_partial_ways_keep_their_pieces_and_are_counted(project, town_boundary, tmp_path):
+    """A street way with absent nodes keeps each run of 2+ present nodes; buildings are counted."""
+    from tests.osm_fixtures import OsmBuilder
+
+    b = OsmBuilder()
+    ids = [b.node(x, 0, nid=i + 1) for i, x in enumerate((0, 50, 100, 150, 200, 250))]
+    # Way 1: A B C [99] D E [98] F -> pieces A-B-C and D-E (F alone is dropped).
+    b.way([ids[0], ids[1], ids[2], 99, ids[3], ids[4], 98, ids[5]],
+          {"highway": "residential", "name": "Phố Cắt", "sidewalk": "both",
+           "maxwidth:physical": "2.4", "hgv": "no"}, wid=1)  # fmt: skip
+    # Way 2: every node but one absent: nothing kept.
+    b.way([97, ids[0], 96], {"highway": "service"}, wid=2)
+    # A whole street, so the graph has something to stand on.
+    n7 = b.node(0, 60, nid=7)
+    b.way([ids[0], n7], {"highway": "residential"}, wid=3)
+    # Buildings: one whole (with an address), one with an absent corner.
+    b.rect(20, 10, 40, 30, {"building": "house", "addr:housenumber": "12",
+                            "addr:street": "Phố Cắt"})  # fmt: skip
+    c = [b.node(60, 10), b.node(80, 10), b.node(80, 30)]
+    b.way([*c, 95, c[0]], {"building": "yes"}, wid=4)
+    pbf = b.write(tmp_path / "partial.osm.pbf")
+    project.province("partial", {"osm": {"file": str(pbf)},
+                                 "boundary": {"file": str(town_boundary)}})  # fmt: skip
+    paths, entry = _ingest(project, "partial")
+    s = entry["summary"]
+    assert s["partial_street_ways"] == {
+        "street_ways_with_missing_nodes": 2, "street_nodes_missing": 4, "street_pieces_kept": 2,
+    }  # fmt: skip
+    assert s["skipped"] == {"street ways with fewer than 2 nodes present": 1,
+                            "buildings with nodes missing from the file": 1}  # fmt: skip
+    streets = gpd.read_parquet(paths.artifact("ingest", "streets"))
+    cut = streets[streets["osmid"] == 1]
+    assert sorted(cut.length.round(1)) == [50.0, 100.0]
+    assert (cut["name"] == "Phố Cắt").all()
+    assert (cut["sidewalk"] == "both").all()
+    assert (cut["maxwidth:physical"] == "2.4").all()
+    assert (cut["hgv"] == "no").all()
+    edges = gpd.read_parquet(paths.artifact("ingest", "graph_edges"))
+    # Piece A-B-C is one edge (B is shared by no other way), D-E another, plus A-G.
+    assert sorted(edges.loc[~edges["reversed"], "length"].round(1)) == [50.0, 60.0, 100.0]
+    buildings = gpd.read_parquet(paths.artifact("ingest", "buildings"))
+    assert len(buildings) == 1
+    assert buildings[["addr:housenumber", "addr:street"]].iloc[0].tolist() == ["12", "Phố Cắt"]

@@ -17,8 +17,8 @@ from pipeline.config import SourceFile, load_config
 from pipeline.i18n import column_label, t
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.report_inputs import INPUTS, read_input, stage_available
-from pipeline.report_pages import _sources, network_notes
-from pipeline.stage import run_pipeline
+from pipeline.report_pages import _sources, network_notes, osm_data_date
+from pipeline.stage import _outputs_exist, run_pipeline
 from tests.browser import chromium_paths, open_maps
 from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
 from tests.report_fixtures import ward_geojson, write_upstream
@@ -394,7 +394,7 @@ def test_sources_show_the_osm_data_date_and_rows_used(town_run, tmp_path):
             )
         }
     )
-    rows = _sources(cfg, copy, "vi")
+    rows = _sources(cfg, copy, "vi", osm_data_date(copy))
     assert rows[0][2] == "Dữ liệu OSM đến ngày 2023-12-20"  # the data's date, not the file's
     (st,) = [r for r in rows if r[1] == "doi_pccc.csv"]
     assert st[0] == "Danh sách đội PCCC"
@@ -419,3 +419,23 @@ def test_station_note_rebuilt_in_words(tmp_path):
     )
     summary.write_text(json.dumps({"station_note": ""}), "utf-8")
     assert network_notes(paths, {"stations": st}, "vi") == []
+
+
+def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_path, monkeypatch):
+    from pipeline import report
+
+    _, paths, _ = town_run
+    root = tmp_path / "copy"
+    shutil.copytree(paths.root, root)
+    copy = ProvincePaths("town", root)
+    monkeypatch.setattr(report, "pdf_engine_problem", lambda: "WeasyPrint is not installed")
+    assert cli.main(["report", "--province", "town", "--root", str(root), "--force",
+                     "--no-progress"]) == 0  # fmt: skip
+    log = (copy.outputs / "firegap.log").read_text("utf-8")
+    assert "WARNING pipeline.report: report: report.pdf not written: WeasyPrint is not" in log
+    assert not copy.artifact("report", "report_pdf").exists()  # no stale PDF either
+    assert copy.artifact("report", "report").is_file()
+    manifest = json.loads(copy.manifest.read_text("utf-8"))
+    assert manifest["report"]["summary"]["pdf_pages"] is None
+    # Not cached as done: once the engine is there, the next run writes the PDF.
+    assert not _outputs_exist(copy, "report", manifest["report"])

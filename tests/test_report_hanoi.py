@@ -38,7 +38,9 @@ def test_pdf_zone_and_no_codes(hanoi):
 
     if not (hanoi / "report.pdf").exists():
         pytest.skip("WeasyPrint or Pango is not installed here: report.pdf was skipped")
-    assert len(PdfReader(hanoi / "report.pdf").pages) >= 3
+    reader = PdfReader(hanoi / "report.pdf")
+    assert len(reader.pages) >= 3
+    assert "Dữ liệu OSM đến ngày 2023-12-20" in reader.pages[0].extract_text()  # the data's date
     assert scan_outputs(hanoi) == {}
     wb = openpyxl.load_workbook(hanoi / "shortlists.xlsx", read_only=True)
     header = [c.value for c in next(wb[t("list_alleys", "vi")].iter_rows(max_row=1))]

@@ -128,6 +128,8 @@ def test_hydrants_and_stations_keep_only_sites_that_help():
     )  # fmt: skip
     s = station_list(st_, RATE, _config(), "vi")
     assert s["rank"].tolist() == [1]
+    few = station_list(st_.assign(added_dense_ha=[0.0, 0.0]), RATE, _config(), "en")
+    assert few.iloc[0]["reason"] == "A station here brings about 100 people within 10 min."
     assert s.iloc[0]["people"] == pytest.approx(100)  # no population: floor area x rate
     assert s.iloc[0]["reason"] == (
         "Đội PCCC tại đây đưa thêm khoảng 100 người và 2,0 ha khu đông đúc vào thời gian "

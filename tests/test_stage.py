@@ -134,3 +134,19 @@ def test_leftovers_of_a_killed_run_are_cleared_at_the_next_start(root, capsys):
     assert not list(out.rglob("*.tmp"))
     assert "removed 3 temporary output(s) an interrupted run left" in err
     assert (out / "report.html").exists()  # the complete outputs are not touched
+
+
+def test_an_upgrade_of_a_result_package_changes_the_key(monkeypatch):
+    from pipeline import stage as stage_mod
+    from pipeline.config import load_config
+    from pipeline.paths import PROJECT_ROOT
+
+    config = load_config("ha_noi", root=PROJECT_ROOT)
+    before = stage_mod.stage_key("network", config, {})
+    real = stage_mod.metadata.version
+    monkeypatch.setattr(
+        stage_mod.metadata, "version", lambda p: "99.0" if p == "shapely" else real(p)
+    )
+    assert stage_mod.stage_key("network", config, {}) != before
+    assert stage_mod.package_versions("report")["matplotlib"] == real("matplotlib")
+    assert "matplotlib" not in stage_mod.package_versions("network")

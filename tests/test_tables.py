@@ -16,15 +16,15 @@ from pyproj import Transformer
 from pipeline._errors import ConfigError, InputDataError
 from pipeline.cli import main
 from pipeline.config import SourceFile
-from pipeline.tables import (
+from pipeline.table_cells import (
     canonical_column,
     parse_date,
     parse_degrees,
     parse_number,
     parse_status,
-    read_authority_file,
     resolve_crs,
 )
+from pipeline.tables import read_authority_file
 from tests.osm_fixtures import CRS, X0, Y0, lonlat
 
 
@@ -86,6 +86,7 @@ def test_numbers_dates_and_degrees_as_people_type_them():
         ("vn2000 105.5", 9209, 105.5),
         ("VN2000 107", 9214, 107.0),
         ("VN-2000 106-45", None, 106.75),  # no EPSG code: built from the VN-2000 datum
+        ("VN-2000 / TM-3 zone 482", 5897, 105.0),  # EPSG's own name
     ],
 )
 def test_vn2000_zone_by_name_or_meridian(text, epsg, lon_0):
@@ -250,7 +251,9 @@ def test_measured_widths_keyed_by_way_id_or_by_line(tmp_path):
         "w103;2,4;15/03/2024;đo bằng thước\n"
         "https://www.openstreetmap.org/way/102;6;2024-03-16;\n"
         ";3,1;16/03/2024;no id\n"
-        "105;rộng;16/03/2024;\n",
+        "105;rộng;16/03/2024;\n"
+        "w104;350 cm;17/03/2024;in centimetres\n"
+        "w106;2-3 m;17/03/2024;a range: the narrow end\n",
         encoding="utf-8",
     )
     table = _read(
@@ -259,9 +262,11 @@ def test_measured_widths_keyed_by_way_id_or_by_line(tmp_path):
         required=("width_m", "date"),
         spec={"columns": {"osm_id": "mã osm"}},
     )
-    assert table.rows["osm_id"].tolist() == [103, 102]
-    assert table.rows["width_m"].tolist() == [2.4, 6.0]
-    assert table.rows["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-15", "2024-03-16"]
+    assert table.rows["osm_id"].tolist() == [103, 102, 104, 106]
+    assert table.rows["width_m"].tolist() == [2.4, 6.0, 3.5, 2.0]
+    assert table.rows["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-03-15", "2024-03-16", "2024-03-17", "2024-03-17",
+    ]  # fmt: skip
     assert table.rows.geometry.isna().all()
     assert table.rejects[["line", "reason"]].to_dict(orient="records") == [
         {"line": 4, "reason": "no coordinates and no id"},

@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import shapely
 
+from pipeline._errors import MissingInputError
 from pipeline.boundary import read_vector
 from pipeline.config import load_config
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline
-from pipeline.wards import assign_ward, build_wards
+from pipeline.wards import build_wards, read_wards, ward_columns, ward_rows
 from tests.osm_fixtures import lonlat
 
 
@@ -49,9 +50,9 @@ def test_voronoi_wards_from_centroids(town_project, tmp_path):
     assert a.contains(shapely.Point(590_020, 2_340_020))
     assert not a.contains(shapely.Point(590_250, 2_340_150))
     b = gpd.read_parquet(paths.artifact("ingest", "buildings"))
-    names = assign_ward(b.geometry, wards)
+    tagged = ward_columns(shapely.point_on_surface(b.geometry.to_numpy()), wards)
     # The 5-storey building at (20..40, 10..30) is in ward A.
-    assert names[b["levels_tag"] == "5"].item() == "Phường A"
+    assert tagged["ward"][(b["levels_tag"] == "5").to_numpy()].item() == "Phường A"
 
 
 def test_whole_province_fallback(town_project):
@@ -79,3 +80,44 @@ def test_bac_ninh_99_communes():
     assert wards["population"].sum() == 3_619_442  # PROVENANCE.md
     assert wards["area_km2"].sum() == pytest.approx(boundary.area / 1e6, rel=1e-6)
     assert np.isfinite(wards["area_km2"]).all()
+
+
+def test_commune_table_rejects_go_to_the_ingest_rejects_csv(town_project, tmp_path):
+    csv = _centroids_csv(tmp_path / "communes.csv")
+    csv.write_text(csv.read_text("utf-8") + "003,Xã C,xã,10,,\n", encoding="utf-8")
+    town_project.province(
+        "town",
+        {
+            "osm": {"file": str(tmp_path / "town.osm.pbf")},
+            "boundary": {"file": str(tmp_path / "boundary.geojson")},
+            "wards": {"centroids_csv": str(csv)},
+        },
+    )
+    paths = ProvincePaths("town", town_project.root)
+    result = run_pipeline("ingest", load_config("town", root=town_project.root), paths)
+    rejects = pd.read_csv(paths.artifact("ingest", "rejects"))
+    assert rejects.to_dict(orient="records") == [
+        {"file": "communes.csv", "line": 4, "reason": "no coordinates"}
+    ]
+    files = result["ingest"]["summary"]["authority_files"]
+    assert [(f["file"], f["used"], f["skipped"]) for f in files] == [("communes.csv", 2, 1)]
+
+
+def test_one_reader_and_one_rule(tmp_path):
+    wards = gpd.GeoDataFrame(
+        {"ward_id": ["07210", "09295"], "name": ["Bắc Giang", "Bồng Lai"]},
+        geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)],
+        crs="EPSG:32648",
+    )
+    path = tmp_path / "wards.parquet"
+    wards.to_parquet(path)
+    got, note = read_wards(path, "EPSG:32648")
+    assert note == "ward polygons"
+    assert got["ward_id"].tolist() == ["07210", "09295"]
+    assert got["area_km2"].tolist() == pytest.approx([0.01, 0.01])
+    # Inside a ward, else the nearest one; a missing geometry has none.
+    pts = np.array([shapely.Point(50, 50), shapely.Point(150, 50), shapely.Point(250, 50), None])
+    assert ward_rows(pts, got).tolist() == [0, 1, 1, -1]
+    assert ward_columns(pts, got)["ward"].tolist() == ["Bắc Giang", "Bồng Lai", "Bồng Lai", None]
+    with pytest.raises(MissingInputError, match="run the ingest stage"):
+        read_wards(tmp_path / "none.parquet", "EPSG:32648")

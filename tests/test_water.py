@@ -17,7 +17,7 @@ from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline, run_stage
 from pipeline.water import read_truck_flags
 from tests.conftest import SHARED_DATA, Project
-from tests.osm_fixtures import OsmBuilder, boundary_geojson, lonlat
+from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
 NON_TRUCK = {"footway", "path", "steps", "pedestrian", "cycleway"}
 
@@ -277,29 +277,44 @@ def test_ha_noi_sample(project):
 
 
 def test_dense_cells_and_population_weights():
-    from pipeline.water import _demand_weight, dense_cells
+    """The water gaps use the one density grid, and people spread over buildings by floor."""
+    from pipeline.water import Inputs, demand_weight, dense_without_water
 
     config = load_config("ha_noi")
     # 100 m cells, 5000 m2/ha: two buildings of 3000 m2 in one cell (one without water), one alone
-    xy = np.array([[10.0, 10.0], [20.0, 30.0], [250.0, 10.0]])
-    floor = np.array([3000.0, 3000.0, 6000.0])
-    uncovered = np.array([True, False, True])
-    cells = dense_cells(xy, floor, uncovered, None, config.density)
-    assert cells[["cx", "cy"]].to_numpy().tolist() == [[0, 0], [200, 0]]
-    assert cells["floor_area_m2"].tolist() == [6000, 6000]
-    assert cells["without_water"].tolist() == [False, True]  # 3000 m2 without water < 5000
-    wards = gpd.GeoDataFrame(
-        {"ward_id": ["a", "b"], "population": [60.0, 30.0]}, geometry=[None, None]
+    boxes = [(10, 10, 20, 40), (30, 30, 40, 60), (250, 10, 260, 40)]
+    buildings = gpd.GeoDataFrame(
+        {"floor_area_m2": [3000.0, 3000.0, 6000.0], "footprint_m2": [300.0] * 3},
+        geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in boxes],
+        crs="EPSG:32648",
     )
-    table = pd.DataFrame({"floor_area_m2": floor, "ward_row": [0, 0, 1]})
-    weight, kind, people = _demand_weight(table, wards, config.water)
+    wards = gpd.GeoDataFrame(
+        {"ward_id": ["a", "b"], "name": ["A", "B"], "ward_type": ["phường", "xã"],
+         "population": [60.0, 30.0], "area_km2": [0.01, 0.01], "approximate": [False, False]},
+        geometry=[shapely.box(X0, Y0, X0 + 200, Y0 + 100),
+                  shapely.box(X0 + 200, Y0, X0 + 400, Y0 + 100)],
+        crs="EPSG:32648",
+    )  # fmt: skip
+    inp = Inputs(
+        boundary=shapely.box(X0, Y0, X0 + 400, Y0 + 100), bounds=(X0, Y0, X0 + 400, Y0 + 100),
+        nodes=None, edges=None, truck=np.array([]), buildings=buildings, water_points=None,
+        water_bodies=None, wards=wards,
+    )  # fmt: skip
+    table = pd.DataFrame({"floor_area_m2": buildings["floor_area_m2"],
+                          "covered": [False, True, False]})  # fmt: skip
+    cells = dense_without_water(inp, table, config.density)
+    dense = cells[cells["dense"]]
+    assert dense["floor_area_m2"].tolist() == [6000, 6000]
+    assert dense["floor_area_without_water_m2"].tolist() == [3000, 6000]
+    assert dense["without_water"].tolist() == [False, True]  # 3000 m2 without water < 5000
+    assert dense["population_without_water"].tolist() == pytest.approx([30, 30])
+    weight, kind = demand_weight(inp, cells, config)
     assert kind == "population"
     assert weight.tolist() == pytest.approx([30, 30, 30])  # ward people shared by floor area
-    wards.loc[1, "population"] = np.nan
-    weight, kind, people = _demand_weight(table, wards, config.water)
+    inp.wards.loc[1, "population"] = np.nan
+    weight, kind = demand_weight(inp, dense_without_water(inp, table, config.density), config)
     assert kind == "floor_area"
-    assert people is None
-    assert weight.tolist() == floor.tolist()
+    assert weight.tolist() == [3000, 3000, 6000]
 
 
 def test_town_without_buildings_or_water(project, tmp_path):

@@ -178,3 +178,15 @@ def test_surveyed_widths_override_everything(access):
     assert out.iloc[0]["width_confidence"] == access.width_confidence["measured"]
     assert out.iloc[0]["width_evidence"].endswith("measured=2.80 m (2026-05-01)")
     assert out.iloc[1]["width_source"] == "class_prior"
+
+
+def test_a_wide_corridor_shows_a_truck_fits_not_the_carriageway(access):
+    street = shapely.LineString([(100, 0), (100, 80)])
+    out = _estimate(
+        access, [{"highway": "residential"}], [street], row_houses(16.0, 0, 80, x_mid=100)
+    )
+    top = access.corridor_raise_max_m.value
+    assert out.iloc[0][["width_low_m", "width_m", "width_high_m"]].tolist() == pytest.approx(
+        [top, top, 16.0]
+    )
+    assert out.iloc[0]["width_source"] == "corridor"
