@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from pipeline.config import load_config
+from pipeline.map_bench import browser_section
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.stage import available_stages
 from pipeline.synth import CACHE_DIR, generate, iter_scales
@@ -613,10 +614,15 @@ def section_maps(ctx: BenchContext) -> Section:
     return Section("maps", sizes, f"Map sizes (MB): {sizes}")
 
 
+def section_browser(ctx: BenchContext) -> Section:
+    """Measure the maps in headless Chromium: load, redraw, memory (pipeline.map_bench)."""
+    return Section(*browser_section(ctx.datasets))
+
+
 #: The report, in order. To add a measured part, write ``def section_x(ctx) -> Section`` and
 #: add it here: its ``markdown`` joins the report and its ``ratios`` the closing lines.
 SECTIONS: list[Callable[[BenchContext], Section]] = [
-    section_stages, section_reader, section_baselines, section_maps,
+    section_stages, section_reader, section_baselines, section_maps, section_browser,
 ]  # fmt: skip
 
 

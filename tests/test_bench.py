@@ -154,7 +154,7 @@ def test_sections_are_the_report_and_a_new_one_can_be_added(tiny_bench, tmp_path
     base, doc = tiny_bench
     names = [f.__name__ for f in SECTIONS]
     assert names[:2] == ["section_stages", "section_reader"]
-    assert set(doc["sections"]) >= {"stages", "reader", "maps"}
+    assert set(doc["sections"]) >= {"stages", "reader", "maps", "browser"}
 
     def section_extra(ctx):
         return Section("extra", {"n": len(ctx.rows)}, "Extra part", ["extra ratio"])
