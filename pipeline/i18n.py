@@ -277,6 +277,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_width_m": ("Bề rộng (m)", "Width (m)"),
     "col_width_source": ("Nguồn bề rộng", "Width source"),
     "col_truck_status": ("Xe chữa cháy", "Fire truck"),
+    "col_truck_status_reason": ("Vì", "Because of"),
     "col_width_evidence": ("Căn cứ bề rộng", "Width evidence"),
     "col_width_confidence": ("Độ tin cậy bề rộng", "Width confidence"),
     "col_n_buildings_behind": ("Số nhà phía sau", "Buildings behind"),

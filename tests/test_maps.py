@@ -428,3 +428,19 @@ def test_tooltips_escape_names_and_show_missing_values():
         tips[1]
         == "<b>Alley</b><br>Width (m): \u2013<br>Buildings behind: 4<br>Width source: \u2013"
     )
+
+
+def test_the_text_scan_reads_the_compact_layers(config):
+    from tests.text_scan import codes_in, map_text
+
+    edges = _status_edges()
+    edges["highway"] = ["primary", "service", "some_new_code"]  # a code without a translation
+    layers = build_layers(MapData(wards=_wards(approximate=True), edges=edges), config, "vi",
+                          detail="ward")  # fmt: skip
+    page = render_map(layers, (105.8, 21.0, 105.9, 21.1), config, "vi", title="Phường",
+                      assets=None)  # fmt: skip
+    text = map_text(page)
+    assert "Cần khảo sát thực địa" in text  # the legend (built by the page's script)
+    assert "ranh giới gần đúng" in text  # a tooltip word
+    assert "Đường theo bề rộng" in text  # a layer name
+    assert codes_in(text) == {"some_new_code"}
