@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 import shapely
 
-from pipeline.bench import (
+from pipeline.config import load_config
+from pipeline.graph import read_graph_layers
+from pipeline.isochrones import edge_travel_time_s, read_drive_graph
+from pipeline.paths import ProvincePaths
+from tools.bench import (
     SECTIONS,
     Section,
     StageRow,
@@ -22,10 +26,6 @@ from pipeline.bench import (
     speedup_line,
     worker_isochrones,
 )
-from pipeline.config import load_config
-from pipeline.graph import read_graph_layers
-from pipeline.isochrones import edge_travel_time_s, read_drive_graph
-from pipeline.paths import ProvincePaths
 
 
 def _row(stage, items, seconds):
