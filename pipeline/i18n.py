@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from pipeline._errors import ConfigError
@@ -277,6 +278,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_width_m": ("Bề rộng (m)", "Width (m)"),
     "col_width_source": ("Nguồn bề rộng", "Width source"),
     "col_truck_status": ("Xe chữa cháy", "Fire truck"),
+    "col_truck_status_reason": ("Vì", "Because of"),
     "col_width_evidence": ("Căn cứ bề rộng", "Width evidence"),
     "col_width_confidence": ("Độ tin cậy bề rộng", "Width confidence"),
     "col_n_buildings_behind": ("Số nhà phía sau", "Buildings behind"),
@@ -620,7 +622,9 @@ def yes_no(value: object, lang: Language) -> str:
 def fmt_number(value: object, lang: Language, decimals: int = 0) -> str:
     """Return a number as people write it: ``1.234,5`` in Vietnamese, ``1,234.5`` in English.
 
-    Missing values (None, NaN, inf) give :data:`MISSING`.
+    Halves round away from zero, as people round the number they see (3.25 m is "3,3 m", not
+    the "3,2 m" of binary round-half-even). Missing values (None, NaN, inf) give
+    :data:`MISSING`.
     """
     try:
         x = float(value)  # type: ignore[arg-type]
@@ -628,7 +632,8 @@ def fmt_number(value: object, lang: Language, decimals: int = 0) -> str:
         return MISSING
     if not math.isfinite(x):
         return MISSING
-    text = f"{x:,.{decimals}f}"
+    shown = Decimal(repr(x)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    text = f"{shown:,.{decimals}f}"
     if lang == "vi":
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
     return text

@@ -209,6 +209,11 @@ def _decimals(column: str, values: pd.Series) -> int | str:
     return 1
 
 
+#: A numeric tooltip column with at most this many distinct values is stored as codes into
+#: its formatted values (one character each) instead of as numbers.
+MAX_CODED_NUMBERS = 250
+
+
 def pack_values(
     values: pd.Series,
     *,
@@ -216,15 +221,15 @@ def pack_values(
     labels: dict[str, str] | None = None,
     column: str = "",
     lang: Language = "vi",
-) -> tuple[list[Any], list[str] | None]:
-    """Return a tooltip column as a small array: numbers (``None`` for missing) or text codes.
+) -> tuple[list[Any] | str, list[str] | None]:
+    """Return a tooltip column in a compact form: numbers, or codes into a list of words.
 
     Parameters
     ----------
     values
         The column.
     decimals
-        Decimals of numbers; ``"b"`` for yes / no columns (stored as 1 / 0).
+        Decimals of numbers; ``"b"`` for yes / no columns.
     labels
         Display text of coded values (``{"tag": "OSM tag"}``); others go through
         :func:`pipeline.i18n.translate_values` (codes and English reasons in words).
@@ -234,31 +239,36 @@ def pack_values(
     Returns
     -------
     values, dictionary
-        For text, indexes into ``dictionary`` (its strings HTML-escaped); for numbers, the
-        numbers rounded to ``decimals`` and ``dictionary`` ``None``.
+        Text, yes / no and numbers with few distinct values: ``values`` is a string of codes
+        (:func:`encode_uints`; 0 is missing, ``k`` is ``dictionary[k - 1]``, HTML-escaped).
+        Other numbers: ``values`` is the list of numbers rounded to ``decimals`` (``None`` for
+        missing) and ``dictionary`` is ``None``.
     """
     if decimals == "b":
         flags = values.astype("boolean")
-        return [None if pd.isna(v) else int(bool(v)) for v in flags], None
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        num = values.to_numpy(dtype=float)
+        text = flags.map({True: "\u2713", False: "\u2717"}).astype(object)
+        text = text.where(flags.notna(), None)
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         dec = int(decimals)
-        rounded = np.round(num, dec)
+        rounded = np.round(values.to_numpy(dtype=float), dec)
         finite = np.isfinite(rounded)
-        if dec == 0:
-            out: list[Any] = [int(v) if ok else None for v, ok in zip(rounded, finite, strict=True)]
-        else:
-            out = [float(v) if ok else None for v, ok in zip(rounded, finite, strict=True)]
-        return out, None
-    text = values.astype(object).where(values.notna(), None)
+        if len(np.unique(rounded[finite])) > MAX_CODED_NUMBERS:
+            if dec == 0:
+                return [int(v) if ok else None for v, ok in zip(rounded, finite, strict=True)], None
+            return [float(v) if ok else None for v, ok in zip(rounded, finite, strict=True)], None
+        words_num = np.char.mod(f"%.{dec}f", np.where(finite, rounded, 0.0)).astype(object)
+        words_num[~finite] = None
+        text = pd.Series(words_num, index=values.index)
+        labels, column = None, ""  # formatted numbers need no translation
+    else:
+        text = values.astype(object).where(values.notna(), None)
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     words = [str(u) for u in uniques]
     if labels:
         words = [labels.get(w, w) for w in words]
     elif column:
         words = [str(w) for w in translate_values(pd.Series(words, dtype=object), column, lang)]
-    shown = [html.escape(w) for w in words]
-    return [None if c < 0 else int(c) for c in codes], shown
+    return encode_uints(codes + 1), [html.escape(w) for w in words]
 
 
 @dataclass
@@ -276,7 +286,7 @@ def _pack_tip(rows: pd.DataFrame, tip: Tip, lang: Language) -> dict[str, Any]:
     cols = [c for c in tip.columns if c in rows.columns]
     in_heading = [c for c in re.findall(r"\{(\w+)\}", tip.heading) if c in rows.columns]
     head_col = [tip.heading_column] if tip.heading_column in rows.columns else []
-    values: dict[str, list[Any]] = {}
+    values: dict[str, list[Any] | str] = {}
     dicts: dict[str, list[str]] = {}
     decs: dict[str, int | str] = {}
     for col in dict.fromkeys([*cols, *head_col, *in_heading]):

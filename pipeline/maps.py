@@ -103,6 +103,8 @@ class MapData:
     sites: gpd.GeoDataFrame | None = None
     truck_min_width_m: float = 3.5
     reach_m: dict[str, float] = field(default_factory=dict)
+    #: Shortlist row id of alley runs by ``alley_id`` (ward maps ring an alley by it).
+    alley_ids: pd.Series | None = None
 
 
 @dataclass
@@ -453,10 +455,14 @@ def _alleys(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Language) 
         cell_legend = (COLOURS["alley"], t("cells_alleys", lang, cell=_cell_km(cfg)), "fill")
         return _multi("layer_alleys", parts, [*legend, cell_legend])
     tip = Tip(heading=t("layer_alleys", lang), heading_column="name", columns=ALLEY_TIP)
+    ids = None
+    if data.alley_ids is not None and "alley_id" in a:
+        found = a["alley_id"].map(data.alley_ids)
+        ids = [None if pd.isna(v) else str(v) for v in found]
     return _layer(
         "layer_alleys", a, "line", legend, decimals=decimals_for(cfg, detail),
         simplify_m=_simplify_m(cfg, detail), styles=styles, style_index=style_index,
-        tip=tip, lang=lang,
+        tip=tip, lang=lang, ids=ids,
     )  # fmt: skip
 
 

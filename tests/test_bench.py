@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 import shapely
 
-from pipeline.bench import (
+from pipeline.config import load_config
+from pipeline.graph import read_graph_layers
+from pipeline.isochrones import edge_travel_time_s, read_drive_graph
+from pipeline.paths import ProvincePaths
+from tools.bench import (
     SECTIONS,
     Section,
     StageRow,
@@ -22,10 +26,6 @@ from pipeline.bench import (
     speedup_line,
     worker_isochrones,
 )
-from pipeline.config import load_config
-from pipeline.graph import read_graph_layers
-from pipeline.isochrones import edge_travel_time_s, read_drive_graph
-from pipeline.paths import ProvincePaths
 
 
 def _row(stage, items, seconds):
@@ -154,7 +154,7 @@ def test_sections_are_the_report_and_a_new_one_can_be_added(tiny_bench, tmp_path
     base, doc = tiny_bench
     names = [f.__name__ for f in SECTIONS]
     assert names[:2] == ["section_stages", "section_reader"]
-    assert set(doc["sections"]) >= {"stages", "reader", "maps"}
+    assert set(doc["sections"]) >= {"stages", "reader", "maps", "browser"}
 
     def section_extra(ctx):
         return Section("extra", {"n": len(ctx.rows)}, "Extra part", ["extra ratio"])

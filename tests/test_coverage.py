@@ -11,10 +11,10 @@ import pytest
 import shapely
 
 from pipeline.config import load_config
-from pipeline.coverage import coverage_matrix, street_arrays
 from pipeline.paths import ProvincePaths
 from pipeline.routing import snap_to_edges
 from pipeline.stage import run_stage
+from pipeline.stages.coverage import coverage_matrix, street_arrays
 from tests.conftest import Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 

@@ -93,6 +93,14 @@ def decode_lines(text, counts, decimals):
     return out
 
 
+def _number(word):
+    """Coded numbers come back as numbers (words stay words)."""
+    try:
+        return float(word) if "." in word else int(word)
+    except ValueError:
+        return word
+
+
 def features(data):
     """Decode a packed layer (or each of a "multi" one) into plain feature dicts."""
     if isinstance(data, str):
@@ -111,8 +119,11 @@ def features(data):
         k += n_parts
         for col, vals in data.get("a", {}).items():
             words = data.get("v", {}).get(col)
-            v = vals[i]
-            f["values"][col] = words[v] if words is not None and v is not None else v
+            if words is not None:  # codes: 0 missing, k -> words[k - 1]
+                code = _uints(vals)[i]
+                f["values"][col] = _number(words[code - 1]) if code else None
+            else:
+                f["values"][col] = vals[i]
         f["tip"] = data.get("tip")
         f["pop"] = data["pop"][i] if "pop" in data else None
         f["id"] = data["id"][i] if "id" in data else None
@@ -194,8 +205,11 @@ def test_alleys_to_widen_and_to_check_stand_out_and_only_they_reach_the_province
          "min_width_m": [2.0, 3.2, 5.0], "n_buildings_behind": [12, 3, 0]},
         geometry=[shapely.affinity.translate(line, dx) for dx in (0, 300, 600)], crs=CRS,
     )  # fmt: skip
-    ward = _by_key(build_layers(MapData(wards=_wards(), alleys=alleys), config, "en",
-                                detail="ward"))["layer_alleys"]  # fmt: skip
+    ids = pd.Series(["AL-007"], index=[1])  # the shortlist row of alley 1
+    ward = _by_key(build_layers(MapData(wards=_wards(), alleys=alleys, alley_ids=ids), config,
+                                "en", detail="ward"))["layer_alleys"]  # fmt: skip
+    assert {f["values"]["name"]: f["id"] for f in features(ward.data)} == {
+        "Ngõ 1": "AL-007", "Ngõ 2": None, "Ngõ 3": None}  # fmt: skip
     kinds = {f["values"]["name"]: f["style"]["c"] for f in features(ward.data)}
     assert kinds == {"Ngõ 1": COLOURS["alley"], "Ngõ 2": COLOURS["uncertain"],
                      "Ngõ 3": COLOURS["alley"]}  # fmt: skip
@@ -414,3 +428,19 @@ def test_tooltips_escape_names_and_show_missing_values():
         tips[1]
         == "<b>Alley</b><br>Width (m): \u2013<br>Buildings behind: 4<br>Width source: \u2013"
     )
+
+
+def test_the_text_scan_reads_the_compact_layers(config):
+    from tests.text_scan import codes_in, map_text
+
+    edges = _status_edges()
+    edges["highway"] = ["primary", "service", "some_new_code"]  # a code without a translation
+    layers = build_layers(MapData(wards=_wards(approximate=True), edges=edges), config, "vi",
+                          detail="ward")  # fmt: skip
+    page = render_map(layers, (105.8, 21.0, 105.9, 21.1), config, "vi", title="Phường",
+                      assets=None)  # fmt: skip
+    text = map_text(page)
+    assert "Cần khảo sát thực địa" in text  # the legend (built by the page's script)
+    assert "ranh giới gần đúng" in text  # a tooltip word
+    assert "Đường theo bề rộng" in text  # a layer name
+    assert codes_in(text) == {"some_new_code"}

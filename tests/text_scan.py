@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.access import TRUCK_STATUSES
 from pipeline.i18n_terms import TERMS
-from pipeline.network import DEEP_STATUSES
+from pipeline.stages.network import DEEP_STATUSES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,13 +47,30 @@ def page_text(page: str) -> str:
     return re.sub(r"<[^>]+>", " ", page)
 
 
+def _layer_text(data: dict) -> list[str]:
+    """Return the words of one firegap map layer: tooltip headings, labels, values, popups."""
+    if "multi" in data:
+        return [w for d in data["multi"] for w in _layer_text(d)]
+    tip = data.get("tip") or {}
+    words = [tip.get("h") or "", *(row[0] for row in tip.get("rows", []))]
+    for col, values in data.get("v", {}).items():
+        if col != "name":  # street and place names are names, not codes
+            words += values
+    words += [p for p in data.get("pop") or [] if p]
+    return words
+
+
 def map_text(page: str) -> str:
     """Return a Leaflet map's user text: title, legend, layer names, tooltips and popups."""
     parts = re.findall(r'<div class="firegap-(?:legend|title)">(.*?)</div>', page, re.DOTALL)
-    for key in ("t", "p", "label"):
-        for raw in re.findall(rf'"{key}":("(?:[^"\\]|\\.)*")', page):
-            parts.append(json.loads(raw))
-    parts += re.findall(r'"name":\s*"((?:[^"\\]|\\.)*)"', page)  # layer control names
+    parts += [json.loads(raw) for raw in re.findall(r'innerHTML = ("(?:[^"\\]|\\.)*")', page)]
+    decoder = json.JSONDecoder()
+    for m in re.finditer(r"L\.firegapLayer\(", page):
+        data, _ = decoder.raw_decode(page, m.end())
+        parts += _layer_text(data)
+    names = re.findall(r'"name":\s*("(?:[^"\\]|\\.)*")', page)  # layer control names
+    names += re.findall(r'name: ("(?:[^"\\]|\\.)*")', page)  # firegap layers
+    parts += [json.loads(n) for n in names]
     return re.sub(r"<[^>]+>", " ", " ".join(parts))
 
 

@@ -402,14 +402,15 @@
       this._grid = {cs: cs, cells: cells, big: big};
     },
 
+    /* Tooltip text of column `col` of feature i: coded columns (a string of codes, 0 for
+     * missing, k for v[col][k - 1]) or numbers shown with `dec` decimals. */
     value: function (col, i, dec) {
-      var a = this.data.a && this.data.a[col];
-      if (!a) { return null; }
-      var v = a[i];
+      var all = this.data.a, a = all && all[col];
+      if (a === undefined || a === null) { return null; }
+      if (typeof a === "string") { a = all[col] = uints(a); }
+      var v = a[i], dict = this.data.v && this.data.v[col];
+      if (dict) { return v ? dict[v - 1] : "\u2013"; }
       if (v === null || v === undefined) { return "\u2013"; }
-      var dict = this.data.v && this.data.v[col];
-      if (dict) { return dict[v]; }
-      if (dec === "b") { return v ? "\u2713" : "\u2717"; }
       return typeof v === "number" && dec !== undefined && dec !== null ? v.toFixed(dec) : String(v);
     },
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +90,3 @@ def browser_section(datasets: Sequence[Any], *, runs: int = 3) -> tuple[str, Any
                     f" JS heap {f['js_heap_mb']:.0f} MB + {f['buffers_mb']:.0f} MB arrays"
                 )
     return "browser", data, "\n".join(lines), ratios
-
-
-def section_browser(ctx: Any) -> Any:  # noqa: ANN401 - pipeline.bench's context and Section
-    """Return :func:`browser_section` as a ``pipeline.bench`` section (add it to SECTIONS)."""
-    section = importlib.import_module("pipeline.bench").Section  # bench imports this module
-    return section(*browser_section(ctx.datasets))

@@ -151,7 +151,8 @@ def site_layer(
         ]
         if kind not in {"site_alley", "site_field_check"}:
             f = f.set_geometry(anchor_points(f))
-        keep = [c for c in ("id", "kind", "why_html", "map_link", "rank", "geometry") if c in f]
+        cols = ("id", "kind", "why_html", "map_link", "rank", "alley_id", "geometry")
+        keep = [c for c in cols if c in f]
         frames.append(f[keep])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
@@ -242,6 +243,16 @@ def render_maps(
     logger.info("report: province map %.2f MB (%.1f s)", size_mb, time.perf_counter() - t0)
     t0 = time.perf_counter()
     sizes = []
+    # Ward maps: alley rows (to widen, to check) ring their alley in the alleys layer by its
+    # alley_id; the sites layer keeps the points. (Thousands of alley rows drawn a second
+    # time, each with its popup, made a ward map of 4.5 MB.)
+    on_alley = sites["kind"].isin(["site_alley", "site_field_check"]).to_numpy()
+    alley_ids = None
+    if "alley_id" in sites and on_alley.any():
+        rows_a = sites[on_alley]
+        alley_ids = pd.Series(rows_a["id"].to_numpy(), index=rows_a["alley_id"].to_numpy())
+        alley_ids = alley_ids[~alley_ids.index.duplicated()]
+        sites = sites[~on_alley]
     frames = {key: sites if key == "sites" else getattr(full, key) for key in WARD_LAYERS}
     rows = {key: _ward_rows(frame) for key, frame in frames.items()}
     for _, ward in tqdm(wtable.iterrows(), total=len(wtable), disable=not progress, desc="wards"):
@@ -260,6 +271,7 @@ def render_maps(
             isochrones=iso,
             truck_min_width_m=truck,
             reach_m=reach_m,
+            alley_ids=alley_ids,
             **{key: _take(frames[key], rows[key], wid) for key in WARD_LAYERS},
         )
         wl = build_layers(one, config, lang, detail="ward")
