@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 
     from shapely.geometry.base import BaseGeometry
 
+    from pipeline.boundary import Boundary
     from pipeline.config import BuildingsConfig, ProvinceConfig, SourceFile, StationsConfig
+    from pipeline.osm_extract import OsmDataInfo
+    from pipeline.osm_read import OsmLayers
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
@@ -183,10 +187,20 @@ def _stations(
     return stations, tables
 
 
-def run(ctx: StageContext) -> dict[str, Any]:
-    """Run the ingest stage: read OSM, clip to the boundary, write layers and the graph."""
+@dataclass
+class Source:
+    """The OSM data read for the province: the file, what was read, the boundary found."""
+
+    src: Path
+    read_from: Path
+    info: OsmDataInfo
+    layers: OsmLayers
+    found: Boundary
+
+
+def read_source(ctx: StageContext) -> Source:
+    """Find (or download) the OSM file, clip it to the province when worth it, read it."""
     config = ctx.config
-    crs = config.crs
     src = osm_source(config)
     downloaded = src is None
     if src is None:
@@ -199,20 +213,30 @@ def run(ctx: StageContext) -> dict[str, Any]:
     read_from = src
     if should_clip(config.osm, src, downloaded=downloaded):
         read_from = clipped_extract(
-            src, osm_cfg=config.osm, boundary_cfg=config.boundary, crs=crs,
+            src, osm_cfg=config.osm, boundary_cfg=config.boundary, crs=config.crs,
             cache_dir=ctx.paths.clip_cache,
         )  # fmt: skip
     layers = read_osm(read_from, progress=ctx.progress)
-    found = load_boundary(config.boundary, layers, crs=crs)
-    boundary = found.polygon
+    found = load_boundary(config.boundary, layers, crs=config.crs)
+    return Source(src=src, read_from=read_from, info=info, layers=layers, found=found)
 
+
+def street_graph(
+    source: Source, config: ProvinceConfig
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Return the street graph (nodes, directed edges) clipped to the boundary."""
+    layers, boundary = source.layers, source.found.polygon
     t0 = time.perf_counter()
-    nodes, edges = build_edges(layers.streets, layers.street_refs, layers.street_lonlat, crs=crs)
+    nodes, edges = build_edges(
+        layers.streets, layers.street_refs, layers.street_lonlat, crs=config.crs
+    )
     nodes, edges = clip_edges(nodes, edges, boundary)
     # Node tags as OSMnx keeps them: turning circles matter for dead ends (QCVN 06:2022 §6.2.5).
     nodes["highway"] = pd.Series(layers.node_highway, dtype=object).reindex(nodes.index).to_numpy()
     if edges.empty:
-        msg = f"{src}: no streets inside the boundary; is it the right file for {config.slug}?"
+        msg = (
+            f"{source.src}: no streets inside the boundary; is it the right file for {config.slug}?"
+        )
         raise NoDataError(msg)
     check_graph_layers(nodes, edges)
     logger.info(
@@ -222,7 +246,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
         edges.loc[~edges["reversed"], "length"].sum() / 1000,
         time.perf_counter() - t0,
     )
+    return nodes, edges
 
+
+def street_ways(layers: OsmLayers, edges: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """Return the OSM street ways with a part in the graph, as lines in the project CRS."""
     street_ids = set(edges["osmid"].unique().tolist())
     streets = layers.streets[layers.streets["osmid"].isin(street_ids)]
     way_geoms = gpd.GeoSeries(
@@ -237,58 +265,80 @@ def run(ctx: StageContext) -> dict[str, Any]:
     streets = gpd.GeoDataFrame(
         streets, geometry=way_geoms.iloc[streets.index].to_numpy(), crs="EPSG:4326"
     ).to_crs(crs)
-    streets = streets.reset_index(drop=True)
+    return streets.reset_index(drop=True)
 
+
+@dataclass
+class Areas:
+    """The province's layers besides the streets, clipped to it, with the authority files."""
+
+    buildings: gpd.GeoDataFrame
+    footprints_added: dict[str, int]
+    water_points: gpd.GeoDataFrame
+    water_bodies: gpd.GeoDataFrame
+    admin: gpd.GeoDataFrame
+    wards: gpd.GeoDataFrame
+    wards_info: dict[str, Any]
+    stations: gpd.GeoDataFrame
+    station_tables: list[AuthorityTable]
+    rejects: pd.DataFrame
+
+
+def province_layers(source: Source, config: ProvinceConfig) -> Areas:
+    """Clip buildings, water, admin areas to the province; build its wards and stations."""
+    layers, boundary, crs = source.layers, source.found.polygon, config.crs
     buildings, footprints_added = _buildings(
         _clip(layers.buildings, boundary, crs, "inside"), config.buildings, boundary, crs
     )
-    water_points = _clip(layers.water_points, boundary, crs, "inside")
-    water_bodies = _clip(layers.water_bodies, boundary, crs, "intersects")
     admin = _clip(layers.admin, boundary, crs, "intersects")
     communes = commune_table(config.wards, crs)
     wards, wards_info = build_wards(
-        config, admin, boundary, province_level=found.admin_level, table=communes
+        config, admin, boundary, province_level=source.found.admin_level, table=communes
     )
     stations, station_tables = _stations(layers.stations, config.stations, boundary, crs)
-    rejects = rejects_frame([*station_tables, *([communes] if communes is not None else [])])
-    boundary_gdf = gpd.GeoDataFrame(
-        {"name_vi": [config.name.vi], "name_en": [config.name.en]}, geometry=[boundary], crs=crs
+    return Areas(
+        buildings=buildings,
+        footprints_added=footprints_added,
+        water_points=_clip(layers.water_points, boundary, crs, "inside"),
+        water_bodies=_clip(layers.water_bodies, boundary, crs, "intersects"),
+        admin=admin,
+        wards=wards,
+        wards_info=wards_info,
+        stations=stations,
+        station_tables=station_tables,
+        rejects=rejects_frame([*station_tables, *([communes] if communes is not None else [])]),
     )
 
-    outputs = {
-        contracts.BOUNDARY: boundary_gdf,
-        contracts.STREETS: streets,
-        contracts.BUILDINGS: buildings,
-        contracts.STATIONS: stations,
-        contracts.WATER_POINTS: water_points,
-        contracts.WATER_BODIES: water_bodies,
-        contracts.ADMIN: admin,
-        contracts.WARDS: wards,
-        contracts.GRAPH_NODES: nodes.reset_index(),
-        contracts.GRAPH_EDGES: edges.reset_index(),
-    }
-    for art, gdf in outputs.items():
-        contracts.write_table(ctx, art, gdf)
-    summary = {
+
+def ingest_summary(
+    source: Source,
+    streets: gpd.GeoDataFrame,
+    nodes: gpd.GeoDataFrame,
+    edges: gpd.GeoDataFrame,
+    areas: Areas,
+) -> dict[str, Any]:
+    """Return the stage's summary: the OSM file, counts of every layer, authority files."""
+    src, read_from, layers, a = source.src, source.read_from, source.layers, areas
+    return {
         "source": str(src),
-        **info.summary(),
+        **source.info.summary(),
         "osm_clip": read_from.name if read_from != src else None,
         "osm_clip_bytes": read_from.stat().st_size if read_from != src else None,
-        "boundary_source": found.source,
-        "boundary_km2": round(boundary.area / 1e6, 3),
+        "boundary_source": source.found.source,
+        "boundary_km2": round(source.found.polygon.area / 1e6, 3),
         "streets": len(streets),
-        "buildings": len(buildings),
-        "buildings_by_source": buildings["source"].value_counts().to_dict(),
-        "footprints_added": footprints_added,
-        "stations": len(stations),
-        "stations_by_status": stations["status"].value_counts().to_dict(),
-        "water_points": len(water_points),
-        "water_points_by_kind": water_points["emergency"].value_counts().to_dict(),
-        "water_bodies": len(water_bodies),
-        "admin_areas": len(admin),
-        "wards": len(wards),
-        "wards_approximate": bool(wards["approximate"].any()),
-        "wards_source": wards_info,
+        "buildings": len(a.buildings),
+        "buildings_by_source": a.buildings["source"].value_counts().to_dict(),
+        "footprints_added": a.footprints_added,
+        "stations": len(a.stations),
+        "stations_by_status": a.stations["status"].value_counts().to_dict(),
+        "water_points": len(a.water_points),
+        "water_points_by_kind": a.water_points["emergency"].value_counts().to_dict(),
+        "water_bodies": len(a.water_bodies),
+        "admin_areas": len(a.admin),
+        "wards": len(a.wards),
+        "wards_approximate": bool(a.wards["approximate"].any()),
+        "wards_source": a.wards_info,
         "graph_nodes": len(nodes),
         "graph_edges": len(edges),
         "street_km": round(float(edges.loc[~edges["reversed"], "length"].sum()) / 1000, 3),
@@ -297,26 +347,49 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "osm_read_s": layers.read_s,
         "osm_read_cpu_s": layers.read_cpu_s,
         "osm_objects_kept": layers.objects_kept,
-        "station_rejects": rejects_frame(station_tables).to_dict(orient="records"),
-        "authority_files": [t.stats() for t in station_tables]
-        + ([wards_info["table"]] if "table" in wards_info else []),
-        "rejected_rows": len(rejects),
+        "station_rejects": rejects_frame(a.station_tables).to_dict(orient="records"),
+        "authority_files": [t.stats() for t in a.station_tables]
+        + ([a.wards_info["table"]] if "table" in a.wards_info else []),
+        "rejected_rows": len(a.rejects),
     }
-    rejects.to_csv(ctx.output("rejects"), index=False, encoding="utf-8")
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    """Run the ingest stage: read OSM, clip to the boundary, write layers and the graph."""
+    config = ctx.config
+    source = read_source(ctx)
+    nodes, edges = street_graph(source, config)
+    streets = street_ways(source.layers, edges, config.crs)
+    areas = province_layers(source, config)
+    boundary_gdf = gpd.GeoDataFrame(
+        {"name_vi": [config.name.vi], "name_en": [config.name.en]},
+        geometry=[source.found.polygon],
+        crs=config.crs,
+    )
+    outputs = {
+        contracts.BOUNDARY: boundary_gdf,
+        contracts.STREETS: streets,
+        contracts.BUILDINGS: areas.buildings,
+        contracts.STATIONS: areas.stations,
+        contracts.WATER_POINTS: areas.water_points,
+        contracts.WATER_BODIES: areas.water_bodies,
+        contracts.ADMIN: areas.admin,
+        contracts.WARDS: areas.wards,
+        contracts.GRAPH_NODES: nodes.reset_index(),
+        contracts.GRAPH_EDGES: edges.reset_index(),
+    }
+    for art, gdf in outputs.items():
+        contracts.write_table(ctx, art, gdf)
+    summary = ingest_summary(source, streets, nodes, edges, areas)
+    areas.rejects.to_csv(ctx.output("rejects"), index=False, encoding="utf-8")
     contracts.write_summary(ctx, contracts.INGEST_SUMMARY, summary)
     logger.info(
         "ingest: %s streets, %s buildings, %s stations, %s water points, %s water bodies, "
         "%s admin areas",
         *(
             f"{summary[k]:,}"
-            for k in (
-                "streets",
-                "buildings",
-                "stations",
-                "water_points",
-                "water_bodies",
-                "admin_areas",
-            )
+            for k in ("streets", "buildings", "stations", "water_points", "water_bodies",
+                      "admin_areas")
         ),
-    )
+    )  # fmt: skip
     return summary
