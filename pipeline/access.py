@@ -10,6 +10,8 @@ import pandas as pd
 from pipeline.osm_tags import base_highway, normalised_text, parse_length_m
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pipeline.config import AccessConfig
 
 #: Truck status of a street: passable, not passable, or uncertain (a field check is needed).
@@ -54,6 +56,28 @@ def truck_min_width_m(cfg: AccessConfig, urban: np.ndarray | None = None) -> np.
     if urban is None:
         return urban_min if cfg.use_urban_renovated_width else base
     return np.where(urban, urban_min, base)
+
+
+def truck_widths_label(
+    edges: pd.DataFrame | None,
+    fallback_m: float,
+    fmt: Callable[[float], str] = "{:g}".format,
+) -> str:
+    """Return the truck width threshold(s) applied, as the network stage recorded them per street.
+
+    ``"4"``, or ``"3.5 / 4"`` where the urban renovation rule applies to part of the area
+    (``edges``: ``network/edges`` rows with ``truck_min_width_m``); ``fallback_m`` (the
+    network summary's value) when there is no street. ``fmt`` writes one number. Every
+    legend (interactive maps, printed maps, the width chart) says it this way.
+    """
+    if (
+        edges is not None
+        and "truck_min_width_m" in edges
+        and edges["truck_min_width_m"].notna().any()
+    ):
+        values = sorted(set(np.round(edges["truck_min_width_m"].dropna().to_numpy(float), 2)))
+        return " / ".join(fmt(float(v)) for v in values)
+    return fmt(float(fallback_m))
 
 
 def urban_edges(ward_type: np.ndarray, cfg: AccessConfig) -> np.ndarray:

@@ -20,6 +20,7 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from jinja2 import Template
 
+from pipeline.access import truck_widths_label
 from pipeline.i18n import t
 from pipeline.map_encode import (
     Detail,
@@ -288,21 +289,6 @@ def street_kinds(edges: pd.DataFrame) -> pd.Series:
     return narrow.where(status == "not_passable", status).where(
         status.isin(["passable", "uncertain", "not_passable"]), "blocked"
     )
-
-
-def truck_widths_label(edges: pd.DataFrame | None, fallback_m: float) -> str:
-    """Return the truck width threshold(s) applied, as the network stage recorded them per street.
-
-    ``"4"``, or ``"3.5 / 4"`` where the urban renovation rule applies to part of the province.
-    """
-    if (
-        edges is not None
-        and "truck_min_width_m" in edges
-        and edges["truck_min_width_m"].notna().any()
-    ):
-        values = sorted(set(np.round(edges["truck_min_width_m"].dropna().to_numpy(float), 2)))
-        return " / ".join(f"{v:g}" for v in values)
-    return f"{fallback_m:g}"
 
 
 def _street_legend(data: MapData, lang: Language) -> list[tuple[str, str, str]]:

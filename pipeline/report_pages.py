@@ -13,6 +13,7 @@ import pandas as pd
 from jinja2 import Environment
 
 from pipeline import charts, contracts
+from pipeline.access import truck_widths_label
 from pipeline.i18n import MISSING, column_label, fmt_number, t, ward_type_label
 from pipeline.maps import COLOURS, WIDTH_CLASSES
 from pipeline.params import threshold_rows
@@ -276,7 +277,8 @@ def report_html(r: ReportInputs) -> str:
     # km by width class: the network stage's own count
     km = pd.Series({c: float(v["km"]) for c, v in net["width_class"].items()})
     km = km.reindex([c for c in WIDTH_CLASSES if c in km.index])
-    labels = {c: t(f"class_{c}", lang, truck=fmt_number(truck, lang, 1)) for c in WIDTH_CLASSES}
+    widths = truck_widths_label(edges, truck, lambda v: fmt_number(v, lang, 1))
+    labels = {c: t(f"class_{c}", lang, truck=widths) for c in WIDTH_CLASSES}
     uris.append(charts.width_class_bars(km, labels, COLOURS, t("chart_width", lang)))
     bt = data["building_times"]
     if bt is not None:

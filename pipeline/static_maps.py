@@ -18,6 +18,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from pipeline.access import truck_widths_label
 from pipeline.i18n import fmt_number, t
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def _streets(ax: Axes, layers: StaticLayers, lang: Language, handles: Handles) -
         return
     cls = e["width_class"].astype(str).to_numpy()
     geoms = e.geometry.to_numpy()
-    truck = fmt_number(layers.truck_min_width_m, lang, 1)
+    truck = truck_widths_label(e, layers.truck_min_width_m, lambda v: fmt_number(v, lang, 1))
     for c in WIDTH_CLASSES:
         sel = cls == c
         if not sel.any():

@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.access import classify_edges, truck_blocks, truck_min_width_m, urban_edges
+from pipeline.access import (
+    classify_edges,
+    truck_blocks,
+    truck_min_width_m,
+    truck_widths_label,
+    urban_edges,
+)
 from pipeline.config import load_config
+from pipeline.i18n import fmt_number
 from pipeline.paths import PROJECT_ROOT
 
 ACCESS = load_config("ha_noi", root=PROJECT_ROOT).access  # the 4 m urban rule is on
@@ -100,3 +107,12 @@ def test_lane_widths_make_car_roads_passable_under_both_rules(lanes):
     mask, (low, _, _) = lanes_widths(tags, ACCESS)
     assert mask.all()
     assert low[0] >= truck_min_width_m(ACCESS)
+
+
+def test_every_legend_names_each_truck_width_applied():
+    """Interactive and printed legends: the widths the network stage applied, once each."""
+    mixed = pd.DataFrame({"truck_min_width_m": [4.0, 3.5, 4.0, np.nan]})
+    assert truck_widths_label(mixed, 9.9) == "3.5 / 4"
+    assert truck_widths_label(mixed, 9.9, lambda v: fmt_number(v, "vi", 1)) == "3,5 / 4,0"
+    assert truck_widths_label(mixed[mixed["truck_min_width_m"] == 4.0], 3.5) == "4"
+    assert truck_widths_label(mixed.iloc[:0], 4.0) == "4"  # no street: the summary's value
