@@ -470,6 +470,7 @@ class ResponseConfig(_Model):
     station_snap_max_m: float = Field(default=500.0, gt=0)
     station_candidate_count: int = Field(default=5, ge=0)
     candidate_min_street_count: int = Field(default=3, ge=1)
+    siting_position_step_m: float = Field(default=25.0, gt=0)
 
     @field_validator("isochrone_breaks_min")
     @classmethod

@@ -299,7 +299,12 @@ def hose_network(
     sources = np.concatenate([np.flatnonzero(on_truck), off[near]])
     source_cost = np.concatenate([np.zeros(int(on_truck.sum())), node_gap[near]])
     cost, nearest = multi_source_dijkstra(graph, sources, source_costs=source_cost)
-    mouth_of_node = np.where(nearest >= 0, sources[np.maximum(nearest, 0)], -1)
+    # No truck street at all (a scenario with nothing passable): every node is unreached.
+    mouth_of_node = (
+        np.where(nearest >= 0, sources[np.maximum(nearest, 0)], -1)
+        if len(sources)
+        else np.full(topo.n_nodes, -1, dtype=np.int64)
+    )
     is_source = np.zeros(topo.n_nodes, dtype=bool)
     is_source[sources] = True
     tree = path_tree(topo, cost, width_m, is_source=is_source)
@@ -393,13 +398,16 @@ def building_hose(
     e = np.maximum(snap.edge, 0)
     on_truck_edge = (snap.edge >= 0) & truck_connected[e]
     direct_gap = np.where(on_truck_edge, np.inf, direct.gap_m)
-    is_direct = ~on_truck_edge & (direct_gap <= dist)
+    # A building with neither a street path nor a straight link (both infinite) is not
+    # "direct": it is unreached, and it has no truck line to take a width from.
+    is_direct = ~on_truck_edge & np.isfinite(direct_gap) & (direct_gap <= dist)
     dist = np.where(on_truck_edge, snap.gap_m, np.fmin(dist, direct_gap))
     via_u = hose.cost[topo.u[e]] + snap.to_u_m <= hose.cost[topo.v[e]] + snap.to_v_m
     end = np.where(snap.edge >= 0, np.where(via_u, topo.u[e], topo.v[e]), -1)
     bott_node = hose.tree.bottleneck_m[np.maximum(end, 0)]
     bottleneck = np.where(on_truck_edge, width_m[e], np.fmin(width_m[e], bott_node))
     bottleneck[is_direct] = truck_line_width_m[direct.line[is_direct]]
+    bottleneck[~np.isfinite(dist)] = np.nan  # no path, so no narrowest point on it
     return BuildingHose(
         distance_m=dist,
         end_node=end,

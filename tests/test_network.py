@@ -485,3 +485,27 @@ def test_validate_hides_the_width_tags_and_measures_the_error(project, tmp_path)
     folder = project.root / "outputs" / "validate" / "val" / "val"
     assert {p.name for p in folder.iterdir()} == {"summary.json", "report.md", "streets.csv"}
     assert "Precision of 'not passable'" in (folder / "report.md").read_text("utf-8")
+
+
+def test_a_town_without_any_passable_street_is_judged_not_crashed(project, tmp_path):
+    """Nothing is surely passable: the pessimistic scenario has no truck street at all."""
+    b = OsmBuilder()
+    b.line([(0, 0), (120, 0)], {"highway": "service", "service": "alley", "name": "Ngõ 1"})
+    b.line([(120, 0), (120, 90)], {"highway": "footway"})
+    b.rect(20, 3, 30, 12, {"building": "house"})  # beside the alley
+    b.rect(300, 300, 310, 310, {"building": "house"})  # 250 m from any street
+    pbf = b.write(tmp_path / "narrow.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "narrow.geojson", -50, -50, 400, 400)
+    project.province("narrow", {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)}})
+    paths = ProvincePaths("narrow", project.root)
+    summary = _run(project, paths)
+    edges = _read(paths, "edges")
+    assert not (edges["truck_status"] == "passable").any()
+    deep = _read(paths, "deep_buildings")
+    x = shapely.get_x(shapely.centroid(deep.geometry.to_numpy())) - X0
+    far = deep[np.round(x) == 305].iloc[0]
+    assert not far["reachable"]
+    assert far["deep"]
+    # no path, so no narrowest point on it (it used to take some truck line's width)
+    assert np.isnan(far["bottleneck_width_m"])
+    assert summary["buildings"] == 2

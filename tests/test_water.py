@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipeline import contracts
 from pipeline.config import load_config
 from pipeline.paths import ProvincePaths
-from pipeline.stage import run_pipeline, run_stage
-from tests.conftest import SHARED_DATA, Project, write_stand_in
+from pipeline.stage import run_pipeline
+from tests.conftest import SHARED_DATA, Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
 NON_TRUCK = {"footway", "path", "steps", "pedestrian", "cycleway"}
@@ -75,16 +74,6 @@ def csv_rows() -> str:
     return "\n".join(rows) + "\n"
 
 
-def write_network_edges(paths: ProvincePaths) -> None:
-    """Stand-in for the network stage: trucks use every street but footways and the like."""
-    _, edges = contracts.read_graph(paths)
-    net = pd.DataFrame(
-        {"truck_ok": ~edges["highway"].isin(NON_TRUCK).to_numpy(), "truck_connected": True},
-        index=edges.index,
-    )
-    write_stand_in(paths, contracts.EDGES, net.reset_index())
-
-
 @pytest.fixture(scope="module")
 def water_project(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("water")
@@ -108,9 +97,7 @@ def water_project(tmp_path_factory):
     )
     paths = ProvincePaths("wtown", project.root)
     config = load_config("wtown", root=project.root)
-    run_pipeline("ingest", config, paths)
-    write_network_edges(paths)
-    run_stage("water", config, paths)
+    run_pipeline("water", config, paths)
     return paths
 
 
@@ -244,9 +231,7 @@ def test_ha_noi_sample(project):
     )
     paths = ProvincePaths("hn", project.root)
     config = load_config("hn", root=project.root)
-    run_pipeline("ingest", config, paths)
-    write_network_edges(paths)
-    s = run_stage("water", config, paths)["summary"]
+    s = run_pipeline("water", config, paths)["water"]["summary"]
     assert s["buildings"] == 497
     assert s["sources_by_kind"].get("hydrant", 0) == 0
     assert s["usable_by_kind"].get("hydrant", 0) == 0
@@ -311,9 +296,7 @@ def test_town_without_buildings_or_water(project, tmp_path):
     project.province("empty", {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)}})
     paths = ProvincePaths("empty", project.root)
     config = load_config("empty", root=project.root)
-    run_pipeline("ingest", config, paths)
-    write_network_edges(paths)
-    s = run_stage("water", config, paths)["summary"]
+    s = run_pipeline("water", config, paths)["water"]["summary"]
     assert (s["sources"], s["buildings"], s["hydrant_candidates"]) == (0, 0, 0)
     assert s["spacing_gap_segments"] == 1  # one 200 m way, no hydrant: all of it is a gap
     assert s["street_km_without_water"] == pytest.approx(0.2, abs=1e-3)

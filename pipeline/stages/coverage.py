@@ -42,6 +42,8 @@ EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
 _AT_NODE_M = 1e-6
 #: Dijkstra rows x nodes computed at once when building the siting matrix (bounds memory).
 _SITING_CELLS = 20_000_000
+#: Demand ends expanded at once into the siting matrix (bounds the memory of the expansion).
+_SITING_END_CHUNK = 50_000
 
 
 # --- the drivable network ------------------------------------------------------------------
@@ -272,13 +274,22 @@ def coverage_matrix(
         )[:, candidates]
         dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
         blocks.append(sparse.csr_matrix(dist))
-    per_end = sparse.vstack(blocks, format="csr").tocsr()[inv].tocoo()
-    hit = per_end.data + offsets[per_end.row] <= target_s
-    # A candidate at the end node itself is reached at cost 0, which sparse storage drops.
+    by_end = sparse.vstack(blocks, format="csr").tocsr()
+    del blocks
+    # Expand to the demand ends in chunks: one row per end would hold every candidate within
+    # the target (tens of GB at province scale); only the hits are kept.
     at_end = pd.Index(candidates).get_indexer(ends)
+    r_parts, c_parts = [], []
+    for start in range(0, len(inv), _SITING_END_CHUNK):
+        rows = slice(start, start + _SITING_END_CHUNK)
+        part = by_end[inv[rows]].tocoo()
+        hit = part.data + offsets[rows][part.row] <= target_s
+        r_parts.append(part.col[hit])
+        c_parts.append(owner[rows][part.row[hit]])
+    # A candidate at the end node itself is reached at cost 0, which sparse storage drops.
     own = (at_end >= 0) & (offsets <= target_s)
-    r = np.concatenate([per_end.col[hit], at_end[own]])
-    c = np.concatenate([owner[per_end.row[hit]], owner[own]])
+    r = np.concatenate([*r_parts, at_end[own]])
+    c = np.concatenate([*c_parts, owner[own]])
     m = sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(candidates), n_demand))
     m.sum_duplicates()
     return m
@@ -457,6 +468,54 @@ class Siting:
     info: dict[str, Any]
 
 
+def demand_units(snap: Snap, need: np.ndarray, step_m: float) -> tuple[np.ndarray, Snap]:
+    """Group the demand buildings by street edge and position along it into demand spots.
+
+    Buildings snapped to the same edge within the same ``step_m`` stretch share one spot at
+    their mean position: the siting matrix then has one column per spot instead of per
+    building (a province has a million buildings on a few hundred thousand stretches), and a
+    spot's time differs from its buildings' by at most ``step_m / 2`` of driving.
+
+    Parameters
+    ----------
+    snap
+        Every building's spot on the drivable network.
+    need
+        Buildings that are demand; unsnapped ones can never be reached and are left out.
+    step_m
+        Length of the stretches.
+
+    Returns
+    -------
+    unit, spots
+        Per building its spot (-1: none), and the spots as a :class:`Snap`.
+    """
+    rows = np.flatnonzero(need & (snap.edge >= 0))
+    unit = np.full(len(snap.edge), -1, dtype=np.int64)
+    if not len(rows):
+        parts = (snap.edge, snap.gap_m, snap.to_u_m, snap.to_v_m)
+        return unit, Snap(*(np.empty(0, dtype=a.dtype) for a in parts))
+    stretch = np.floor(snap.to_u_m[rows] / step_m).astype(np.int64)
+    key = snap.edge[rows].astype(np.int64) * (int(stretch.max()) + 1) + stretch
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    unit[rows] = inv
+    n = np.bincount(inv).astype(float)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.bincount(inv, weights=values[rows]) / n
+        return out
+
+    spots = Snap(snap.edge[rows][first], mean(snap.gap_m), mean(snap.to_u_m), mean(snap.to_v_m))
+    return unit, spots
+
+
+def _unit_sums(unit: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:
+    """Sum a per-building value over each demand spot (buildings without one left out)."""
+    has = unit >= 0
+    out: np.ndarray = np.bincount(unit[has], weights=np.nan_to_num(values[has]), minlength=n_units)
+    return out
+
+
 def siting(
     ctx: StageContext, net: Network, dem: Demand, weight_col: str, target_s: float
 ) -> Siting:
@@ -494,15 +553,15 @@ def siting(
     }
     added = {k: np.empty(0) for k in per_building}
     if need.any() and len(candidates) and resp.station_candidate_count > 0:
-        s = dem.building_snap
-        sub = Snap(*(a[need] for a in (s.edge, s.gap_m, s.to_u_m, s.to_v_m)))
+        unit, spots = demand_units(dem.building_snap, need, resp.siting_position_step_m)
         cov = coverage_matrix(
-            net.graph, sub, net.arr, net.seconds_per_m, candidates=candidates, target_s=target_s
+            net.graph, spots, net.arr, net.seconds_per_m, candidates=candidates, target_s=target_s
         )
-        result = greedy_mclp(cov, b_weight[need], resp.station_candidate_count)
+        result = greedy_mclp(cov, _unit_sums(unit, b_weight, len(spots.edge)),
+                             resp.station_candidate_count)  # fmt: skip
         chosen, gains = candidates[result.chosen], result.gains
         newly = pick_gains(cov, result.chosen).astype(float)
-        added = {k: newly @ v[need] for k, v in per_building.items()}
+        added = {k: newly @ _unit_sums(unit, v, len(spots.edge)) for k, v in per_building.items()}
         if not np.isfinite(b_people[need]).all():
             added["added_population"] = np.full(len(chosen), np.nan)
     xy = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
