@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from pipeline.routing import Snap, multi_source_dijkstra, point_costs
+from pipeline.routing import (
+    Snap,
+    multi_source_dijkstra,
+    nearest_lines,
+    nearest_of_pairs,
+    pairs_within,
+    point_costs,
+)
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -177,12 +184,8 @@ class NearLines:
     @classmethod
     def find(cls, geoms: np.ndarray, lines: np.ndarray, max_distance_m: float) -> NearLines:
         """Query the pairs once (sorted by geometry, then distance, then line)."""
-        g, ln = shapely.STRtree(lines).query(geoms, predicate="dwithin", distance=max_distance_m)
-        d = shapely.distance(geoms[g], lines[ln])
-        keep = d <= max_distance_m
-        g, ln, d = g[keep], ln[keep], d[keep]
-        order = np.lexsort((ln, d, g))
-        return cls(geoms, lines, max_distance_m, g[order], ln[order], d[order])
+        g, ln, d = pairs_within(geoms, shapely.STRtree(lines), max_distance_m)
+        return cls(geoms, lines, max_distance_m, g, ln, d)
 
     def nearest(
         self, rows: np.ndarray, line_keep: np.ndarray
@@ -208,10 +211,7 @@ class NearLines:
         where[rows] = np.arange(len(rows))
         m = (where[self.pair_geom] >= 0) & line_keep[self.pair_line]
         g, ln, d = self.pair_geom[m], self.pair_line[m], self.pair_m[m]
-        first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
-        tie = np.r_[False, (g[1:] == g[:-1]) & (d[1:] == d[:-1])] if len(g) else first
-        tied = np.unique(g[tie])
-        single = first & ~np.isin(g, tied)
+        single, tied = nearest_of_pairs(g, d)
         sub = np.cumsum(line_keep) - 1
         row, line, dist = where[g[single]], sub[ln[single]], d[single]
         if len(tied):
@@ -285,8 +285,8 @@ def direct_truck_access(
     if n == 0 or len(truck_lines) == 0:
         return gap, line
     if nearest is None:
-        (p_idx, l_idx), d = shapely.STRtree(truck_lines).query_nearest(
-            polygons, max_distance=max_distance_m, return_distance=True, all_matches=False
+        p_idx, l_idx, d = nearest_lines(
+            polygons, shapely.STRtree(truck_lines), max_distance_m=max_distance_m
         )
     else:
         p_idx, l_idx, d = nearest
