@@ -6,7 +6,7 @@ LANG_OPT ?=
 SCALE ?=
 PYTHON ?= python3
 # make bench: generated sizes (1 = a province), generator seed, extra options (--no-real,
-# --no-baselines, --gap-sample N; see python -m pipeline.bench --help).
+# --no-baselines, --gap-sample N; see python -m tools.bench --help).
 BENCH_SCALES ?= 0.125,0.25,0.5,1
 BENCH_SEED ?= 42
 BENCH_OPTS ?=
@@ -69,14 +69,14 @@ test: $(STAMP) vendor ## Run the test suite
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff check + format check
-	$(PY) -m ruff check pipeline tests
-	$(PY) -m ruff format --check pipeline tests
+	$(PY) -m ruff check pipeline tools tests
+	$(PY) -m ruff format --check pipeline tools tests
 
-typecheck: $(STAMP) ## mypy (strict) on pipeline/
+typecheck: $(STAMP) ## mypy (strict) on pipeline/ and tools/
 	$(PY) -m mypy
 
 bench: $(STAMP) ## Benchmarks: every stage on real + generated data, against baselines
-	$(PY) -m pipeline.bench --scales $(BENCH_SCALES) --seed $(BENCH_SEED) $(BENCH_OPTS)
+	$(PY) -m tools.bench --scales $(BENCH_SCALES) --seed $(BENCH_SEED) $(BENCH_OPTS)
 
 clean: ## Remove outputs/ for PROVINCE (the download cache is kept)
 	rm -rf outputs/$(PROVINCE)

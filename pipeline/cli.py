@@ -64,8 +64,14 @@ def apply_overrides(
         msg = f"--scale / SCALE= is for a generated province (synth:), not {config.slug}"
         raise ConfigError(msg)
     if config.synth is not None:
-        from pipeline.synth import use_generated  # noqa: PLC0415 - only generated provinces
-
+        try:
+            from tools.synth import use_generated  # noqa: PLC0415 - only generated provinces
+        except ImportError as e:
+            msg = (
+                f"{config.slug}: a generated province needs the developer tooling in tools/ "
+                f"(run from the repository root: make analyze PROVINCE={config.slug}); {e}"
+            )
+            raise ConfigError(msg) from e
         config = use_generated(config, scale=scale)
     if osm is not None:
         osm_path = osm.expanduser().resolve()

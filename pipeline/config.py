@@ -543,7 +543,7 @@ class ReportConfig(_Model):
 
 
 class SynthConfig(_Model):
-    """A generated province (``pipeline/synth.py``) instead of real data.
+    """A generated province (``tools/synth.py``) instead of real data.
 
     When set, the OSM file, boundary and wards are the generated dataset of ``(scale, seed)``
     (generated once, cached in ``cache/synth/``); ``make analyze PROVINCE=synth SCALE=0.25``

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from pipeline._errors import ConfigError
@@ -621,7 +622,9 @@ def yes_no(value: object, lang: Language) -> str:
 def fmt_number(value: object, lang: Language, decimals: int = 0) -> str:
     """Return a number as people write it: ``1.234,5`` in Vietnamese, ``1,234.5`` in English.
 
-    Missing values (None, NaN, inf) give :data:`MISSING`.
+    Halves round away from zero, as people round the number they see (3.25 m is "3,3 m", not
+    the "3,2 m" of binary round-half-even). Missing values (None, NaN, inf) give
+    :data:`MISSING`.
     """
     try:
         x = float(value)  # type: ignore[arg-type]
@@ -629,7 +632,8 @@ def fmt_number(value: object, lang: Language, decimals: int = 0) -> str:
         return MISSING
     if not math.isfinite(x):
         return MISSING
-    text = f"{x:,.{decimals}f}"
+    shown = Decimal(repr(x)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    text = f"{shown:,.{decimals}f}"
     if lang == "vi":
         text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
     return text

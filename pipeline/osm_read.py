@@ -700,9 +700,78 @@ def _relation_areas(rel_ids: np.ndarray, rel_ways: list[list[int]], ways: _Ways,
     return out, pd.notna(out)
 
 
-def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayers:  # noqa: ARG001, C901, PLR0915 - one pass, its steps in order
+@dataclass
+class _Relations:
+    """The area relations of the file: ids, tags, member way ids, area kind (``None``: other)."""
+
+    ids: np.ndarray
+    tags: pd.DataFrame
+    ways: list[list[int]]
+    kind: np.ndarray
+
+
+@dataclass
+class _Areas:
+    """Every area of interest (closed ways and assembled relations) in libosmium's order."""
+
+    ids: np.ndarray
+    kind: np.ndarray
+    geom: np.ndarray
+    tags: pd.DataFrame
+    valid: np.ndarray
+
+    def tag(self, key: str, rows: np.ndarray) -> Any:  # noqa: ANN401 - a pandas or NumPy column
+        """Return tag ``key`` of the given rows."""
+        return _take(self.tags, key, rows)
+
+
+def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayers:  # noqa: ARG001
+    """Read the layers in one C++-filtered pass: parse, streets, areas, waterways, nodes."""
     t0 = time.perf_counter()
     c0 = time.process_time()
+    nodes, ways, rels, t_export = _filtered_objects(path, shown_as)
+    n_objects = len(nodes.ids) + len(ways.ids) + len(rels.ids)
+    if n_objects == 0:
+        msg = f"{shown_as}: no streets, buildings or water in this OSM file"
+        raise InputDataError(msg)
+    skipped: dict[str, int] = {}
+    partial: dict[str, int] = {}
+    wt = ways.tags
+    highway = wt["highway"].to_numpy(dtype=object) if "highway" in wt else np.full(len(wt), None)
+    area_yes = (wt["area"] == "yes").to_numpy() if "area" in wt else np.zeros(len(wt), bool)
+    is_street = pd.notna(highway) & ~pd.Series(highway).isin(EXCLUDED_HIGHWAYS).to_numpy()
+    is_street &= ~area_yes
+    streets, refs, lonlat, n_dropped = _streets(ways, is_street, partial)
+    if n_dropped:
+        skipped["street ways with fewer than 2 nodes present"] = n_dropped
+    closed = _closed_rings(ways)
+    areas = _areas(ways, rels, closed & pd.isna(highway), skipped)
+    buildings, admin, wb_rows, st_rows = _area_layers(areas)
+    water_bodies = _water_bodies(ways, closed, areas, wb_rows, skipped)
+    water_points, stations, node_highway = _node_layers(nodes, areas, st_rows)
+    extent = None
+    if lonlat:
+        ll = np.concatenate(lonlat)
+        extent = (float(ll[:, 0].min()), float(ll[:, 1].min()),
+                  float(ll[:, 0].max()), float(ll[:, 1].max()))  # fmt: skip
+    layers = OsmLayers(
+        streets=streets, street_refs=refs, street_lonlat=lonlat, buildings=buildings,
+        stations=stations, water_points=water_points, water_bodies=water_bodies, admin=admin,
+        node_extent=extent, skipped=skipped, node_highway=node_highway, partial=partial,
+        read_s=round(time.perf_counter() - t0, 2),
+        read_cpu_s=round(time.process_time() - c0, 2), objects_kept=n_objects,
+    )  # fmt: skip
+    _log_read(layers, shown_as, (len(ways.ids), len(nodes.ids), len(rels.ids)), t_export)
+    return layers
+
+
+def _filtered_objects(path: Path, shown_as: Path) -> tuple[_Nodes, _Ways, _Relations, float]:
+    """Export the objects of interest with osmium's C++ filters and parse them in bulk.
+
+    Member ways of area relations that carry no tag of interest are fetched by a second,
+    narrower pass. Returns the nodes, ways, relations and the export's seconds.
+    """
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="firegap-osm-") as tmp:
         opl = Path(tmp) / "filtered.opl"
         _export(path, opl, shown_as)
@@ -722,111 +791,125 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         if absent:  # relation members without tags of interest: a second, narrower pass
             extra = Path(tmp) / "members.opl"
             _export(path, extra, shown_as, ways=absent)
-            more = _parse_ways(_read_lines(extra))
-            ways = _concat_ways(ways, more)
-    n_objects = len(nodes.ids) + len(ways.ids) + len(rel_ids)
-    if n_objects == 0:
-        msg = f"{shown_as}: no streets, buildings or water in this OSM file"
-        raise InputDataError(msg)
-    skipped: dict[str, int] = {}
-    partial: dict[str, int] = {}
-    wt = ways.tags
-    highway = wt["highway"].to_numpy(dtype=object) if "highway" in wt else np.full(len(wt), None)
-    area_yes = (wt["area"] == "yes").to_numpy() if "area" in wt else np.zeros(len(wt), bool)
-    is_street = pd.notna(highway) & ~pd.Series(highway).isin(EXCLUDED_HIGHWAYS).to_numpy()
-    is_street &= ~area_yes
-    streets, refs, lonlat, n_dropped = _streets(ways, is_street, partial)
-    if n_dropped:
-        skipped["street ways with fewer than 2 nodes present"] = n_dropped
-    # Closed ways of interest become areas; open waterways stay lines.
+            ways = _concat_ways(ways, _parse_ways(_read_lines(extra)))
+    return nodes, ways, _Relations(rel_ids, rel_tags, rel_ways, rel_kind), t_export
+
+
+def _closed_rings(ways: _Ways) -> np.ndarray:
+    """Per way: closed (first node = last node) with at least 4 nodes, i.e. a ring."""
     counts = np.diff(ways.offsets)
     first = ways.refs[ways.offsets[:-1][counts > 0]]
     last = ways.refs[ways.offsets[1:][counts > 0] - 1]
     closed = np.zeros(len(counts), dtype=bool)
     closed[counts > 0] = first == last
-    closed &= counts >= 4  # noqa: PLR2004
-    kind = _area_kind(wt)
-    is_area = pd.notna(kind) & closed & pd.isna(highway)
+    closed &= counts >= 4  # noqa: PLR2004 - a ring needs 4 nodes (3 distinct)
+    return closed
+
+
+def _areas(ways: _Ways, rels: _Relations, ring: np.ndarray, skipped: dict[str, int]) -> _Areas:
+    """Assemble closed ways (``ring``: closed, not a street) and relations into one table.
+
+    In the order libosmium's assembler gives them: a closed way's area at the way, a
+    relation's right after its last member way (files are sorted by id, so a way's rank by id
+    is its place in the file). Areas with nodes missing or broken geometry are counted in
+    ``skipped``; relation areas are oriented (way rings are counter-clockwise already).
+    """
+    kind = _area_kind(ways.tags)
+    is_area = pd.notna(kind) & ring
     area_geom, whole = _rings(ways, is_area)
     a_rows = np.flatnonzero(is_area)
     for k, n in pd.Series(kind[a_rows][~whole]).value_counts().items():
         skipped[
             f"{'buildings' if k == 'building' else f'{k} areas'} with nodes missing from the file"
         ] = int(n)
-    r_geom, r_ok = _relation_areas(rel_ids, rel_ways, ways, rel_kind)
-    n_incomplete = int((pd.notna(rel_kind) & ~r_ok).sum())
+    r_geom, r_ok = _relation_areas(rels.ids, rels.ways, ways, rels.kind)
+    n_incomplete = int((pd.notna(rels.kind) & ~r_ok).sum())
     if n_incomplete:  # as libosmium: a relation cut by the extract is not assembled
         logger.info("osm: %d area relation(s) incomplete in this file, not assembled", n_incomplete)
-    # Areas as one table, in the order libosmium's assembler gives them: a closed way's area
-    # at the way, a relation's right after its last member way.
-    # (Files are sorted by id, so a way's rank by id is its place in the file.)
     if len(ways.ids) < 2 or bool(np.all(np.diff(ways.ids) > 0)):  # noqa: PLR2004
         sorted_ids, rank = ways.ids, np.arange(len(ways.ids))
     else:
         sorted_ids = np.unique(ways.ids)
         rank = np.searchsorted(sorted_ids, ways.ids)
     last_member = [np.searchsorted(sorted_ids, max(m)) if m else len(sorted_ids) + 1
-                   for m in rel_ways]  # fmt: skip
+                   for m in rels.ways]  # fmt: skip
     rel_pos = 2 * np.asarray(last_member, dtype=np.int64) - 1
     order = np.argsort(np.concatenate([2 * rank[a_rows], rel_pos]), kind="stable")
-    a_id = np.concatenate([_prefixed("w", ways.ids[a_rows]), _prefixed("r", rel_ids)])[order]
-    a_kind = np.concatenate([kind[a_rows], rel_kind]).astype(object)[order]
+    a_kind = np.concatenate([kind[a_rows], rels.kind]).astype(object)[order]
     a_geom = np.concatenate([area_geom, r_geom])[order]
-    a_tags = (
-        pd.concat([wt.iloc[a_rows], rel_tags], ignore_index=True).iloc[order].reset_index(drop=True)
-    )
     valid = pd.notna(a_geom)
     valid[valid] = shapely.is_valid(a_geom[valid])
-    bad = pd.notna(a_geom) & ~valid
-    for k, n in pd.Series(a_kind[bad]).value_counts().items():
-        skipped[f"{k} areas with broken geometry"] = skipped.get(
-            f"{k} areas with broken geometry", 0
-        ) + int(n)
-    # Way rings are counter-clockwise already; relation areas are oriented here.
-    from_rel = np.r_[np.zeros(len(a_rows), dtype=bool), np.ones(len(rel_ids), dtype=bool)][order]
+    for k, n in pd.Series(a_kind[pd.notna(a_geom) & ~valid]).value_counts().items():
+        key = f"{k} areas with broken geometry"
+        skipped[key] = skipped.get(key, 0) + int(n)
+    from_rel = np.r_[np.zeros(len(a_rows), dtype=bool), np.ones(len(rels.ids), dtype=bool)][order]
     fix = valid & from_rel
     a_geom[fix] = shapely.orient_polygons(a_geom[fix], exterior_cw=False)
+    return _Areas(
+        ids=np.concatenate([_prefixed("w", ways.ids[a_rows]), _prefixed("r", rels.ids)])[order],
+        kind=a_kind,
+        geom=a_geom,
+        tags=pd.concat([ways.tags.iloc[a_rows], rels.tags], ignore_index=True)
+        .iloc[order]
+        .reset_index(drop=True),
+        valid=valid,
+    )
 
-    def tag(k: str, rows: np.ndarray) -> Any:  # noqa: ANN401 - a pandas or NumPy column
-        return _take(a_tags, k, rows)
 
-    bi = np.flatnonzero(valid & (a_kind == "building"))
-    buildings = gpd.GeoDataFrame({"osm_id": a_id[bi], **{k: tag(k, bi) for k in BUILDING_TAGS}},
-                                 geometry=a_geom[bi], crs="EPSG:4326")  # fmt: skip
+def _area_layers(
+    areas: _Areas,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    """Return the buildings, the admin areas, and the rows of water areas and station areas."""
+    valid, kind = areas.valid, areas.kind
+    bi = np.flatnonzero(valid & (kind == "building"))
+    buildings = gpd.GeoDataFrame(
+        {"osm_id": areas.ids[bi], **{k: areas.tag(k, bi) for k in BUILDING_TAGS}},
+        geometry=areas.geom[bi], crs="EPSG:4326",
+    )  # fmt: skip
+    amenity = areas.tag("amenity", np.arange(len(kind)))
     st_rows = np.flatnonzero(
-        valid
-        & (
-            (a_kind == "fire_station")
-            | ((a_kind == "building") & (tag("amenity", np.arange(len(a_kind))) == "fire_station"))
-        )
+        valid & ((kind == "fire_station") | ((kind == "building") & (amenity == "fire_station")))
     )
     wb_rows = np.flatnonzero(
-        valid & ~pd.Series(a_kind).isin(["building", "fire_station", "admin"]).to_numpy()
+        valid & ~pd.Series(kind).isin(["building", "fire_station", "admin"]).to_numpy()
     )
-    ad_rows = np.flatnonzero(valid & (a_kind == "admin"))
-    # Open waterways.
+    ad = np.flatnonzero(valid & (kind == "admin"))
+    admin = gpd.GeoDataFrame(
+        {"osm_id": areas.ids[ad], "name": areas.tag("name", ad),
+         "name_en": areas.tag("name:en", ad), "ref": areas.tag("ref", ad),
+         "admin_level": pd.to_numeric(pd.Series(areas.tag("admin_level", ad)).astype("string")
+                                      .str.replace(",", "."), errors="coerce").to_numpy(float)},
+        geometry=areas.geom[ad], crs="EPSG:4326",
+    )  # fmt: skip
+    return buildings, admin, wb_rows, st_rows
+
+
+def _water_bodies(
+    ways: _Ways, closed: np.ndarray, areas: _Areas, wb_rows: np.ndarray, skipped: dict[str, int]
+) -> gpd.GeoDataFrame:
+    """Return the open waterways (lines) and the water areas as one layer."""
+    wt = ways.tags
     waterway = wt["waterway"].to_numpy(dtype=object) if "waterway" in wt else np.full(len(wt), None)
     is_ww = pd.Series(waterway).isin(WATERWAY_KINDS - {"riverbank"}).to_numpy() & ~closed
     ww_geom, ww_whole = _lines(ways, is_ww)
     if (~ww_whole).any():
         skipped["waterways with missing nodes"] = int((~ww_whole).sum())
     ww_rows = np.flatnonzero(is_ww)[ww_whole]
-    water_bodies = gpd.GeoDataFrame(
-        {"osm_id": np.concatenate([_prefixed("w", ways.ids[ww_rows]),
-                                   a_id[wb_rows]]),
-         "kind": np.concatenate([waterway[ww_rows], a_kind[wb_rows]]),
-         "name": np.concatenate([wt["name"].to_numpy(dtype=object)[ww_rows] if "name" in wt
-                                 else np.full(len(ww_rows), None), tag("name", wb_rows)])},
-        geometry=np.concatenate([ww_geom[ww_whole], a_geom[wb_rows]]), crs="EPSG:4326",
+    names = (
+        wt["name"].to_numpy(dtype=object)[ww_rows] if "name" in wt else np.full(len(ww_rows), None)
+    )
+    return gpd.GeoDataFrame(
+        {"osm_id": np.concatenate([_prefixed("w", ways.ids[ww_rows]), areas.ids[wb_rows]]),
+         "kind": np.concatenate([waterway[ww_rows], areas.kind[wb_rows]]),
+         "name": np.concatenate([names, areas.tag("name", wb_rows)])},
+        geometry=np.concatenate([ww_geom[ww_whole], areas.geom[wb_rows]]), crs="EPSG:4326",
     )  # fmt: skip
-    admin = gpd.GeoDataFrame(
-        {"osm_id": a_id[ad_rows], "name": tag("name", ad_rows), "name_en": tag("name:en", ad_rows),
-         "ref": tag("ref", ad_rows),
-         "admin_level": pd.to_numeric(pd.Series(tag("admin_level", ad_rows)).astype("string")
-                                      .str.replace(",", "."), errors="coerce").to_numpy(float)},
-        geometry=a_geom[ad_rows], crs="EPSG:4326",
-    )  # fmt: skip
-    # Tagged nodes: water points, stations, highway node tags.
+
+
+def _node_layers(
+    nodes: _Nodes, areas: _Areas, st_rows: np.ndarray
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[int, str]]:
+    """Return the water points, the stations (nodes, then station areas) and node highway tags."""
     nt = nodes.tags
 
     def ntag(k: str) -> np.ndarray:
@@ -839,48 +922,43 @@ def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayer
         geometry=shapely.points(nodes.lon[wp], nodes.lat[wp]), crs="EPSG:4326",
     )[["osm_id", *WATER_POINT_TAGS, "geometry"]]  # fmt: skip
     sn = np.flatnonzero(ntag("amenity") == "fire_station")
-    st_geoms = np.concatenate([shapely.points(nodes.lon[sn], nodes.lat[sn]),
-                               shapely.point_on_surface(a_geom[st_rows])])  # fmt: skip
     stations = gpd.GeoDataFrame(
-        {"osm_id": np.concatenate([_prefixed("n", nodes.ids[sn]),
-                                   a_id[st_rows]]),
-         "name": np.concatenate([ntag("name")[sn], tag("name", st_rows)])},
-        geometry=st_geoms, crs="EPSG:4326",
+        {"osm_id": np.concatenate([_prefixed("n", nodes.ids[sn]), areas.ids[st_rows]]),
+         "name": np.concatenate([ntag("name")[sn], areas.tag("name", st_rows)])},
+        geometry=np.concatenate([shapely.points(nodes.lon[sn], nodes.lat[sn]),
+                                 shapely.point_on_surface(areas.geom[st_rows])]),
+        crs="EPSG:4326",
     )  # fmt: skip
     hw = ntag("highway")
     has_hw = pd.notna(hw)
     node_highway = dict(zip(nodes.ids[has_hw].tolist(), hw[has_hw].tolist(), strict=True))
-    extent = None
-    if lonlat:
-        ll = np.concatenate(lonlat)
-        extent = (float(ll[:, 0].min()), float(ll[:, 1].min()),
-                  float(ll[:, 0].max()), float(ll[:, 1].max()))  # fmt: skip
-    read_s = time.perf_counter() - t0
-    layers = OsmLayers(
-        streets=streets, street_refs=refs, street_lonlat=lonlat, buildings=buildings,
-        stations=stations, water_points=water_points, water_bodies=water_bodies, admin=admin,
-        node_extent=extent, skipped=skipped, node_highway=node_highway, partial=partial,
-        read_s=round(read_s, 2), read_cpu_s=round(time.process_time() - c0, 2),
-        objects_kept=n_objects,
-    )  # fmt: skip
+    return water_points, stations, node_highway
+
+
+def _log_read(
+    layers: OsmLayers, shown_as: Path, counts: tuple[int, int, int], t_export: float
+) -> None:
+    """Log what was kept (ways, tagged nodes, relations) and what was skipped, and why."""
+    n_ways, n_nodes, n_rels = counts
     logger.info(
         "osm: read %s: kept %s objects (%s ways, %s tagged nodes, %s relations) in %.1f s "
         "(osmium filter %.1f s); %s street ways, %s buildings, %s water points, "
         "%s water bodies, %s stations",
-        shown_as.name, f"{n_objects:,}", f"{len(ways.ids):,}", f"{len(nodes.ids):,}",
-        f"{len(rel_ids):,}", read_s, t_export, f"{len(streets):,}", f"{len(buildings):,}",
-        f"{len(water_points):,}", f"{len(water_bodies):,}", f"{len(stations):,}",
+        shown_as.name, f"{layers.objects_kept:,}", f"{n_ways:,}", f"{n_nodes:,}",
+        f"{n_rels:,}", layers.read_s, t_export, f"{len(layers.streets):,}",
+        f"{len(layers.buildings):,}", f"{len(layers.water_points):,}",
+        f"{len(layers.water_bodies):,}", f"{len(layers.stations):,}",
     )  # fmt: skip
-    for what, n in skipped.items():
+    for what, n in layers.skipped.items():
         logger.warning("osm: skipped %s %s", f"{n:,}", what)
-    if partial:
+    if layers.partial:
+        partial = layers.partial
         logger.warning(
             "osm: %s street way(s) with nodes missing from the file kept as %s piece(s) "
             "(%s node(s) missing)",
             f"{partial['street_ways_with_missing_nodes']:,}",
             f"{partial['street_pieces_kept']:,}", f"{partial['street_nodes_missing']:,}",
         )  # fmt: skip
-    return layers
 
 
 def _prefixed(prefix: str, ids: np.ndarray) -> np.ndarray:

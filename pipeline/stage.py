@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import importlib
-import importlib.util
 import logging
 import sys
 import time
@@ -80,8 +79,8 @@ def downstream_stages(name: str) -> list[str]:
 
 
 def available_stages() -> list[str]:
-    """Stages whose module exists, in run order (a stage still being built is left out)."""
-    return [s for s in STAGE_SPECS if importlib.util.find_spec(f"pipeline.{s}") is not None]
+    """Return the stages in run order (each is a module of :mod:`pipeline.stages`)."""
+    return list(STAGE_SPECS)
 
 
 @dataclass
@@ -106,9 +105,22 @@ class StageContext:
         return self.paths.artifact(stage, name)
 
 
+def module_file(module: str) -> Path:
+    """Return the source file of a ``pipeline`` module named relative to the package.
+
+    ``"widths"`` is ``pipeline/widths.py``, ``"stages.network"`` is
+    ``pipeline/stages/network.py``.
+    """
+    return PACKAGE_DIR.joinpath(*module.split(".")).with_suffix(".py")
+
+
 def _project_imports(module: str) -> set[str]:
-    """Names of the ``pipeline`` modules a module imports (read from its source, not run)."""
-    path = PACKAGE_DIR / f"{module}.py"
+    """Names (relative to ``pipeline``) of the project modules a module imports.
+
+    Read from its source, not run: ``from pipeline.stages import network``,
+    ``from pipeline.stages.network import x`` and ``import pipeline.widths`` all count.
+    """
+    path = module_file(module)
     if not path.exists():
         return set()
     found: set[str] = set()
@@ -116,21 +128,20 @@ def _project_imports(module: str) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.module:
             parts = node.module.split(".")
             if parts[0] == "pipeline":
-                if len(parts) > 1:
-                    found.add(parts[1])
-                else:
-                    found.update(alias.name for alias in node.names)
+                base = ".".join(parts[1:])
+                found.add(base)
+                found.update(f"{base}.{a.name}" if base else a.name for a in node.names)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == "pipeline" and len(parts) > 1:
-                    found.add(parts[1])
-    return {m for m in found if (PACKAGE_DIR / f"{m}.py").exists()}
+                    found.add(".".join(parts[1:]))
+    return {m for m in found if m and module_file(m).exists()}
 
 
 def stage_modules(name: str) -> list[str]:
     """Return the stage's module and every project module it imports, directly or not."""
-    return sorted(_closure(name, _project_imports))
+    return sorted(_closure(f"stages.{name}", _project_imports))
 
 
 def code_version(name: str) -> str:
@@ -139,7 +150,7 @@ def code_version(name: str) -> str:
     Editing the report's code reruns only the report; editing ``routing.py`` reruns every stage
     that imports it.
     """
-    parts = {m: file_sha256(PACKAGE_DIR / f"{m}.py") for m in stage_modules(name)}
+    parts = {m: file_sha256(module_file(m)) for m in stage_modules(name)}
     return json_sha256({"version": __version__, "files": parts})
 
 
@@ -168,7 +179,7 @@ def package_versions(name: str) -> dict[str, str]:
 
 
 def _stage_module(name: str) -> Any:  # noqa: ANN401 - a module
-    return importlib.import_module(f"pipeline.{name}")
+    return importlib.import_module(f"pipeline.stages.{name}")
 
 
 def _downloaded_extract(

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import shapely
 
-from pipeline.bench import (
+from pipeline.config import load_config
+from pipeline.graph import read_graph_layers
+from pipeline.isochrones import edge_travel_time_s, read_drive_graph
+from pipeline.paths import ProvincePaths
+from pipeline.stage import run_stage
+from tools.bench import (
     SECTIONS,
     Section,
     StageRow,
@@ -22,11 +27,6 @@ from pipeline.bench import (
     speedup_line,
     worker_isochrones,
 )
-from pipeline.config import load_config
-from pipeline.graph import read_graph_layers
-from pipeline.isochrones import edge_travel_time_s, read_drive_graph
-from pipeline.paths import ProvincePaths
-from pipeline.stage import run_stage
 
 
 def _row(stage, items, seconds):

@@ -12,11 +12,11 @@ import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
 from pipeline.config import load_config
-from pipeline.coverage import coverage_matrix, street_arrays
 from pipeline.isochrones import read_street_arrays
 from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra, snap_to_edges
 from pipeline.stage import run_stage
+from pipeline.stages.coverage import coverage_matrix, street_arrays
 from pipeline.truck_network import read_truck_flags
 from tests.conftest import Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat

@@ -10,9 +10,9 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.coverage import point_times, snap_to_reached
 from pipeline.isochrones import edge_twins, reach_from_sources
 from pipeline.routing import EdgeArrays, snap_to_edges
+from pipeline.stages.coverage import point_times, snap_to_reached
 
 HOSE_M = 60.0
 

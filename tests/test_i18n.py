@@ -53,3 +53,20 @@ def test_unknown_language_is_a_config_error():
     assert check_language("en") == "en"
     with pytest.raises(ConfigError, match=r"report\.language.*'fr'"):
         check_language("fr")
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "decimals", "shown"),
+    [
+        (3.25, "vi", 1, "3,3"),  # the width column says 3.25: the sentence must not say 3,2
+        (2.675, "en", 2, "2.68"),
+        (1234.5, "en", 0, "1,235"),
+        (12655.27, "vi", 0, "12.655"),
+        (1e6, "vi", 0, "1.000.000"),
+        (float("nan"), "vi", 1, "—"),
+    ],
+)
+def test_numbers_round_half_up_with_the_languages_separators(value, lang, decimals, shown):
+    from pipeline.i18n import MISSING, fmt_number
+
+    assert fmt_number(value, lang, decimals) == (MISSING if shown == "—" else shown)

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline._errors import InputDataError
-from pipeline.coverage import point_times, street_arrays
 from pipeline.isochrones import (
     edge_speed_kph,
     edge_travel_time_s,
@@ -27,6 +26,7 @@ from pipeline.isochrones import (
     split_at_points,
 )
 from pipeline.routing import snap_to_edges
+from pipeline.stages.coverage import point_times, street_arrays
 
 CRS = "EPSG:32648"
 SPEEDS = {"primary": 36.0, "residential": 18.0, "default": 9.0}  # 10, 5 and 2.5 m/s

@@ -199,7 +199,7 @@ def test_measure_map_gives_load_redraw_and_memory(pages):
 def test_bench_section_measures_each_datasets_maps(pages, tmp_path):
     from types import SimpleNamespace
 
-    from pipeline.map_bench import browser_section
+    from tools.map_bench import browser_section
 
     files, _, _ = pages
     out = tmp_path / "outputs" / "town"

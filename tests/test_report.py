@@ -422,7 +422,7 @@ def test_station_note_rebuilt_in_words(tmp_path):
 
 
 def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_path, monkeypatch):
-    from pipeline import report
+    from pipeline.stages import report
 
     _, paths, _ = town_run
     root = tmp_path / "copy"
@@ -432,7 +432,9 @@ def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_
     assert cli.main(["report", "--province", "town", "--root", str(root), "--force",
                      "--no-progress"]) == 0  # fmt: skip
     log = (copy.outputs / "firegap.log").read_text("utf-8")
-    assert "WARNING pipeline.report: report: report.pdf not written: WeasyPrint is not" in log
+    assert (
+        "WARNING pipeline.stages.report: report: report.pdf not written: WeasyPrint is not" in log
+    )
     assert not copy.artifact("report", "report_pdf").exists()  # no stale PDF either
     assert copy.artifact("report", "report").is_file()
     manifest = json.loads(copy.manifest.read_text("utf-8"))

@@ -56,3 +56,35 @@ def test_every_list_row_benefits_someone(hanoi):
         idx = rows[0].index(column_label(col, "vi"))
         assert len(rows) > 1, sheet
         assert all(r[idx] > 0 for r in rows[1:]), sheet
+
+
+@pytest.mark.browser
+def test_a_workbook_link_lands_on_its_alley_at_street_zoom(hanoi, tmp_path):
+    """Must show: the first alley to widen, opened from the workbook, is drawn and ringed."""
+    from pipeline.browser import chromium_paths
+    from tests.browser import open_maps
+    from tests.test_report import LANDING_PROBE
+
+    if chromium_paths() is None:
+        pytest.skip(
+            "chromium / chromedriver not installed (apt-get install chromium chromium-driver)"
+        )
+    wb = openpyxl.load_workbook(hanoi / "shortlists.xlsx", read_only=True)
+    rows = list(wb[t("list_alleys", "vi")].iter_rows(max_row=2, values_only=True))
+    head, first = rows[0], rows[1]
+    link = first[head.index(column_label("map_link", "vi"))]
+    row_id = first[head.index(column_label("id", "vi"))]
+    file, fragment = link.split("#")
+    zoom, lat, lon, link_id = fragment.split("/")
+    assert link_id == row_id == "AL-001"
+    (ward,) = open_maps(
+        [(hanoi / file, tmp_path / "ward.png", "#" + fragment)], wait_s=1.0, probe=LANDING_PROBE
+    )
+    assert ward.js_errors == []
+    assert ward.center_zoom == pytest.approx((float(lat), float(lon), float(zoom)), abs=1e-6)
+    assert ward.center_zoom[2] == 18  # street zoom
+    found = ward.probe
+    assert found["id"] == "AL-001"
+    assert found["layer"] == t("layer_alleys", "vi")  # Ngõ Thịnh Hào 1, drawn as its alley run
+    assert found["onMap"]
+    assert found["near_m"] < 1.0  # the link's point lies on the ringed alley

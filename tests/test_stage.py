@@ -87,14 +87,14 @@ def test_failed_stage_removes_its_outputs_and_everything_downstream(root, tmp_pa
 
 def test_failed_report_keeps_the_analysis_and_removes_the_old_map(root, capsys, monkeypatch):
     paths = ProvincePaths("town", root)
-    import pipeline.report
+    import pipeline.stages.report
 
     def boom(ctx):
         (ctx.output("map")).write_text("half a map")
         msg = "disk full"
         raise OSError(msg)
 
-    monkeypatch.setattr(pipeline.report, "run", boom)
+    monkeypatch.setattr(pipeline.stages.report, "run", boom)
     with pytest.raises(OSError, match="disk full"):
         _run(root, "report", capsys, "--force")
     assert _has_outputs(paths, "report") == []

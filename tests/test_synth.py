@@ -19,7 +19,8 @@ from pipeline.config import load_config
 from pipeline.graph import read_graph_layers
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline
-from pipeline.synth import (
+from tests.conftest import Project
+from tools.synth import (
     URBAN_COMBS,
     Road,
     _comb_template,
@@ -28,7 +29,6 @@ from pipeline.synth import (
     insert_points,
     load_reference,
 )
-from tests.conftest import Project
 
 TINY = 0.002
 
@@ -219,7 +219,7 @@ def test_geojson_files_are_wgs84(tiny):
 def test_the_synth_province_takes_its_scale_from_the_command_line(tmp_path):
     from pipeline.cli import apply_overrides, build_parser
     from pipeline.paths import PROJECT_ROOT
-    from pipeline.synth import use_generated
+    from tools.synth import use_generated
 
     config = load_config("synth", root=PROJECT_ROOT)
     assert config.synth is not None

@@ -15,7 +15,7 @@ from pipeline.config import load_config
 from pipeline.graph import read_graph_layers
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline, run_stage
-from pipeline.water import read_truck_flags
+from pipeline.stages.water import read_truck_flags
 from tests.conftest import SHARED_DATA, Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
@@ -278,7 +278,7 @@ def test_ha_noi_sample(project):
 
 def test_dense_cells_and_population_weights():
     """The water gaps use the one density grid, and people spread over buildings by floor."""
-    from pipeline.water import Inputs, demand_weight, dense_without_water
+    from pipeline.stages.water import Inputs, demand_weight, dense_without_water
 
     config = load_config("ha_noi")
     # 100 m cells, 5000 m2/ha: two buildings of 3000 m2 in one cell (one without water), one alone

@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.access import TRUCK_STATUSES
 from pipeline.i18n_terms import TERMS
-from pipeline.network import DEEP_STATUSES
+from pipeline.stages.network import DEEP_STATUSES
 
 if TYPE_CHECKING:
     from pathlib import Path

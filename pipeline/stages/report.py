@@ -48,8 +48,8 @@ from pipeline.shortlists import (
     write_gpkg,
     write_xlsx,
 )
+from pipeline.stages.water import natural_reach_m
 from pipeline.vn2000 import zone_crs, zone_label
-from pipeline.water import natural_reach_m
 
 if TYPE_CHECKING:
     from pathlib import Path

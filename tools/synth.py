@@ -38,7 +38,7 @@ from scipy.spatial import Delaunay, cKDTree
 from pipeline._errors import ConfigError
 from pipeline._io import atomic_path, write_json
 from pipeline.paths import PROJECT_ROOT
-from pipeline.synth_write import Features, opl_tags, write_pbf
+from tools.synth_write import Features, opl_tags, write_pbf
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -1263,8 +1263,8 @@ def iter_scales(text: str) -> Iterator[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.synth --scale 1 --seed 42``: generate (or reuse) a dataset."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.synth", description=__doc__)
+    """``python -m tools.synth --scale 1 --seed 42``: generate (or reuse) a dataset."""
+    parser = argparse.ArgumentParser(prog="python -m tools.synth", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the real province")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--force", action="store_true", help="regenerate even when cached")

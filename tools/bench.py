@@ -20,10 +20,10 @@ import numpy as np
 import yaml
 
 from pipeline.config import load_config
-from pipeline.map_bench import browser_section
 from pipeline.paths import PROJECT_ROOT, ProvincePaths
 from pipeline.stage import available_stages
-from pipeline.synth import CACHE_DIR, generate, iter_scales
+from tools.map_bench import browser_section
+from tools.synth import CACHE_DIR, generate, iter_scales
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -419,7 +419,7 @@ def run_worker(kind: str, method: str, ds: Dataset, logs: Path, *, sample: int) 
     """Run a baseline worker in a fresh process; return its JSON result with its peak RSS."""
     out = logs / f"{ds.slug}-{kind}-{method}.json"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pipeline.bench", "--worker", kind, "--method", method,
+    cmd = [sys.executable, "-m", "tools.bench", "--worker", kind, "--method", method,
            "--province", ds.slug, "--root", str(ds.root), "--worker-out", str(out),
            "--gap-sample", str(sample)]  # fmt: skip
     m = run_measured(cmd, logs / f"{ds.slug}-{kind}-{method}.log")
@@ -600,7 +600,7 @@ def section_reader(ctx: BenchContext) -> Section:
 def _synth_meta(d: Dataset, cache_dir: Path) -> dict[str, Any]:
     if d.scale is None:
         return {}
-    from pipeline.synth import dataset_dir  # noqa: PLC0415
+    from tools.synth import dataset_dir  # noqa: PLC0415
 
     path = dataset_dir(d.scale, d.seed, cache_dir) / "meta.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -639,7 +639,7 @@ def section_maps(ctx: BenchContext) -> Section:
 
 
 def section_browser(ctx: BenchContext) -> Section:
-    """Measure the maps in headless Chromium: load, redraw, memory (pipeline.map_bench)."""
+    """Measure the maps in headless Chromium: load, redraw, memory (tools.map_bench)."""
     return Section(*browser_section(ctx.datasets))
 
 
@@ -766,8 +766,8 @@ def _map_sizes(datasets: list[Dataset]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.bench``: run the bench and print its tables (ratio on the last line)."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
+    """``python -m tools.bench``: run the bench and print its tables (ratio on the last line)."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("--scales", default=DEFAULT_SCALES, help="generated sizes, 1 = province")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-real", action="store_true", help="skip the real Hà Nội sample")
