@@ -255,7 +255,6 @@ def _nearest_station_nodes(paths: ProvincePaths, ids: np.ndarray, xy: np.ndarray
     """
     import pyarrow.parquet as pq  # noqa: PLC0415
     import shapely  # noqa: PLC0415
-    from scipy.spatial import cKDTree  # noqa: PLC0415
 
     keep = ids >= 0
     ids, xy = ids[keep], xy[keep]
@@ -265,7 +264,10 @@ def _nearest_station_nodes(paths: ProvincePaths, ids: np.ndarray, xy: np.ndarray
     if len(pts) == 0:  # no station in the data (the Hà Nội sample): use spread-out nodes
         rng = np.random.default_rng(0)
         return np.asarray(rng.choice(np.sort(ids), size=min(5, len(ids)), replace=False))
-    _, nearest = cKDTree(xy).query(shapely.get_coordinates(pts))
+    # A few stations: one pass over the nodes each (cheaper than building a spatial index).
+    nearest = [
+        np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)) for x, y in shapely.get_coordinates(pts)
+    ]
     return np.asarray(ids[nearest], dtype=np.int64)
 
 
@@ -310,8 +312,7 @@ def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
     """
     import networkx as nx  # noqa: F401, PLC0415 - imported before the clock starts
     import osmnx  # noqa: F401, PLC0415
-    import scipy.sparse.csgraph  # noqa: PLC0415
-    import scipy.spatial  # noqa: F401, PLC0415
+    import scipy.sparse.csgraph  # noqa: F401, PLC0415
     import shapely  # noqa: F401, PLC0415
 
     from pipeline.isochrones import (  # noqa: PLC0415
