@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from pipeline.routing import Snap, multi_source_dijkstra, point_costs
+from pipeline.routing import (
+    Snap,
+    multi_source_dijkstra,
+    nearest_lines,
+    nearest_of_pairs,
+    pairs_within,
+    point_costs,
+)
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -159,6 +166,65 @@ def frontage_snap(
     return Snap(snap.edge, snap.gap_m, lo, hi)
 
 
+@dataclass(frozen=True)
+class NearLines:
+    """Every (geometry, line) pair within ``max_distance_m``, found by one spatial query.
+
+    Runs that each want the nearest line among a different subset of the same lines (the
+    truck network of each width scenario) share it: see :meth:`nearest`.
+    """
+
+    geoms: np.ndarray
+    lines: np.ndarray
+    max_distance_m: float
+    pair_geom: np.ndarray
+    pair_line: np.ndarray
+    pair_m: np.ndarray
+
+    @classmethod
+    def find(cls, geoms: np.ndarray, lines: np.ndarray, max_distance_m: float) -> NearLines:
+        """Query the pairs once (sorted by geometry, then distance, then line)."""
+        g, ln, d = pairs_within(geoms, shapely.STRtree(lines), max_distance_m)
+        return cls(geoms, lines, max_distance_m, g, ln, d)
+
+    def nearest(
+        self, rows: np.ndarray, line_keep: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest kept line within reach of each geometry of ``rows``.
+
+        Parameters
+        ----------
+        rows
+            Positions of the geometries asked about.
+        line_keep
+            Boolean per line: the lines searched.
+
+        Returns
+        -------
+        row, line, distance
+            Exactly ``STRtree(lines[line_keep]).query_nearest(geoms[rows], max_distance=...,
+            return_distance=True, all_matches=False)``: positions in ``rows`` (ascending) and
+            in ``lines[line_keep]``. Where two lines are equally near, that query itself picks
+            (only for those geometries), so ties resolve as before.
+        """
+        where = np.full(len(self.geoms), -1, dtype=np.int64)
+        where[rows] = np.arange(len(rows))
+        m = (where[self.pair_geom] >= 0) & line_keep[self.pair_line]
+        g, ln, d = self.pair_geom[m], self.pair_line[m], self.pair_m[m]
+        single, tied = nearest_of_pairs(g, d)
+        sub = np.cumsum(line_keep) - 1
+        row, line, dist = where[g[single]], sub[ln[single]], d[single]
+        if len(tied):
+            (t_row, t_line), t_d = shapely.STRtree(self.lines[line_keep]).query_nearest(
+                self.geoms[tied], max_distance=self.max_distance_m, return_distance=True,
+                all_matches=False,
+            )  # fmt: skip
+            row = np.r_[row, where[tied[t_row]]]
+            line, dist = np.r_[line, t_line], np.r_[dist, t_d]
+        order = np.argsort(row, kind="stable")
+        return row[order], line[order].astype(np.int64), dist[order]
+
+
 def direct_truck_access(
     geoms: np.ndarray,
     truck_lines: np.ndarray,
@@ -167,6 +233,8 @@ def direct_truck_access(
     self_index: np.ndarray | None = None,
     max_distance_m: float,
     trim_m: float,
+    nearest: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    obstacle_tree: shapely.STRtree | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gap from each geometry straight to the nearest truck street, when nothing is between.
 
@@ -185,6 +253,12 @@ def direct_truck_access(
         Longest straight gap considered.
     trim_m
         Length of the link's start left out of the obstacle test.
+    nearest
+        The nearest truck street of each geometry within ``max_distance_m``, already found
+        (``(geometry, line), distance`` as from :meth:`NearLines.nearest`); searched here
+        when None.
+    obstacle_tree
+        ``STRtree(obstacles)``, already built (built here when None).
 
     Returns
     -------
@@ -210,10 +284,12 @@ def direct_truck_access(
     line = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(truck_lines) == 0:
         return gap, line
-    tree = shapely.STRtree(truck_lines)
-    (p_idx, l_idx), d = tree.query_nearest(
-        polygons, max_distance=max_distance_m, return_distance=True, all_matches=False
-    )
+    if nearest is None:
+        p_idx, l_idx, d = nearest_lines(
+            polygons, shapely.STRtree(truck_lines), max_distance_m=max_distance_m
+        )
+    else:
+        p_idx, l_idx, d = nearest
     ends = shapely.get_coordinates(shapely.shortest_line(polygons[p_idx], truck_lines[l_idx]))
     start, stop = ends[0::2], ends[1::2]
     # Leave the footprint's own corner out, so a neighbour sharing that corner is no obstacle;
@@ -222,7 +298,7 @@ def direct_truck_access(
     links = shapely.linestrings(np.stack([start + (stop - start) * frac, stop], axis=1))
     obstructed = np.zeros(len(p_idx), dtype=bool)
     if len(obstacles):
-        tree = shapely.STRtree(obstacles)
+        tree = shapely.STRtree(obstacles) if obstacle_tree is None else obstacle_tree
         link_idx, b_idx = tree.query(links, predicate="dwithin", distance=_GRAZE_M)
         obstructed[link_idx[b_idx != self_index[p_idx[link_idx]]]] = True
     gap[p_idx[~obstructed]] = d[~obstructed]
@@ -250,6 +326,7 @@ def hose_network(
     obstacles: np.ndarray,
     width_m: np.ndarray,
     cfg: AccessConfig,
+    obstacle_tree: shapely.STRtree | None = None,
 ) -> HoseNetwork:
     """Walk from the truck network to every node of the street graph (one Dijkstra).
 
@@ -271,6 +348,8 @@ def hose_network(
         Width estimate per directed edge (for the bottleneck on each path).
     cfg
         The ``access`` section (``node_direct_access_m``).
+    obstacle_tree
+        ``STRtree(obstacles)`` when already built.
 
     Returns
     -------
@@ -294,6 +373,7 @@ def hose_network(
         obstacles=obstacles,
         max_distance_m=cfg.node_direct_access_m,
         trim_m=0.0,
+        obstacle_tree=obstacle_tree,
     )
     near = np.isfinite(node_gap)
     sources = np.concatenate([np.flatnonzero(on_truck), off[near]])
@@ -340,13 +420,22 @@ def direct_access_to(
     *,
     candidates: np.ndarray,
     cfg: AccessConfig,
+    near: NearLines | None = None,
+    line_keep: np.ndarray | None = None,
+    obstacle_tree: shapely.STRtree | None = None,
 ) -> DirectAccess:
     """Link the ``candidates`` buildings straight to ``truck_lines`` (others get ``inf``).
 
-    See :func:`direct_truck_access`.
+    See :func:`direct_truck_access`. ``near`` (pairs of ``bgeoms`` within
+    ``direct_access_max_m`` of a pool of lines, see :class:`NearLines`) with ``line_keep``
+    (``truck_lines`` is ``near.lines[line_keep]``) replaces the nearest-street search;
+    ``obstacle_tree`` is ``STRtree(bgeoms)`` when given.
     """
     gap = np.full(len(bgeoms), np.inf)
     line = np.full(len(bgeoms), -1, dtype=np.int64)
+    nearest = None
+    if near is not None and line_keep is not None:
+        nearest = near.nearest(candidates, line_keep)
     gap[candidates], line[candidates] = direct_truck_access(
         bgeoms[candidates],
         truck_lines,
@@ -354,6 +443,8 @@ def direct_access_to(
         self_index=candidates,
         max_distance_m=cfg.direct_access_max_m,
         trim_m=cfg.frontage_tolerance_m,
+        nearest=nearest,
+        obstacle_tree=obstacle_tree,
     )
     return DirectAccess(gap, line)
 

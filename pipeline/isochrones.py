@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from pipeline._errors import InputDataError
 from pipeline.routing import EdgeArrays, multi_source_dijkstra, snap_to_edges
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import networkx as nx
-    from scipy import sparse
 
 logger = logging.getLogger(__name__)
 
@@ -575,11 +575,66 @@ def isochrone_polygons(
 
 @dataclass(frozen=True)
 class StreetArrays:
-    """An OSMnx graph as arrays: edge ends by node position, edge costs and edge vertices."""
+    """An OSMnx graph as arrays: edge ends by node position, edge costs and edge vertices.
+
+    ``graph``: the adjacency already built (:meth:`EdgeArrays.csr`), ``node_xy``: node
+    coordinates by position; both optional (built or unknown when None).
+    """
 
     arrays: EdgeArrays
     lines: Lines
     twin: np.ndarray | None = None
+    graph: sparse.csr_matrix | None = None
+    node_xy: np.ndarray | None = None
+
+
+#: Arrays of a saved :class:`StreetArrays` (see :func:`write_street_arrays`).
+_STREET_KEYS = ("node_ids", "node_xy", "u", "v", "weight", "coords", "which", "twin",
+                "indptr", "indices", "data")  # fmt: skip
+
+
+def write_street_arrays(path: Path, street: StreetArrays) -> None:
+    """Save ``street`` (with its adjacency and node coordinates) as one uncompressed ``.npz``.
+
+    Parameters
+    ----------
+    path
+        File to write (any suffix: written through a file handle).
+    street
+        Needs ``twin``, ``graph`` and ``node_xy``; reading it back with
+        :func:`read_street_arrays` is a few memory copies, no parsing and no sorting.
+    """
+    if street.twin is None or street.graph is None or street.node_xy is None:
+        msg = "write_street_arrays needs twin, graph and node_xy"
+        raise ValueError(msg)
+    coords, which = edge_vertices(street.lines)
+    arr, g = street.arrays, street.graph
+    with path.open("wb") as fh:
+        np.savez(
+            fh, node_ids=arr.node_ids, node_xy=street.node_xy, u=arr.u, v=arr.v,
+            weight=arr.weight, coords=coords, which=which, twin=street.twin,
+            indptr=g.indptr, indices=g.indices, data=g.data,
+        )  # fmt: skip
+
+
+def read_street_arrays(path: Path) -> StreetArrays:
+    """Load what :func:`write_street_arrays` saved (the coverage stage's ``drive_graph``).
+
+    Raises
+    ------
+    InputDataError
+        When the file lacks one of the arrays (written by another version).
+    """
+    with np.load(path, allow_pickle=False) as z:
+        missing = [k for k in _STREET_KEYS if k not in z.files]
+        if missing:
+            msg = f"{path}: not a street-arrays file (missing {', '.join(missing)}); rerun coverage"
+            raise InputDataError(msg)
+        a = {k: z[k] for k in _STREET_KEYS}
+    n = len(a["node_ids"])
+    graph = sparse.csr_matrix((a["data"], a["indices"], a["indptr"]), shape=(n, n))
+    arrays = EdgeArrays(node_ids=a["node_ids"], u=a["u"], v=a["v"], weight=a["weight"])
+    return StreetArrays(arrays, (a["coords"], a["which"]), a["twin"], graph, a["node_xy"])
 
 
 def graph_arrays(G: nx.MultiDiGraph, *, weight: str = "travel_time") -> StreetArrays:
@@ -705,18 +760,6 @@ def _truck_flags(path: Path, index: pd.MultiIndex) -> np.ndarray:
     return out
 
 
-def drive_arrays(graph: DriveGraph) -> StreetArrays:
-    """Convert a :class:`DriveGraph` into :class:`StreetArrays` (no NetworkX graph on the way)."""
-    node_ids = graph.nodes.index.to_numpy()
-    index = pd.Index(node_ids)
-    u = index.get_indexer(graph.edges["u"].to_numpy())
-    v = index.get_indexer(graph.edges["v"].to_numpy())
-    lines = shapely.get_coordinates(graph.geometry, return_index=True)
-    arrays = EdgeArrays(node_ids=node_ids, u=u, v=v,
-                        weight=graph.edges["travel_time"].to_numpy(dtype=float))  # fmt: skip
-    return StreetArrays(arrays, lines, edge_twins(u, v, lines))
-
-
 def isochrones(
     G: nx.MultiDiGraph | StreetArrays,
     station_nodes: Sequence[int],
@@ -753,7 +796,8 @@ def isochrones(
     street = G if isinstance(G, StreetArrays) else graph_arrays(G, weight=weight)
     arr = street.arrays
     pos = pd.Index(arr.node_ids).get_indexer(np.asarray(station_nodes, dtype=np.int64))
-    cost, _ = multi_source_dijkstra(arr.csr(), pos, limit=float(max(breaks_s)))
+    graph = street.graph if street.graph is not None else arr.csr()
+    cost, _ = multi_source_dijkstra(graph, pos, limit=float(max(breaks_s)))
     twin = street.twin if street.twin is not None else edge_twins(arr.u, arr.v, street.lines)
     polys = isochrone_polygons(
         street.lines, cost[arr.u], arr.weight, breaks_s, buffer_m=buffer_m, cell_m=cell_m,

@@ -57,6 +57,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "station_candidates": "coverage/station_candidates.parquet",
         "scenarios": "coverage/scenarios.parquet",
         "coverage_wards": "coverage/wards.parquet",
+        "drive_graph": "coverage/drive_graph.npz",
         "coverage_summary": "coverage/summary.json",
     },
     "report": {

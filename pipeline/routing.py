@@ -150,6 +150,119 @@ class Snap:
     to_v_m: np.ndarray
 
 
+#: Search radii (m) tried in turn by :func:`nearest_lines` before the general nearest query;
+#: they change only how fast the answer comes, never the answer.
+_NEAR_ROUNDS_M = (4.0, 16.0, 64.0)
+
+
+def pairs_within(
+    geoms: np.ndarray, tree: shapely.STRtree, distance_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (geometry, tree geometry) pair at most ``distance_m`` apart, with its distance.
+
+    Returns
+    -------
+    geom, item, distance
+        Sorted by geometry, then distance, then item.
+
+    Notes
+    -----
+    The candidates come from the envelopes grown by ``distance_m`` (two geometries that close
+    have envelopes that close), then one vectorised distance per candidate: several times
+    faster than ``query(predicate="dwithin")`` or ``query_nearest`` on footprints.
+    """
+    b = shapely.bounds(geoms).reshape(-1, 4)
+    boxes = shapely.box(b[:, 0] - distance_m, b[:, 1] - distance_m,
+                        b[:, 2] + distance_m, b[:, 3] + distance_m)  # fmt: skip
+    g, item = tree.query(boxes)
+    d = shapely.distance(geoms[g], tree.geometries[item])
+    ok = d <= distance_m
+    g, item, d = g[ok], item[ok], d[ok]
+    order = np.lexsort((item, d, g))
+    return g[order], item[order], d[order]
+
+
+def nearest_of_pairs(geom: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pick each geometry's nearest pair among pairs sorted by geometry, then distance.
+
+    Returns
+    -------
+    single, tied
+        Boolean per pair: the geometry's one nearest pair; and the geometries whose two
+        nearest pairs are at the same distance (none of their pairs is picked).
+    """
+    if len(geom) == 0:
+        return np.zeros(0, dtype=bool), np.empty(0, dtype=geom.dtype)
+    first = np.r_[True, geom[1:] != geom[:-1]]
+    tie = np.r_[False, (geom[1:] == geom[:-1]) & (distance[1:] == distance[:-1])]
+    tied = np.unique(geom[tie])
+    return first & ~np.isin(geom, tied), tied
+
+
+def nearest_lines(
+    geoms: np.ndarray,
+    tree: shapely.STRtree,
+    *,
+    max_distance_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest tree geometry of each geometry: ``tree.query_nearest`` (one match), faster.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries (missing or empty ones get no match).
+    tree
+        Index of the lines searched.
+    max_distance_m
+        Geometries farther than this from every line get no match.
+
+    Returns
+    -------
+    geom, line, distance
+        Exactly ``tree.query_nearest(geoms, max_distance=max_distance_m,
+        return_distance=True, all_matches=False)``: ascending geometry positions, line
+        positions in the tree, distances.
+
+    Notes
+    -----
+    Footprints mostly lie a few metres from a street: a search within 4, then 16, then 64 m
+    (:func:`pairs_within`) settles almost all of them; the rest, and every geometry with two
+    lines at the very same distance (the query's own pick is kept), go through
+    ``query_nearest``.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    cap = np.inf if max_distance_m is None else float(max_distance_m)
+    todo = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    ask: list[np.ndarray] = []
+    for radius in _NEAR_ROUNDS_M:
+        if len(todo) == 0:
+            break
+        r = min(radius, cap)
+        g, ln, d = pairs_within(geoms[todo], tree, r)
+        single, tied = nearest_of_pairs(g, d)
+        found.append((todo[g[single]], ln[single], d[single]))
+        ask.append(todo[tied])
+        settled = np.zeros(len(todo), dtype=bool)
+        settled[g] = True
+        todo = todo[~settled]
+        if r >= cap:  # nothing else within reach
+            todo = todo[:0]
+    rest = np.concatenate([todo, *ask])
+    if len(rest):
+        (p, ln), d = tree.query_nearest(
+            geoms[rest], max_distance=max_distance_m, return_distance=True, all_matches=False
+        )
+        found.append((rest[p], ln, d))
+    if not found:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    g = np.concatenate([f[0] for f in found]).astype(np.int64)
+    order = np.argsort(g, kind="stable")
+    line = np.concatenate([f[1] for f in found]).astype(np.int64)
+    dist = np.concatenate([f[2] for f in found]).astype(float)
+    return g[order], line[order], dist[order]
+
+
 def snap_to_edges(
     points: np.ndarray,
     edges: gpd.GeoDataFrame,
@@ -181,9 +294,8 @@ def snap_to_edges(
     to_v = np.full(n, np.inf)
     if n == 0 or len(lines) == 0:
         return Snap(edge, gap, to_u, to_v)
-    tree = shapely.STRtree(lines)
-    (pt_idx, ln_idx), dists = tree.query_nearest(
-        points, max_distance=max_distance_m, return_distance=True, all_matches=False
+    pt_idx, ln_idx, dists = nearest_lines(
+        np.asarray(points), shapely.STRtree(lines), max_distance_m=max_distance_m
     )
     edge[pt_idx] = ln_idx
     gap[pt_idx] = dists

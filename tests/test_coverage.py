@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 import shapely
 
+from pipeline._errors import InputDataError
 from pipeline.config import load_config
+from pipeline.isochrones import read_street_arrays
 from pipeline.paths import ProvincePaths
-from pipeline.routing import snap_to_edges
+from pipeline.routing import multi_source_dijkstra, snap_to_edges
 from pipeline.stage import run_stage
 from pipeline.stages.coverage import coverage_matrix, street_arrays
 from tests.conftest import Project
@@ -114,6 +116,31 @@ def test_node_times_hand_computed(coverage_run):
     assert nt.loc[4, "station_existing"] == -1
     # Adding stations never raises a time.
     assert (nt["time_s_with_planned"] <= nt["time_s_existing"] + 1e-9).all()
+
+
+def test_drive_graph_artifact_routes_like_the_stage(coverage_run, tmp_path):
+    paths, _ = coverage_run
+    street = read_street_arrays(paths.artifact("coverage", "drive_graph"))
+    nt = _art(paths, "node_times")
+    arr = street.arrays
+    assert np.array_equal(arr.node_ids, nt["osmid"].to_numpy())
+    np.testing.assert_array_equal(street.node_xy, shapely.get_coordinates(nt.geometry.to_numpy()))
+    # The saved adjacency is the one the stage routed on: same times from the same sources.
+    t = nt["time_s_existing"].to_numpy()
+    cost, _ = multi_source_dijkstra(street.graph, np.flatnonzero(t == 0))
+    np.testing.assert_allclose(cost, t, atol=1e-6)
+    assert np.array_equal(street.graph.toarray(), arr.csr().toarray())
+    # Edge vertices: one run per edge, in edge order; twins are mutual.
+    coords, which = street.lines
+    assert len(coords) == len(which)
+    assert np.array_equal(np.unique(which), np.arange(len(arr.u)))
+    paired = street.twin >= 0
+    assert paired.any()
+    assert np.array_equal(street.twin[street.twin[paired]], np.flatnonzero(paired))
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, node_ids=arr.node_ids)
+    with pytest.raises(InputDataError, match="not a street-arrays file"):
+        read_street_arrays(bad)
 
 
 def test_dense_cells_flagged_at_the_target(coverage_run):

@@ -11,7 +11,7 @@ from scipy import sparse
 
 from pipeline import contracts
 from pipeline.config import WIDTH_SOURCES, load_config
-from pipeline.hose import bottleneck_to_sources, direct_truck_access
+from pipeline.hose import NearLines, bottleneck_to_sources, direct_truck_access
 from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra
 from pipeline.stage import run_pipeline, run_stage
@@ -380,6 +380,34 @@ def test_direct_access_needs_a_clear_line_and_a_short_gap():
     )
     np.testing.assert_allclose(gap, [12, np.inf, 2, np.inf])
     assert line.tolist() == [0, -1, 0, -1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shared_near_lines_give_the_nearest_query_of_each_subset(seed):
+    rng = np.random.default_rng(seed)
+    # A grid of streets cut at every junction (ties at the corners) and jittered diagonals.
+    ends = [((x, y), (x + 50, y)) for x in range(0, 300, 50) for y in range(0, 300, 50)]
+    ends += [((x, y), (x, y + 50)) for x in range(0, 300, 50) for y in range(0, 300, 50)]
+    ends += [
+        ((x, y), (x + 40 + rng.uniform(0, 5), y + 40)) for x, y in rng.uniform(0, 250, (20, 2))
+    ]
+    lines = shapely.linestrings(np.array(ends, dtype=float))
+    centres = np.r_[rng.uniform(-10, 310, (300, 2)), [(25, 25), (50, 10), (10, 50)]]
+    houses = shapely.buffer(shapely.points(centres), rng.uniform(2, 6, len(centres)), quad_segs=1)
+    near = NearLines.find(houses, lines, 20.0)
+    assert near.pair_m.max() <= 20
+    for _ in range(4):
+        keep = rng.random(len(lines)) < 0.6
+        rows = np.flatnonzero(rng.random(len(houses)) < 0.7)
+        (p, ln), d = shapely.STRtree(lines[keep]).query_nearest(
+            houses[rows], max_distance=20.0, return_distance=True, all_matches=False
+        )
+        row, line, dist = near.nearest(rows, keep)
+        assert row.tolist() == p.tolist()
+        assert line.tolist() == ln.tolist()
+        np.testing.assert_array_equal(dist, d)
+    empty = near.nearest(np.arange(0), np.ones(len(lines), dtype=bool))
+    assert all(len(a) == 0 for a in empty)
 
 
 def test_direct_access_of_alley_nodes_is_blocked_by_footprints():

@@ -10,7 +10,13 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.routing import edge_arrays, multi_source_dijkstra, point_costs, snap_to_edges
+from pipeline.routing import (
+    edge_arrays,
+    multi_source_dijkstra,
+    nearest_lines,
+    point_costs,
+    snap_to_edges,
+)
 
 
 def _line_graph():
@@ -93,3 +99,28 @@ def test_adding_a_source_never_increases_cost(n, seed, extra):
     base, _ = multi_source_dijkstra(g, np.array([0]))
     more, _ = multi_source_dijkstra(g, np.array([0, *[e % (n * n) for e in extra]]))
     assert (more <= base + 1e-9).all()
+
+
+@pytest.mark.parametrize("max_distance_m", [None, 3.0, 30.0, 500.0])
+def test_nearest_lines_is_the_nearest_query(max_distance_m):
+    rng = np.random.default_rng(7)
+    # Streets cut at every junction of a 50 m grid (equal distances at corners) and diagonals.
+    ends = [((x, y), (x + 50, y)) for x in range(0, 300, 50) for y in range(0, 300, 50)]
+    ends += [((x, y), (x, y + 50)) for x in range(0, 300, 50) for y in range(0, 300, 50)]
+    ends += [
+        ((x, y), (x + 40 + rng.uniform(0, 5), y + 40)) for x, y in rng.uniform(0, 250, (20, 2))
+    ]
+    lines = shapely.linestrings(np.array(ends, dtype=float))
+    # Houses near and far (up to 400 m out: beyond every search round), corner cases, points.
+    centres = np.r_[rng.uniform(-400, 700, (400, 2)), [(25, 25), (50, 10), (10, 50), (100, 100)]]
+    houses = shapely.buffer(shapely.points(centres), rng.uniform(1, 6, len(centres)), quad_segs=1)
+    geoms = np.r_[houses, shapely.points(rng.uniform(-50, 350, (100, 2))), [None, shapely.Point()]]
+    tree = shapely.STRtree(lines)
+    (p, ln), d = tree.query_nearest(
+        geoms, max_distance=max_distance_m, return_distance=True, all_matches=False
+    )
+    g, line, dist = nearest_lines(geoms, tree, max_distance_m=max_distance_m)
+    assert g.tolist() == p.tolist()
+    assert line.tolist() == ln.tolist()
+    np.testing.assert_array_equal(dist, d)
+    assert len(g) > 0

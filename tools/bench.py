@@ -227,8 +227,12 @@ def growth_exponents(rows: list[StageRow]) -> dict[str, float]:
 # --- baselines: run in their own processes so each gets its own peak RSS --------------------
 
 
-def _drive_graph(slug: str, root: Path) -> tuple[Any, Any, list[float]]:
-    """Read a dataset's drivable graph as the coverage stage does (see ``read_drive_graph``)."""
+def _drive_graph(slug: str, root: Path) -> tuple[Any, list[float]]:
+    """Read a dataset's drivable graph from the ingest and network artifacts (the baseline's way).
+
+    Parquet edges and nodes, truck travel times per edge (``read_drive_graph``): what a
+    notebook starting from our artifacts would do before building its OSMnx graph.
+    """
     from pipeline.isochrones import read_drive_graph  # noqa: PLC0415
 
     config = load_config(slug, root=root)
@@ -240,24 +244,30 @@ def _drive_graph(slug: str, root: Path) -> tuple[Any, Any, list[float]]:
         resp.speed_scenarios_kph[resp.speed_scenario], turn_delay_s=resp.turn_delay_s,
         truck_edges_path=net if net.exists() else None, follow_oneway=resp.follow_oneway,
     )  # fmt: skip
-    stations = _nearest_station_nodes(paths, graph.nodes)
-    return graph, stations, [m * 60.0 for m in resp.isochrone_breaks_min]
+    return graph, [m * 60.0 for m in resp.isochrone_breaks_min]
 
 
-def _nearest_station_nodes(paths: ProvincePaths, nodes: Any) -> np.ndarray:  # noqa: ANN401
-    """Node ids nearest to the first stations (spread-out nodes when there is none)."""
+def _nearest_station_nodes(paths: ProvincePaths, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Ids of the graph nodes nearest to the first stations (spread-out nodes when none).
+
+    Only nodes of the ingest graph count (ids >= 0: the coverage stage gives the stations it
+    splits into edges negative ids), so both methods start from the same node ids.
+    """
     import pyarrow.parquet as pq  # noqa: PLC0415
     import shapely  # noqa: PLC0415
 
+    keep = ids >= 0
+    ids, xy = ids[keep], xy[keep]
     st = pq.read_table(paths.artifact("ingest", "stations"), columns=["geometry"])
     pts = shapely.from_wkb(st.column("geometry").to_numpy(zero_copy_only=False))
     pts = pts[:MAX_ISO_STATIONS]
-    ids = nodes.index.to_numpy()
     if len(pts) == 0:  # no station in the data (the Hà Nội sample): use spread-out nodes
         rng = np.random.default_rng(0)
-        return rng.choice(ids, size=min(5, len(ids)), replace=False)
-    tree = shapely.STRtree(shapely.points(nodes["x"].to_numpy(), nodes["y"].to_numpy()))
-    nearest = tree.query_nearest(pts, all_matches=False)[1]
+        return np.asarray(rng.choice(np.sort(ids), size=min(5, len(ids)), replace=False))
+    # A few stations: one pass over the nodes each (cheaper than building a spatial index).
+    nearest = [
+        np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)) for x, y in shapely.get_coordinates(pts)
+    ]
     return np.asarray(ids[nearest], dtype=np.int64)
 
 
@@ -280,10 +290,14 @@ def _osmnx_graph(graph: Any) -> Any:  # noqa: ANN401 - a DriveGraph in, a MultiD
 def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
     """Time one isochrone method on a dataset, its preparation included (run as a process).
 
-    Both methods start from the same artifacts on disk: the preparation (``prep_s``) reads
-    the graph and builds what the method needs (sparse arrays for ours; OSMnx's
-    ``graph_from_gdfs`` MultiDiGraph for the baseline); ``seconds`` is the isochrones alone;
-    ``total_s`` both.
+    Each method starts from artifacts on disk and its preparation (``prep_s``) ends with
+    what it routes on. Ours: the coverage stage's ``drive_graph.npz`` (adjacency, node
+    coordinates and edge vertices the stage already built, the stations split into their
+    edges) read back as arrays. OSMnx: the ingest graph and the network stage's truck flags
+    read from GeoParquet with truck travel times (``read_drive_graph``), then its
+    ``graph_from_gdfs`` MultiDiGraph, as a notebook would. Both pick the same station nodes
+    (nearest ingest node to each station) within their preparation. ``seconds`` is the
+    isochrones alone; ``total_s`` both.
 
     Parameters
     ----------
@@ -302,27 +316,38 @@ def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
     import shapely  # noqa: F401, PLC0415
 
     from pipeline.isochrones import (  # noqa: PLC0415
-        drive_arrays,
         isochrones,
         isochrones_baseline_osmnx,
+        read_street_arrays,
     )
 
+    paths = ProvincePaths(slug, root)
     t0 = time.perf_counter()
-    graph, stations, breaks_s = _drive_graph(slug, root)
-    prepared: Any = drive_arrays(graph) if method == "ours" else _osmnx_graph(graph)
+    if method == "ours":
+        resp = load_config(slug, root=root).response
+        breaks_s = [m * 60.0 for m in resp.isochrone_breaks_min]
+        prepared: Any = read_street_arrays(paths.artifact("coverage", "drive_graph"))
+        ids, xy = prepared.arrays.node_ids, prepared.node_xy
+        n_nodes, n_edges = len(ids), len(prepared.arrays.u)
+    else:
+        graph, breaks_s = _drive_graph(slug, root)
+        prepared = _osmnx_graph(graph)
+        ids, xy = graph.nodes.index.to_numpy(), graph.nodes[["x", "y"]].to_numpy()
+        n_nodes, n_edges = prepared.number_of_nodes(), prepared.number_of_edges()
+    stations: list[int] = _nearest_station_nodes(paths, ids, xy).tolist()
     prep = time.perf_counter() - t0
     t1 = time.perf_counter()
     if method == "ours":
         result = isochrones(prepared, stations, breaks_s, weight="travel_time")
-        impl = "pipeline.isochrones.isochrones (read_drive_graph + drive_arrays)"
+        impl = "pipeline.isochrones.isochrones (coverage/drive_graph.npz)"
     else:
         result = isochrones_baseline_osmnx(prepared, stations, breaks_s, weight="travel_time")
-        impl = "OSMnx graph_from_gdfs + nx.ego_graph + convex hull"
+        impl = "OSMnx graph_from_gdfs (from parquet) + nx.ego_graph + convex hull"
     seconds = time.perf_counter() - t1
     return {"method": method, "impl": impl, "seconds": round(seconds, 3), "prep_s": round(prep, 3),
             "total_s": round(prep + seconds, 3), "stations": len(stations),
-            "breaks": len(breaks_s), "graph_nodes": len(graph.nodes),
-            "graph_edges": len(graph.edges), "polygons": len(result)}  # fmt: skip
+            "breaks": len(breaks_s), "graph_nodes": n_nodes, "graph_edges": n_edges,
+            "polygons": len(result)}  # fmt: skip
 
 
 def _bind(fn: Callable[..., Any], edges: Any, buildings: Any, config: ProvinceConfig) -> Any:  # noqa: ANN401

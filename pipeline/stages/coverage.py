@@ -19,12 +19,14 @@ from pipeline.density import M2_PER_HA, building_cells, density_grid
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
     Reach,
+    StreetArrays,
     edge_travel_time_s,
     edge_twins,
     isochrone_polygons,
     reach_from_sources,
     split_at_points,
     warn_unsnapped,
+    write_street_arrays,
 )
 from pipeline.routing import EdgeArrays, Snap, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
@@ -344,6 +346,13 @@ class Network:
     seconds_per_m: np.ndarray
     two_way: np.ndarray
     station_pos: np.ndarray
+    twin: np.ndarray
+
+    def street_arrays(self) -> StreetArrays:
+        """Return the drivable network as arrays, as saved for the isochrones."""
+        xy = self.nodes[["x", "y"]].reindex(self.arr.node_ids).to_numpy(dtype=float)
+        lines = shapely.get_coordinates(self.drive.geometry.to_numpy(), return_index=True)
+        return StreetArrays(self.arr, lines, self.twin, self.graph, xy)
 
 
 def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
@@ -366,6 +375,7 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
         seconds_per_m=arr.weight / np.maximum(lengths, 1e-9),
         two_way=twin >= 0,
         station_pos=pd.Index(arr.node_ids).get_indexer(st_node),
+        twin=twin,
     )
 
 
@@ -641,7 +651,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
     ``within_<break>min`` for today, ``within_target_<scenario>``; cells add floor area,
     population and ``dense``); ``dense_unreached`` (dense cells beyond the target today,
     ranked by people, else floor area); ``station_candidates`` (rank, node, gain);
-    ``scenarios`` (totals and ``newly_covered_*`` deltas); ``coverage_wards``; summary.json.
+    ``scenarios`` (totals and ``newly_covered_*`` deltas); ``coverage_wards``;
+    ``drive_graph`` (the drivable network with the stations split in, as arrays: adjacency,
+    node coordinates, edge vertices, see :func:`pipeline.isochrones.read_street_arrays`);
+    summary.json.
     A building's time is the truck driving time to the nearest point of a street the
     scenario's trucks reach within hose reach (QCVN 06:2022/BXD §6.2.2.1), entering one-way
     streets only from their start; ``inf`` when there is none. A cell's time is that of its
@@ -768,6 +781,7 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
     }  # fmt: skip
     for art, frame in outputs.items():
         contracts.write_table(ctx, art, frame)
+    write_street_arrays(ctx.output("drive_graph"), net.street_arrays())
     stations = contracts.read_table(ctx.paths, contracts.STATIONS, ("status",), geometry="none")
     n_planned = int((stations["status"] == "planned").sum())
     demand_w = np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0)

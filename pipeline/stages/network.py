@@ -36,6 +36,7 @@ from pipeline.hose import (
     BuildingHose,
     DirectAccess,
     HoseNetwork,
+    NearLines,
     building_hose,
     direct_access_to,
     frontage_snap,
@@ -263,6 +264,7 @@ def _scenario_hose(
     snap: Snap,
     direct: DirectAccess,
     cfg: AccessConfig,
+    obstacle_tree: shapely.STRtree | None = None,
 ) -> tuple[BuildingHose, HoseNetwork]:
     geoms = inp.edges.geometry.to_numpy()
     width = access["width_m"].to_numpy(dtype=float)
@@ -276,6 +278,7 @@ def _scenario_hose(
         obstacles=inp.buildings.geometry.to_numpy(),
         width_m=width,
         cfg=cfg,
+        obstacle_tree=obstacle_tree,
     )
     b = building_hose(
         snap,
@@ -315,20 +318,28 @@ def deep_buildings(
     blocked = access["blocked"].to_numpy(dtype=bool)
     min_km = cfg.main_network_min_km.value
 
-    def run(ok: np.ndarray) -> tuple[BuildingHose, HoseNetwork]:
-        conn = truck_components(topo, ok, min_km=min_km).main
+    runs_ok = (connected, ~blocked & (status != "not_passable"), ~blocked & (status == "passable"))
+    conns = [truck_components(topo, ok, min_km=min_km).main for ok in runs_ok]
+    # One search for the streets near each building serves the three runs (each keeps its own
+    # truck streets), and one index of the footprints serves every straight-link test.
+    in_any = np.logical_or.reduce([c[topo.first] for c in conns])
+    pool = topo.first[in_any]
+    near = NearLines.find(bgeoms, geoms[pool], cfg.direct_access_max_m)
+    obstacle_tree = shapely.STRtree(bgeoms)
+
+    def run(conn: np.ndarray) -> tuple[BuildingHose, HoseNetwork]:
         on_truck_edge = (snap.edge >= 0) & conn[np.maximum(snap.edge, 0)]
         truck_first = topo.first[conn[topo.first]]
         direct = direct_access_to(
-            bgeoms, geoms[truck_first], candidates=np.flatnonzero(~on_truck_edge), cfg=cfg
-        )
+            bgeoms, geoms[truck_first], candidates=np.flatnonzero(~on_truck_edge), cfg=cfg,
+            near=near, line_keep=conn[pool], obstacle_tree=obstacle_tree,
+        )  # fmt: skip
         return _scenario_hose(
-            topo, graph, inp, access, connected=conn, snap=snap, direct=direct, cfg=cfg
-        )
+            topo, graph, inp, access, connected=conn, snap=snap, direct=direct, cfg=cfg,
+            obstacle_tree=obstacle_tree,
+        )  # fmt: skip
 
-    assumed, hose = run(connected)
-    optimistic, _ = run(~blocked & (status != "not_passable"))
-    pessimistic, _ = run(~blocked & (status == "passable"))
+    (assumed, hose), (optimistic, _), (pessimistic, _) = (run(c) for c in conns)
     deep = assumed.deep(reach)
     deep_opt, deep_pess = optimistic.deep(reach), pessimistic.deep(reach)
     deep_status = np.where(
