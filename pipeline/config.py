@@ -471,6 +471,7 @@ class ResponseConfig(_Model):
     station_candidate_count: int = Field(default=5, ge=0)
     candidate_min_street_count: int = Field(default=3, ge=1)
     siting_position_step_m: float = Field(default=25.0, gt=0)
+    candidate_spacing_m: float = Field(default=500.0, ge=0)
 
     @field_validator("isochrone_breaks_min")
     @classmethod

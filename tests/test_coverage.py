@@ -264,3 +264,42 @@ def test_no_station_suggests_sites(tmp_path):
     assert s["scenarios"]["with_suggested"]["dense_unreached_cells"] == 0
     nt = gpd.read_parquet(paths.artifact("coverage", "node_times"))
     assert (nt["station_existing"] == -1).all()
+
+
+def test_thin_candidates_keeps_the_busiest_junction_per_square():
+    from pipeline.stages.coverage import thin_candidates
+
+    cand = np.array([10, 11, 12, 13])
+    xy = np.array([[10.0, 10.0], [400.0, 300.0], [600.0, 10.0], [20.0, 20.0]])
+    streets = np.array([3, 4, 3, 3])
+    # 10, 11 and 13 share the square [0, 500)^2: 11 has the most streets; 12 is alone.
+    assert thin_candidates(cand, xy, streets, 500.0).tolist() == [11, 12]
+    # a tie keeps the first
+    assert thin_candidates(cand, xy, np.array([3, 3, 3, 3]), 500.0).tolist() == [10, 12]
+    assert thin_candidates(cand, xy, streets, 0.0).tolist() == cand.tolist()
+
+
+def test_demand_units_share_a_spot_per_street_stretch():
+    from pipeline.routing import Snap
+    from pipeline.stages.coverage import _unit_sums, demand_units
+
+    snap = Snap(
+        edge=np.array([0, 0, 0, 1, -1]),
+        gap_m=np.array([1.0, 3.0, 2.0, 1.0, 0.0]),
+        to_u_m=np.array([5.0, 20.0, 40.0, 5.0, 0.0]),
+        to_v_m=np.array([95.0, 80.0, 60.0, 45.0, 0.0]),
+    )
+    need = np.array([True, True, True, True, True])
+    unit, spots = demand_units(snap, need, 25.0)
+    # 5 m and 20 m share the first 25 m of edge 0; 40 m is the next stretch; edge 1 apart;
+    # the unsnapped building has no spot (it can never be reached).
+    assert unit[0] == unit[1] != unit[2]
+    assert len({unit[0], unit[2], unit[3]}) == 3
+    assert unit[4] == -1
+    assert spots.to_u_m[unit[0]] == pytest.approx(12.5)
+    assert spots.to_v_m[unit[0]] == pytest.approx(87.5)
+    assert _unit_sums(unit, np.array([1.0, 2.0, 4.0, 8.0, 16.0]), len(spots.edge))[
+        unit[0]
+    ] == pytest.approx(3.0)
+    unit_no, _ = demand_units(snap, np.array([False, True, False, False, False]), 25.0)
+    assert (unit_no >= 0).sum() == 1

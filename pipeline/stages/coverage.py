@@ -42,10 +42,9 @@ logger = logging.getLogger(__name__)
 EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
 #: A snapped spot this close to an edge's end node is at the node.
 _AT_NODE_M = 1e-6
-#: Dijkstra rows x nodes computed at once when building the siting matrix (bounds memory).
+#: Dijkstra rows x nodes computed at once when building the siting matrix, and matrix entries
+#: expanded at once to the demand spots (bounds memory).
 _SITING_CELLS = 20_000_000
-#: Demand ends expanded at once into the siting matrix (bounds the memory of the expansion).
-_SITING_END_CHUNK = 50_000
 
 
 # --- the drivable network ------------------------------------------------------------------
@@ -282,8 +281,10 @@ def coverage_matrix(
     # the target (tens of GB at province scale); only the hits are kept.
     at_end = pd.Index(candidates).get_indexer(ends)
     r_parts, c_parts = [], []
-    for start in range(0, len(inv), _SITING_END_CHUNK):
-        rows = slice(start, start + _SITING_END_CHUNK)
+    per_row = max(1, by_end.nnz // max(by_end.shape[0], 1))
+    chunk = max(1, _SITING_CELLS // per_row)
+    for start in range(0, len(inv), chunk):
+        rows = slice(start, start + chunk)
         part = by_end[inv[rows]].tocoo()
         hit = part.data + offsets[rows][part.row] <= target_s
         r_parts.append(part.col[hit])
@@ -478,6 +479,41 @@ class Siting:
     info: dict[str, Any]
 
 
+def thin_candidates(
+    candidates: np.ndarray, xy: np.ndarray, street_count: np.ndarray, spacing_m: float
+) -> np.ndarray:
+    """Keep one candidate junction per ``spacing_m`` square: the one with the most streets.
+
+    A suggested station site is a place to look for a lot, not a lot: one junction per square
+    is enough to choose among, and the siting matrix shrinks with the square of the spacing
+    (58,395 junctions of a province become a few thousand). Ties go to the first junction.
+
+    Parameters
+    ----------
+    candidates
+        Candidate node positions.
+    xy
+        Their coordinates (project CRS, metres).
+    street_count
+        Their number of streets.
+    spacing_m
+        Side of the squares; 0 keeps every candidate.
+
+    Returns
+    -------
+    numpy.ndarray
+        The kept candidates, in their original order.
+    """
+    if spacing_m <= 0 or len(candidates) == 0:
+        return candidates
+    gx = np.floor(xy[:, 0] / spacing_m).astype(np.int64)
+    gy = np.floor(xy[:, 1] / spacing_m).astype(np.int64)
+    order = np.lexsort((np.arange(len(candidates)), -street_count, gy, gx))
+    first = np.r_[True, (np.diff(gx[order]) != 0) | (np.diff(gy[order]) != 0)]
+    keep: np.ndarray = candidates[np.sort(order[first])]
+    return keep
+
+
 def demand_units(snap: Snap, need: np.ndarray, step_m: float) -> tuple[np.ndarray, Snap]:
     """Group the demand buildings by street edge and position along it into demand spots.
 
@@ -550,6 +586,10 @@ def siting(
     used[net.arr.u] = True
     street_count = net.nodes["street_count"].reindex(net.arr.node_ids).to_numpy()
     candidates = np.flatnonzero(used & (street_count >= resp.candidate_min_street_count))
+    xy_all = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
+    candidates = thin_candidates(
+        candidates, xy_all[candidates], street_count[candidates], resp.candidate_spacing_m
+    )
     chosen, gains = np.empty(0, dtype=np.int64), np.empty(0)
     # What each new site brings within the target (the buildings it newly covers, in order).
     cell_ha = ctx.config.density.cell_size_m**2 / M2_PER_HA
