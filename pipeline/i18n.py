@@ -494,6 +494,22 @@ TEXT: dict[str, tuple[str, str]] = {
             "network at assumed speeds by road class; the target is {target} min."
         ),
     ),
+    "method_sites": (
+        (
+            "Vị trí đội PCCC mới được chọn lần lượt (bài toán phủ tối đa, thuật toán tham lam) "
+            "trong các nút giao của mạng đường xe chữa cháy, mỗi ô {spacing} m một nút (nút có "
+            "nhiều đường nhất), sao cho đưa thêm nhiều người nhất ở khu đông đúc vào thời gian "
+            "mục tiêu; các nhà trên cùng một đoạn phố {step} m được tính chung một điểm. Đây là "
+            "khu vực nên tìm đất, không phải thửa đất cụ thể."
+        ),
+        (
+            "New station sites are chosen one at a time (greedy maximal covering) among the "
+            "junctions of the fire-truck network, one per {spacing} m square (the junction with "
+            "the most streets), to bring the most people of dense areas within the target time; "
+            "buildings on one {step} m stretch of street count as one spot. A site is an area to "
+            "look for land in, not a plot."
+        ),
+    ),
     "method_people": (
         (
             "Số người là ước tính: dân số của phường/xã chia cho các nhà theo diện tích sàn; nơi "

@@ -318,6 +318,8 @@ def report_html(r: ReportInputs) -> str:
         t("method_water", lang, hydrant=fmt_number(applied.hydrant_reach_m, lang),
           natural=fmt_number(applied.natural_reach_m, lang)),
         t("method_time", lang, target=fmt_number(applied.target_time_s / 60, lang)),
+        t("method_sites", lang, spacing=fmt_number(cfg.response.candidate_spacing_m, lang),
+          step=fmt_number(cfg.response.siting_position_step_m, lang)),
         t("method_people", lang,
           m2=fmt_number(cfg.report.floor_area_per_person_m2.value, lang)),
         t("risk_note", lang),
