@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -310,6 +311,7 @@ def _service_area(  # noqa: PLR0917 - private helper, arrays in one order
     graph_m: sparse.csr_matrix,
     arr: EdgeArrays,
     lines: np.ndarray,
+    twin: np.ndarray,
     lengths: np.ndarray,
     sources: np.ndarray,
     radius_m: np.ndarray,
@@ -332,7 +334,7 @@ def _service_area(  # noqa: PLR0917 - private helper, arrays in one order
         [r_max],
         buffer_m=buffer_m,
         cell_m=cell_m,
-        twin=edge_twins(arr.u, arr.v, lines),
+        twin=twin,
     )[0]
 
 
@@ -349,11 +351,16 @@ class Network:
     station_pos: np.ndarray
     twin: np.ndarray
 
+    @cached_property
+    def node_xy(self) -> np.ndarray:
+        """Coordinates of the nodes, in the order of ``arr.node_ids``."""
+        xy: np.ndarray = self.nodes[["x", "y"]].reindex(self.arr.node_ids).to_numpy(dtype=float)
+        return xy
+
     def street_arrays(self) -> StreetArrays:
         """Return the drivable network as arrays, as saved for the isochrones."""
-        xy = self.nodes[["x", "y"]].reindex(self.arr.node_ids).to_numpy(dtype=float)
         lines = shapely.get_coordinates(self.drive.geometry.to_numpy(), return_index=True)
-        return StreetArrays(self.arr, lines, self.twin, self.graph, xy)
+        return StreetArrays(self.arr, lines, self.twin, self.graph, self.node_xy)
 
 
 def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
@@ -586,9 +593,8 @@ def siting(
     used[net.arr.u] = True
     street_count = net.nodes["street_count"].reindex(net.arr.node_ids).to_numpy()
     candidates = np.flatnonzero(used & (street_count >= resp.candidate_min_street_count))
-    xy_all = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
     candidates = thin_candidates(
-        candidates, xy_all[candidates], street_count[candidates], resp.candidate_spacing_m
+        candidates, net.node_xy[candidates], street_count[candidates], resp.candidate_spacing_m
     )
     chosen, gains = np.empty(0, dtype=np.int64), np.empty(0)
     # What each new site brings within the target (the buildings it newly covers, in order).
@@ -614,12 +620,11 @@ def siting(
         added = {k: newly @ _unit_sums(unit, v, len(spots.edge)) for k, v in per_building.items()}
         if not np.isfinite(b_people[need]).all():
             added["added_population"] = np.full(len(chosen), np.nan)
-    xy = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
     n = len(chosen)
     sites = gpd.GeoDataFrame(
         {"rank": np.arange(1, n + 1), "node": net.arr.node_ids[chosen], "gain": gains,
          "cumulative_gain": np.cumsum(gains), "weight": weight_col, **added},
-        geometry=shapely.points(xy[chosen]) if n else [], crs=ctx.config.crs,
+        geometry=shapely.points(net.node_xy[chosen]) if n else [], crs=ctx.config.crs,
     )  # fmt: skip
     info = {
         "weight": weight_col,
@@ -645,8 +650,7 @@ def isochrone_layers(
     arr, lines = net.arr, net.drive.geometry.to_numpy()
     lengths = net.drive["length"].to_numpy(dtype=float)
     graph_m = EdgeArrays(arr.node_ids, arr.u, arr.v, lengths).csr()
-    xy = net.nodes[["x", "y"]].reindex(arr.node_ids).to_numpy()
-    twin = edge_twins(arr.u, arr.v, lines)
+    xy, twin = net.node_xy, net.twin
     iso_rows, sa_rows = [], []
     for name, reach in reaches.items():
         polys = isochrone_polygons(
@@ -658,7 +662,7 @@ def isochrone_layers(
                              "area_km2": poly.area / 1e6, "geometry": poly})  # fmt: skip
         src_pos = sources[name]
         radius = _station_radius(shapely.points(xy[src_pos]), wards, ctx.config)
-        area = _service_area(graph_m, arr, lines, lengths, src_pos, radius,
+        area = _service_area(graph_m, arr, lines, twin, lengths, src_pos, radius,
                              resp.isochrone_buffer_m.value, resp.isochrone_cell_m)  # fmt: skip
         sa_rows.append({"scenario": name, "stations": len(src_pos),
                         "area_km2": area.area / 1e6, "geometry": area})  # fmt: skip
@@ -801,9 +805,8 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
     counts = {name: len(src) for name, src in sources.items()}
     scen = scenario_table(buildings, cells, list(reaches), counts, target_s)
     ward_table = ward_totals(buildings, cells, wards, list(reaches), target_s)
-    xy = net.nodes[["x", "y"]].reindex(net.arr.node_ids).to_numpy()
     node_times = gpd.GeoDataFrame(
-        {"osmid": net.arr.node_ids}, geometry=shapely.points(xy), crs=config.crs
+        {"osmid": net.arr.node_ids}, geometry=shapely.points(net.node_xy), crs=config.crs
     )
     for name, reach in reaches.items():
         node_times[f"time_s_{name}"] = reach.cost
