@@ -365,6 +365,15 @@ class _Ways:
     lon: np.ndarray
     lat: np.ndarray
 
+    def vertices(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the node counts of the selected ways, their vertex rows and way of each row."""
+        counts = np.diff(self.offsets)[sel]
+        starts = self.offsets[:-1][sel]
+        vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(
+            counts.sum()
+        )
+        return counts, vidx, np.repeat(np.arange(len(counts)), counts)
+
 
 #: Ways whose node lists are parsed at once (bounds the memory of the text being parsed).
 _WAY_CHUNK = 250_000
@@ -560,10 +569,7 @@ def read_osm(path: Path, *, progress: bool = False) -> OsmLayers:
 def _streets(ways: _Ways, sel: np.ndarray, partial: dict[str, int]) -> tuple[
         pd.DataFrame, list[np.ndarray], list[np.ndarray], int]:  # fmt: skip
     """Street ways; a way with absent nodes keeps its pieces of 2+ present nodes."""
-    counts = np.diff(ways.offsets)[sel]
-    starts = ways.offsets[:-1][sel]
-    vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-    way_of = np.repeat(np.arange(len(counts)), counts)
+    counts, vidx, way_of = ways.vertices(sel)
     present = np.isfinite(ways.lon[vidx]) & np.isfinite(ways.lat[vidx])
     gap = np.cumsum(~present)  # pieces: runs of present nodes between absent ones
     piece_key = way_of.astype(np.int64) * (len(vidx) + 1) + gap
@@ -592,10 +598,7 @@ def _streets(ways: _Ways, sel: np.ndarray, partial: dict[str, int]) -> tuple[
 
 def _rings(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return closed ways as MultiPolygons (as libosmium's assembler does), and which are whole."""
-    counts = np.diff(ways.offsets)[sel]
-    starts = ways.offsets[:-1][sel]
-    vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-    way_of = np.repeat(np.arange(len(counts)), counts)
+    counts, vidx, way_of = ways.vertices(sel)
     ok_v = np.isfinite(ways.lon[vidx])
     whole = np.bincount(way_of[~ok_v], minlength=len(counts)) == 0
     xy = np.column_stack([ways.lon[vidx], ways.lat[vidx]])
@@ -978,10 +981,7 @@ def _take(table: pd.DataFrame, key: str, rows: np.ndarray) -> Any:  # noqa: ANN4
 
 def _lines(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Open ways as LineStrings, and which had every node present."""
-    counts = np.diff(ways.offsets)[sel]
-    starts = ways.offsets[:-1][sel]
-    vidx = np.repeat(starts - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(counts.sum())
-    way_of = np.repeat(np.arange(len(counts)), counts)
+    counts, vidx, way_of = ways.vertices(sel)
     ok_v = np.isfinite(ways.lon[vidx])
     whole = (np.bincount(way_of[~ok_v], minlength=len(counts)) == 0) & (counts >= 2)  # noqa: PLR2004
     kv = whole[way_of]
