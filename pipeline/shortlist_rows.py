@@ -168,9 +168,7 @@ def hydrant_list(
     """Return hydrant sites that bring buildings within water reach, in the water stage's order."""
     if hydrants is None:
         return None
-    h = hydrants[hydrants["added_buildings"].fillna(0) > 0].copy()
-    if "rank" in h.columns:
-        h = h.sort_values("rank", kind="stable")
+    h = hydrants[hydrants["added_buildings"].fillna(0) > 0].sort_values("rank", kind="stable")
     h["people"] = _people(h["added_floor_area_m2"], h["ward_id"], rate)
     h["reach_m"] = applied.hydrant_reach_m
     h["reason"] = _sentences(
@@ -194,14 +192,10 @@ def station_list(
     if sites is None:
         return None
     s = sites.copy()
-    for col in ("added_buildings", "added_floor_area_m2", "added_population", "added_dense_ha"):
-        if col not in s.columns:
-            s[col] = np.nan
     est = _people(s["added_floor_area_m2"], s["ward_id"], rate)
     s["people"] = s["added_population"].astype(float).round(0).fillna(est)
-    s = s[(s["people"].fillna(0) > 0) | (s["added_dense_ha"].fillna(0) > 0)].copy()
-    if "rank" in s.columns:
-        s = s.sort_values("rank", kind="stable")
+    s = s[(s["people"].fillna(0) > 0) | (s["added_dense_ha"].fillna(0) > 0)]
+    s = s.sort_values("rank", kind="stable")
     s["target_min"] = applied.target_time_s / 60
     dense = s["added_dense_ha"].fillna(0).round(1) > 0
     with_dense = _sentences(s, "why_station", lang, people=("people", 0),

@@ -128,7 +128,8 @@ def test_hydrants_and_stations_keep_only_sites_that_help():
     assert h["people"].tolist() == [40.0, 8.0]
     assert h["cost_vnd"].tolist() == [80e6, 80e6]
     st_ = gpd.GeoDataFrame(
-        {"rank": [1, 2], "added_population": [np.nan, 0.0], "added_floor_area_m2": [5000.0, 0.0],
+        {"rank": [1, 2], "added_buildings": [3, 0], "added_population": [np.nan, 0.0],
+         "added_floor_area_m2": [5000.0, 0.0],
          "added_dense_ha": [2.0, 0.0], "ward_id": ["W2", "W2"]},
         geometry=pts[:2], crs=CRS,
     )  # fmt: skip
