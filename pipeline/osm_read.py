@@ -599,76 +599,71 @@ def _streets(ways: _Ways, sel: np.ndarray, partial: dict[str, int]) -> tuple[
 def _rings(ways: _Ways, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return closed ways as MultiPolygons (as libosmium's assembler does), and which are whole."""
     counts, vidx, way_of = ways.vertices(sel)
-    ok_v = np.isfinite(ways.lon[vidx])
-    whole = np.bincount(way_of[~ok_v], minlength=len(counts)) == 0
-    xy = np.column_stack([ways.lon[vidx], ways.lat[vidx]])
+    lon, lat = ways.lon[vidx], ways.lat[vidx]
+    whole = np.bincount(way_of[~np.isfinite(lon)], minlength=len(counts)) == 0
     # Repeated consecutive locations are dropped (as libosmium does).
-    dup = np.r_[False, (way_of[1:] == way_of[:-1]) & np.all(xy[1:] == xy[:-1], axis=1)]
+    dup = np.r_[False, (way_of[1:] == way_of[:-1]) & (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1])]
     keepv = whole[way_of] & ~dup
     n_pts = np.bincount(way_of[keepv], minlength=len(counts))
     good = whole & (n_pts >= 4)  # noqa: PLR2004 - a ring needs 4 points
     kv = keepv & good[way_of]
+    x, y, n = lon[kv], lat[kv], n_pts[good]
+    del lon, lat, vidx, way_of, keepv, kv
+    src = _ring_order(x, y, n, ccw=True)
     geoms = np.full(len(counts), None, dtype=object)
-    ring_xy, ring_of = _counter_clockwise(
-        *_start_at_lowest(xy[kv], np.cumsum(good)[way_of[kv]] - 1)
-    )
-    rings = shapely.linearrings(ring_xy, indices=ring_of)
-    geoms[good] = shapely.multipolygons(shapely.polygons(rings), indices=np.arange(good.sum()))
+    if len(n):
+        offsets = np.r_[0, np.cumsum(n)]
+        one = np.arange(len(n) + 1)
+        geoms[good] = shapely.from_ragged_array(
+            shapely.GeometryType.MULTIPOLYGON, np.column_stack([x[src], y[src]]),
+            (offsets, one, one),
+        )  # fmt: skip
     return geoms, whole
 
 
-def _counter_clockwise(xy: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Reverse the clockwise rings (shoelace sign), keeping each ring's first vertex first."""
-    if len(xy) == 0:
-        return xy, ring
-    same = ring[1:] == ring[:-1]
-    cross = (xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]) * same
-    area2 = np.bincount(ring[:-1], weights=cross, minlength=int(ring[-1]) + 1)
-    n = np.bincount(ring)
-    start = np.r_[0, np.cumsum(n)[:-1]]
-    j = np.arange(len(xy)) - start[ring]
-    src = np.where(area2[ring] < 0, start[ring] + n[ring] - 1 - j, np.arange(len(xy)))
-    return xy[src], ring
+def _ring_order(x: np.ndarray, y: np.ndarray, n: np.ndarray, *, ccw: bool) -> np.ndarray:
+    """Return the vertex order that starts each ring at its lowest vertex, as libosmium does.
 
-
-def _start_at_lowest(xy: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rotate closed rings to start at their lowest vertex (by x, then y), as libosmium does.
+    The lowest vertex is the one of least x, then least y (the first of them). With ``ccw``,
+    clockwise rings (shoelace sign, computed on the rotated ring) are also reversed, keeping
+    their first vertex first.
 
     Parameters
     ----------
-    xy, ring
-        Vertices (each ring closed: its last vertex repeats its first) and their ring index,
-        rings contiguous and in order.
+    x, y
+        Vertices of closed rings (each ring's last vertex repeats its first), back to back.
+    n
+        Vertices per ring, the closing one included (at least 2).
 
     Returns
     -------
-    xy, ring
-        The rotated rings, still closed.
+    np.ndarray
+        Indices into ``x``/``y``: the rings' vertices in their new order, still closed and at
+        the same places (each ring keeps its length).
     """
-    if len(xy) == 0:
-        return xy, ring
-    last = np.r_[ring[1:] != ring[:-1], True]
-    open_xy, open_ring = xy[~last], ring[~last]
-    n = np.bincount(open_ring, minlength=int(ring[-1]) + 1)
+    if len(x) == 0:
+        return np.zeros(0, dtype=np.int64)
     start = np.r_[0, np.cumsum(n)[:-1]]
-    x, y = open_xy[:, 0], open_xy[:, 1]
+    ring = np.repeat(np.arange(len(n)), n)
+    ring_start = start[ring]
+    j = np.arange(len(x)) - ring_start
+    # The closing vertex repeats the first: minima and the first lowest position are unchanged.
     min_x = np.minimum.reduceat(x, start)
-    y_at = np.where(x == min_x[open_ring], y, np.inf)
-    min_y = np.minimum.reduceat(y_at, start)
-    is_low = (x == min_x[open_ring]) & (y == min_y[open_ring])
-    pos = np.arange(len(x)) - start[open_ring]
-    low = np.minimum.reduceat(np.where(is_low, pos, np.iinfo(np.int64).max), start)
-    src = start[open_ring] + (pos + low[open_ring]) % n[open_ring]
-    rotated = open_xy[src]
-    # Close each ring again: its first vertex after its last.
-    out_n = n + 1
-    out = np.empty((len(rotated) + len(n), 2))
-    out_start = start + np.arange(len(n))
-    body = np.ones(len(out), dtype=bool)
-    body[out_start + n] = False
-    out[body] = rotated
-    out[out_start + n] = rotated[start]
-    return out, np.repeat(np.arange(len(n)), out_n)
+    at_min = x == min_x[ring]
+    min_y = np.minimum.reduceat(np.where(at_min, y, np.inf), start)
+    is_low = at_min & (y == min_y[ring])
+    low = np.minimum.reduceat(np.where(is_low, j, np.iinfo(np.int64).max), start)[ring]
+    m = (n - 1)[ring]  # open ring length: vertex j of the new ring is open vertex (low + j) % m
+    src: np.ndarray = ring_start + (low + j) % m
+    if not ccw:
+        return src
+    xr, yr = x[src], y[src]
+    same = ring[1:] == ring[:-1]
+    cross = (xr[:-1] * yr[1:] - xr[1:] * yr[:-1]) * same
+    clockwise = np.bincount(ring[:-1], weights=cross, minlength=len(n)) < 0
+    back = clockwise[ring]
+    src[back] = ring_start[back] + (low[back] - j[back]) % m[back]
+    return src
 
 
 def _relation_areas(rel_ids: np.ndarray, rel_ways: list[list[int]], ways: _Ways,
@@ -697,7 +692,8 @@ def _relation_areas(rel_ids: np.ndarray, rel_ways: list[list[int]], ways: _Ways,
         polys = []
         for p in shapely.get_parts(area):
             rings = [shapely.get_coordinates(r) for r in (p.exterior, *p.interiors)]
-            rings = [_start_at_lowest(r, np.zeros(len(r), dtype=np.int64))[0] for r in rings]
+            rings = [r[_ring_order(r[:, 0], r[:, 1], np.array([len(r)]), ccw=False)]
+                     for r in rings]  # fmt: skip
             polys.append(shapely.Polygon(rings[0], rings[1:]))
         out[i] = shapely.MultiPolygon(polys)
     return out, pd.notna(out)
