@@ -272,9 +272,16 @@ def _unescape(values: pa.Array) -> pa.Array:
 def _csv(text: pa.Array, names: list[str], types: list[pa.DataType], sep: str, *,
          terminated: bool = False) -> pa.Table:  # fmt: skip
     """Parse the strings of ``text`` as CSV rows in C++ (``terminated``: each ends a row)."""
-    data = _buffer(text) if terminated else _joined(text)
-    if not data.strip():
-        return pa.table({n: pa.array([], t) for n, t in zip(names, types, strict=True)})
+    return _read_csv(_buffer(text) if terminated else _joined(text), names, types, sep)
+
+
+def _read_csv(data: bytes, names: list[str], types: list[pa.DataType], sep: str,
+              include: list[str] | None = None) -> pa.Table:  # fmt: skip
+    """Parse ``data`` as CSV rows (no quoting, empty lines skipped) in C++, with these types."""
+    kept = include if include is not None else names
+    if not data.translate(None, b"\n"):  # nothing but empty lines
+        return pa.table({n: pa.array([], t) for n, t in zip(names, types, strict=True)
+                         if n in kept})  # fmt: skip
     return pacsv.read_csv(
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 25),
@@ -283,6 +290,7 @@ def _csv(text: pa.Array, names: list[str], types: list[pa.DataType], sep: str, *
             column_types=dict(zip(names, types, strict=True)),
             strings_can_be_null=False,
             null_values=[""],
+            include_columns=include,
         ),
     )
 
@@ -295,8 +303,10 @@ def _buffer(text: pa.Array) -> bytes:
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[
         arr.offset : arr.offset + len(arr) + 1
     ]
-    data: bytes = arr.buffers()[2].to_pybytes()
-    return data[int(offsets[0]) : int(offsets[-1])]
+    data: bytes = (
+        arr.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
+    )
+    return data
 
 
 def _joined(text: pa.Array) -> bytes:
@@ -333,11 +343,14 @@ def _tag_table(tag_field: pa.Array) -> pd.DataFrame:
 
     The pairs are parsed as CSV (one pair a row, ``=`` the delimiter) in C++.
     """
-    n = len(tag_field)
     body = pc.utf8_slice_codeunits(tag_field, 1)
-    per = _counts(body, ",")
-    table = _csv(pc.replace_substring(body, ",", "\n"), ["k", "v"], [pa.string(), pa.string()],
-                 "=")  # fmt: skip
+    return _tags_of_pairs(_joined(body), _counts(body, ","))
+
+
+def _tags_of_pairs(text: bytes, per: np.ndarray) -> pd.DataFrame:
+    """Return the wanted tags from ``k=v,k=v`` lists joined by newlines (``per``: pairs each)."""
+    n = len(per)
+    table = _read_csv(text.replace(b",", b"\n"), ["k", "v"], [pa.string(), pa.string()], "=")
     row = np.repeat(np.arange(n), per)
     keys = pc.dictionary_encode(table.column("k").combine_chunks())
     values = table.column("v").combine_chunks()
@@ -380,14 +393,18 @@ _WAY_CHUNK = 250_000
 
 
 def _parse_ways(lines: pa.Array) -> _Ways:
-    fields = pc.split_pattern(lines, " ", max_splits=2)
-    ids = pc.cast(pc.utf8_slice_codeunits(pc.list_element(fields, 0), 1), pa.int64()).to_numpy()
-    tags = _tag_table(pc.list_element(fields, 1))
-    node_field = pc.list_element(fields, 2)
-    del fields
+    """Parse OPL way lines (``w<id> T<tags> N<nodes>``): each field gathered in C++, no split."""
+    pieces = _way_pieces(lines)
+    n = len(pieces) // 6
+    ids = pc.cast(pieces.take(np.arange(1, 6 * n, 6)), pa.int64()).to_numpy()
+    tag_field = pieces.take(np.arange(3, 6 * n, 6))  # "k=v,k=v " (the space ends the row)
+    tags = _tags_of_pairs(_buffer(tag_field).translate(_TAG_BYTES),
+                          _counts(tag_field, ",", newline=True))  # fmt: skip
+    del tag_field
     per, refs, lon, lat = [], [], [], []
-    for start in range(0, len(node_field), _WAY_CHUNK):
-        p, r, x, y = _parse_nodes_of_ways(node_field.slice(start, _WAY_CHUNK))
+    for start in range(0, n, _WAY_CHUNK):
+        rows = np.arange(6 * start + 5, 6 * min(start + _WAY_CHUNK, n), 6)
+        p, r, x, y = _parse_nodes_of_ways(pieces.take(rows))
         per.append(p)
         refs.append(r)
         lon.append(x)
@@ -400,16 +417,41 @@ def _parse_ways(lines: pa.Array) -> _Ways:
                  np.concatenate(lat))  # fmt: skip
 
 
+def _way_pieces(lines: pa.Array) -> pa.LargeStringArray:
+    """Cut each way line into 6 strings over the same bytes (no copy).
+
+    ``w``, the id, `` T``, the tags with the space after them, ``N``, the nodes with the
+    newline: OPL escapes spaces inside tags, so a line's two spaces separate its fields.
+    """
+    arr = lines.cast(pa.large_string())
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    if n == 0:
+        return pa.array([], pa.large_string())
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    spaces = np.flatnonzero(data[offsets[0] : offsets[-1]] == ord(" ")) + offsets[0]
+    if len(spaces) != 2 * n:
+        msg = f"osmium wrote {len(spaces)} field separators for {n} way lines"
+        raise RuntimeError(msg)
+    line, tags_end = offsets[:-1], spaces[1::2]
+    cuts = np.column_stack([line, line + 1, spaces[0::2], spaces[0::2] + 2, tags_end + 1,
+                            tags_end + 2]).ravel()  # fmt: skip
+    cuts = np.r_[cuts, offsets[-1]].astype(np.int64)
+    return pa.LargeStringArray.from_buffers(6 * n, pa.py_buffer(cuts), arr.buffers()[2])
+
+
+#: Tag lists as CSV rows: ``k=v,k=v `` -> one ``k=v`` row each.
+_TAG_BYTES = bytes.maketrans(b", ", b"\n\n")
+#: Node fields as CSV: ``n1x106.1y21.1,n2xy`` -> rows ``x1x106.1x21.1`` and ``x2xx``.
+_NODE_BYTES = bytes.maketrans(b",ny", b"\nxx")
+
+
 def _parse_nodes_of_ways(node_field: pa.Array) -> tuple[np.ndarray, ...]:
-    """Node counts, ids, lon and lat (NaN where absent) of OPL ``N`` fields."""
-    # "Nn1x106.1y21.1,n2xy\n": one node a CSV row "1x106.1x21.1" (no location: empty fields);
-    # the line's own newline ends its last row.
-    node_text = pc.utf8_slice_codeunits(node_field, 2)
-    per = _counts(node_text, ",n", newline=True)
-    for old, new in ((",n", "\n"), ("y", "x")):
-        node_text = pc.replace_substring(node_text, old, new)
-    table = _csv(node_text, ["id", "x", "y"], [pa.int64(), pa.float64(), pa.float64()], "x",
-                 terminated=True)  # fmt: skip
+    """Node counts, ids, lon and lat (NaN where absent) of OPL ``N`` fields (newline ended)."""
+    per = pc.count_substring(node_field, "n").to_numpy(zero_copy_only=False).astype(np.int64)
+    table = _read_csv(_buffer(node_field).translate(_NODE_BYTES), ["_", "id", "x", "y"],
+                      [pa.string(), pa.int64(), pa.float64(), pa.float64()], "x",
+                      include=["id", "x", "y"])  # fmt: skip
     lon = np.asarray(pc.fill_null(table.column("x"), np.nan).to_numpy())
     lat = np.asarray(pc.fill_null(table.column("y"), np.nan).to_numpy())
     return per, table.column("id").to_numpy(), lon, lat
@@ -716,12 +758,22 @@ class _Areas:
     ids: np.ndarray
     kind: np.ndarray
     geom: np.ndarray
-    tags: pd.DataFrame
     valid: np.ndarray
+    way_tags: pd.DataFrame
+    way_rows: np.ndarray
+    rel_tags: pd.DataFrame
+    order: np.ndarray
 
     def tag(self, key: str, rows: np.ndarray) -> Any:  # noqa: ANN401 - a pandas or NumPy column
-        """Return tag ``key`` of the given rows."""
-        return _take(self.tags, key, rows)
+        """Return tag ``key`` of the given rows (one column gathered, not the whole table).
+
+        The area tags are the way areas' (``way_rows`` of ``way_tags``) then the relations',
+        in area ``order``.
+        """
+        way_part = self.way_tags[[key]] if key in self.way_tags else self.way_tags[[]]
+        rel_part = self.rel_tags[[key]] if key in self.rel_tags else self.rel_tags[[]]
+        column = pd.concat([way_part.iloc[self.way_rows], rel_part], ignore_index=True)
+        return _take(column, key, self.order[rows])
 
 
 def _read_with_osmium(path: Path, *, shown_as: Path, progress: bool) -> OsmLayers:  # noqa: ARG001
@@ -848,10 +900,11 @@ def _areas(ways: _Ways, rels: _Relations, ring: np.ndarray, skipped: dict[str, i
         ids=np.concatenate([_prefixed("w", ways.ids[a_rows]), _prefixed("r", rels.ids)])[order],
         kind=a_kind,
         geom=a_geom,
-        tags=pd.concat([ways.tags.iloc[a_rows], rels.tags], ignore_index=True)
-        .iloc[order]
-        .reset_index(drop=True),
         valid=valid,
+        way_tags=ways.tags,
+        way_rows=a_rows,
+        rel_tags=rels.tags,
+        order=order,
     )
 
 
