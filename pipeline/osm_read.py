@@ -136,6 +136,12 @@ class OsmLayers:
     read_cpu_s: float = 0.0
     objects_kept: int = 0
 
+    def release(self) -> None:
+        """Drop the layers' rows (kept: columns, counts, timings) once they have been used."""
+        for name in ("streets", "buildings", "stations", "water_points", "water_bodies", "admin"):
+            setattr(self, name, getattr(self, name).iloc[:0])
+        self.street_refs, self.street_lonlat, self.node_highway = [], [], {}
+
 
 def detect_format(path: Path) -> str:
     """Return ``"pbf"``, ``"xml"`` or ``"overpass"`` from a file name.
@@ -217,28 +223,42 @@ def _area_kind(tags: pd.DataFrame) -> np.ndarray:
     """Return what each closed way or relation is as an area (``None``: not of interest).
 
     The same order as a tag table: a building first, then a station, a fire pond, water, a
-    reservoir / basin, a riverbank, an administrative boundary.
+    reservoir / basin, a riverbank, an administrative boundary. Tests run in Arrow (C++).
     """
+    n = len(tags)
 
-    def col(k: str) -> np.ndarray:
-        return tags[k].to_numpy(dtype=object) if k in tags else np.full(len(tags), None, object)
+    def col(k: str) -> pa.Array:
+        if k not in tags:
+            return pa.nulls(n, pa.string())
+        arr = pa.array(tags[k].array)  # a chunked one after a concat
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
-    building, amenity, emergency = col("building"), col("amenity"), col("emergency")
-    natural, water, landuse = col("natural"), col("water"), col("landuse")
-    waterway, boundary = col("waterway"), col("boundary")
+    def test(mask: pa.Array) -> np.ndarray:
+        return np.asarray(pc.fill_null(mask, fill_value=False).to_numpy(zero_copy_only=False),
+                          dtype=bool)  # fmt: skip
+
+    landuse, water = col("landuse"), col("water")
     conds = [
-        pd.notna(building) & (building != "no"),
-        amenity == "fire_station",
-        emergency == "fire_water_pond",
-        natural == "water",
-        pd.Series(landuse).isin(WATER_LANDUSE).to_numpy(),
-        waterway == "riverbank",
-        boundary == "administrative",
+        test(pc.not_equal(col("building"), "no")),
+        test(pc.equal(col("amenity"), "fire_station")),
+        test(pc.equal(col("emergency"), "fire_water_pond")),
+        test(pc.equal(col("natural"), "water")),
+        test(pc.is_in(landuse, pa.array(sorted(WATER_LANDUSE)))),
+        test(pc.equal(col("waterway"), "riverbank")),
+        test(pc.equal(col("boundary"), "administrative")),
     ]
-    water_kind = np.where(pd.notna(water), water, "water")
-    choices: list[Any] = ["building", "fire_station", "fire_water_pond", water_kind, landuse,
+
+    def values(arr: pa.Array, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(arr.filter(pa.array(rows)).to_numpy(zero_copy_only=False), dtype=object)
+
+    out = np.full(n, None, dtype=object)
+    choices: list[Any] = ["building", "fire_station", "fire_water_pond", "water", landuse,
                           "river", "admin"]  # fmt: skip
-    out: np.ndarray = np.select(conds, choices, default=None).astype(object)  # type: ignore[call-overload]
+    for cond, choice in reversed(list(zip(conds, choices, strict=True))):  # the first one wins
+        out[cond] = values(choice, cond) if isinstance(choice, pa.Array) else choice
+    is_water = conds[3] & ~np.logical_or.reduce(conds[:3])
+    named = values(water, is_water)  # natural=water: its water=* value names the kind
+    out[is_water] = np.where(pd.notna(named), named, "water")
     return out
 
 
