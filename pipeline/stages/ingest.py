@@ -62,20 +62,20 @@ def _within(gdf: gpd.GeoDataFrame, boundary: BaseGeometry) -> np.ndarray:
 _PROJECT_CHUNK = 100_000
 
 
-def _project(geoms: np.ndarray, src: Any, crs: str) -> np.ndarray:  # noqa: ANN401 - a pyproj CRS
-    """Return ``geoms`` projected as geopandas' ``to_crs`` does (its own transformer: threads)."""
+def _projected_xy(geoms: np.ndarray, src: Any, crs: str) -> np.ndarray:  # noqa: ANN401 - CRS
+    """Return the coordinates of ``geoms`` projected as geopandas' ``to_crs`` projects them."""
     xy = shapely.get_coordinates(geoms)
     x, y = pyproj.Transformer.from_crs(src, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
-    projected: np.ndarray = shapely.set_coordinates(geoms.copy(), np.column_stack([x, y]))
-    return projected
+    return np.column_stack([x, y])
 
 
 def _to_crs_in_place(gdf: gpd.GeoDataFrame, crs: str) -> None:
-    """Project ``gdf`` in place a chunk of rows at a time, on two threads.
+    """Project ``gdf`` in place a chunk of rows at a time, the coordinates on two threads.
 
-    The same coordinates as ``gdf.to_crs(crs)`` (each point is projected on its own), but the
+    The same geometries as ``gdf.to_crs(crs)`` (each point is projected on its own), but the
     old geometries are replaced chunk by chunk: never all held twice (1.4 M buildings at
-    province scale); pyproj and GEOS release the GIL, so both cores work.
+    province scale). pyproj releases the GIL: the next chunk is projected while the main
+    thread builds the geometries of this one (there, so the memory freed is reused).
     """
     values = gdf.geometry.array
     if len(values) <= _PROJECT_CHUNK or bool(shapely.has_z(values.to_numpy()).any()):
@@ -85,10 +85,11 @@ def _to_crs_in_place(gdf: gpd.GeoDataFrame, crs: str) -> None:
     starts = range(0, len(values), _PROJECT_CHUNK)
     with ThreadPoolExecutor(max_workers=2) as pool:
         chunks = pool.map(
-            lambda i: (i, _project(values[i : i + _PROJECT_CHUNK].to_numpy(), src, crs)), starts
+            lambda i: _projected_xy(values[i : i + _PROJECT_CHUNK].to_numpy(), src, crs), starts
         )
-        for i, projected in chunks:
-            values[i : i + len(projected)] = projected
+        for i, xy in zip(starts, chunks, strict=True):
+            old = values[i : i + _PROJECT_CHUNK].to_numpy()
+            values[i : i + len(old)] = shapely.set_coordinates(old.copy(), xy)
     gdf.set_crs(crs, allow_override=True, inplace=True)
 
 
