@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
 from pipeline.osm_tags import parse_length_m, parse_number
+from pipeline.parallel import map_chunks
 from pipeline.paths import resolve_input
 from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
@@ -70,26 +70,28 @@ def _projected_xy(geoms: np.ndarray, src: Any, crs: str) -> np.ndarray:  # noqa:
 
 
 def _to_crs_in_place(gdf: gpd.GeoDataFrame, crs: str) -> None:
-    """Project ``gdf`` in place a chunk of rows at a time, the coordinates on two threads.
+    """Project ``gdf`` in place: coordinates in threads, geometries replaced chunk by chunk.
 
     The same geometries as ``gdf.to_crs(crs)`` (each point is projected on its own), but the
-    old geometries are replaced chunk by chunk: never all held twice (1.4 M buildings at
-    province scale). pyproj releases the GIL: the next chunk is projected while the main
-    thread builds the geometries of this one (there, so the memory freed is reused).
+    old geometries are replaced a chunk at a time, never all held twice (1.4 M buildings at
+    province scale). pyproj releases the GIL, so the coordinates are projected on every core;
+    the geometries are rebuilt on the main thread, where the memory just freed is reused.
     """
     values = gdf.geometry.array
     if len(values) <= _PROJECT_CHUNK or bool(shapely.has_z(values.to_numpy()).any()):
         gdf.to_crs(crs, inplace=True)
         return
     src = gdf.crs
-    starts = range(0, len(values), _PROJECT_CHUNK)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        chunks = pool.map(
-            lambda i: _projected_xy(values[i : i + _PROJECT_CHUNK].to_numpy(), src, crs), starts
-        )
-        for i, xy in zip(starts, chunks, strict=True):
-            old = values[i : i + _PROJECT_CHUNK].to_numpy()
-            values[i : i + len(old)] = shapely.set_coordinates(old.copy(), xy)
+    parts = map_chunks(lambda a, b: _projected_xy(values[a:b].to_numpy(), src, crs), len(values),
+                       min_chunk=_PROJECT_CHUNK)  # fmt: skip
+    xy = np.concatenate(parts)
+    del parts
+    ends = np.cumsum(shapely.get_num_coordinates(values.to_numpy()))
+    for start in range(0, len(values), _PROJECT_CHUNK):
+        old = values[start : start + _PROJECT_CHUNK].to_numpy()
+        first = int(ends[start - 1]) if start else 0
+        new = shapely.set_coordinates(old.copy(), xy[first : int(ends[start + len(old) - 1])])
+        values[start : start + len(old)] = new
     gdf.set_crs(crs, allow_override=True, inplace=True)
 
 
