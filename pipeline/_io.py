@@ -7,7 +7,7 @@ import json
 import logging
 import shutil
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from pipeline._errors import InputDataError, MissingInputError
 
@@ -118,15 +118,20 @@ def read_json(path: Path) -> Any:  # noqa: ANN401 - whatever the file holds
         raise InputDataError(msg) from e
 
 
+#: Parquet codec of every artifact: snappy encodes ~30 % faster than zstd and decodes faster,
+#: for files ~20 % larger (cache files, not downloads); every Parquet reader (GDAL/QGIS) has it.
+PARQUET_COMPRESSION: Final = "snappy"
+
+
 def write_parquet(df: pd.DataFrame | gpd.GeoDataFrame, path: Path) -> None:
     """Write a (Geo)DataFrame as (Geo)Parquet at ``path`` (the caller makes it atomic)."""
     import geopandas as gpd  # noqa: PLC0415 - keep the CLI's cache-hit path light
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(df, gpd.GeoDataFrame):
-        df.to_parquet(path, index=True, compression="zstd", write_covering_bbox=False)
+        df.to_parquet(path, index=True, compression=PARQUET_COMPRESSION, write_covering_bbox=False)
     else:
-        df.to_parquet(path, index=True, compression="zstd")
+        df.to_parquet(path, index=True, compression=PARQUET_COMPRESSION)
 
 
 def read_geoparquet(path: Path) -> gpd.GeoDataFrame:

@@ -11,6 +11,7 @@ columns a caller asks for. Every stage and the report read their inputs here.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -318,7 +319,12 @@ def _stamp(stage: str, name: str, key: str) -> dict[str, str]:
 
 def table_stamp(path: Path) -> dict[str, Any] | None:
     """Return the stamp a table was written with (its Parquet metadata), ``None`` without."""
-    meta = pq.read_schema(path).metadata or {}
+    return _schema_stamp(pq.read_schema(path))
+
+
+def _schema_stamp(schema: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a pyarrow schema
+    """Return the stamp in a Parquet schema's metadata, ``None`` without."""
+    meta = schema.metadata or {}
     raw = meta.get(b"PANDAS_ATTRS")
     if raw is None:
         return None
@@ -441,17 +447,29 @@ def read_summary(paths: ProvincePaths, summ: Summary) -> dict[str, Any]:
     return dict(data)
 
 
-def _geo_meta(schema: Any) -> tuple[str | None, Any]:  # noqa: ANN401 - a pyarrow schema
-    """Return the primary geometry column and its CRS from GeoParquet metadata."""
-    from pyproj import CRS  # noqa: PLC0415 - only for GeoParquet
-
+def _geo_meta(schema: Any) -> tuple[str | None, str | None]:  # noqa: ANN401 - a pyarrow schema
+    """Return the primary geometry column and its CRS (PROJJSON text) from GeoParquet metadata."""
     raw = (schema.metadata or {}).get(b"geo")
     if raw is None:
         return None, None
     geo = json.loads(raw)
     col = geo.get("primary_column")
     crs = geo.get("columns", {}).get(col, {}).get("crs")
-    return col, (CRS.from_user_input(crs) if crs is not None else None)
+    return col, (json.dumps(crs, sort_keys=True) if crs is not None else None)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_crs(projjson: str) -> Any:  # noqa: ANN401 - a pyproj CRS
+    """Parse a file's CRS once per process (pyproj takes ~0.1 s per PROJJSON)."""
+    from pyproj import CRS  # noqa: PLC0415 - only for GeoParquet
+
+    return CRS.from_user_input(json.loads(projjson))
+
+
+@functools.lru_cache(maxsize=16)
+def _same_crs(projjson: str, crs: str) -> bool:
+    """Whether a file's CRS is the project's ``crs`` (cached, as :func:`_parse_crs`)."""
+    return bool(_parse_crs(projjson).equals(crs))
 
 
 def anchor_points(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -530,7 +548,7 @@ def read_table(
     _existing(paths, art.stage, path)
     try:
         schema = pq.read_schema(path)
-        stamp = table_stamp(path)
+        stamp = _schema_stamp(schema)
     except Exception as e:
         msg = (
             f"{path}: cannot read as Parquet ({type(e).__name__}: {e}); rerun the {art.stage} "
@@ -548,47 +566,66 @@ def read_table(
             f"({_rerun(paths, art.stage)})"
         )
         raise InputDataError(msg)
-    if crs is not None and file_crs is not None and not file_crs.equals(crs):
+    if crs is not None and file_crs is not None and not _same_crs(file_crs, crs):
         msg = (
-            f"{path}: CRS {file_crs.to_string()} is not the project CRS {crs}; rerun the "
-            f"{art.stage} stage ({_rerun(paths, art.stage)})"
+            f"{path}: CRS {_parse_crs(file_crs).to_string()} is not the project CRS {crs}; "
+            f"rerun the {art.stage} stage ({_rerun(paths, art.stage)})"
         )
         raise InputDataError(msg)
     draw = geom_col if geometry != "none" else None
-    frame = _read(path, schema, cols, draw)
-    if draw is not None:
-        frame = _with_geometry(frame, draw, geometry, geometry_if, file_crs)
-    elif geom_col is not None and geom_col in frame.columns:
-        frame = frame.drop(columns=geom_col)
+    frame, wkb = _read(path, schema, cols, geom_col, draw=draw is not None)
+    if draw is not None and wkb is not None:
+        frame = _with_geometry(frame, wkb, geometry, geometry_if, file_crs)
     frame.attrs = {}
     keys = [c for c in art.index if c in frame.columns]
     return frame.set_index(keys) if keys else frame
 
 
-def _read(path: Path, schema: Any, cols: list[str] | None, geom_col: str | None) -> Any:  # noqa: ANN401
-    """Read ``cols`` (all when ``None``), the index and ``geom_col`` as a pandas frame (WKB)."""
+def _read(
+    path: Path,
+    schema: Any,  # noqa: ANN401 - a pyarrow schema
+    cols: list[str] | None,
+    geom_col: str | None,
+    *,
+    draw: bool,
+) -> tuple[pd.DataFrame, Any]:
+    """Read ``cols`` (all when ``None``) and the index as a pandas frame, the WKB apart.
+
+    Returns
+    -------
+    frame, wkb
+        The attributes, and the geometry column as an Arrow array (``None`` when not asked
+        for or absent): it never becomes a pandas column of a million ``bytes`` objects.
+    """
     if cols is None:
-        table = pq.read_table(path)
+        names = [c for c in schema.names if draw or c != geom_col]
     else:
         meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
         index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
-        extra = [geom_col] if geom_col is not None else []
+        extra = [geom_col] if draw and geom_col is not None else []
         wanted = {*cols, *index, *extra}
-        table = pq.read_table(path, columns=[c for c in schema.names if c in wanted])
-    return table.to_pandas()
+        names = [c for c in schema.names if c in wanted]
+    table = pq.read_table(path, columns=names)
+    wkb = None
+    if geom_col is not None and geom_col in table.column_names:
+        wkb = table.column(geom_col) if draw else None
+        table = table.drop_columns([geom_col])
+    # split_blocks: one block per column, no consolidation copy of the numeric columns.
+    frame = table.to_pandas(split_blocks=True)
+    return frame, wkb
 
 
 def _with_geometry(
     frame: pd.DataFrame,
-    geom_col: str,
+    wkb_column: Any,  # noqa: ANN401 - a pyarrow (chunked) binary array
     geometry: Geometry,
     rules: tuple[tuple[str, tuple[object, ...]], ...],
-    crs: Any,  # noqa: ANN401 - a pyproj CRS
+    crs: str | None,
 ) -> gpd.GeoDataFrame:
     """Decode the WKB column: every shape, the matching rows' shapes, or anchor points."""
     import geopandas as gpd  # noqa: PLC0415
 
-    wkb = frame.pop(geom_col).to_numpy()
+    wkb = wkb_column.to_numpy(zero_copy_only=False)
     keep = _geometry_rows(frame, rules)
     geoms = np.full(len(frame), None, dtype=object)
     for start in range(0, len(frame), GEOMETRY_CHUNK):
@@ -601,7 +638,7 @@ def _with_geometry(
             anchor_points(gpd.GeoDataFrame(geometry=chunk)) if geometry == "anchor" else chunk
         )
     del wkb
-    return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=_parse_crs(crs) if crs else None)
 
 
 # --- typed readers ---------------------------------------------------------------------------

@@ -397,32 +397,58 @@ class CostGrid:
     def polygons(self, n_breaks: int) -> list[shapely.Geometry]:
         """Return, for each break ``k``, the cells of class ``<= k`` as (multi)polygons.
 
-        The class raster is polygonised once; each break's area is the coverage union of the
-        classes up to it (the pieces share edges exactly, so the union is cheap).
+        Each break's cells are polygonised on their own, cropped to their bounding box: the
+        pieces GDAL returns are disjoint (4-connected), so they form the (multi)polygon as
+        they are, without a union.
         """
         from affine import Affine  # noqa: PLC0415
         from rasterio import features  # noqa: PLC0415 - heavy import, only here
 
-        mask = self.classes < n_breaks
-        if not mask.any():
-            return [shapely.Polygon() for _ in range(n_breaks)]
-        transform = Affine(self.cell_m, 0.0, self.x0, 0.0, -self.cell_m, self.y0)
-        pieces = list(features.shapes(self.classes, mask=mask, transform=transform, connectivity=4))
-        geoms = np.array([shapely.geometry.shape(g) for g, _ in pieces], dtype=object)
-        values = np.array([v for _, v in pieces], dtype=int)
         out = []
         for k in range(n_breaks):
-            sel = geoms[values <= k]
-            out.append(_union_cells(sel) if len(sel) else shapely.Polygon())
+            mask = self.classes <= k
+            rows = np.flatnonzero(mask.any(axis=1))
+            if not len(rows):
+                out.append(shapely.Polygon())
+                continue
+            cols = np.flatnonzero(mask.any(axis=0))
+            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            sub = np.ascontiguousarray(mask[r0:r1, c0:c1])
+            transform = Affine(
+                self.cell_m, 0.0, self.x0 + c0 * self.cell_m,
+                0.0, -self.cell_m, self.y0 - r0 * self.cell_m,
+            )  # fmt: skip
+            pieces = features.shapes(
+                sub.view(np.uint8), mask=sub, transform=transform, connectivity=4
+            )
+            out.append(_polygon_of_pieces([g["coordinates"] for g, _ in pieces]))
         return out
 
 
-def _union_cells(polys: np.ndarray) -> shapely.Geometry:
-    """Union raster-cell polygons: coverage union, or a full union where GEOS rejects it."""
-    try:
-        return shapely.coverage_union_all(polys)
-    except shapely.errors.GEOSException:
-        return shapely.union_all(polys)
+def _polygon_of_pieces(pieces: list[list[list[tuple[float, float]]]]) -> shapely.Geometry:
+    """Build one (multi)polygon from disjoint GeoJSON polygon rings, vectorised.
+
+    Parameters
+    ----------
+    pieces
+        Per polygon, its rings (shell first, then holes) as coordinate lists.
+
+    Returns
+    -------
+    shapely geometry
+        A Polygon for one piece, else a MultiPolygon; their repaired union in the rare case
+        GDAL's pieces would not form a valid geometry.
+    """
+    rings = [np.asarray(r, dtype=float) for p in pieces for r in p]
+    ring_sizes = np.array([len(r) for r in rings])
+    ring_rings = shapely.linearrings(
+        np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), ring_sizes)
+    )
+    polys = shapely.polygons(
+        ring_rings, indices=np.repeat(np.arange(len(pieces)), [len(p) for p in pieces])
+    )
+    out = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+    return out if shapely.is_valid(out) else shapely.union_all(shapely.make_valid(polys))
 
 
 def cost_grid(
@@ -760,6 +786,66 @@ def _truck_flags(path: Path, index: pd.MultiIndex) -> np.ndarray:
     return out
 
 
+#: Up to this many nodes are looked up by one scan of the ids (beyond: a hash table).
+_SCAN_MAX = 64
+
+
+def node_positions(node_ids: np.ndarray, nodes: Sequence[int]) -> np.ndarray:
+    """Return the position of each of a few node ids in ``node_ids`` (one scan, no hash table).
+
+    Raises
+    ------
+    InputDataError
+        A node id is not in the graph.
+    """
+    want = np.asarray(nodes, dtype=np.int64)
+    if len(want) > _SCAN_MAX:
+        found: np.ndarray = pd.Index(node_ids).get_indexer(want)
+        if (found < 0).any():
+            msg = f"station node(s) {', '.join(map(str, want[found < 0][:5]))} not in the graph"
+            raise InputDataError(msg)
+        return found
+    hit = node_ids[:, None] == want[None, :]
+    pos: np.ndarray = hit.argmax(axis=0)
+    missing = want[~hit[pos, np.arange(len(want))]] if len(want) else want
+    if len(missing):
+        msg = f"station node(s) {', '.join(map(str, missing[:5]))} not in the graph"
+        raise InputDataError(msg)
+    return pos
+
+
+def station_costs(graph: sparse.csr_matrix, sources: np.ndarray, *, limit: float) -> np.ndarray:
+    """Least cost from any of ``sources`` to every node (``inf`` beyond ``limit``), one pass.
+
+    Parameters
+    ----------
+    graph
+        Directed adjacency.
+    sources
+        Node positions, all starting at cost 0.
+    limit
+        Costs beyond it are not explored.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Notes
+    -----
+    ``scipy.sparse.csgraph.dijkstra(min_only=True)`` on the graph itself: with every source at
+    cost 0 no virtual source node is needed (:func:`pipeline.routing.multi_source_dijkstra`
+    adds them for sources with costs, which copies the whole adjacency).
+    """
+    from scipy.sparse import csgraph  # noqa: PLC0415
+
+    if not len(sources):
+        return np.full(graph.shape[0], np.inf)
+    cost: np.ndarray = csgraph.dijkstra(
+        graph, directed=True, indices=np.asarray(sources), min_only=True, limit=limit
+    )
+    return cost
+
+
 def isochrones(
     G: nx.MultiDiGraph | StreetArrays,
     station_nodes: Sequence[int],
@@ -795,9 +881,9 @@ def isochrones(
     t0 = time.perf_counter()
     street = G if isinstance(G, StreetArrays) else graph_arrays(G, weight=weight)
     arr = street.arrays
-    pos = pd.Index(arr.node_ids).get_indexer(np.asarray(station_nodes, dtype=np.int64))
+    pos = node_positions(arr.node_ids, station_nodes)
     graph = street.graph if street.graph is not None else arr.csr()
-    cost, _ = multi_source_dijkstra(graph, pos, limit=float(max(breaks_s)))
+    cost = station_costs(graph, pos, limit=float(max(breaks_s)))
     twin = street.twin if street.twin is not None else edge_twins(arr.u, arr.v, street.lines)
     polys = isochrone_polygons(
         street.lines, cost[arr.u], arr.weight, breaks_s, buffer_m=buffer_m, cell_m=cell_m,

@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 
 from pipeline._errors import InputDataError
 from pipeline.isochrones import (
+    CostGrid,
     edge_speed_kph,
     edge_travel_time_s,
     graph_arrays,
     isochrone_polygons,
     isochrones,
     isochrones_baseline_osmnx,
+    node_positions,
     octagon_min_filter,
     parse_maxspeed_kph,
     reach_from_sources,
@@ -270,3 +272,50 @@ def test_twin_sampling_gives_the_same_isochrones(seed, b1):
     )
     for a, b in zip(plain, paired, strict=True):
         assert a.symmetric_difference(b).area < 0.02 * max(a.area, 1.0)
+
+
+def _cells_polygon(classes, k, cell_m, x0, y0):
+    """Independent reference: the union of one square per cell of class <= k."""
+    rows, cols = np.nonzero(classes <= k)
+    boxes = shapely.box(x0 + cols * cell_m, y0 - (rows + 1) * cell_m,
+                        x0 + (cols + 1) * cell_m, y0 - rows * cell_m)  # fmt: skip
+    return shapely.union_all(boxes)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), shape=st.tuples(st.integers(1, 14), st.integers(1, 14)))
+def test_grid_polygons_are_the_cells_of_each_break(seed, shape):
+    """Each break's polygon covers exactly its cells, is valid (diagonal touches included)."""
+    classes = np.random.default_rng(seed).integers(0, 4, size=shape).astype(np.uint8)
+    grid = CostGrid(classes, 1000.0, 2000.0, 20.0)
+    polys = grid.polygons(3)
+    for k, poly in enumerate(polys):
+        want = _cells_polygon(classes, k, 20.0, 1000.0, 2000.0)
+        assert shapely.is_valid(poly)
+        assert poly.area == pytest.approx(float((classes <= k).sum()) * 400.0)
+        assert shapely.equals(poly, want) or (poly.is_empty and want.is_empty)
+
+
+def test_grid_polygons_keep_holes_and_diagonal_pieces():
+    """A ring of cells keeps its hole; cells touching at a corner stay two valid pieces."""
+    ring = np.ones((5, 5), np.uint8)
+    ring[1:4, 1:4] = 0
+    ring[2, 2] = 1  # an island inside the hole
+    ring[1, 1] = 1  # touches the ring's inner corner
+    (poly,) = CostGrid(ring, 0.0, 100.0, 10.0).polygons(1)
+    assert shapely.is_valid(poly)
+    assert poly.area == pytest.approx(float((ring == 0).sum()) * 100.0)
+    diagonal = np.array([[0, 1], [1, 0]], np.uint8)
+    (two,) = CostGrid(diagonal, 0.0, 20.0, 10.0).polygons(1)
+    assert two.geom_type == "MultiPolygon"
+    assert len(two.geoms) == 2
+    assert shapely.is_valid(two)
+
+
+def test_unknown_station_node_is_an_error():
+    ids = np.array([10, 20, 30], dtype=np.int64)
+    assert node_positions(ids, [30, 10]).tolist() == [2, 0]
+    with pytest.raises(InputDataError, match=r"station node.* 99 not in the graph"):
+        node_positions(ids, [10, 99])
+    many = np.arange(200, dtype=np.int64) * 3
+    assert node_positions(many, list(many[::-1][:100])).tolist() == list(range(199, 99, -1))

@@ -28,7 +28,7 @@ from tools.synth import CACHE_DIR, generate, iter_scales
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipeline.config import ProvinceConfig
+    from pipeline.config import ProvinceConfig, ResponseConfig
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def growth_exponents(rows: list[StageRow]) -> dict[str, float]:
 # --- baselines: run in their own processes so each gets its own peak RSS --------------------
 
 
-def _drive_graph(slug: str, root: Path) -> tuple[Any, list[float]]:
+def _drive_graph(paths: ProvincePaths, resp: ResponseConfig) -> Any:  # noqa: ANN401
     """Read a dataset's drivable graph from the ingest and network artifacts (the baseline's way).
 
     Parquet edges and nodes, truck travel times per edge (``read_drive_graph``): what a
@@ -235,16 +235,12 @@ def _drive_graph(slug: str, root: Path) -> tuple[Any, list[float]]:
     """
     from pipeline.isochrones import read_drive_graph  # noqa: PLC0415
 
-    config = load_config(slug, root=root)
-    paths = ProvincePaths(slug, root)
-    resp = config.response
     net = paths.artifact("network", "edges")
-    graph = read_drive_graph(
+    return read_drive_graph(
         paths.artifact("ingest", "graph_nodes"), paths.artifact("ingest", "graph_edges"),
         resp.speed_scenarios_kph[resp.speed_scenario], turn_delay_s=resp.turn_delay_s,
         truck_edges_path=net if net.exists() else None, follow_oneway=resp.follow_oneway,
     )  # fmt: skip
-    return graph, [m * 60.0 for m in resp.isochrone_breaks_min]
 
 
 def _nearest_station_nodes(paths: ProvincePaths, ids: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -265,9 +261,8 @@ def _nearest_station_nodes(paths: ProvincePaths, ids: np.ndarray, xy: np.ndarray
         rng = np.random.default_rng(0)
         return np.asarray(rng.choice(np.sort(ids), size=min(5, len(ids)), replace=False))
     # A few stations: one pass over the nodes each (cheaper than building a spatial index).
-    nearest = [
-        np.argmin(np.hypot(xy[:, 0] - x, xy[:, 1] - y)) for x, y in shapely.get_coordinates(pts)
-    ]
+    x, y = xy[:, 0], xy[:, 1]
+    nearest = [np.argmin((x - px) ** 2 + (y - py) ** 2) for px, py in shapely.get_coordinates(pts)]
     return np.asarray(ids[nearest], dtype=np.int64)
 
 
@@ -310,8 +305,11 @@ def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
     -------
     dict
     """
-    import networkx as nx  # noqa: F401, PLC0415 - imported before the clock starts
+    # Libraries are imported and the config read before the clock starts, for both methods.
+    import networkx as nx  # noqa: F401, PLC0415
     import osmnx  # noqa: F401, PLC0415
+    import pyarrow.parquet  # noqa: F401, PLC0415
+    import rasterio.features  # noqa: F401, PLC0415
     import scipy.sparse.csgraph  # noqa: F401, PLC0415
     import shapely  # noqa: F401, PLC0415
 
@@ -322,15 +320,15 @@ def worker_isochrones(slug: str, root: Path, method: str) -> dict[str, Any]:
     )
 
     paths = ProvincePaths(slug, root)
+    resp = load_config(slug, root=root).response
+    breaks_s = [m * 60.0 for m in resp.isochrone_breaks_min]
     t0 = time.perf_counter()
     if method == "ours":
-        resp = load_config(slug, root=root).response
-        breaks_s = [m * 60.0 for m in resp.isochrone_breaks_min]
         prepared: Any = read_street_arrays(paths.artifact("coverage", "drive_graph"))
         ids, xy = prepared.arrays.node_ids, prepared.node_xy
         n_nodes, n_edges = len(ids), len(prepared.arrays.u)
     else:
-        graph, breaks_s = _drive_graph(slug, root)
+        graph = _drive_graph(paths, resp)
         prepared = _osmnx_graph(graph)
         ids, xy = graph.nodes.index.to_numpy(), graph.nodes[["x", "y"]].to_numpy()
         n_nodes, n_edges = prepared.number_of_nodes(), prepared.number_of_edges()
