@@ -1,0 +1,103 @@
+"""Chunked work over a thread pool, for vectorised steps that release the GIL.
+
+Shapely 2, NumPy and pyarrow release the GIL inside their vectorised calls, so a big step
+split into a few chunks runs on several cores at once without copying its inputs to other
+processes. Results come back in chunk order: the output of :func:`map_chunks` is the same
+whatever the number of threads.
+
+The number of threads is a property of the machine, not of the province: it is the number
+of CPUs this process may use, or the ``FIREGAP_THREADS`` environment variable (1 turns the
+pool off).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+from pipeline._errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+T = TypeVar("T")
+
+#: Environment variable that sets the number of threads (default: the CPUs available).
+THREADS_ENV = "FIREGAP_THREADS"
+
+
+def thread_count() -> int:
+    """Return how many threads chunked steps use.
+
+    Returns
+    -------
+    int
+        ``FIREGAP_THREADS`` if set, else the CPUs this process may run on (at least 1).
+
+    Raises
+    ------
+    ConfigError
+        If ``FIREGAP_THREADS`` is not a positive whole number.
+    """
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            msg = f"environment variable {THREADS_ENV}={text!r}: expected a whole number >= 1"
+            raise ConfigError(msg)
+        return int(text)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunk_bounds(n_items: int, n_chunks: int) -> list[tuple[int, int]]:
+    """Split ``range(n_items)`` into at most ``n_chunks`` contiguous, near-equal pieces.
+
+    Returns
+    -------
+    list of (start, stop)
+        In order, covering every item once; empty when ``n_items`` is 0.
+    """
+    n_chunks = max(1, min(n_chunks, n_items))
+    edges = [n_items * k // n_chunks for k in range(n_chunks + 1)]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def map_chunks(
+    func: Callable[[int, int], T],
+    n_items: int,
+    *,
+    min_chunk: int = 10_000,
+    threads: int | None = None,
+) -> list[T]:
+    """Call ``func(start, stop)`` over contiguous chunks of ``range(n_items)``, in threads.
+
+    Parameters
+    ----------
+    func
+        Works on items ``start:stop`` and returns its part of the result; it must not change
+        shared state (each chunk writes only its own result).
+    n_items
+        Number of items.
+    min_chunk
+        Smallest chunk worth a thread: fewer items than twice this run in one call.
+    threads
+        Number of threads (default :func:`thread_count`).
+
+    Returns
+    -------
+    list
+        One result per chunk, in chunk order (one element when the pool is not used).
+    """
+    n_threads = thread_count() if threads is None else max(1, threads)
+    n_chunks = min(n_threads, max(1, n_items // max(1, min_chunk)))
+    bounds = chunk_bounds(n_items, n_chunks) or [(0, 0)]
+    if len(bounds) == 1:
+        return [func(*bounds[0])]
+    with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="firegap") as pool:
+        futures = [pool.submit(func, a, b) for a, b in bounds]
+        return [f.result() for f in futures]

@@ -1,0 +1,60 @@
+"""Chunked thread-pool work: same result whatever the number of threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import shapely
+
+from pipeline._errors import ConfigError
+from pipeline.parallel import THREADS_ENV, chunk_bounds, map_chunks, thread_count
+
+
+@pytest.mark.parametrize(("n", "k"), [(0, 2), (1, 2), (10, 3), (7, 7), (5, 9), (100_001, 2)])
+def test_chunk_bounds_cover_every_item_once_in_order(n: int, k: int) -> None:
+    bounds = chunk_bounds(n, k)
+    covered = [i for a, b in bounds for i in range(a, b)]
+    assert covered == list(range(n))
+    assert len(bounds) <= max(1, k)
+    sizes = [b - a for a, b in bounds]
+    assert not sizes or max(sizes) - min(sizes) <= 1
+
+
+def test_map_chunks_matches_one_call_and_uses_threads() -> None:
+    rng = np.random.default_rng(0)
+    pts = shapely.points(rng.uniform(0, 1000, (50_000, 2)))
+    line = shapely.LineString([(0, 0), (1000, 1000)])
+    names: set[str] = set()
+
+    def dist(a: int, b: int) -> np.ndarray:
+        names.add(threading.current_thread().name)
+        return shapely.distance(pts[a:b], line)
+
+    whole = dist(0, len(pts))
+    names.clear()
+    parts = map_chunks(dist, len(pts), min_chunk=10_000, threads=3)
+    assert len(parts) == 3
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert names
+    assert all(n.startswith("firegap") for n in names)  # pool threads, not the caller
+
+
+def test_map_chunks_small_input_runs_once_in_the_caller() -> None:
+    calls: list[tuple[int, int]] = []
+    out = map_chunks(lambda a, b: calls.append((a, b)) or b - a, 5, min_chunk=10, threads=4)
+    assert out == [5]
+    assert calls == [(0, 5)]
+    assert map_chunks(lambda a, b: b - a, 0, threads=4) == [0]
+
+
+def test_thread_count_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert thread_count() == 3
+    monkeypatch.delenv(THREADS_ENV)
+    assert thread_count() >= 1
+    for bad in ("0", "-1", "two"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ConfigError, match=THREADS_ENV):
+            thread_count()
