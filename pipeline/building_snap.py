@@ -56,12 +56,17 @@ def snap_table(
     chosen = snap.edge[ok]
     street = fwd_of_code[codes[chosen]]
     street = np.where(street >= 0, street, chosen)  # a street drawn only backwards: itself
-    lines = edges.geometry.to_numpy()
-    same_way = np.all(
-        shapely.get_coordinates(shapely.get_point(lines[chosen], 0))
-        == shapely.get_coordinates(shapely.get_point(lines[street], 0)),
-        axis=1,
-    )
+    # Same direction as the forward edge: the same start node (both ends compared on loops).
+    u_ids = edges.index.get_level_values(0).to_numpy()
+    v_ids = edges.index.get_level_values(1).to_numpy()
+    same_way = u_ids[chosen] == u_ids[street]
+    loop = np.flatnonzero(u_ids[street] == v_ids[street])
+    if len(loop):
+        lines = edges.geometry.to_numpy()
+        start = shapely.get_coordinates(shapely.get_point(lines[chosen[loop]], 1))
+        same_way[loop] = np.all(
+            start == shapely.get_coordinates(shapely.get_point(lines[street[loop]], 1)), axis=1
+        )
     to_u, to_v = snap.to_u_m[ok], snap.to_v_m[ok]
     keys = {}
     for level, name in enumerate(EDGE_KEY):

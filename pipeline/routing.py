@@ -12,6 +12,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ValidationError
+from pipeline.parallel import map_chunks
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -161,6 +162,44 @@ SAME_DISTANCE_M = 1e-6
 #: Search radii (m) tried in turn by :func:`nearest_lines` before the general nearest query;
 #: they change only how fast the answer comes, never the answer.
 _NEAR_ROUNDS_M = (4.0, 16.0, 64.0)
+#: Distances (pairs) and nearest queries (geometries) per thread chunk at least.
+_CHUNK_PAIRS = 200_000
+_CHUNK_QUERIES = 20_000
+
+
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``shapely.distance(a, b)`` in chunks over the thread pool (same values)."""
+    parts = map_chunks(
+        lambda s, e: shapely.distance(a[s:e], b[s:e]), len(a), min_chunk=_CHUNK_PAIRS
+    )
+    return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0], dtype=float)
+
+
+def query_nearest(
+    tree: shapely.STRtree, geoms: np.ndarray, max_distance_m: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tree.query_nearest(geoms, ..., all_matches=False)`` in chunks over the thread pool.
+
+    Returns
+    -------
+    geom, line, distance
+        As the query (one match per geometry within reach; positions in ``geoms``).
+    """
+    tree.query(shapely.box(0.0, 0.0, 0.0, 0.0))  # GEOS builds the tree on its first query
+
+    def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        (p, ln), d = tree.query_nearest(
+            geoms[start:stop], max_distance=max_distance_m, return_distance=True,
+            all_matches=False,
+        )  # fmt: skip
+        return p + start, ln, d
+
+    parts = map_chunks(part, len(geoms), min_chunk=_CHUNK_QUERIES)
+    return (
+        np.concatenate([x[0] for x in parts]),
+        np.concatenate([x[1] for x in parts]),
+        np.concatenate([x[2] for x in parts]),
+    )
 
 
 def pairs_within(
@@ -183,7 +222,7 @@ def pairs_within(
     boxes = shapely.box(b[:, 0] - distance_m, b[:, 1] - distance_m,
                         b[:, 2] + distance_m, b[:, 3] + distance_m)  # fmt: skip
     g, item = tree.query(boxes)
-    d = shapely.distance(geoms[g], tree.geometries[item])
+    d = distances(geoms[g], tree.geometries[item])
     ok = d <= distance_m
     g, item, d = g[ok], item[ok], d[ok]
     order = np.lexsort((item, d, g))
@@ -282,9 +321,7 @@ def nearest_lines_runner_up(
             todo = todo[:0]
     rest = np.concatenate([todo, *ask])
     if len(rest):
-        (p, ln), d = tree.query_nearest(
-            geoms[rest], max_distance=max_distance_m, return_distance=True, all_matches=False
-        )
+        p, ln, d = query_nearest(tree, geoms[rest], max_distance_m)
         found.append((rest[p], ln, d, d))
     if not found:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
@@ -429,7 +466,7 @@ def snap_by_street(
     pair_row = np.repeat(np.arange(len(rows)), k)
     offset = np.arange(len(pair_row)) - np.repeat(np.cumsum(k) - k, k)
     pair_line = order[np.repeat(start[c], k) + offset]
-    d = shapely.distance(geoms[rows[pair_row]], lines[pair_line])
+    d = distances(geoms[rows[pair_row]], lines[pair_line])
     srt = np.lexsort((pair_line, d, pair_row))
     pr, pl, d = pair_row[srt], pair_line[srt], d[srt]
     single, tied = nearest_of_pairs(pr, d)
@@ -439,10 +476,7 @@ def snap_by_street(
     # Copies at the very same distance: the search would ask the tree's own pick.
     tie_rows = rows[tied]
     if len(tie_rows):
-        (p, ln), dist = tree.query_nearest(
-            geoms[tie_rows], max_distance=max_distance_m, return_distance=True,
-            all_matches=False,
-        )  # fmt: skip
+        p, ln, dist = query_nearest(tree, geoms[tie_rows], max_distance_m)
         _fill(out, tie_rows[p], geoms[tie_rows[p]], lines, ln, dist)
     redo = np.ones(n, dtype=bool)
     redo[rows] = False
