@@ -139,6 +139,13 @@ DEEP_BUILDINGS = Artifact(
      "ward_id", "ward", "floor_area_m2"),
     index=("building_id",),
 )  # fmt: skip
+#: Per building: its nearest street (forward edge), gap, frontage ends, next street's bound.
+BUILDING_SNAP = Artifact(
+    "network",
+    "building_snap",
+    ("u", "v", "key", "gap_m", "to_u_m", "to_v_m", "runner_up_m"),
+    index=("building_id",),
+)
 FIRE_POINTS = Artifact(
     "network",
     "fire_point_candidates",

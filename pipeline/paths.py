@@ -29,6 +29,7 @@ ARTIFACTS: dict[str, dict[str, str]] = {
         "alleys": "network/alleys.parquet",
         "dead_ends": "network/dead_ends.parquet",
         "deep_buildings": "network/deep_buildings.parquet",
+        "building_snap": "network/building_snap.parquet",
         "fire_point_candidates": "network/fire_point_candidates.parquet",
         "stations": "network/stations.parquet",
         "wards": "network/wards.parquet",

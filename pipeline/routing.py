@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ValidationError
+from pipeline.parallel import map_chunks
 
 if TYPE_CHECKING:
     import geopandas as gpd
-    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,57 @@ class Snap:
     gap_m: np.ndarray
     to_u_m: np.ndarray
     to_v_m: np.ndarray
+    #: A lower bound on the distance to the second nearest edge (equal to ``gap_m`` when
+    #: unknown or tied); ``None`` when not computed.
+    runner_up_m: np.ndarray | None = None
+
+
+#: Distances closer than this (m) count as equal when a snap is reused on other lines: far
+#: above the rounding of a distance to a reversed or re-read line, far below any real gap.
+SAME_DISTANCE_M = 1e-6
 
 
 #: Search radii (m) tried in turn by :func:`nearest_lines` before the general nearest query;
 #: they change only how fast the answer comes, never the answer.
 _NEAR_ROUNDS_M = (4.0, 16.0, 64.0)
+#: Distances (pairs) and nearest queries (geometries) per thread chunk at least.
+_CHUNK_PAIRS = 200_000
+_CHUNK_QUERIES = 20_000
+
+
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``shapely.distance(a, b)`` in chunks over the thread pool (same values)."""
+    parts = map_chunks(
+        lambda s, e: shapely.distance(a[s:e], b[s:e]), len(a), min_chunk=_CHUNK_PAIRS
+    )
+    return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0], dtype=float)
+
+
+def query_nearest(
+    tree: shapely.STRtree, geoms: np.ndarray, max_distance_m: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tree.query_nearest(geoms, ..., all_matches=False)`` in chunks over the thread pool.
+
+    Returns
+    -------
+    geom, line, distance
+        As the query (one match per geometry within reach; positions in ``geoms``).
+    """
+    tree.query(shapely.box(0.0, 0.0, 0.0, 0.0))  # GEOS builds the tree on its first query
+
+    def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        (p, ln), d = tree.query_nearest(
+            geoms[start:stop], max_distance=max_distance_m, return_distance=True,
+            all_matches=False,
+        )  # fmt: skip
+        return p + start, ln, d
+
+    parts = map_chunks(part, len(geoms), min_chunk=_CHUNK_QUERIES)
+    return (
+        np.concatenate([x[0] for x in parts]),
+        np.concatenate([x[1] for x in parts]),
+        np.concatenate([x[2] for x in parts]),
+    )
 
 
 def pairs_within(
@@ -175,7 +222,7 @@ def pairs_within(
     boxes = shapely.box(b[:, 0] - distance_m, b[:, 1] - distance_m,
                         b[:, 2] + distance_m, b[:, 3] + distance_m)  # fmt: skip
     g, item = tree.query(boxes)
-    d = shapely.distance(geoms[g], tree.geometries[item])
+    d = distances(geoms[g], tree.geometries[item])
     ok = d <= distance_m
     g, item, d = g[ok], item[ok], d[ok]
     order = np.lexsort((item, d, g))
@@ -230,10 +277,29 @@ def nearest_lines(
     lines at the very same distance (the query's own pick is kept), go through
     ``query_nearest``.
     """
+    g, line, dist, _ = nearest_lines_runner_up(geoms, tree, max_distance_m=max_distance_m)
+    return g, line, dist
+
+
+def nearest_lines_runner_up(
+    geoms: np.ndarray,
+    tree: shapely.STRtree,
+    *,
+    max_distance_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`nearest_lines`, with a lower bound on each match's second nearest distance.
+
+    Returns
+    -------
+    geom, line, distance, runner_up
+        As :func:`nearest_lines`; ``runner_up`` the distance to the second nearest line, or
+        the search radius when no other line is within it (a lower bound), or ``distance``
+        itself for matches settled by ``query_nearest`` (ties and far geometries: unknown).
+    """
     geoms = np.asarray(geoms, dtype=object)
     cap = np.inf if max_distance_m is None else float(max_distance_m)
     todo = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     ask: list[np.ndarray] = []
     for radius in _NEAR_ROUNDS_M:
         if len(todo) == 0:
@@ -241,7 +307,12 @@ def nearest_lines(
         r = min(radius, cap)
         g, ln, d = pairs_within(geoms[todo], tree, r)
         single, tied = nearest_of_pairs(g, d)
-        found.append((todo[g[single]], ln[single], d[single]))
+        nxt = np.r_[np.flatnonzero(single) + 1]
+        has_second = nxt < len(g)
+        has_second[has_second] = g[nxt[has_second]] == g[single][has_second]
+        second = np.full(len(nxt), r)
+        second[has_second] = d[nxt[has_second]]
+        found.append((todo[g[single]], ln[single], d[single], second))
         ask.append(todo[tied])
         settled = np.zeros(len(todo), dtype=bool)
         settled[g] = True
@@ -250,17 +321,16 @@ def nearest_lines(
             todo = todo[:0]
     rest = np.concatenate([todo, *ask])
     if len(rest):
-        (p, ln), d = tree.query_nearest(
-            geoms[rest], max_distance=max_distance_m, return_distance=True, all_matches=False
-        )
-        found.append((rest[p], ln, d))
+        p, ln, d = query_nearest(tree, geoms[rest], max_distance_m)
+        found.append((rest[p], ln, d, d))
     if not found:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
     g = np.concatenate([f[0] for f in found]).astype(np.int64)
     order = np.argsort(g, kind="stable")
     line = np.concatenate([f[1] for f in found]).astype(np.int64)
     dist = np.concatenate([f[2] for f in found]).astype(float)
-    return g[order], line[order], dist[order]
+    second = np.concatenate([f[3] for f in found]).astype(float)
+    return g[order], line[order], dist[order], second[order]
 
 
 def snap_to_edges(
@@ -284,30 +354,139 @@ def snap_to_edges(
     -------
     Snap
         ``edge`` is a row position in ``edges``; ``to_u_m``/``to_v_m`` are distances along the
-        edge from the snapped spot to the edge's first / last vertex.
+        edge from the snapped spot to the edge's first / last vertex; ``runner_up_m`` as
+        :func:`nearest_lines_runner_up` (``inf`` where unsnapped).
     """
     lines = edges.geometry.to_numpy()
     n = len(points)
-    edge = np.full(n, -1, dtype=np.int64)
-    gap = np.full(n, np.inf)
-    to_u = np.full(n, np.inf)
-    to_v = np.full(n, np.inf)
+    snap = _unsnapped(n)
     if n == 0 or len(lines) == 0:
-        return Snap(edge, gap, to_u, to_v)
-    pt_idx, ln_idx, dists = nearest_lines(
+        return snap
+    pt_idx, ln_idx, dists, second = nearest_lines_runner_up(
         np.asarray(points), shapely.STRtree(lines), max_distance_m=max_distance_m
     )
-    edge[pt_idx] = ln_idx
-    gap[pt_idx] = dists
-    geoms = np.asarray(points)[pt_idx]
-    hit_lines = lines[ln_idx]
+    assert snap.runner_up_m is not None  # noqa: S101 - set by _unsnapped
+    snap.runner_up_m[pt_idx] = second
+    _fill(snap, pt_idx, np.asarray(points)[pt_idx], lines, ln_idx, dists)
+    return snap
+
+
+def _unsnapped(n: int) -> Snap:
+    """Return a snap of ``n`` points, none on an edge yet."""
+    return Snap(
+        np.full(n, -1, dtype=np.int64), np.full(n, np.inf), np.full(n, np.inf),
+        np.full(n, np.inf), np.full(n, np.inf),
+    )  # fmt: skip
+
+
+def _fill(  # noqa: PLR0917 - private helper, arrays in one order
+    snap: Snap, rows: np.ndarray, geoms: np.ndarray, lines: np.ndarray, line: np.ndarray,
+    gap: np.ndarray,
+) -> None:  # fmt: skip
+    """Write the edge, gap and along-edge distances of ``rows`` (``geoms`` snapped to ``line``)."""
+    snap.edge[rows] = line
+    snap.gap_m[rows] = gap
+    hit_lines = lines[line]
     nearest_on_line = shapely.shortest_line(geoms, hit_lines)
     spot = shapely.get_point(nearest_on_line, -1)
     along = shapely.line_locate_point(hit_lines, spot)
-    length = shapely.length(hit_lines)
-    to_u[pt_idx] = along
-    to_v[pt_idx] = length - along
-    return Snap(edge, gap, to_u, to_v)
+    snap.to_u_m[rows] = along
+    snap.to_v_m[rows] = shapely.length(hit_lines) - along
+
+
+def snap_by_street(
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    prior: Snap,
+    prior_line: np.ndarray,
+    *,
+    max_distance_m: float | None = None,
+    loose: np.ndarray | None = None,
+) -> Snap:
+    """:func:`snap_to_edges` on ``lines``, reusing a snap of the same geometries to all streets.
+
+    Parameters
+    ----------
+    geoms
+        The geometries (building footprints).
+    lines
+        The lines to snap to: whole streets of the prior snap (either direction, any subset),
+        plus possibly pieces of streets (``loose``).
+    prior
+        The snap of ``geoms`` to all streets (with ``runner_up_m``): the network stage's.
+    prior_line
+        Per geometry, a position in ``lines`` of its prior nearest street (either direction),
+        ``-1`` when that street is not among ``lines`` (whole).
+    max_distance_m
+        As in :func:`snap_to_edges`.
+    loose
+        Positions of lines that are pieces of streets (not whole streets): checked directly.
+
+    Returns
+    -------
+    Snap
+        Exactly ``snap_to_edges(geoms, lines, max_distance_m=...)`` (``runner_up_m`` unset).
+
+    Notes
+    -----
+    A geometry whose prior nearest street is nearer than every other street by more than
+    :data:`SAME_DISTANCE_M` has, among ``lines``, the copies of that street as its only
+    candidates (every other line is a street at least that much farther, or a piece of one):
+    the nearest copy wins, as the search would pick it. Geometries farther than
+    ``max_distance_m`` from every street are farther from every line. The rest (ties, near
+    ties, streets missing from ``lines``) are snapped again with :func:`snap_to_edges`.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    out = _unsnapped(n)
+    out = Snap(out.edge, out.gap_m, out.to_u_m, out.to_v_m)
+    if n == 0 or len(lines) == 0:
+        return out
+    gap = prior.gap_m
+    second = prior.runner_up_m if prior.runner_up_m is not None else gap
+    cap = np.inf if max_distance_m is None else float(max_distance_m)
+    beyond = np.isfinite(gap) & (gap > cap + SAME_DISTANCE_M)
+    clear = (prior.edge >= 0) & (second - gap > SAME_DISTANCE_M) & (gap <= cap - SAME_DISTANCE_M)
+    clear &= prior_line >= 0
+    if loose is not None and len(loose) and clear.any():
+        # a piece of a street nearer than the runner-up: leave the geometry to the search
+        rows = np.flatnonzero(clear)
+        reach = float(np.max(second[rows])) + SAME_DISTANCE_M
+        g, _, d = pairs_within(geoms[rows], shapely.STRtree(lines[loose]), reach)
+        near = d <= second[rows[g]] + SAME_DISTANCE_M
+        clear[rows[g[near]]] = False
+    rows = np.flatnonzero(clear)
+    # Copies of a street (both directions, duplicates) share the normalised geometry.
+    code, uniques = pd.factorize(shapely.to_wkb(shapely.normalize(lines)))
+    order = np.argsort(code, kind="stable")
+    start = np.searchsorted(code[order], np.arange(len(uniques)))
+    count = np.bincount(code, minlength=len(uniques))
+    c = code[prior_line[rows]]
+    k = count[c]
+    pair_row = np.repeat(np.arange(len(rows)), k)
+    offset = np.arange(len(pair_row)) - np.repeat(np.cumsum(k) - k, k)
+    pair_line = order[np.repeat(start[c], k) + offset]
+    d = distances(geoms[rows[pair_row]], lines[pair_line])
+    srt = np.lexsort((pair_line, d, pair_row))
+    pr, pl, d = pair_row[srt], pair_line[srt], d[srt]
+    single, tied = nearest_of_pairs(pr, d)
+    ok = rows[pr[single]]
+    _fill(out, ok, geoms[ok], lines, pl[single], d[single])
+    tree = shapely.STRtree(lines)
+    # Copies at the very same distance: the search would ask the tree's own pick.
+    tie_rows = rows[tied]
+    if len(tie_rows):
+        p, ln, dist = query_nearest(tree, geoms[tie_rows], max_distance_m)
+        _fill(out, tie_rows[p], geoms[tie_rows[p]], lines, ln, dist)
+    redo = np.ones(n, dtype=bool)
+    redo[rows] = False
+    redo[beyond] = False
+    redo &= ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    redo_rows = np.flatnonzero(redo)
+    if len(redo_rows):
+        g, ln, dist = nearest_lines(geoms[redo_rows], tree, max_distance_m=max_distance_m)
+        _fill(out, redo_rows[g], geoms[redo_rows[g]], lines, ln, dist)
+    return out
 
 
 def point_costs(

@@ -15,7 +15,13 @@ from scipy.sparse import csgraph
 from tqdm import tqdm
 
 from pipeline._errors import ValidationError
-from pipeline.routing import EdgeArrays, multi_source_dijkstra, snap_to_edges
+from pipeline.routing import (
+    EdgeArrays,
+    Snap,
+    multi_source_dijkstra,
+    snap_by_street,
+    snap_to_edges,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -515,14 +521,30 @@ def candidate_coverage(
     )
 
 
-def snap_points(geoms: np.ndarray, segs: Segments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def snap_points(
+    geoms: np.ndarray, segs: Segments, prior: tuple[Snap, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Snap buildings (or any geometries) to their nearest segment.
+
+    Parameters
+    ----------
+    geoms
+        The geometries.
+    segs
+        The segments.
+    prior
+        The network stage's snap of the same geometries to all streets and each one's street
+        among the segments (:func:`pipeline.building_snap.read_prior`): reused where it
+        settles the answer (:func:`pipeline.routing.snap_by_street`), same result.
 
     Returns
     -------
     seg, along_m, gap_m
         ``seg = -1`` when there are no segments.
     """
+    if prior is not None:
+        snap = snap_by_street(np.asarray(geoms), segs.geometry, prior[0], prior[1])
+        return snap.edge, snap.to_u_m, snap.gap_m
     snap = snap_to_edges(np.asarray(geoms), gpd.GeoDataFrame(geometry=segs.geometry))
     return snap.edge, snap.to_u_m, snap.gap_m
 

@@ -15,6 +15,7 @@ from pipeline.routing import (
     multi_source_dijkstra,
     nearest_lines,
     point_costs,
+    snap_by_street,
     snap_to_edges,
 )
 
@@ -124,3 +125,51 @@ def test_nearest_lines_is_the_nearest_query(max_distance_m):
     assert line.tolist() == ln.tolist()
     np.testing.assert_array_equal(dist, d)
     assert len(g) > 0
+
+
+@pytest.mark.parametrize("max_distance_m", [None, 12.0])
+def test_snap_by_street_is_the_snap_to_the_subset(max_distance_m):
+    rng = np.random.default_rng(5)
+    # Streets of a 40 m grid (junction ties), each street once; the subset snapped to holds both
+    # directions of some streets (twin ties), one direction of others, and one street whole one
+    # way and cut in two pieces the other way (coverage cuts the streets at stations).
+    ends = [((x, y), (x + 40, y)) for x in range(0, 400, 40) for y in range(0, 400, 40)]
+    ends += [((x, y), (x, y + 40)) for x in range(0, 400, 40) for y in range(0, 400, 40)]
+    streets = shapely.linestrings(np.array(ends, dtype=float))
+    pick = rng.random(len(streets))
+    both, one = np.flatnonzero(pick < 0.4), np.flatnonzero((pick >= 0.4) & (pick < 0.7))
+    cut = both[0]
+    both = both[1:]
+    x0, y0 = ends[cut][0]
+    x1, y1 = ends[cut][1]
+    mid = ((x0 + x1) / 2, (y0 + y1) / 2)
+    pieces = shapely.linestrings([[ends[cut][0], mid], [mid, ends[cut][1]]])
+    lines = np.r_[streets[both], shapely.reverse(streets[both]), streets[one], pieces]
+    lines = np.r_[lines, shapely.reverse(streets[[cut]])]
+    street_of_line = np.r_[both, both, one, [-1, -1], [cut]]
+    order = rng.permutation(len(lines))
+    lines, street_of_line = lines[order], street_of_line[order]
+    loose = np.flatnonzero(street_of_line < 0)
+    centres = rng.uniform(-30, 430, (1500, 2))
+    centres[:40] = np.array(mid) + rng.uniform(-8, 8, (40, 2))  # around the cut street
+    houses = shapely.buffer(shapely.points(centres), rng.uniform(1, 6, len(centres)), quad_segs=1)
+    houses = np.r_[houses, shapely.points([(20.0, 5.0), (40.0, 40.0), (500.0, 500.0)])]
+
+    prior = snap_to_edges(houses, gpd.GeoDataFrame(geometry=streets))
+    line_of_street = np.full(len(streets), -1)
+    line_of_street[street_of_line[street_of_line >= 0]] = np.flatnonzero(street_of_line >= 0)
+    prior_line = np.where(prior.edge >= 0, line_of_street[np.maximum(prior.edge, 0)], -1)
+
+    want = snap_to_edges(houses, gpd.GeoDataFrame(geometry=lines), max_distance_m=max_distance_m)
+    got = snap_by_street(
+        houses, lines, prior, prior_line, max_distance_m=max_distance_m, loose=loose
+    )
+    np.testing.assert_array_equal(got.edge, want.edge)
+    np.testing.assert_array_equal(got.gap_m, want.gap_m)
+    np.testing.assert_array_equal(got.to_u_m, want.to_u_m)
+    np.testing.assert_array_equal(got.to_v_m, want.to_v_m)
+    # The reuse is exercised: many houses have a clear nearest street, some a twin tie.
+    assert prior.runner_up_m is not None
+    clear = (prior.runner_up_m - prior.gap_m > 1e-6) & (prior_line >= 0)
+    assert clear.sum() > 300
+    assert (want.edge >= 0).sum() > 300

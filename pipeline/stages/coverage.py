@@ -16,6 +16,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline import contracts
+from pipeline.building_snap import read_prior
 from pipeline.density import M2_PER_HA, building_cells, density_grid
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
@@ -29,7 +30,7 @@ from pipeline.isochrones import (
     warn_unsnapped,
     write_street_arrays,
 )
-from pipeline.routing import EdgeArrays, Snap, snap_to_edges
+from pipeline.routing import EdgeArrays, Snap, snap_by_street, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.wards import ward_rows
 
@@ -350,6 +351,8 @@ class Network:
     two_way: np.ndarray
     station_pos: np.ndarray
     twin: np.ndarray
+    #: Positions of the drivable edges cut at a station (pieces of a street, not whole ones).
+    pieces: np.ndarray
 
     @cached_property
     def node_xy(self) -> np.ndarray:
@@ -368,6 +371,7 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
     resp = ctx.config.response
     nodes, edges = contracts.read_graph(ctx.paths)
     drive = drivable_edges(ctx, nodes, edges)
+    whole = drive.index
     nodes, drive, st_node = split_at_points(
         nodes, drive, stations.geometry.to_numpy(), max_distance_m=resp.station_snap_max_m
     )
@@ -384,6 +388,7 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
         two_way=twin >= 0,
         station_pos=pd.Index(arr.node_ids).get_indexer(st_node),
         twin=twin,
+        pieces=np.flatnonzero(~drive.index.isin(whole)),
     )
 
 
@@ -415,10 +420,13 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
         b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
     )
     # A house fronting a street is reached at the near end of its frontage (as in network).
+    # The network stage's snap to all streets settles most houses (snap_by_street).
+    lines = net.drive.geometry.to_numpy()
+    prior, prior_line = read_prior(ctx.paths, buildings.index, net.drive.index)
     b_snap = frontage_snap(
-        snap_to_edges(b_geoms, net.drive, max_distance_m=hose_m),
+        snap_by_street(b_geoms, lines, prior, prior_line, max_distance_m=hose_m, loose=net.pieces),
         b_geoms,
-        net.drive.geometry.to_numpy(),
+        lines,
         tolerance_m=config.access.frontage_tolerance_m,
     )
     buildings["gap_to_truck_street_m"] = b_snap.gap_m

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -32,6 +32,7 @@ from pipeline.alleys import (
     multilines,
     rank_alleys,
 )
+from pipeline.building_snap import snap_table
 from pipeline.hose import (
     BuildingHose,
     DirectAccess,
@@ -311,8 +312,9 @@ def deep_buildings(
     bgeoms = inp.buildings.geometry.to_numpy()
     geoms = inp.edges.geometry.to_numpy()
     raw = snap_to_edges(bgeoms, inp.edges.iloc[topo.first])
-    raw = Snap(np.where(raw.edge >= 0, topo.first[raw.edge], -1), raw.gap_m, raw.to_u_m, raw.to_v_m)
+    raw = replace(raw, edge=np.where(raw.edge >= 0, topo.first[raw.edge], -1))
     snap = frontage_snap(raw, bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m)
+    snap = replace(snap, runner_up_m=raw.runner_up_m)  # for network/building_snap
     reach = cfg.hose_reach_from_truck_road_m.value
     status = access["truck_status"].to_numpy()
     blocked = access["blocked"].to_numpy(dtype=bool)
@@ -575,6 +577,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     )
     contracts.write_table(ctx, contracts.EDGES, out_edges.reset_index())
     contracts.write_table(ctx, contracts.DEEP_BUILDINGS, deep_b)
+    contracts.write_table(
+        ctx, contracts.BUILDING_SNAP, snap_table(inp.buildings.index, inp.edges, codes, deep.snap)
+    )
     contracts.write_table(ctx, contracts.ALLEYS, alley_gdf)
     contracts.write_table(ctx, contracts.DEAD_ENDS, dead)
     contracts.write_table(ctx, contracts.FIRE_POINTS, candidates)

@@ -14,6 +14,7 @@ import shapely
 
 from pipeline import contracts
 from pipeline._validate import check_graph_layers
+from pipeline.building_snap import read_prior
 from pipeline.density import M2_PER_HA, building_cells, building_people, density_grid
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
@@ -39,6 +40,7 @@ from pipeline.water_sources import (
 
 if TYPE_CHECKING:
     from pipeline.config import DensityConfig, ProvinceConfig, WaterConfig
+    from pipeline.routing import Snap
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
@@ -156,6 +158,7 @@ def building_water(
     hydrant_spots: Spots,
     static_spots: Spots,
     config: WaterConfig,
+    prior: tuple[Snap, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return, per building, the network distance to water and whether it is within reach.
 
@@ -170,7 +173,7 @@ def building_water(
     reach_s = natural_reach_m(config)
     env_h = source_envelope(segs, hydrant_spots)
     env_s = source_envelope(segs, static_spots)
-    seg, along, gap = snap_points(buildings.geometry.to_numpy(), segs)
+    seg, along, gap = snap_points(buildings.geometry.to_numpy(), segs, prior)
     h, h_src = env_h.at(seg, along)
     s, s_src = env_s.at(seg, along)
     h, s = h + gap, s + gap
@@ -531,13 +534,14 @@ def water_reach(
     *,
     spots: tuple[Spots, Spots],
     config: ProvinceConfig,
+    prior: tuple[Snap, np.ndarray] | None = None,
 ) -> Reach:
     """Find the buildings and streets within reach of water, spacing gaps, reached stretches."""
     wcfg = config.water
     hyd_spots, static_spots = spots
     table, parts = building_water(
         inp.buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots,
-        config=wcfg,
+        config=wcfg, prior=prior,
     )  # fmt: skip
     street = street_water(
         segs, seg_index, inp.edges, parts=parts, hydrant_spots=hyd_spots,
@@ -664,9 +668,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{int((usable & ~hydrant).sum()):,}", f"{len(rejects):,}",
     )  # fmt: skip
 
+    prior = read_prior(ctx.paths, inp.buildings.index, seg_index)
     reach = water_reach(
-        inp, segs, seg_index, sources, spots=(hyd_spots, static_spots), config=config
-    )
+        inp, segs, seg_index, sources, spots=(hyd_spots, static_spots), config=config,
+        prior=prior,
+    )  # fmt: skip
     t = _timed(
         t, "%s of %s buildings without water in reach, %.1f km of street uncovered, %s truck "
         "segments with hydrant spacing gaps",
