@@ -16,10 +16,12 @@ from pipeline.isochrones import edge_travel_time_s, read_drive_graph
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_stage
 from tools.bench import (
+    GROWTH_DIVISOR,
     SECTIONS,
     Section,
     StageRow,
     _bind,
+    companion_scales,
     growth_exponents,
     markdown_table,
     run_bench,
@@ -195,3 +197,9 @@ def test_gap_width_functions_get_geometries_and_config_values(tiny_bench):
     assert seen["chunk_samples"] == 10
     assert len(seen["buildings"]) == 2
     assert isinstance(seen["lines"][0], shapely.LineString)
+
+
+def test_one_scale_gets_a_companion_for_the_growth_exponents():
+    assert companion_scales([1.0]) == [1.0 / GROWTH_DIVISOR]
+    assert companion_scales([0.25, 1.0]) == []
+    assert companion_scales([]) == []

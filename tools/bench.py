@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 #: Default scales of the scaling check (1 = the province).
 DEFAULT_SCALES = "0.125,0.25,0.5,1"
+#: With one generated scale asked for, the stages also run at that scale divided by this, so
+#: that every stage gets a growth exponent from one run (two sizes).
+GROWTH_DIVISOR = 8
 #: Where the bench keeps its own project (configs of generated provinces and their outputs).
 BENCH_ROOT = PROJECT_ROOT / "cache" / "bench" / "project"
 #: Edges the per-edge Python loop baseline of gap widths runs on (its time is per 1,000 edges).
@@ -661,6 +664,7 @@ def run_bench(
     stages: list[str] | None = None,
     cache_dir: Path = CACHE_DIR,
     sections: list[Callable[[BenchContext], Section]] | None = None,
+    growth_scales: list[float] | None = None,
 ) -> dict[str, Any]:
     """Run the whole bench; write ``<out_dir>/<date>.json`` and ``.md``; return the results.
 
@@ -686,6 +690,9 @@ def run_bench(
         Where generated datasets are cached.
     sections
         The report's parts (default :data:`SECTIONS`).
+    growth_scales
+        Generated sizes run for the stage table and the growth exponents only (no baselines,
+        maps or reader figures): see :func:`companion_scales`.
 
     Returns
     -------
@@ -702,6 +709,9 @@ def run_bench(
         datasets.append(prepare_synth(scale, seed=seed, root=root, cache_dir=cache_dir))
         logger.info("bench: dataset x%g ready (%.1f s)", scale, time.perf_counter() - t0)
     rows: list[StageRow] = []
+    for scale in sorted(growth_scales or []):
+        extra = prepare_synth(scale, seed=seed, root=root, cache_dir=cache_dir)
+        rows += bench_stages(extra, stages, logs)
     for ds in datasets:
         rows += bench_stages(ds, stages, logs)
     ctx = BenchContext(datasets, rows, logs, baselines, gap_sample, cache_dir)
@@ -764,6 +774,18 @@ def _map_sizes(datasets: list[Dataset]) -> dict[str, float]:
     return sizes
 
 
+def companion_scales(scales: list[float]) -> list[float]:
+    """Extra generated sizes for the growth exponents when only one size is asked for.
+
+    Returns
+    -------
+    list of float
+        ``[scale / GROWTH_DIVISOR]`` for a single scale, else nothing (two or more sizes
+        give the exponents already).
+    """
+    return [scales[0] / GROWTH_DIVISOR] if len(scales) == 1 else []
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tools.bench``: run the bench and print its tables (ratio on the last line)."""
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
@@ -774,6 +796,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "outputs" / "bench")
     parser.add_argument("--bench-root", type=Path, default=BENCH_ROOT)
     parser.add_argument("--gap-sample", type=int, default=GAP_LOOP_SAMPLE)
+    parser.add_argument(
+        "--no-growth",
+        action="store_true",
+        help=f"with one scale, do not also run the stages at scale / {GROWTH_DIVISOR} "
+        "(the growth exponents need two sizes)",
+    )
     parser.add_argument(
         "--stages",
         help="comma-separated stages (default: every available one); 'none': only the baselines "
@@ -795,11 +823,13 @@ def main(argv: list[str] | None = None) -> int:
             res = worker_gaps(args.province, args.root, args.method, args.gap_sample)
         args.worker_out.write_text(json.dumps(res, default=str), encoding="utf-8")
         return 0
+    scales = list(iter_scales(args.scales))
     doc = run_bench(
-        scales=list(iter_scales(args.scales)), seed=args.seed, real=not args.no_real,
+        scales=scales, seed=args.seed, real=not args.no_real,
         baselines=not args.no_baselines, out_dir=args.out, root=args.bench_root,
         gap_sample=args.gap_sample,
         stages=None if not args.stages else [] if args.stages == "none" else args.stages.split(","),
+        growth_scales=[] if args.no_growth else companion_scales(scales),
     )  # fmt: skip
     sys.stdout.write(doc["markdown"] + "\n")
     return 0
