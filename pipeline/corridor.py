@@ -103,8 +103,9 @@ class _Walls:
         return cls(start[order], vec[order], ptr)
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+#: Candidate walls intersected at a time in :func:`_first_hits_m`: bounds its temporaries
+#: (about 100 bytes a wall) whatever the density of the footprints around the sections.
+_WALLS_PER_BLOCK = 1 << 20
 
 
 def _first_hits_m(
@@ -112,37 +113,63 @@ def _first_hits_m(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the first footprint wall on the left and on the right of each sample.
 
-    Footprints that cover the sample (a street drawn through a building) are ignored.
+    Footprints that cover the sample (a street drawn through a building) are ignored. The
+    candidate walls are intersected in blocks of at most ``_WALLS_PER_BLOCK`` (a minimum
+    over the same values whatever the blocks, so the result does not depend on them).
     """
     n = len(p)
     left = np.full(n, np.inf)
     right = np.full(n, np.inf)
     sections = shapely.linestrings(np.stack([p - half, p + half], axis=1))
     sec, bld = tree.query(sections)
+    del sections
     inside_pt, inside_b = tree.query(shapely.points(p), predicate="covered_by")
     if len(inside_pt):
         nb = len(walls.ptr) - 1
-        drop = np.isin(sec * nb + bld, inside_pt * nb + inside_b)
-        sec, bld = sec[~drop], bld[~drop]
+        keep = ~np.isin(sec * nb + bld, inside_pt * nb + inside_b)
+        sec, bld = sec[keep], bld[keep]
     counts = walls.ptr[bld + 1] - walls.ptr[bld]
-    pair = np.repeat(np.arange(len(sec)), counts)
-    seg = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
-    seg += walls.ptr[bld][pair]
-    s_idx = sec[pair]
-    d = half[s_idx]
-    e = walls.vec[seg]
-    w = walls.start[seg] - p[s_idx]
-    den = _cross(d, e)
+    ends = np.cumsum(counts)
+    cuts = np.searchsorted(ends, np.arange(_WALLS_PER_BLOCK, ends[-1] if len(ends) else 0,
+                                           _WALLS_PER_BLOCK), side="right")  # fmt: skip
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(sec)], strict=True):
+        _hits_into(left, right, walls, p, half, sec[a:b], bld[a:b], counts[a:b], search_m)
+    return left, right
+
+
+def _hits_into(
+    left: np.ndarray,
+    right: np.ndarray,
+    walls: _Walls,
+    p: np.ndarray,
+    half: np.ndarray,
+    sec: np.ndarray,
+    bld: np.ndarray,
+    counts: np.ndarray,
+    search_m: float,
+) -> None:
+    """Lower ``left``/``right`` by the walls of footprints ``bld`` crossing sections ``sec``."""
+    if len(sec) == 0:
+        return
+    starts = np.cumsum(counts) - counts
+    s_idx = np.repeat(sec, counts)
+    seg = np.arange(len(s_idx)) - np.repeat(starts - walls.ptr[bld], counts)
+    dx, dy = half[s_idx, 0], half[s_idx, 1]
+    ex, ey = walls.vec[seg, 0], walls.vec[seg, 1]
+    wx = walls.start[seg, 0] - p[s_idx, 0]
+    wy = walls.start[seg, 1] - p[s_idx, 1]
+    del seg
+    den = dx * ey - dy * ex
     ok = den != 0
-    den = np.where(ok, den, 1.0)
-    t = _cross(w, e) / den
-    u = _cross(w, d) / den
+    den[~ok] = 1.0
+    t = (wx * ey - wy * ex) / den
+    u = (wx * dy - wy * dx) / den
+    del dx, dy, ex, ey, wx, wy, den
     hit = ok & (u >= 0) & (u <= 1) & (np.abs(t) <= 1)
     pos = hit & (t > 0)
     neg = hit & (t < 0)
     np.minimum.at(left, s_idx[pos], t[pos] * search_m)
     np.minimum.at(right, s_idx[neg], -t[neg] * search_m)
-    return left, right
 
 
 def _aggregate(

@@ -159,7 +159,7 @@ def street_access(
     classes = classify_edges(edges, widths, cfg, urban=urban)
     out = widths.join(classes)
     out["urban_width_rule"] = urban
-    for col, values in ward_columns(mid, inp.wards).items():
+    for col, values in ward_columns(mid, inp.wards, rows=rows).items():
         out[col] = values
     return out
 
