@@ -133,13 +133,15 @@ def _first_hits_m(
     cuts = np.searchsorted(ends, np.arange(_WALLS_PER_BLOCK, ends[-1] if len(ends) else 0,
                                            _WALLS_PER_BLOCK), side="right")  # fmt: skip
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(sec)], strict=True):
-        _hits_into(left, right, walls, p, half, sec[a:b], bld[a:b], counts[a:b], search_m)
+        _hits_into(left, right, walls=walls, p=p, half=half, sec=sec[a:b], bld=bld[a:b],
+                   counts=counts[a:b], search_m=search_m)  # fmt: skip
     return left, right
 
 
 def _hits_into(
     left: np.ndarray,
     right: np.ndarray,
+    *,
     walls: _Walls,
     p: np.ndarray,
     half: np.ndarray,
