@@ -38,7 +38,7 @@ from pipeline.hose import (
     HoseNetwork,
     NearLines,
     building_hose,
-    direct_access_to,
+    direct_access_runs,
     frontage_snap,
     hose_network,
 )
@@ -265,6 +265,8 @@ def _scenario_hose(
     direct: DirectAccess,
     cfg: AccessConfig,
     obstacle_tree: shapely.STRtree | None = None,
+    node_near: NearLines | None = None,
+    line_keep: np.ndarray | None = None,
 ) -> tuple[BuildingHose, HoseNetwork]:
     geoms = inp.edges.geometry.to_numpy()
     width = access["width_m"].to_numpy(dtype=float)
@@ -279,6 +281,8 @@ def _scenario_hose(
         width_m=width,
         cfg=cfg,
         obstacle_tree=obstacle_tree,
+        node_near=node_near,
+        line_keep=line_keep,
     )
     b = building_hose(
         snap,
@@ -325,21 +329,29 @@ def deep_buildings(
     in_any = np.logical_or.reduce([c[topo.first] for c in conns])
     pool = topo.first[in_any]
     near = NearLines.find(bgeoms, geoms[pool], cfg.direct_access_max_m)
+    node_near = NearLines.find(inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m)
     obstacle_tree = shapely.STRtree(bgeoms)
+    # A footprint off the run's truck streets may link straight to one; the links the runs
+    # share are drawn and tested once.
+    on_street = snap.edge >= 0
+    directs = direct_access_runs(
+        bgeoms,
+        near,
+        [(np.flatnonzero(~(on_street & c[np.maximum(snap.edge, 0)])), c[pool]) for c in conns],
+        cfg=cfg,
+        obstacle_tree=obstacle_tree,
+    )
+    del near
 
-    def run(conn: np.ndarray) -> tuple[BuildingHose, HoseNetwork]:
-        on_truck_edge = (snap.edge >= 0) & conn[np.maximum(snap.edge, 0)]
-        truck_first = topo.first[conn[topo.first]]
-        direct = direct_access_to(
-            bgeoms, geoms[truck_first], candidates=np.flatnonzero(~on_truck_edge), cfg=cfg,
-            near=near, line_keep=conn[pool], obstacle_tree=obstacle_tree,
-        )  # fmt: skip
+    def run(conn: np.ndarray, direct: DirectAccess) -> tuple[BuildingHose, HoseNetwork]:
         return _scenario_hose(
             topo, graph, inp, access, connected=conn, snap=snap, direct=direct, cfg=cfg,
-            obstacle_tree=obstacle_tree,
+            obstacle_tree=obstacle_tree, node_near=node_near, line_keep=conn[pool],
         )  # fmt: skip
 
-    (assumed, hose), (optimistic, _), (pessimistic, _) = (run(c) for c in conns)
+    (assumed, hose), (optimistic, _), (pessimistic, _) = (
+        run(c, d) for c, d in zip(conns, directs, strict=True)
+    )
     deep = assumed.deep(reach)
     deep_opt, deep_pess = optimistic.deep(reach), pessimistic.deep(reach)
     deep_status = np.where(
