@@ -10,11 +10,15 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
+from pipeline.parallel import blocks, built_tree, map_chunks
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pipeline.config import AccessConfig
 
+#: Footprints whose walls are read at a time (bounds the temporary parts and rings).
+_FOOTPRINTS_PER_BLOCK = 100_000
 #: Columns of :func:`gap_widths` (and of :func:`gap_widths_loop_baseline`).
 GAP_COLUMNS: tuple[str, ...] = ("gap_width_m", "n_samples", "n_both_sides")
 
@@ -91,16 +95,31 @@ class _Walls:
 
     @classmethod
     def of(cls, polygons: np.ndarray) -> _Walls:
-        parts, part_owner = shapely.get_parts(polygons, return_index=True)
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-        same = ring_of[1:] == ring_of[:-1]
-        owner = part_owner[ring_part[ring_of[:-1][same]]]
-        start = xy[:-1][same]
-        vec = xy[1:][same] - start
-        order = np.argsort(owner, kind="stable")
+        """Read the walls block by block (the parts and rings of a block are temporary)."""
+
+        def read(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            out = []
+            for a, b in blocks(first, stop, _FOOTPRINTS_PER_BLOCK):
+                parts, part_owner = shapely.get_parts(polygons[a:b], return_index=True)
+                rings, ring_part = shapely.get_rings(parts, return_index=True)
+                del parts
+                xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+                same = ring_of[1:] == ring_of[:-1]
+                start = xy[:-1][same]
+                out.append(
+                    (part_owner[ring_part[ring_of[:-1][same]]] + a, start, xy[1:][same] - start)
+                )
+            return out
+
+        found = [p for chunk in map_chunks(read, len(polygons), min_chunk=_FOOTPRINTS_PER_BLOCK)
+                 for p in chunk]  # fmt: skip
+        owner, start, vec = (np.concatenate([f[k] for f in found]) for k in range(3))
+        del found
         ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(polygons)))])
-        return cls(start[order], vec[order], ptr)
+        if np.any(owner[1:] < owner[:-1]):  # parts come in input order: grouped already
+            order = np.argsort(owner, kind="stable")
+            start, vec = start[order], vec[order]
+        return cls(start, vec, ptr)
 
 
 #: Candidate walls intersected at a time in :func:`_first_hits_m`: bounds its temporaries
@@ -208,7 +227,7 @@ def gap_sections(
     search_m
         How far each side to look for a building.
     chunk_samples
-        Cross-sections processed at a time (bounds memory at province scale).
+        Cross-sections processed at a time by each thread (bounds memory at province scale).
     progress
         Show a progress bar over the chunks.
 
@@ -232,15 +251,28 @@ def gap_sections(
     line_idx, along = _sample_positions(shapely.length(lines), step_m)
     widths = np.full(len(line_idx), np.nan)
     if len(buildings) and len(line_idx):
-        tree = shapely.STRtree(buildings)
+        tree = built_tree(buildings)
         walls = _Walls.of(buildings)
         verts = _Vertices.of(lines)
-        starts = range(0, len(line_idx), chunk_samples)
-        for s in tqdm(starts, desc="building gaps", unit="chunk", disable=not progress):
-            sl = slice(s, s + chunk_samples)
-            p, half = _sections(verts, line_idx[sl], along[sl], search_m)
-            left, right = _first_hits_m(tree, walls, p, half, search_m)
-            widths[sl] = left + right
+        bar = tqdm(
+            total=-(-len(line_idx) // chunk_samples),
+            desc="building gaps",
+            unit="chunk",
+            disable=not progress,
+        )
+
+        def measure(start: int, stop: int) -> np.ndarray:
+            out = np.empty(stop - start)
+            for s in range(start, stop, chunk_samples):
+                e = min(s + chunk_samples, stop)
+                p, half = _sections(verts, line_idx[s:e], along[s:e], search_m)
+                left, right = _first_hits_m(tree, walls, p, half, search_m)
+                out[s - start : e - start] = left + right
+                bar.update(1)
+            return out
+
+        with bar:
+            widths = np.concatenate(map_chunks(measure, len(line_idx), min_chunk=chunk_samples))
     widths[~np.isfinite(widths)] = np.nan
     return line_idx, widths
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from pipeline.parallel import map_chunks
+from pipeline.parallel import blocks, built_tree, map_chunks
 from pipeline.routing import (
     Snap,
     multi_source_dijkstra,
@@ -159,7 +159,7 @@ def frontage_snap(
     def ends(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         parts = [
             _frontage_ends(snap, ok[a:b], polygons, lines, tolerance_m=tolerance_m)
-            for a, b in _blocks(start, stop, _FOOTPRINTS_PER_BLOCK)
+            for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK)
         ]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
@@ -169,11 +169,6 @@ def frontage_snap(
     lo[ok] = np.concatenate([c[0] for c in chunks])
     hi[ok] = np.concatenate([c[1] for c in chunks])
     return Snap(snap.edge, snap.gap_m, lo, hi)
-
-
-def _blocks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
-    """``range(start, stop)`` cut in consecutive pieces of at most ``size`` (one when empty)."""
-    return [(a, min(a + size, stop)) for a in range(start, stop, size)] or [(start, stop)]
 
 
 def _frontage_ends(
@@ -229,11 +224,11 @@ class NearLines:
         The geometries are searched in blocks of consecutive ones (over the thread pool);
         the pairs come out in the same order as from one search.
         """
-        tree = shapely.STRtree(lines)
+        tree = built_tree(lines)
 
         def find(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             out = []
-            for a, b in _blocks(start, stop, _FOOTPRINTS_PER_BLOCK):
+            for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK):
                 g, ln, d = pairs_within(geoms[a:b], tree, max_distance_m)
                 out.append((g.astype(np.int32) + np.int32(a), ln.astype(np.int32), d))
             return out
@@ -396,7 +391,7 @@ def blocked_links(
                 self_index=self_index[a:b],
                 trim_m=trim_m,
             )
-            for a, b in _blocks(start, stop, _FOOTPRINTS_PER_BLOCK)
+            for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK)
         ]
         return np.concatenate(out)
 

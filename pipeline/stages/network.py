@@ -44,6 +44,7 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
+from pipeline.parallel import built_tree
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -330,7 +331,7 @@ def deep_buildings(
     pool = topo.first[in_any]
     near = NearLines.find(bgeoms, geoms[pool], cfg.direct_access_max_m)
     node_near = NearLines.find(inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m)
-    obstacle_tree = shapely.STRtree(bgeoms)
+    obstacle_tree = built_tree(bgeoms)
     # A footprint off the run's truck streets may link straight to one; the links the runs
     # share are drawn and tested once.
     on_street = snap.edge >= 0
