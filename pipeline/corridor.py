@@ -87,11 +87,13 @@ def _sections(
 
 @dataclass(frozen=True)
 class _Walls:
-    """Every footprint's boundary segments, grouped by footprint (CSR layout)."""
+    """Every footprint's boundary segments, grouped by footprint (CSR layout), and envelopes."""
 
     start: np.ndarray
     vec: np.ndarray
     ptr: np.ndarray
+    polygons: np.ndarray
+    box: np.ndarray
 
     @classmethod
     def of(cls, polygons: np.ndarray) -> _Walls:
@@ -119,7 +121,7 @@ class _Walls:
         if np.any(owner[1:] < owner[:-1]):  # parts come in input order: grouped already
             order = np.argsort(owner, kind="stable")
             start, vec = start[order], vec[order]
-        return cls(start, vec, ptr)
+        return cls(start, vec, ptr, polygons, shapely.bounds(polygons))
 
 
 #: Candidate walls intersected at a time in :func:`_first_hits_m`: bounds its temporaries
@@ -142,11 +144,6 @@ def _first_hits_m(
     sections = shapely.linestrings(np.stack([p - half, p + half], axis=1))
     sec, bld = tree.query(sections)
     del sections
-    inside_pt, inside_b = tree.query(shapely.points(p), predicate="covered_by")
-    if len(inside_pt):
-        nb = len(walls.ptr) - 1
-        keep = ~np.isin(sec * nb + bld, inside_pt * nb + inside_b)
-        sec, bld = sec[keep], bld[keep]
     counts = walls.ptr[bld + 1] - walls.ptr[bld]
     ends = np.cumsum(counts)
     cuts = np.searchsorted(ends, np.arange(_WALLS_PER_BLOCK, ends[-1] if len(ends) else 0,
@@ -169,7 +166,21 @@ def _hits_into(
     counts: np.ndarray,
     search_m: float,
 ) -> None:
-    """Lower ``left``/``right`` by the walls of footprints ``bld`` crossing sections ``sec``."""
+    """Lower ``left``/``right`` by the walls of footprints ``bld`` crossing sections ``sec``.
+
+    A footprint that covers its section's sample is skipped: its envelope holds the sample,
+    and the exact point test (``intersects`` of a point is ``covered_by``) confirms it.
+    """
+    px, py = p[sec, 0], p[sec, 1]
+    box = walls.box
+    maybe = np.flatnonzero(
+        (box[bld, 0] <= px) & (px <= box[bld, 2]) & (box[bld, 1] <= py) & (py <= box[bld, 3])
+    )
+    if len(maybe):
+        keep = np.ones(len(sec), dtype=bool)
+        keep[maybe] = ~shapely.intersects_xy(walls.polygons[bld[maybe]], px[maybe], py[maybe])
+        sec, bld, counts = sec[keep], bld[keep], counts[keep]
+    del px, py
     if len(sec) == 0:
         return
     starts = np.cumsum(counts) - counts
