@@ -138,7 +138,12 @@ def read_inputs(ctx: StageContext) -> Inputs:
 
 
 def street_access(
-    inp: Inputs, cfg: AccessConfig, *, crs: str, progress: bool = False
+    inp: Inputs,
+    cfg: AccessConfig,
+    *,
+    crs: str,
+    progress: bool = False,
+    twins: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Width evidence and the truck rule for every edge.
 
@@ -147,11 +152,14 @@ def street_access(
     pandas.DataFrame
         Indexed like the edges: the columns of :func:`pipeline.widths.estimate_widths` and of
         :func:`pipeline.access.classify_edges`, plus ``urban_width_rule``, ``ward_id`` and
-        ``ward`` (of the edge's midpoint).
+        ``ward`` (of the edge's midpoint). ``twins``: the edges'
+        :func:`pipeline.topology.undirected_twins`, when already known.
     """
     edges = inp.edges
     measured = load_measured_widths(edges, cfg, crs)
-    widths = estimate_widths(edges, inp.buildings, cfg, measured=measured, progress=progress)
+    widths = estimate_widths(
+        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins
+    )
     mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
     rows = ward_rows(mid, inp.wards)
     ward_type = np.full(len(edges), None, dtype=object)
@@ -315,7 +323,7 @@ def deep_buildings(
     """
     bgeoms = inp.buildings.geometry.to_numpy()
     geoms = inp.edges.geometry.to_numpy()
-    raw = snap_to_edges(bgeoms, inp.edges.iloc[topo.first])
+    raw = snap_to_edges(bgeoms, inp.edges[["geometry"]].iloc[topo.first])
     raw = Snap(np.where(raw.edge >= 0, topo.first[raw.edge], -1), raw.gap_m, raw.to_u_m, raw.to_v_m)
     snap = frontage_snap(raw, bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m)
     reach = cfg.hose_reach_from_truck_road_m.value
@@ -530,12 +538,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(inp.fire_points)} fire points",
     )
 
-    access = street_access(inp, cfg, crs=config.crs, progress=ctx.progress)
+    codes, first = undirected_twins(inp.edges.geometry.to_numpy())
+    access = street_access(inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first))
     status_counts = access.loc[~inp.edges["reversed"].to_numpy(), "truck_status"].value_counts()
     t0 = _timed("truck status", t0, f"streets {status_counts.to_dict()}")
 
     arr = edge_arrays(inp.nodes, inp.edges, "length")
-    codes, first = undirected_twins(inp.edges.geometry.to_numpy())
     topo = Topology(arr.u, arr.v, arr.weight, codes, first, arr.n_nodes)
     truck_ok = access["truck_ok"].to_numpy(dtype=bool)
     tnet = main_truck_network(topo, inp, truck_ok, config)
