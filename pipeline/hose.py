@@ -218,23 +218,33 @@ class NearLines:
     pair_m: np.ndarray
 
     @classmethod
-    def find(cls, geoms: np.ndarray, lines: np.ndarray, max_distance_m: float) -> NearLines:
+    def find(
+        cls,
+        geoms: np.ndarray,
+        lines: np.ndarray,
+        max_distance_m: float,
+        *,
+        rows: np.ndarray | None = None,
+    ) -> NearLines:
         """Query the pairs once (sorted by geometry, then distance, then line).
 
-        The geometries are searched in blocks of consecutive ones (over the thread pool);
-        the pairs come out in the same order as from one search.
+        ``rows`` (ascending positions in ``geoms``) limits the search to the geometries that
+        :meth:`nearest` will be asked about (all by default). The geometries are searched in
+        blocks of consecutive ones (over the thread pool); the pairs come out in the same
+        order as from one search.
         """
         tree = built_tree(lines)
+        searched = np.arange(len(geoms)) if rows is None else np.asarray(rows, dtype=np.int64)
 
         def find(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             out = []
             for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK):
-                g, ln, d = pairs_within(geoms[a:b], tree, max_distance_m)
-                out.append((g.astype(np.int32) + np.int32(a), ln.astype(np.int32), d))
+                g, ln, d = pairs_within(geoms[searched[a:b]], tree, max_distance_m)
+                out.append((searched[a:b][g].astype(np.int32), ln.astype(np.int32), d))
             return out
 
-        parts = [p for chunk in map_chunks(find, len(geoms), min_chunk=_FOOTPRINTS_PER_BLOCK)
-                 for p in chunk]  # fmt: skip
+        chunks = map_chunks(find, len(searched), min_chunk=_FOOTPRINTS_PER_BLOCK)
+        parts = [p for chunk in chunks for p in chunk]
         g, ln, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
         return cls(geoms, lines, max_distance_m, g, ln, d)
 
@@ -246,7 +256,7 @@ class NearLines:
         Parameters
         ----------
         rows
-            Positions of the geometries asked about.
+            Positions of the geometries asked about (among those searched by :meth:`find`).
         line_keep
             Boolean per line: the lines searched.
 
@@ -431,6 +441,14 @@ class HoseNetwork:
     tree: PathTree
 
 
+def truck_nodes(topo: Topology, truck_connected: np.ndarray) -> np.ndarray:
+    """Boolean per node: an end of an edge of the truck network (where hoses start)."""
+    on_truck = np.zeros(topo.n_nodes, dtype=bool)
+    on_truck[topo.u[truck_connected]] = True
+    on_truck[topo.v[truck_connected]] = True
+    return on_truck
+
+
 def hose_network(
     topo: Topology,
     graph: sparse.csr_matrix,
@@ -485,9 +503,7 @@ def hose_network(
     ``node_direct_access_m`` of a truck street with nothing between (alleys that open onto
     a separately mapped sidewalk), at the cost of that straight gap.
     """
-    on_truck = np.zeros(topo.n_nodes, dtype=bool)
-    on_truck[topo.u[truck_connected]] = True
-    on_truck[topo.v[truck_connected]] = True
+    on_truck = truck_nodes(topo, truck_connected)
     off = np.flatnonzero(~on_truck)
     nearest = None
     if node_near is not None and line_keep is not None:

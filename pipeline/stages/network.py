@@ -41,6 +41,7 @@ from pipeline.hose import (
     direct_access_runs,
     frontage_snap,
     hose_network,
+    truck_nodes,
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
@@ -337,16 +338,26 @@ def deep_buildings(
     # truck streets), and one index of the footprints serves every straight-link test.
     in_any = np.logical_or.reduce([c[topo.first] for c in conns])
     pool = topo.first[in_any]
-    near = NearLines.find(bgeoms, geoms[pool], cfg.direct_access_max_m)
-    node_near = NearLines.find(inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m)
+    # A footprint off the run's truck streets may link straight to one (and an alley node to
+    # one): only those off them in some run are searched, and the links the runs share are
+    # drawn and tested once.
+    on_truck_edge = [(snap.edge >= 0) & c[np.maximum(snap.edge, 0)] for c in conns]
+    near = NearLines.find(
+        bgeoms, geoms[pool], cfg.direct_access_max_m,
+        rows=np.flatnonzero(~np.logical_and.reduce(on_truck_edge)),
+    )  # fmt: skip
+    node_near = NearLines.find(
+        inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m,
+        rows=np.flatnonzero(~np.logical_and.reduce([truck_nodes(topo, c) for c in conns])),
+    )  # fmt: skip
     obstacle_tree = built_tree(bgeoms)
-    # A footprint off the run's truck streets may link straight to one; the links the runs
-    # share are drawn and tested once.
-    on_street = snap.edge >= 0
     directs = direct_access_runs(
         bgeoms,
         near,
-        [(np.flatnonzero(~(on_street & c[np.maximum(snap.edge, 0)])), c[pool]) for c in conns],
+        [
+            (np.flatnonzero(~on_edge), c[pool])
+            for on_edge, c in zip(on_truck_edge, conns, strict=True)
+        ],
         cfg=cfg,
         obstacle_tree=obstacle_tree,
     )
