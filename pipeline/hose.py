@@ -505,16 +505,16 @@ def hose_network(
     """
     on_truck = truck_nodes(topo, truck_connected)
     off = np.flatnonzero(~on_truck)
-    nearest = None
+    node_nearest = None
     if node_near is not None and line_keep is not None:
-        nearest = node_near.nearest(off, line_keep)
+        node_nearest = node_near.nearest(off, line_keep)
     node_gap, _ = direct_truck_access(
         node_geoms[off],
         truck_lines,
         obstacles=obstacles,
         max_distance_m=cfg.node_direct_access_m,
         trim_m=0.0,
-        nearest=nearest,
+        nearest=node_nearest,
         obstacle_tree=obstacle_tree,
     )
     near = np.isfinite(node_gap)
