@@ -9,6 +9,7 @@ building's status ``uncertain`` where it depends on streets of uncertain width),
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from dataclasses import dataclass
@@ -527,8 +528,22 @@ def dead_end_table(
     )
 
 
+def _release_freed_memory() -> None:
+    """Hand the heap memory freed by a step back to the system (glibc ``malloc_trim``).
+
+    The bulk steps free GBs of short-lived Shapely and NumPy objects, partly from worker
+    threads' heaps that the next step's allocations do not reuse; without this the process
+    keeps that memory and the next step's peak adds to it. No-op outside glibc.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def _timed(label: str, t0: float, text: str) -> float:
     logger.info("network: %s: %s (%.1f s)", label, text, time.perf_counter() - t0)
+    _release_freed_memory()
     return time.perf_counter()
 
 
@@ -598,14 +613,16 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(candidates):,} fire-point sites",
     )
 
-    out_edges = inp.edges.join(access)
+    # One copy of the edge table with its new columns (the summaries read columns only).
+    out_edges = inp.edges.join(access).reset_index()
+    del access
     out_edges["truck_connected"] = connected
     out_edges["truck_component_km"] = tnet.net.component_km
     out_edges["alley_id"] = run_of_edge
     ward_table = ward_summary(
         inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead, candidates=candidates
     )
-    contracts.write_table(ctx, contracts.EDGES, out_edges.reset_index())
+    contracts.write_table(ctx, contracts.EDGES, out_edges)
     contracts.write_table(ctx, contracts.DEEP_BUILDINGS, deep_b)
     contracts.write_table(ctx, contracts.ALLEYS, alley_gdf)
     contracts.write_table(ctx, contracts.DEAD_ENDS, dead)
