@@ -415,6 +415,13 @@ def test_shared_near_lines_give_the_nearest_query_of_each_subset(seed):
         np.testing.assert_array_equal(dist, d)
     empty = near.nearest(np.arange(0), np.ones(len(lines), dtype=bool))
     assert all(len(a) == 0 for a in empty)
+    # Searching only the geometries asked about gives the same answers for them.
+    rows = np.flatnonzero(rng.random(len(houses)) < 0.5)
+    some = NearLines.find(houses, lines, 20.0, rows=rows)
+    assert np.isin(some.pair_geom, rows).all()
+    keep = rng.random(len(lines)) < 0.6
+    for got, want in zip(some.nearest(rows, keep), near.nearest(rows, keep), strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
