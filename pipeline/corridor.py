@@ -10,11 +10,15 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
+from pipeline.parallel import blocks, built_tree, map_chunks
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pipeline.config import AccessConfig
 
+#: Footprints whose walls are read at a time (bounds the temporary parts and rings).
+_FOOTPRINTS_PER_BLOCK = 100_000
 #: Columns of :func:`gap_widths` (and of :func:`gap_widths_loop_baseline`).
 GAP_COLUMNS: tuple[str, ...] = ("gap_width_m", "n_samples", "n_both_sides")
 
@@ -83,28 +87,46 @@ def _sections(
 
 @dataclass(frozen=True)
 class _Walls:
-    """Every footprint's boundary segments, grouped by footprint (CSR layout)."""
+    """Every footprint's boundary segments, grouped by footprint (CSR layout), and envelopes."""
 
     start: np.ndarray
     vec: np.ndarray
     ptr: np.ndarray
+    polygons: np.ndarray
+    box: np.ndarray
 
     @classmethod
     def of(cls, polygons: np.ndarray) -> _Walls:
-        parts, part_owner = shapely.get_parts(polygons, return_index=True)
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-        same = ring_of[1:] == ring_of[:-1]
-        owner = part_owner[ring_part[ring_of[:-1][same]]]
-        start = xy[:-1][same]
-        vec = xy[1:][same] - start
-        order = np.argsort(owner, kind="stable")
+        """Read the walls block by block (the parts and rings of a block are temporary)."""
+
+        def read(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            out = []
+            for a, b in blocks(first, stop, _FOOTPRINTS_PER_BLOCK):
+                parts, part_owner = shapely.get_parts(polygons[a:b], return_index=True)
+                rings, ring_part = shapely.get_rings(parts, return_index=True)
+                del parts
+                xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+                same = ring_of[1:] == ring_of[:-1]
+                start = xy[:-1][same]
+                out.append(
+                    (part_owner[ring_part[ring_of[:-1][same]]] + a, start, xy[1:][same] - start)
+                )
+            return out
+
+        found = [p for chunk in map_chunks(read, len(polygons), min_chunk=_FOOTPRINTS_PER_BLOCK)
+                 for p in chunk]  # fmt: skip
+        owner, start, vec = (np.concatenate([f[k] for f in found]) for k in range(3))
+        del found
         ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(polygons)))])
-        return cls(start[order], vec[order], ptr)
+        if np.any(owner[1:] < owner[:-1]):  # parts come in input order: grouped already
+            order = np.argsort(owner, kind="stable")
+            start, vec = start[order], vec[order]
+        return cls(start, vec, ptr, polygons, shapely.bounds(polygons))
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+#: Candidate walls intersected at a time in :func:`_first_hits_m`: bounds its temporaries
+#: (about 100 bytes a wall) whatever the density of the footprints around the sections.
+_WALLS_PER_BLOCK = 1 << 20
 
 
 def _first_hits_m(
@@ -112,37 +134,74 @@ def _first_hits_m(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the first footprint wall on the left and on the right of each sample.
 
-    Footprints that cover the sample (a street drawn through a building) are ignored.
+    Footprints that cover the sample (a street drawn through a building) are ignored. The
+    candidate walls are intersected in blocks of at most ``_WALLS_PER_BLOCK`` (a minimum
+    over the same values whatever the blocks, so the result does not depend on them).
     """
     n = len(p)
     left = np.full(n, np.inf)
     right = np.full(n, np.inf)
     sections = shapely.linestrings(np.stack([p - half, p + half], axis=1))
     sec, bld = tree.query(sections)
-    inside_pt, inside_b = tree.query(shapely.points(p), predicate="covered_by")
-    if len(inside_pt):
-        nb = len(walls.ptr) - 1
-        drop = np.isin(sec * nb + bld, inside_pt * nb + inside_b)
-        sec, bld = sec[~drop], bld[~drop]
+    del sections
     counts = walls.ptr[bld + 1] - walls.ptr[bld]
-    pair = np.repeat(np.arange(len(sec)), counts)
-    seg = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
-    seg += walls.ptr[bld][pair]
-    s_idx = sec[pair]
-    d = half[s_idx]
-    e = walls.vec[seg]
-    w = walls.start[seg] - p[s_idx]
-    den = _cross(d, e)
+    ends = np.cumsum(counts)
+    cuts = np.searchsorted(ends, np.arange(_WALLS_PER_BLOCK, ends[-1] if len(ends) else 0,
+                                           _WALLS_PER_BLOCK), side="right")  # fmt: skip
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(sec)], strict=True):
+        _hits_into(left, right, walls=walls, p=p, half=half, sec=sec[a:b], bld=bld[a:b],
+                   counts=counts[a:b], search_m=search_m)  # fmt: skip
+    return left, right
+
+
+def _hits_into(
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    walls: _Walls,
+    p: np.ndarray,
+    half: np.ndarray,
+    sec: np.ndarray,
+    bld: np.ndarray,
+    counts: np.ndarray,
+    search_m: float,
+) -> None:
+    """Lower ``left``/``right`` by the walls of footprints ``bld`` crossing sections ``sec``.
+
+    A footprint that covers its section's sample is skipped: its envelope holds the sample,
+    and the exact point test (``intersects`` of a point is ``covered_by``) confirms it.
+    """
+    px, py = p[sec, 0], p[sec, 1]
+    box = walls.box
+    maybe = np.flatnonzero(
+        (box[bld, 0] <= px) & (px <= box[bld, 2]) & (box[bld, 1] <= py) & (py <= box[bld, 3])
+    )
+    if len(maybe):
+        keep = np.ones(len(sec), dtype=bool)
+        keep[maybe] = ~shapely.intersects_xy(walls.polygons[bld[maybe]], px[maybe], py[maybe])
+        sec, bld, counts = sec[keep], bld[keep], counts[keep]
+    del px, py
+    if len(sec) == 0:
+        return
+    starts = np.cumsum(counts) - counts
+    s_idx = np.repeat(sec, counts)
+    seg = np.arange(len(s_idx)) - np.repeat(starts - walls.ptr[bld], counts)
+    dx, dy = half[s_idx, 0], half[s_idx, 1]
+    ex, ey = walls.vec[seg, 0], walls.vec[seg, 1]
+    wx = walls.start[seg, 0] - p[s_idx, 0]
+    wy = walls.start[seg, 1] - p[s_idx, 1]
+    del seg
+    den = dx * ey - dy * ex
     ok = den != 0
-    den = np.where(ok, den, 1.0)
-    t = _cross(w, e) / den
-    u = _cross(w, d) / den
+    den[~ok] = 1.0
+    t = (wx * ey - wy * ex) / den
+    u = (wx * dy - wy * dx) / den
+    del dx, dy, ex, ey, wx, wy, den
     hit = ok & (u >= 0) & (u <= 1) & (np.abs(t) <= 1)
     pos = hit & (t > 0)
     neg = hit & (t < 0)
     np.minimum.at(left, s_idx[pos], t[pos] * search_m)
     np.minimum.at(right, s_idx[neg], -t[neg] * search_m)
-    return left, right
 
 
 def _aggregate(
@@ -179,7 +238,7 @@ def gap_sections(
     search_m
         How far each side to look for a building.
     chunk_samples
-        Cross-sections processed at a time (bounds memory at province scale).
+        Cross-sections processed at a time by each thread (bounds memory at province scale).
     progress
         Show a progress bar over the chunks.
 
@@ -203,15 +262,28 @@ def gap_sections(
     line_idx, along = _sample_positions(shapely.length(lines), step_m)
     widths = np.full(len(line_idx), np.nan)
     if len(buildings) and len(line_idx):
-        tree = shapely.STRtree(buildings)
+        tree = built_tree(buildings)
         walls = _Walls.of(buildings)
         verts = _Vertices.of(lines)
-        starts = range(0, len(line_idx), chunk_samples)
-        for s in tqdm(starts, desc="building gaps", unit="chunk", disable=not progress):
-            sl = slice(s, s + chunk_samples)
-            p, half = _sections(verts, line_idx[sl], along[sl], search_m)
-            left, right = _first_hits_m(tree, walls, p, half, search_m)
-            widths[sl] = left + right
+        bar = tqdm(
+            total=-(-len(line_idx) // chunk_samples),
+            desc="building gaps",
+            unit="chunk",
+            disable=not progress,
+        )
+
+        def measure(start: int, stop: int) -> np.ndarray:
+            out = np.empty(stop - start)
+            for s in range(start, stop, chunk_samples):
+                e = min(s + chunk_samples, stop)
+                p, half = _sections(verts, line_idx[s:e], along[s:e], search_m)
+                left, right = _first_hits_m(tree, walls, p, half, search_m)
+                out[s - start : e - start] = left + right
+                bar.update(1)
+            return out
+
+        with bar:
+            widths = np.concatenate(map_chunks(measure, len(line_idx), min_chunk=chunk_samples))
     widths[~np.isfinite(widths)] = np.nan
     return line_idx, widths
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from pipeline.parallel import blocks, built_tree, map_chunks
 from pipeline.routing import (
     Snap,
     multi_source_dijkstra,
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from pipeline.topology import Topology
 
 _TIE_M = 1e-6
+#: Footprints handled at a time by the bulk steps (bounds their temporaries at province scale).
+_FOOTPRINTS_PER_BLOCK = 100_000
+#: Slack (m) on a distance lower bound computed in NumPy, against rounding.
+_ENVELOPE_MARGIN_M = 1e-6
 #: A link this close to a footprint grazes it (coordinates carry ~mm noise from lon/lat).
 _GRAZE_M = 0.05
 
@@ -150,20 +155,51 @@ def frontage_snap(
     ok = np.flatnonzero(snap.edge >= 0)
     if len(ok) == 0:
         return snap
-    coords, owner = shapely.get_coordinates(polygons[ok], return_index=True)
-    line = lines[snap.edge[ok]][owner]
-    pts = shapely.points(coords)
-    near = shapely.distance(pts, line) <= snap.gap_m[ok][owner] + tolerance_m
-    along = shapely.line_locate_point(line[near], pts[near])
+
+    def ends(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        parts = [
+            _frontage_ends(snap, ok[a:b], polygons, lines, tolerance_m=tolerance_m)
+            for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    chunks = map_chunks(ends, len(ok), min_chunk=_FOOTPRINTS_PER_BLOCK)
     lo = snap.to_u_m.copy()
     hi = snap.to_v_m.copy()
-    length = shapely.length(lines[snap.edge[ok]])
-    lo_ok = lo[ok]
-    np.minimum.at(lo_ok, owner[near], along)
-    hi_ok = hi[ok]
-    np.minimum.at(hi_ok, owner[near], length[owner[near]] - along)
-    lo[ok], hi[ok] = lo_ok, hi_ok
+    lo[ok] = np.concatenate([c[0] for c in chunks])
+    hi[ok] = np.concatenate([c[1] for c in chunks])
     return Snap(snap.edge, snap.gap_m, lo, hi)
+
+
+def _frontage_ends(
+    snap: Snap, rows: np.ndarray, polygons: np.ndarray, lines: np.ndarray, *, tolerance_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``to_u_m``/``to_v_m`` of the snapped footprints ``rows`` measured to their frontage.
+
+    A ring's closing vertex repeats its first one, so each footprint's last vertex is left
+    out; so is a vertex whose distance to the edge's envelope alone exceeds the frontage
+    threshold (a lower bound of its distance to the edge, with a margin for rounding).
+    """
+    coords, owner = shapely.get_coordinates(polygons[rows], return_index=True)
+    keep = np.r_[owner[1:] == owner[:-1], False]
+    edge_lines = lines[snap.edge[rows]]
+    limit = snap.gap_m[rows] + tolerance_m
+    box = shapely.bounds(edge_lines)[owner]
+    zero = np.zeros(len(owner))
+    out_x = np.maximum(np.maximum(box[:, 0] - coords[:, 0], coords[:, 0] - box[:, 2]), zero)
+    out_y = np.maximum(np.maximum(box[:, 1] - coords[:, 1], coords[:, 1] - box[:, 3]), zero)
+    keep &= np.hypot(out_x, out_y) <= limit[owner] + _ENVELOPE_MARGIN_M
+    coords, owner = coords[keep], owner[keep]
+    line = edge_lines[owner]
+    pts = shapely.points(coords)
+    near = shapely.distance(pts, line) <= limit[owner]
+    along = shapely.line_locate_point(line[near], pts[near])
+    length = shapely.length(edge_lines)
+    lo = snap.to_u_m[rows]
+    np.minimum.at(lo, owner[near], along)
+    hi = snap.to_v_m[rows]
+    np.minimum.at(hi, owner[near], length[owner[near]] - along)
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -182,9 +218,34 @@ class NearLines:
     pair_m: np.ndarray
 
     @classmethod
-    def find(cls, geoms: np.ndarray, lines: np.ndarray, max_distance_m: float) -> NearLines:
-        """Query the pairs once (sorted by geometry, then distance, then line)."""
-        g, ln, d = pairs_within(geoms, shapely.STRtree(lines), max_distance_m)
+    def find(
+        cls,
+        geoms: np.ndarray,
+        lines: np.ndarray,
+        max_distance_m: float,
+        *,
+        rows: np.ndarray | None = None,
+    ) -> NearLines:
+        """Query the pairs once (sorted by geometry, then distance, then line).
+
+        ``rows`` (ascending positions in ``geoms``) limits the search to the geometries that
+        :meth:`nearest` will be asked about (all by default). The geometries are searched in
+        blocks of consecutive ones (over the thread pool); the pairs come out in the same
+        order as from one search.
+        """
+        tree = built_tree(lines)
+        searched = np.arange(len(geoms)) if rows is None else np.asarray(rows, dtype=np.int64)
+
+        def find(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            out = []
+            for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK):
+                g, ln, d = pairs_within(geoms[searched[a:b]], tree, max_distance_m)
+                out.append((searched[a:b][g].astype(np.int32), ln.astype(np.int32), d))
+            return out
+
+        chunks = map_chunks(find, len(searched), min_chunk=_FOOTPRINTS_PER_BLOCK)
+        parts = [p for chunk in chunks for p in chunk]
+        g, ln, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
         return cls(geoms, lines, max_distance_m, g, ln, d)
 
     def nearest(
@@ -195,7 +256,7 @@ class NearLines:
         Parameters
         ----------
         rows
-            Positions of the geometries asked about.
+            Positions of the geometries asked about (among those searched by :meth:`find`).
         line_keep
             Boolean per line: the lines searched.
 
@@ -290,20 +351,84 @@ def direct_truck_access(
         )
     else:
         p_idx, l_idx, d = nearest
-    ends = shapely.get_coordinates(shapely.shortest_line(polygons[p_idx], truck_lines[l_idx]))
+    obstructed = np.zeros(len(p_idx), dtype=bool)
+    if len(obstacles):
+        tree = shapely.STRtree(obstacles) if obstacle_tree is None else obstacle_tree
+        obstructed = blocked_links(
+            polygons[p_idx], truck_lines[l_idx], d, tree=tree, self_index=self_index[p_idx],
+            trim_m=trim_m,
+        )  # fmt: skip
+    gap[p_idx[~obstructed]] = d[~obstructed]
+    line[p_idx[~obstructed]] = l_idx[~obstructed]
+    return gap, line
+
+
+def blocked_links(
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    distance_m: np.ndarray,
+    *,
+    tree: shapely.STRtree,
+    self_index: np.ndarray,
+    trim_m: float,
+) -> np.ndarray:
+    """Whether the straight link from each geometry to its line crosses an obstacle.
+
+    Parameters
+    ----------
+    geoms, lines, distance_m
+        Pairs: a geometry, its line and the distance between them.
+    tree
+        ``STRtree`` of the obstacles (footprints).
+    self_index
+        Per pair, the geometry's own position in the tree (never its own obstacle), or -1.
+    trim_m
+        Length of the link's start left out of the test.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per pair. The pairs are linked in blocks (over the thread pool).
+    """
+
+    def blocked(start: int, stop: int) -> np.ndarray:
+        out = [
+            _blocked_block(
+                geoms[a:b],
+                lines[a:b],
+                distance_m[a:b],
+                tree=tree,
+                self_index=self_index[a:b],
+                trim_m=trim_m,
+            )
+            for a, b in blocks(start, stop, _FOOTPRINTS_PER_BLOCK)
+        ]
+        return np.concatenate(out)
+
+    return np.concatenate(map_chunks(blocked, len(geoms), min_chunk=_FOOTPRINTS_PER_BLOCK))
+
+
+def _blocked_block(
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    d: np.ndarray,
+    *,
+    tree: shapely.STRtree,
+    self_index: np.ndarray,
+    trim_m: float,
+) -> np.ndarray:
+    obstructed = np.zeros(len(geoms), dtype=bool)
+    if len(geoms) == 0:
+        return obstructed
+    ends = shapely.get_coordinates(shapely.shortest_line(geoms, lines))
     start, stop = ends[0::2], ends[1::2]
     # Leave the footprint's own corner out, so a neighbour sharing that corner is no obstacle;
     # a link grazing another footprint's wall is blocked.
     frac = np.minimum(1.0, trim_m / np.maximum(d, 1e-9))[:, None]
     links = shapely.linestrings(np.stack([start + (stop - start) * frac, stop], axis=1))
-    obstructed = np.zeros(len(p_idx), dtype=bool)
-    if len(obstacles):
-        tree = shapely.STRtree(obstacles) if obstacle_tree is None else obstacle_tree
-        link_idx, b_idx = tree.query(links, predicate="dwithin", distance=_GRAZE_M)
-        obstructed[link_idx[b_idx != self_index[p_idx[link_idx]]]] = True
-    gap[p_idx[~obstructed]] = d[~obstructed]
-    line[p_idx[~obstructed]] = l_idx[~obstructed]
-    return gap, line
+    link_idx, b_idx = tree.query(links, predicate="dwithin", distance=_GRAZE_M)
+    obstructed[link_idx[b_idx != self_index[link_idx]]] = True
+    return obstructed
 
 
 @dataclass(frozen=True)
@@ -314,6 +439,14 @@ class HoseNetwork:
     mouth_of_node: np.ndarray
     on_truck: np.ndarray
     tree: PathTree
+
+
+def truck_nodes(topo: Topology, truck_connected: np.ndarray) -> np.ndarray:
+    """Boolean per node: an end of an edge of the truck network (where hoses start)."""
+    on_truck = np.zeros(topo.n_nodes, dtype=bool)
+    on_truck[topo.u[truck_connected]] = True
+    on_truck[topo.v[truck_connected]] = True
+    return on_truck
 
 
 def hose_network(
@@ -327,6 +460,8 @@ def hose_network(
     width_m: np.ndarray,
     cfg: AccessConfig,
     obstacle_tree: shapely.STRtree | None = None,
+    node_near: NearLines | None = None,
+    line_keep: np.ndarray | None = None,
 ) -> HoseNetwork:
     """Walk from the truck network to every node of the street graph (one Dijkstra).
 
@@ -350,6 +485,11 @@ def hose_network(
         The ``access`` section (``node_direct_access_m``).
     obstacle_tree
         ``STRtree(obstacles)`` when already built.
+    node_near, line_keep
+        Pairs of ``node_geoms`` within ``node_direct_access_m`` of a pool of lines (see
+        :class:`NearLines`) of which ``truck_lines`` is ``node_near.lines[line_keep]``:
+        replace the search for each node's nearest truck street (runs that differ only in
+        their truck streets share one search).
 
     Returns
     -------
@@ -363,16 +503,18 @@ def hose_network(
     ``node_direct_access_m`` of a truck street with nothing between (alleys that open onto
     a separately mapped sidewalk), at the cost of that straight gap.
     """
-    on_truck = np.zeros(topo.n_nodes, dtype=bool)
-    on_truck[topo.u[truck_connected]] = True
-    on_truck[topo.v[truck_connected]] = True
+    on_truck = truck_nodes(topo, truck_connected)
     off = np.flatnonzero(~on_truck)
+    node_nearest = None
+    if node_near is not None and line_keep is not None:
+        node_nearest = node_near.nearest(off, line_keep)
     node_gap, _ = direct_truck_access(
         node_geoms[off],
         truck_lines,
         obstacles=obstacles,
         max_distance_m=cfg.node_direct_access_m,
         trim_m=0.0,
+        nearest=node_nearest,
         obstacle_tree=obstacle_tree,
     )
     near = np.isfinite(node_gap)
@@ -447,6 +589,73 @@ def direct_access_to(
         obstacle_tree=obstacle_tree,
     )
     return DirectAccess(gap, line)
+
+
+def direct_access_runs(
+    bgeoms: np.ndarray,
+    near: NearLines,
+    runs: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    cfg: AccessConfig,
+    obstacle_tree: shapely.STRtree,
+) -> list[DirectAccess]:
+    """:func:`direct_access_to` for several runs at once, each link tested once.
+
+    Parameters
+    ----------
+    bgeoms
+        Footprints (``near.geoms``).
+    near
+        Pairs of ``bgeoms`` within ``direct_access_max_m`` of a pool of lines.
+    runs
+        Per run, ``(candidates, line_keep)``: the footprints linked and the pool lines that
+        are the run's truck streets.
+    cfg
+        The ``access`` section (``frontage_tolerance_m``).
+    obstacle_tree
+        ``STRtree(bgeoms)``.
+
+    Returns
+    -------
+    list of DirectAccess
+        One per run, equal to ``direct_access_to(bgeoms, near.lines[line_keep],
+        candidates=candidates, cfg=cfg, near=near, line_keep=line_keep, ...)``: a footprint
+        whose nearest truck street (and its distance) is the same in several runs has its
+        straight link drawn and tested against the other footprints once.
+    """
+    found = []
+    for candidates, line_keep in runs:
+        row, line, d = near.nearest(candidates, line_keep)
+        found.append((candidates[row], np.flatnonzero(line_keep)[line], d, line))
+    b_all = np.concatenate([f[0] for f in found]).astype(np.int64)
+    line_all = np.concatenate([f[1] for f in found]).astype(np.int64)
+    d_all = np.concatenate([f[2] for f in found])
+    # one link per distinct (footprint, line, distance)
+    order = np.lexsort((d_all.view(np.int64), b_all * len(near.lines) + line_all))
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (
+        (np.diff(b_all[order]) != 0)
+        | (np.diff(line_all[order]) != 0)
+        | (np.diff(d_all.view(np.int64)[order]) != 0)
+    )
+    first = order[new]
+    group = np.empty(len(order), dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    blocked = blocked_links(
+        bgeoms[b_all[first]], near.lines[line_all[first]], d_all[first],
+        tree=obstacle_tree, self_index=b_all[first], trim_m=cfg.frontage_tolerance_m,
+    )[group]  # fmt: skip
+    out = []
+    start = 0
+    for b, _, d, line in found:
+        ok = ~blocked[start : start + len(b)]
+        start += len(b)
+        gap = np.full(len(bgeoms), np.inf)
+        link_line = np.full(len(bgeoms), -1, dtype=np.int64)
+        gap[b[ok]] = d[ok]
+        link_line[b[ok]] = line[ok]
+        out.append(DirectAccess(gap, link_line))
+    return out
 
 
 def building_hose(

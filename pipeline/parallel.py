@@ -17,6 +17,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+import shapely
+
 from pipeline._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -101,3 +103,23 @@ def map_chunks(
     with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="firegap") as pool:
         futures = [pool.submit(func, a, b) for a, b in bounds]
         return [f.result() for f in futures]
+
+
+def built_tree(geoms: object) -> shapely.STRtree:
+    """Return an ``STRtree`` of ``geoms`` ready to be queried from several threads at once.
+
+    GEOS builds a tree on its first query, and that build is not thread-safe: a tree shared
+    by :func:`map_chunks` workers is queried once here, before any thread uses it.
+    """
+    tree = shapely.STRtree(geoms)
+    tree.query(shapely.points(0.0, 0.0))
+    return tree
+
+
+def blocks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
+    """Cut ``range(start, stop)`` in consecutive pieces of at most ``size`` items.
+
+    Within one :func:`map_chunks` chunk, working block by block bounds the temporaries of a
+    bulk step whatever the size of the province. An empty range gives one empty piece.
+    """
+    return [(a, min(a + size, stop)) for a in range(start, stop, size)] or [(start, stop)]

@@ -389,11 +389,17 @@ def ward_rows(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
     out = np.full(len(points), -1, dtype=np.int64)
     if len(points) == 0 or wards.empty:
         return out
-    tree = shapely.STRtree(wards.geometry.to_numpy())
-    pt, wd = tree.query(points, predicate="within")
-    out[pt[::-1]] = wd[::-1]
+    ward_geoms = wards.geometry.to_numpy()
+    # Each ward polygon is prepared once and tested against the points in its envelope
+    # (``contains`` of the ward is ``within`` of the point); the lowest ward row wins.
+    wd, pt = shapely.STRtree(points).query(ward_geoms, predicate="contains")
+    first = np.full(len(points), len(ward_geoms), dtype=np.int64)
+    np.minimum.at(first, pt, wd)
+    found = first < len(ward_geoms)
+    out[found] = first[found]
     left = np.flatnonzero((out < 0) & ~shapely.is_missing(points))
     if len(left):
+        tree = shapely.STRtree(ward_geoms)
         p2, w2 = tree.query_nearest(points[left], all_matches=False)
         out[left[p2]] = w2
     return out
@@ -404,9 +410,15 @@ def ward_ids(points: np.ndarray, wards: gpd.GeoDataFrame) -> np.ndarray:
     return ward_columns(points, wards)["ward_id"]
 
 
-def ward_columns(points: np.ndarray, wards: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
-    """Return ``ward_id`` and ``ward`` (the ward's name) of each point, for output tables."""
-    rows = ward_rows(points, wards)
+def ward_columns(
+    points: np.ndarray, wards: gpd.GeoDataFrame, *, rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Return ``ward_id`` and ``ward`` (the ward's name) of each point, for output tables.
+
+    ``rows`` is :func:`ward_rows` of the points when the caller already has it.
+    """
+    if rows is None:
+        rows = ward_rows(points, wards)
     inside = rows >= 0
     out = {}
     for col, key in (("ward_id", "ward_id"), ("ward", "name")):

@@ -224,6 +224,7 @@ def estimate_widths(
     *,
     measured: pd.DataFrame | None = None,
     progress: bool = False,
+    twins: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Estimate the carriageway width of every edge as evidence: value, interval, sources.
 
@@ -242,6 +243,8 @@ def estimate_widths(
         like ``edges``: ``width_m`` and ``note`` (``NaN`` / ``""`` where not surveyed).
     progress
         Show a progress bar for the building-corridor measurement.
+    twins
+        :func:`pipeline.topology.undirected_twins` of the edges, when the caller has it.
 
     Returns
     -------
@@ -280,7 +283,7 @@ def estimate_widths(
         ev.note(lanes_mask, "lanes=" + as_text(edges["lanes"]))
 
     geoms = edges.geometry.to_numpy()
-    codes, first = undirected_twins(geoms)
+    codes, first = undirected_twins(geoms) if twins is None else twins
     way = edges["osmid"].to_numpy()[first] if "osmid" in edges.columns else np.arange(len(first))
     corridor_u = corridor_widths(
         geoms[first], buildings.geometry.to_numpy(), way, cfg, progress=progress

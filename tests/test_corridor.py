@@ -9,7 +9,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.corridor import gap_widths, gap_widths_loop_baseline
+from pipeline import corridor
+from pipeline.corridor import gap_sections, gap_widths, gap_widths_loop_baseline
 from pipeline.topology import undirected_twins
 from tests.osm_fixtures import row_houses
 
@@ -69,6 +70,21 @@ def test_vectorised_matches_loop_baseline(seed, n_lines, q):
     fast = gap_widths(lines, houses, chunk_samples=37, **kw)
     slow = gap_widths_loop_baseline(lines, houses, **kw)
     pd.testing.assert_frame_equal(fast, slow, check_exact=False, atol=1e-9)
+
+
+def test_wall_blocks_do_not_change_the_widths(monkeypatch):
+    rng = np.random.default_rng(7)
+    c = rng.uniform(0, 300, (200, 2))
+    size = rng.uniform(3, 15, (200, 2))
+    houses = shapely.box(c[:, 0], c[:, 1], c[:, 0] + size[:, 0], c[:, 1] + size[:, 1])
+    s = rng.uniform(0, 300, (30, 2))
+    lines = shapely.linestrings(np.stack([s, s + rng.uniform(-80, 80, (30, 2))], axis=1))
+    kw = {"step_m": 3.0, "search_m": 12.0}
+    _, whole = gap_sections(lines, houses, **kw)
+    assert np.isfinite(whole).sum() > 20  # the case has gaps to measure
+    monkeypatch.setattr(corridor, "_WALLS_PER_BLOCK", 7)  # many blocks, some of one footprint
+    _, blocks = gap_sections(lines, houses, **kw)
+    np.testing.assert_array_equal(whole, blocks)
 
 
 def test_undirected_twins_pair_a_line_with_its_reverse():

@@ -11,7 +11,14 @@ from scipy import sparse
 
 from pipeline import contracts
 from pipeline.config import WIDTH_SOURCES, load_config
-from pipeline.hose import NearLines, bottleneck_to_sources, direct_truck_access
+from pipeline.hose import (
+    DirectAccess,
+    NearLines,
+    bottleneck_to_sources,
+    direct_access_runs,
+    direct_access_to,
+    direct_truck_access,
+)
 from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra
 from pipeline.stage import run_pipeline, run_stage
@@ -408,6 +415,44 @@ def test_shared_near_lines_give_the_nearest_query_of_each_subset(seed):
         np.testing.assert_array_equal(dist, d)
     empty = near.nearest(np.arange(0), np.ones(len(lines), dtype=bool))
     assert all(len(a) == 0 for a in empty)
+    # Searching only the geometries asked about gives the same answers for them.
+    rows = np.flatnonzero(rng.random(len(houses)) < 0.5)
+    some = NearLines.find(houses, lines, 20.0, rows=rows)
+    assert np.isin(some.pair_geom, rows).all()
+    keep = rng.random(len(lines)) < 0.6
+    for got, want in zip(some.nearest(rows, keep), near.nearest(rows, keep), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_direct_access_runs_equal_one_run_at_a_time(seed):
+    rng = np.random.default_rng(seed)
+    ends = [((x, y), (x + 60, y)) for x in range(0, 300, 60) for y in range(0, 300, 60)]
+    ends += [((x, y), (x, y + 60)) for x in range(0, 300, 60) for y in range(0, 300, 60)]
+    lines = shapely.linestrings(np.array(ends, dtype=float))
+    corner = rng.uniform(-10, 300, (400, 2))
+    size = rng.uniform(4, 12, (400, 2))
+    houses = shapely.box(*corner.T, *(corner + size).T)
+    near = NearLines.find(houses, lines, 20.0)
+    tree = shapely.STRtree(houses)
+    cfg = load_config("synth").access
+    runs = []
+    for share in (0.9, 0.6, 0.3, 0.0):  # nested truck networks, the last one empty
+        keep = rng.random(len(lines)) < share
+        runs.append((np.flatnonzero(rng.random(len(houses)) < 0.8), keep))
+    got = direct_access_runs(houses, near, runs, cfg=cfg, obstacle_tree=tree)
+    linked = 0
+    for (candidates, keep), run in zip(runs, got, strict=True):
+        want = direct_access_to(
+            houses, lines[keep], candidates=candidates, cfg=cfg, near=near, line_keep=keep,
+            obstacle_tree=tree,
+        )  # fmt: skip
+        assert isinstance(run, DirectAccess)
+        np.testing.assert_array_equal(run.gap_m, want.gap_m)
+        np.testing.assert_array_equal(run.line, want.line)
+        linked += int(np.isfinite(want.gap_m).sum())
+    assert linked > 50  # the case does draw links
+    assert np.isinf(got[-1].gap_m).all()
 
 
 def test_direct_access_of_alley_nodes_is_blocked_by_footprints():

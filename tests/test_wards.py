@@ -112,3 +112,19 @@ def test_one_rule():
     pts = np.array([shapely.Point(50, 50), shapely.Point(150, 50), shapely.Point(250, 50), None])
     assert ward_rows(pts, wards).tolist() == [0, 1, 1, -1]
     assert ward_columns(pts, wards)["ward"].tolist() == ["Bắc Giang", "Bồng Lai", "Bồng Lai", None]
+
+
+def test_overlapping_wards_first_wins_and_boundary_goes_to_nearest():
+    # Two overlapping wards, listed big-first: a point in both belongs to the first listed.
+    wards = gpd.GeoDataFrame(
+        {"ward_id": ["a", "b"], "name": ["A", "B"]},
+        geometry=[shapely.box(0, 0, 100, 100), shapely.box(50, 0, 150, 100)],
+        crs="EPSG:32648",
+    )
+    pts = shapely.points([(75, 50), (25, 50), (125, 50), (150, 50), (170, 50)])
+    # (150, 50) lies on B's boundary, not inside it: the nearest ward (B, at 0 m) takes it.
+    assert ward_rows(pts, wards).tolist() == [0, 0, 1, 1, 1]
+    flipped = wards.iloc[::-1].reset_index(drop=True)
+    assert ward_rows(pts, flipped).tolist() == [0, 1, 0, 0, 0]
+    rows = ward_rows(pts, wards)
+    assert ward_columns(pts, wards, rows=rows)["ward_id"].tolist() == ["a", "a", "b", "b", "b"]

@@ -9,6 +9,7 @@ building's status ``uncertain`` where it depends on streets of uncertain width),
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -39,12 +40,14 @@ from pipeline.hose import (
     HoseNetwork,
     NearLines,
     building_hose,
-    direct_access_to,
+    direct_access_runs,
     frontage_snap,
     hose_network,
+    truck_nodes,
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
+from pipeline.parallel import built_tree
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -138,7 +141,12 @@ def read_inputs(ctx: StageContext) -> Inputs:
 
 
 def street_access(
-    inp: Inputs, cfg: AccessConfig, *, crs: str, progress: bool = False
+    inp: Inputs,
+    cfg: AccessConfig,
+    *,
+    crs: str,
+    progress: bool = False,
+    twins: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Width evidence and the truck rule for every edge.
 
@@ -147,11 +155,14 @@ def street_access(
     pandas.DataFrame
         Indexed like the edges: the columns of :func:`pipeline.widths.estimate_widths` and of
         :func:`pipeline.access.classify_edges`, plus ``urban_width_rule``, ``ward_id`` and
-        ``ward`` (of the edge's midpoint).
+        ``ward`` (of the edge's midpoint). ``twins``: the edges'
+        :func:`pipeline.topology.undirected_twins`, when already known.
     """
     edges = inp.edges
     measured = load_measured_widths(edges, cfg, crs)
-    widths = estimate_widths(edges, inp.buildings, cfg, measured=measured, progress=progress)
+    widths = estimate_widths(
+        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins
+    )
     mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
     rows = ward_rows(mid, inp.wards)
     ward_type = np.full(len(edges), None, dtype=object)
@@ -160,7 +171,7 @@ def street_access(
     classes = classify_edges(edges, widths, cfg, urban=urban)
     out = widths.join(classes)
     out["urban_width_rule"] = urban
-    for col, values in ward_columns(mid, inp.wards).items():
+    for col, values in ward_columns(mid, inp.wards, rows=rows).items():
         out[col] = values
     return out
 
@@ -266,6 +277,8 @@ def _scenario_hose(
     direct: DirectAccess,
     cfg: AccessConfig,
     obstacle_tree: shapely.STRtree | None = None,
+    node_near: NearLines | None = None,
+    line_keep: np.ndarray | None = None,
 ) -> tuple[BuildingHose, HoseNetwork]:
     geoms = inp.edges.geometry.to_numpy()
     width = access["width_m"].to_numpy(dtype=float)
@@ -280,6 +293,8 @@ def _scenario_hose(
         width_m=width,
         cfg=cfg,
         obstacle_tree=obstacle_tree,
+        node_near=node_near,
+        line_keep=line_keep,
     )
     b = building_hose(
         snap,
@@ -311,7 +326,7 @@ def deep_buildings(
     """
     bgeoms = inp.buildings.geometry.to_numpy()
     geoms = inp.edges.geometry.to_numpy()
-    raw = snap_to_edges(bgeoms, inp.edges.iloc[topo.first])
+    raw = snap_to_edges(bgeoms, inp.edges[["geometry"]].iloc[topo.first])
     raw = replace(raw, edge=np.where(raw.edge >= 0, topo.first[raw.edge], -1))
     snap = frontage_snap(raw, bgeoms, geoms, tolerance_m=cfg.frontage_tolerance_m)
     snap = replace(snap, runner_up_m=raw.runner_up_m)  # for network/building_snap
@@ -326,22 +341,40 @@ def deep_buildings(
     # truck streets), and one index of the footprints serves every straight-link test.
     in_any = np.logical_or.reduce([c[topo.first] for c in conns])
     pool = topo.first[in_any]
-    near = NearLines.find(bgeoms, geoms[pool], cfg.direct_access_max_m)
-    obstacle_tree = shapely.STRtree(bgeoms)
+    # A footprint off the run's truck streets may link straight to one (and an alley node to
+    # one): only those off them in some run are searched, and the links the runs share are
+    # drawn and tested once.
+    on_truck_edge = [(snap.edge >= 0) & c[np.maximum(snap.edge, 0)] for c in conns]
+    near = NearLines.find(
+        bgeoms, geoms[pool], cfg.direct_access_max_m,
+        rows=np.flatnonzero(~np.logical_and.reduce(on_truck_edge)),
+    )  # fmt: skip
+    node_near = NearLines.find(
+        inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m,
+        rows=np.flatnonzero(~np.logical_and.reduce([truck_nodes(topo, c) for c in conns])),
+    )  # fmt: skip
+    obstacle_tree = built_tree(bgeoms)
+    directs = direct_access_runs(
+        bgeoms,
+        near,
+        [
+            (np.flatnonzero(~on_edge), c[pool])
+            for on_edge, c in zip(on_truck_edge, conns, strict=True)
+        ],
+        cfg=cfg,
+        obstacle_tree=obstacle_tree,
+    )
+    del near
 
-    def run(conn: np.ndarray) -> tuple[BuildingHose, HoseNetwork]:
-        on_truck_edge = (snap.edge >= 0) & conn[np.maximum(snap.edge, 0)]
-        truck_first = topo.first[conn[topo.first]]
-        direct = direct_access_to(
-            bgeoms, geoms[truck_first], candidates=np.flatnonzero(~on_truck_edge), cfg=cfg,
-            near=near, line_keep=conn[pool], obstacle_tree=obstacle_tree,
-        )  # fmt: skip
+    def run(conn: np.ndarray, direct: DirectAccess) -> tuple[BuildingHose, HoseNetwork]:
         return _scenario_hose(
             topo, graph, inp, access, connected=conn, snap=snap, direct=direct, cfg=cfg,
-            obstacle_tree=obstacle_tree,
+            obstacle_tree=obstacle_tree, node_near=node_near, line_keep=conn[pool],
         )  # fmt: skip
 
-    (assumed, hose), (optimistic, _), (pessimistic, _) = (run(c) for c in conns)
+    (assumed, hose), (optimistic, _), (pessimistic, _) = (
+        run(c, d) for c, d in zip(conns, directs, strict=True)
+    )
     deep = assumed.deep(reach)
     deep_opt, deep_pess = optimistic.deep(reach), pessimistic.deep(reach)
     deep_status = np.where(
@@ -497,8 +530,22 @@ def dead_end_table(
     )
 
 
+def _release_freed_memory() -> None:
+    """Hand the heap memory freed by a step back to the system (glibc ``malloc_trim``).
+
+    The bulk steps free GBs of short-lived Shapely and NumPy objects, partly from worker
+    threads' heaps that the next step's allocations do not reuse; without this the process
+    keeps that memory and the next step's peak adds to it. No-op outside glibc.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def _timed(label: str, t0: float, text: str) -> float:
     logger.info("network: %s: %s (%.1f s)", label, text, time.perf_counter() - t0)
+    _release_freed_memory()
     return time.perf_counter()
 
 
@@ -519,12 +566,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(inp.fire_points)} fire points",
     )
 
-    access = street_access(inp, cfg, crs=config.crs, progress=ctx.progress)
+    codes, first = undirected_twins(inp.edges.geometry.to_numpy())
+    access = street_access(inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first))
     status_counts = access.loc[~inp.edges["reversed"].to_numpy(), "truck_status"].value_counts()
     t0 = _timed("truck status", t0, f"streets {status_counts.to_dict()}")
 
     arr = edge_arrays(inp.nodes, inp.edges, "length")
-    codes, first = undirected_twins(inp.edges.geometry.to_numpy())
     topo = Topology(arr.u, arr.v, arr.weight, codes, first, arr.n_nodes)
     truck_ok = access["truck_ok"].to_numpy(dtype=bool)
     tnet = main_truck_network(topo, inp, truck_ok, config)
@@ -568,14 +615,16 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(candidates):,} fire-point sites",
     )
 
-    out_edges = inp.edges.join(access)
+    # One copy of the edge table with its new columns (the summaries read columns only).
+    out_edges = inp.edges.join(access).reset_index()
+    del access
     out_edges["truck_connected"] = connected
     out_edges["truck_component_km"] = tnet.net.component_km
     out_edges["alley_id"] = run_of_edge
     ward_table = ward_summary(
         inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead, candidates=candidates
     )
-    contracts.write_table(ctx, contracts.EDGES, out_edges.reset_index())
+    contracts.write_table(ctx, contracts.EDGES, out_edges)
     contracts.write_table(ctx, contracts.DEEP_BUILDINGS, deep_b)
     contracts.write_table(
         ctx, contracts.BUILDING_SNAP, snap_table(inp.buildings.index, inp.edges, codes, deep.snap)
