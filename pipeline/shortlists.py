@@ -9,16 +9,14 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
 
 from pipeline.config import Threshold
 from pipeline.contracts import anchor_points
 from pipeline.i18n import LANGUAGES, column_label, t, ward_type_label, yes_no
+from pipeline.xlsx_writer import Sheet, write_workbook
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from pydantic import BaseModel
@@ -288,31 +286,43 @@ def write_csvs(
 MAX_SHEET_LINKS = 65_000
 
 
-def _cells(values: np.ndarray) -> list[list[object]]:
-    """Return rows of plain Python values for openpyxl (NaN as an empty cell)."""
-    rows: list[list[object]] = pd.DataFrame(values).astype(object).to_numpy().tolist()
-    return [[None if isinstance(v, float) and np.isnan(v) else v for v in row] for row in rows]
+def _widths(columns: pd.Index) -> list[float]:
+    """Column widths: wide for sentences, else the header's length (10 to 30 characters)."""
+    return [60 if c in WIDE_COLUMNS else max(10, min(30, len(str(c)) + 2)) for c in columns]
 
 
-def _sheet(wb: Workbook, table: pd.DataFrame, sheet: str, *, link_col: str) -> None:
-    """Append a table as a write-only sheet: frozen header, filter, widths, clickable links."""
-    ws = wb.create_sheet(sheet)
-    ws.freeze_panes = "B2"
-    n_cols = len(table.columns)
-    if n_cols:
-        ws.auto_filter.ref = f"A1:{get_column_letter(n_cols)}{len(table) + 1}"
-    for j, col in enumerate(table.columns, start=1):
-        wide = 60 if col in WIDE_COLUMNS else max(10, min(30, len(str(col)) + 2))
-        ws.column_dimensions[get_column_letter(j)].width = wide
-    ws.append([str(c) for c in table.columns])
-    links = link_col in table.columns and len(table) <= MAX_SHEET_LINKS
-    j_link = list(table.columns).index(link_col) if links else -1
-    for row in _cells(table.to_numpy()):
-        if links and row[j_link]:
-            cell = WriteOnlyCell(ws, value=row[j_link])
-            cell.hyperlink = str(row[j_link])
-            row[j_link] = cell
-        ws.append(row)
+def _sheets(
+    lists: dict[str, gpd.GeoDataFrame],
+    thresholds: pd.DataFrame,
+    lang: Language,
+    *,
+    zone: str,
+    rows: int,
+) -> Iterator[Sheet]:
+    """Yield the workbook's sheets, one table at a time (see :func:`write_xlsx`)."""
+    specs = {s.name: s for s in LISTS}
+    link = column_label("map_link", lang)
+    for name, gdf in lists.items():
+        spec = specs.get(name)
+        parts: list[tuple[str, str | None]]
+        if spec is None:
+            parts = [(t("list_wards", lang), None)]
+        else:
+            parts = [(t(spec.title_key, lang), "top"), (t(spec.ward_title_key, lang), "ward")]
+        for title, part in parts:
+            frame = gdf[gdf["rank"] <= rows] if part == "top" else by_ward(gdf) if part else gdf
+            table = display_table(frame, lang, zone=zone)
+            del frame
+            links = link if link in table.columns and len(table) <= MAX_SHEET_LINKS else None
+            yield Sheet(title[:31], table, _widths(table.columns), link_column=links)
+            del table
+    yield Sheet(
+        t("list_thresholds", lang)[:31],
+        thresholds,
+        (50, 10, 12, 90),
+        freeze_header=False,
+        auto_filter=False,
+    )
 
 
 def write_xlsx(
@@ -341,26 +351,7 @@ def write_xlsx(
     rows
         Rows of each province top list.
     """
-    specs = {s.name: s for s in LISTS}
-    link = column_label("map_link", lang)
-    wb = Workbook(write_only=True)
-    for name, gdf in lists.items():
-        spec = specs.get(name)
-        frames = (
-            [(gdf, t("list_wards", lang))]
-            if spec is None
-            else [(gdf[gdf["rank"] <= rows], t(spec.title_key, lang)),
-                  (by_ward(gdf), t(spec.ward_title_key, lang))]
-        )  # fmt: skip
-        for frame, title in frames:
-            _sheet(wb, display_table(frame, lang, zone=zone), title[:31], link_col=link)
-    ws = wb.create_sheet(t("list_thresholds", lang)[:31])
-    for letter, width in zip("ABCD", (50, 10, 12, 90), strict=True):
-        ws.column_dimensions[letter].width = width
-    ws.append(list(thresholds.columns))
-    for row in _cells(thresholds.to_numpy()):
-        ws.append(row)
-    wb.save(path)
+    write_workbook(path, _sheets(lists, thresholds, lang, zone=zone, rows=rows))
 
 
 def write_gpkg(lists: dict[str, gpd.GeoDataFrame], path: Path) -> None:

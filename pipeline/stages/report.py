@@ -107,12 +107,23 @@ def build_shortlists(
     vn2000 = zone_crs(config.report.vn2000_zone)
     specs = {s.name: s for s in LISTS}
     max_m = config.report.address_search_m
+    rows = build_rows(data, rate, config, lang, applied=applied)
+    # Streets and house numbers of every list's rows in one search (the street names and
+    # the spatial indexes are built once, not once per list).
+    pts = [street_points(df, data.get("graph_nodes")) for df in rows.values()]
+    own = [
+        df["name"].to_numpy(object) if "name" in df.columns else np.full(len(df), None)
+        for df in rows.values()
+    ]
+    cuts = np.cumsum([len(p) for p in pts])[:-1]
+    every = np.concatenate(pts) if pts else np.empty(0, dtype=object)
+    own_all = np.concatenate(own) if own else np.empty(0, dtype=object)
+    streets = np.split(nearest_street(every, data["edges"], max_m=max_m, exclude=own_all), cuts)
+    numbers = np.split(nearest_house_number(every, data["buildings"], max_m=max_m), cuts)
     out: dict[str, gpd.GeoDataFrame] = {}
-    for name, df in build_rows(data, rate, config, lang, applied=applied).items():
-        pts = street_points(df, data.get("graph_nodes"))
-        own = df["name"].to_numpy() if "name" in df.columns else None
-        df["street"] = nearest_street(pts, data["edges"], max_m=max_m, exclude=own)
-        df["house_number"] = nearest_house_number(pts, data["buildings"], max_m=max_m)
+    for k, (name, df) in enumerate(rows.items()):
+        df["street"] = streets[k]
+        df["house_number"] = numbers[k]
         out[name] = finish_list(df, specs[name], wards=wtable, vn2000=vn2000)
     out["wards_by_risk"] = ward_list(wtable)
     return out
