@@ -9,7 +9,6 @@ building's status ``uncertain`` where it depends on streets of uncertain width),
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -47,7 +46,7 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
-from pipeline.parallel import built_tree
+from pipeline.parallel import built_tree, release_freed_memory
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -530,22 +529,9 @@ def dead_end_table(
     )
 
 
-def _release_freed_memory() -> None:
-    """Hand the heap memory freed by a step back to the system (glibc ``malloc_trim``).
-
-    The bulk steps free GBs of short-lived Shapely and NumPy objects, partly from worker
-    threads' heaps that the next step's allocations do not reuse; without this the process
-    keeps that memory and the next step's peak adds to it. No-op outside glibc.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return
-
-
 def _timed(label: str, t0: float, text: str) -> float:
     logger.info("network: %s: %s (%.1f s)", label, text, time.perf_counter() - t0)
-    _release_freed_memory()
+    release_freed_memory()
     return time.perf_counter()
 
 
