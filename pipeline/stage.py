@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import importlib
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -112,29 +114,52 @@ def module_file(module: str) -> Path:
     return PACKAGE_DIR.joinpath(*module.split(".")).with_suffix(".py")
 
 
+#: An import statement of a project module, at the start of a line (parenthesised names may
+#: span lines); only these are parsed, not the whole module.
+_PROJECT_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+pipeline[\w.]*[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)"
+    r"|import[ \t]+pipeline[^\n]*)",
+    re.MULTILINE,
+)
+
+
 def _project_imports(module: str) -> set[str]:
     """Names (relative to ``pipeline``) of the project modules a module imports.
 
     Read from its source, not run: ``from pipeline.stages import network``,
-    ``from pipeline.stages.network import x`` and ``import pipeline.widths`` all count.
+    ``from pipeline.stages.network import x`` and ``import pipeline.widths`` all count, at
+    module level or inside a function.
     """
     path = module_file(module)
     if not path.exists():
         return set()
+    stat = path.stat()
+    return set(_imports_of_file(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=512)
+def _imports_of_file(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    """:func:`_project_imports` of one file version (cached: every stage key asks again)."""
+    del mtime_ns, size  # part of the cache key only
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            parts = node.module.split(".")
-            if parts[0] == "pipeline":
-                base = ".".join(parts[1:])
-                found.add(base)
-                found.update(f"{base}.{a.name}" if base else a.name for a in node.names)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "pipeline" and len(parts) > 1:
-                    found.add(".".join(parts[1:]))
-    return {m for m in found if m and module_file(m).exists()}
+    for match in _PROJECT_IMPORT.finditer(path.read_text(encoding="utf-8")):
+        try:
+            tree = ast.parse(match.group(0).strip())
+        except SyntaxError:  # import-like text in a docstring
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[0] == "pipeline":
+                    base = ".".join(parts[1:])
+                    found.add(base)
+                    found.update(f"{base}.{a.name}" if base else a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] == "pipeline" and len(parts) > 1:
+                        found.add(".".join(parts[1:]))
+    return frozenset(m for m in found if m and module_file(m).exists())
 
 
 def stage_modules(name: str) -> list[str]:

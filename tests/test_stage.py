@@ -150,3 +150,24 @@ def test_an_upgrade_of_a_result_package_changes_the_key(monkeypatch):
     assert stage_mod.stage_key("network", config, {}) != before
     assert stage_mod.package_versions("report")["matplotlib"] == real("matplotlib")
     assert "matplotlib" not in stage_mod.package_versions("network")
+
+
+def test_project_imports_are_found_wherever_they_are_written(tmp_path):
+    from pipeline.stage import _imports_of_file
+
+    src = tmp_path / "mod.py"
+    src.write_text(
+        '"""Doc.\n\nfrom pipeline the text goes on (not an import).\n"""\n'
+        "from pipeline import contracts\n"
+        "from pipeline.stages import (\n    network,  # a comment\n    water,\n)\n"
+        "import pipeline.widths as w\n"
+        "import numpy as np\n"
+        "def f():\n"
+        "    from pipeline.routing import snap_to_edges  # noqa: PLC0415\n"
+        "    import pipeline.no_such_module\n",
+        encoding="utf-8",
+    )
+    found = _imports_of_file(src, 0, 0)
+    assert found == {
+        "contracts", "stages.network", "stages.water", "widths", "routing",
+    }  # fmt: skip
