@@ -263,25 +263,17 @@ class NearLines:
         Returns
         -------
         row, line, distance
-            Exactly ``STRtree(lines[line_keep]).query_nearest(geoms[rows], max_distance=...,
-            return_distance=True, all_matches=False)``: positions in ``rows`` (ascending) and
-            in ``lines[line_keep]``. Where two lines are equally near, that query itself picks
-            (only for those geometries), so ties resolve as before.
+            As :func:`pipeline.routing.nearest_lines` on ``lines[line_keep]`` within
+            ``max_distance_m``: positions in ``rows`` (ascending) and in
+            ``lines[line_keep]``; of lines equally near, the lowest position.
         """
         where = np.full(len(self.geoms), -1, dtype=np.int64)
         where[rows] = np.arange(len(rows))
         m = (where[self.pair_geom] >= 0) & line_keep[self.pair_line]
         g, ln, d = self.pair_geom[m], self.pair_line[m], self.pair_m[m]
-        single, tied = nearest_of_pairs(g, d)
+        pick, _ = nearest_of_pairs(g, d)
         sub = np.cumsum(line_keep) - 1
-        row, line, dist = where[g[single]], sub[ln[single]], d[single]
-        if len(tied):
-            (t_row, t_line), t_d = shapely.STRtree(self.lines[line_keep]).query_nearest(
-                self.geoms[tied], max_distance=self.max_distance_m, return_distance=True,
-                all_matches=False,
-            )  # fmt: skip
-            row = np.r_[row, where[tied[t_row]]]
-            line, dist = np.r_[line, t_line], np.r_[dist, t_d]
+        row, line, dist = where[g[pick]], sub[ln[pick]], d[pick]
         order = np.argsort(row, kind="stable")
         return row[order], line[order].astype(np.int64), dist[order]
 

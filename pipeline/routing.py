@@ -178,21 +178,26 @@ def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def query_nearest(
     tree: shapely.STRtree, geoms: np.ndarray, max_distance_m: float | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``tree.query_nearest(geoms, ..., all_matches=False)`` in chunks over the thread pool.
+    """Nearest tree geometry of each geometry, in chunks over the thread pool.
 
     Returns
     -------
     geom, line, distance
-        As the query (one match per geometry within reach; positions in ``geoms``).
+        One match per geometry within reach (positions in ``geoms``, ascending): among tree
+        geometries at the very same nearest distance, the lowest tree position (the rule of
+        :func:`nearest_of_pairs`), not whichever the tree happens to visit first.
     """
     tree.query(shapely.box(0.0, 0.0, 0.0, 0.0))  # GEOS builds the tree on its first query
 
     def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         (p, ln), d = tree.query_nearest(
             geoms[start:stop], max_distance=max_distance_m, return_distance=True,
-            all_matches=False,
+            all_matches=True,
         )  # fmt: skip
-        return p + start, ln, d
+        order = np.lexsort((ln, p))
+        p, ln, d = p[order], ln[order], d[order]
+        first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, dtype=bool)
+        return p[first] + start, ln[first], d[first]
 
     parts = map_chunks(part, len(geoms), min_chunk=_CHUNK_QUERIES)
     return (
@@ -230,20 +235,20 @@ def pairs_within(
 
 
 def nearest_of_pairs(geom: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pick each geometry's nearest pair among pairs sorted by geometry, then distance.
+    """Pick each geometry's nearest pair among pairs sorted by geometry, distance, then item.
 
     Returns
     -------
-    single, tied
-        Boolean per pair: the geometry's one nearest pair; and the geometries whose two
-        nearest pairs are at the same distance (none of their pairs is picked).
+    pick, tied
+        Boolean per pair: the geometry's nearest pair (of several at the very same distance,
+        the one with the lowest item: a fixed rule, whatever the index's inner order); and
+        the geometries whose two nearest pairs are at the same distance.
     """
     if len(geom) == 0:
         return np.zeros(0, dtype=bool), np.empty(0, dtype=geom.dtype)
     first = np.r_[True, geom[1:] != geom[:-1]]
     tie = np.r_[False, (geom[1:] == geom[:-1]) & (distance[1:] == distance[:-1])]
-    tied = np.unique(geom[tie])
-    return first & ~np.isin(geom, tied), tied
+    return first, np.unique(geom[tie])
 
 
 def nearest_lines(
@@ -252,7 +257,7 @@ def nearest_lines(
     *,
     max_distance_m: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest tree geometry of each geometry: ``tree.query_nearest`` (one match), faster.
+    """Nearest tree geometry of each geometry (of equally near ones, the lowest position).
 
     Parameters
     ----------
@@ -266,16 +271,17 @@ def nearest_lines(
     Returns
     -------
     geom, line, distance
-        Exactly ``tree.query_nearest(geoms, max_distance=max_distance_m,
-        return_distance=True, all_matches=False)``: ascending geometry positions, line
-        positions in the tree, distances.
+        Ascending geometry positions, line positions in the tree, distances: the match of
+        ``tree.query_nearest(geoms, max_distance=max_distance_m, return_distance=True,
+        all_matches=True)`` with the lowest line position.
 
     Notes
     -----
     Footprints mostly lie a few metres from a street: a search within 4, then 16, then 64 m
-    (:func:`pairs_within`) settles almost all of them; the rest, and every geometry with two
-    lines at the very same distance (the query's own pick is kept), go through
-    ``query_nearest``.
+    (:func:`pairs_within`) settles almost all of them; the rest go through
+    :func:`query_nearest`. Ties (a house facing a junction is equally near to every street
+    that meets there) take the lowest line position, so the answer never depends on the
+    tree's inner order, and a tie costs no second search.
     """
     g, line, dist, _ = nearest_lines_runner_up(geoms, tree, max_distance_m=max_distance_m)
     return g, line, dist
@@ -294,35 +300,32 @@ def nearest_lines_runner_up(
     geom, line, distance, runner_up
         As :func:`nearest_lines`; ``runner_up`` the distance to the second nearest line, or
         the search radius when no other line is within it (a lower bound), or ``distance``
-        itself for matches settled by ``query_nearest`` (ties and far geometries: unknown).
+        itself for ties and for matches settled by :func:`query_nearest` (unknown).
     """
     geoms = np.asarray(geoms, dtype=object)
     cap = np.inf if max_distance_m is None else float(max_distance_m)
     todo = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    ask: list[np.ndarray] = []
     for radius in _NEAR_ROUNDS_M:
         if len(todo) == 0:
             break
         r = min(radius, cap)
         g, ln, d = pairs_within(geoms[todo], tree, r)
-        single, tied = nearest_of_pairs(g, d)
-        nxt = np.r_[np.flatnonzero(single) + 1]
+        pick, _ = nearest_of_pairs(g, d)
+        nxt = np.flatnonzero(pick) + 1
         has_second = nxt < len(g)
-        has_second[has_second] = g[nxt[has_second]] == g[single][has_second]
+        has_second[has_second] = g[nxt[has_second]] == g[pick][has_second]
         second = np.full(len(nxt), r)
-        second[has_second] = d[nxt[has_second]]
-        found.append((todo[g[single]], ln[single], d[single], second))
-        ask.append(todo[tied])
+        second[has_second] = d[nxt[has_second]]  # a tie: its own distance
+        found.append((todo[g[pick]], ln[pick], d[pick], second))
         settled = np.zeros(len(todo), dtype=bool)
         settled[g] = True
         todo = todo[~settled]
         if r >= cap:  # nothing else within reach
             todo = todo[:0]
-    rest = np.concatenate([todo, *ask])
-    if len(rest):
-        p, ln, d = query_nearest(tree, geoms[rest], max_distance_m)
-        found.append((rest[p], ln, d, d))
+    if len(todo):
+        p, ln, d = query_nearest(tree, geoms[todo], max_distance_m)
+        found.append((todo[p], ln, d, d))
     if not found:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
     g = np.concatenate([f[0] for f in found]).astype(np.int64)
@@ -432,7 +435,8 @@ def snap_by_street(
     A geometry whose prior nearest street is nearer than every other street by more than
     :data:`SAME_DISTANCE_M` has, among ``lines``, the copies of that street as its only
     candidates (every other line is a street at least that much farther, or a piece of one):
-    the nearest copy wins, as the search would pick it. Geometries farther than
+    the nearest copy wins (of copies at the same distance, the lowest position), as the
+    search would pick it. Geometries farther than
     ``max_distance_m`` from every street are farther from every line. The rest (ties, near
     ties, streets missing from ``lines``) are snapped again with :func:`snap_to_edges`.
     """
@@ -469,15 +473,10 @@ def snap_by_street(
     d = distances(geoms[rows[pair_row]], lines[pair_line])
     srt = np.lexsort((pair_line, d, pair_row))
     pr, pl, d = pair_row[srt], pair_line[srt], d[srt]
-    single, tied = nearest_of_pairs(pr, d)
-    ok = rows[pr[single]]
-    _fill(out, ok, geoms[ok], lines, pl[single], d[single])
+    pick, _ = nearest_of_pairs(pr, d)  # copies at the same distance: the lowest position
+    ok = rows[pr[pick]]
+    _fill(out, ok, geoms[ok], lines, pl[pick], d[pick])
     tree = shapely.STRtree(lines)
-    # Copies at the very same distance: the search would ask the tree's own pick.
-    tie_rows = rows[tied]
-    if len(tie_rows):
-        p, ln, dist = query_nearest(tree, geoms[tie_rows], max_distance_m)
-        _fill(out, tie_rows[p], geoms[tie_rows[p]], lines, ln, dist)
     redo = np.ones(n, dtype=bool)
     redo[rows] = False
     redo[beyond] = False

@@ -25,6 +25,7 @@ from pipeline.stage import run_pipeline, run_stage
 from pipeline.topology import Topology
 from pipeline.truck_network import find_dead_ends, truck_components
 from tests.conftest import SHARED_DATA, Project, write_stand_in
+from tests.nearest_oracle import lowest_nearest
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
 #: The alley Ngõ 12 runs from B(200, 0) north to (200, 80) between row houses 2.0 m apart.
@@ -406,9 +407,7 @@ def test_shared_near_lines_give_the_nearest_query_of_each_subset(seed):
     for _ in range(4):
         keep = rng.random(len(lines)) < 0.6
         rows = np.flatnonzero(rng.random(len(houses)) < 0.7)
-        (p, ln), d = shapely.STRtree(lines[keep]).query_nearest(
-            houses[rows], max_distance=20.0, return_distance=True, all_matches=False
-        )
+        p, ln, d = lowest_nearest(lines[keep], houses[rows], 20.0)
         row, line, dist = near.nearest(rows, keep)
         assert row.tolist() == p.tolist()
         assert line.tolist() == ln.tolist()
