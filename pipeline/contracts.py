@@ -23,6 +23,7 @@ import shapely
 
 from pipeline._errors import InputDataError, MissingInputError, StaleInputError, ValidationError
 from pipeline._io import read_json, write_json, write_parquet
+from pipeline.parallel import release_freed_memory
 from pipeline.wards import WARD_COLUMNS, WHOLE_PROVINCE
 
 if TYPE_CHECKING:
@@ -413,10 +414,12 @@ def write_table(ctx: StageContext, art: Artifact, frame: pd.DataFrame) -> None:
         raise ValidationError(msg)
     before = dict(frame.attrs)
     frame.attrs = {STAMP: _stamp(art.stage, art.name, ctx.key)}
+    release_freed_memory()  # what the stage freed goes back before the write's row groups
     try:
-        write_parquet(frame, ctx.output(art.name))
+        write_parquet(frame, ctx.output(art.name))  # one row group at a time: bounded memory
     finally:
         frame.attrs = before
+    release_freed_memory()
 
 
 def write_summary(ctx: StageContext, summ: Summary, summary: dict[str, Any]) -> None:

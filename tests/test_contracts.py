@@ -254,3 +254,46 @@ def test_tables_are_standard_geoparquet(town_stages):
     buildings = gpd.read_parquet(path)
     assert len(buildings) == len(contracts.read_table(paths, contracts.BUILDINGS, ()))
     assert shapely.is_valid(buildings.geometry.to_numpy()).all()
+
+
+def _frame_for_row_groups(n):
+    """A frame whose columns change Arrow inference between row groups (None first, then text)."""
+    rng = np.random.default_rng(7)
+    geoms = shapely.buffer(shapely.points(rng.uniform(0, 1000, (n, 2))), rng.uniform(1, 5, n))
+    geoms[3] = None  # a missing geometry
+    geoms[n - 2] = shapely.multipolygons([geoms[n - 2], shapely.box(2000, 2000, 2001, 2001)])
+    return gpd.GeoDataFrame(
+        {
+            "name": [None] * (n // 2) + [f"phố {i}" for i in range(n - n // 2)],
+            "kind": pd.Categorical(rng.choice(["house", "shop", "school"], n)),
+            "width_m": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(1, 9, n)),
+            "lanes": pd.array(np.where(rng.random(n) < 0.2, None, 2), dtype="Int64"),
+        },
+        geometry=geoms,
+        index=pd.Index(np.arange(n) * 3 + 10, name="building"),
+        crs="EPSG:32648",
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 25, 1000])
+def test_tables_are_written_by_row_group_as_to_parquet_writes_them(tmp_path, monkeypatch, n):
+    """Row-group writing gives to_parquet's schema, pandas/geo/attrs metadata and values."""
+    import pyarrow.parquet as pq
+
+    from pipeline import _io
+
+    monkeypatch.setattr(_io, "PARQUET_ROW_GROUP_ROWS", 7)
+    for frame in (_frame_for_row_groups(max(n, 4)).iloc[:n], pd.DataFrame(
+        {"node": np.arange(n), "time_s": np.linspace(0, 1, n), "label": ["a"] * n}
+    )):  # fmt: skip
+        frame.attrs = {contracts.STAMP: {"stage": "x", "key": "k"}}
+        theirs, ours = tmp_path / "theirs.parquet", tmp_path / "ours.parquet"
+        frame.to_parquet(theirs, index=True, compression=_io.PARQUET_COMPRESSION)
+        _io.write_parquet(frame, ours)
+        assert pq.read_schema(ours).equals(pq.read_schema(theirs), check_metadata=True)
+        assert pq.read_table(ours).equals(pq.read_table(theirs))
+        assert pq.ParquetFile(ours).num_row_groups == max(-(-n // 7), 1)
+        read = gpd.read_parquet if isinstance(frame, gpd.GeoDataFrame) else pd.read_parquet
+        pd.testing.assert_frame_equal(read(ours), read(theirs), check_exact=True)
+        if n:
+            pd.testing.assert_frame_equal(read(ours), frame, check_exact=True)
