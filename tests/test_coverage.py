@@ -14,9 +14,9 @@ from pipeline._errors import InputDataError
 from pipeline.config import load_config
 from pipeline.isochrones import read_street_arrays
 from pipeline.paths import ProvincePaths
-from pipeline.routing import multi_source_dijkstra, snap_to_edges
+from pipeline.routing import Snap, multi_source_dijkstra, snap_to_edges
 from pipeline.stage import run_stage
-from pipeline.stages.coverage import coverage_matrix, street_arrays
+from pipeline.stages.coverage import Demand, coverage_matrix, street_arrays
 from tests.conftest import Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
 
@@ -303,3 +303,27 @@ def test_demand_units_share_a_spot_per_street_stretch():
     ] == pytest.approx(3.0)
     unit_no, _ = demand_units(snap, np.array([False, True, False, False, False]), 25.0)
     assert (unit_no >= 0).sum() == 1
+
+
+def test_demand_keeps_only_the_footprints_asked_and_reads_the_rest_again():
+    squares = shapely.box(np.arange(4.0), 0.0, np.arange(4.0) + 0.5, 0.5)
+    reads = []
+
+    def reread():
+        reads.append(1)
+        return squares.copy()
+
+    snap = Snap(np.zeros(4, np.int64), *(np.zeros(4) for _ in range(3)))
+    dem = Demand(pd.DataFrame(index=range(4)), gpd.GeoDataFrame(), snap, snap, np.zeros(4),
+                 60.0, squares.copy(), reread)  # fmt: skip
+    got = dem.footprints(np.array([False, True, False, False]))
+    assert shapely.equals(got[1], squares[1])
+    assert not reads
+    dem.keep_asked_footprints()
+    assert list(shapely.is_missing(dem.geoms)) == [True, False, True, True]
+    assert not reads
+    dem.footprints(np.array([False, True, False, False]))  # still held: no read
+    assert not reads
+    got = dem.footprints(np.array([False, False, True, False]))  # dropped: read again
+    assert reads == [1]
+    assert shapely.equals(got, squares).all()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -18,6 +18,7 @@ from scipy.sparse import csgraph
 from pipeline import contracts
 from pipeline.building_snap import read_prior
 from pipeline.density import M2_PER_HA, building_cells, density_grid
+from pipeline.footprint_reread import read_footprints
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
     Reach,
@@ -30,15 +31,21 @@ from pipeline.isochrones import (
     warn_unsnapped,
     write_street_arrays,
 )
+from pipeline.parallel import release_freed_memory
 from pipeline.routing import EdgeArrays, Snap, snap_by_street, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.wards import ward_rows
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pipeline.config import ProvinceConfig
     from pipeline.stage import StageContext
 
 logger = logging.getLogger(__name__)
+
+#: The graph edges' columns the stage routes with (``maxspeed`` when tagged).
+ROUTED_COLUMNS = ("highway", "maxspeed", "oneway", "reversed", "length", "geometry")
 
 #: Scenario names, in report order: today, with the provincial plan, with suggested sites.
 EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
@@ -369,8 +376,12 @@ class Network:
 def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
     """Read the graph, keep the main truck network and split its edges at the stations."""
     resp = ctx.config.response
-    nodes, edges = contracts.read_graph(ctx.paths)
+    # Only the columns routing uses: the graph's other tags would stay in memory all stage.
+    nodes = contracts.read_table(ctx.paths, contracts.GRAPH_NODES, ("x", "y", "street_count"))
+    edges = contracts.read_table(ctx.paths, contracts.GRAPH_EDGES)
+    edges = edges[[c for c in ROUTED_COLUMNS if c in edges.columns]]
     drive = drivable_edges(ctx, nodes, edges)
+    del edges
     whole = drive.index
     nodes, drive, st_node = split_at_points(
         nodes, drive, stations.geometry.to_numpy(), max_distance_m=resp.station_snap_max_m
@@ -394,14 +405,38 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
 
 @dataclass
 class Demand:
-    """Buildings and density cells, and where each building meets the drivable network."""
+    """Buildings and density cells, and where each building meets the drivable network.
 
-    buildings: gpd.GeoDataFrame
+    The footprints (most of the stage's memory at a province's size) are held apart from the
+    building table: after the snaps only those of the buildings re-snapped in a scenario are
+    kept (:meth:`keep_asked_footprints`); the rest are read again where needed.
+    """
+
+    buildings: pd.DataFrame
     cells: gpd.GeoDataFrame
     building_snap: Snap
     cell_snap: Snap
     cell_of_building: np.ndarray
     hose_m: float
+    geoms: np.ndarray
+    reread: Callable[[], np.ndarray]
+    asked: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def footprints(self, rows: np.ndarray) -> np.ndarray:
+        """Return the footprints, present at least where ``rows`` (boolean) is true."""
+        self.asked = rows.copy() if len(self.asked) != len(rows) else self.asked | rows
+        if shapely.is_missing(self.geoms[rows]).any():
+            logger.debug("coverage: reading the building footprints again")
+            self.geoms = self.reread()
+        return self.geoms
+
+    def keep_asked_footprints(self) -> None:
+        """Drop the footprints no scenario asked for so far (they are read again if asked)."""
+        if len(self.asked) != len(self.geoms):
+            self.asked = np.zeros(len(self.geoms), dtype=bool)
+        kept = self.geoms.copy()
+        kept[~self.asked] = None
+        self.geoms = kept
 
 
 def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
@@ -435,7 +470,9 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
     c_snap = snap_to_edges(
         shapely.centroid(cells.geometry.to_numpy()), net.drive, max_distance_m=c_reach_m
     )
-    return Demand(buildings, cells, b_snap, c_snap, cell_of, hose_m)
+    table = pd.DataFrame(buildings.drop(columns=buildings.geometry.name))
+    reread = partial(read_footprints, ctx.paths, config.crs, table.index)
+    return Demand(table, cells, b_snap, c_snap, cell_of, hose_m, b_geoms.copy(), reread)
 
 
 def scenario_times(
@@ -456,9 +493,10 @@ def scenario_times(
     arr = net.arr
     reached = np.isfinite(reach.cost[arr.u]) | (net.two_way & np.isfinite(reach.cost[arr.v]))
     first = point_times(reach, dem.building_snap, arr, net.seconds_per_m, two_way=net.two_way)
+    stranded = ~np.isfinite(first.time_s)
     b_snap = snap_to_reached(
-        dem.buildings.geometry.to_numpy(), dem.building_snap, net.drive, reached,
-        stranded=~np.isfinite(first.time_s), max_distance_m=dem.hose_m,
+        dem.footprints(stranded & (dem.building_snap.edge >= 0)), dem.building_snap, net.drive,
+        reached, stranded=stranded, max_distance_m=dem.hose_m,
     )  # fmt: skip
     pt = point_times(reach, b_snap, arr, net.seconds_per_m, two_way=net.two_way)
     dem.buildings[f"time_s_{name}"] = pt.time_s
@@ -726,8 +764,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
         time.perf_counter() - t0,
     )  # fmt: skip
+    release_freed_memory()
     t1 = time.perf_counter()
     dem = demand(ctx, net, wards)
+    release_freed_memory()
     logger.info(
         "coverage: %s buildings (%s within %.0f m of a truck street), %s cells (%.1f s)",
         f"{len(dem.buildings):,}", f"{int((dem.building_snap.edge >= 0).sum()):,}", dem.hose_m,
@@ -742,6 +782,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     def evaluate(name: str, src_pos: np.ndarray, src_ids: np.ndarray) -> None:
         t = time.perf_counter()
         reaches[name] = scenario_times(name, net, dem, src_pos, src_ids)
+        release_freed_memory()
         sources[name] = src_pos
         cost = reaches[name].cost
         logger.info(
@@ -754,10 +795,14 @@ def run(ctx: StageContext) -> dict[str, Any]:
     for name, mask in _scenario_stations(stations).items():
         use = mask & (net.station_pos >= 0)
         evaluate(name, net.station_pos[use], station_ids[use])
+        # Every scenario has today's stations: it re-snaps at most today's re-snapped buildings.
+        dem.keep_asked_footprints()
+        release_freed_memory()
 
     t2 = time.perf_counter()
     weight_col = "population" if dem.cells["population"].notna().any() else "floor_area_m2"
     site = siting(ctx, net, dem, weight_col, target_s)
+    release_freed_memory()
     site_ids = int(station_ids.max(initial=-1)) + 1 + np.arange(len(site.positions))
     site.sites.insert(1, "station_id", site_ids)
     if len(site.positions):
@@ -777,6 +822,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "coverage: %d isochrone polygons, %d service areas (%.1f s)",
         len(isochrones), len(service_areas), time.perf_counter() - t3,
     )  # fmt: skip
+    release_freed_memory()
     _flags(dem, list(reaches), resp.isochrone_breaks_min, target_s)
     summary = _write_outputs(
         ctx, net, dem, reaches, sources, site, isochrones, service_areas, wards, weight_col
@@ -820,12 +866,19 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
         node_times[f"time_s_{name}"] = reach.cost
         node_times[f"station_{name}"] = reach.nearest
     keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
-              *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))],
-              "geometry"]  # fmt: skip
+              *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))]
+              ]  # fmt: skip
+    dem.geoms = np.empty(0, dtype=object)  # read once more for the output, not held twice
+    release_freed_memory()
+    building_times = gpd.GeoDataFrame(
+        buildings[[c for c in keep_b if c in buildings.columns]],
+        geometry=dem.reread(),
+        crs=config.crs,
+    )
     outputs = {
         contracts.NODE_TIMES: node_times, contracts.ISOCHRONES: isochrones,
         contracts.SERVICE_AREAS: service_areas,
-        contracts.BUILDING_TIMES: buildings[[c for c in keep_b if c in buildings.columns]],
+        contracts.BUILDING_TIMES: building_times,
         contracts.CELLS: cells, contracts.DENSE_UNREACHED: dense_unreached,
         contracts.STATION_SITES: site.sites, contracts.SCENARIOS: scen,
         contracts.COVERAGE_WARDS: ward_table,

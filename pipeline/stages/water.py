@@ -16,6 +16,8 @@ from pipeline import contracts
 from pipeline._validate import check_graph_layers
 from pipeline.building_snap import read_prior
 from pipeline.density import M2_PER_HA, building_cells, building_people, density_grid
+from pipeline.footprint_reread import read_footprints
+from pipeline.parallel import release_freed_memory
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
 from pipeline.wards import ward_rows
@@ -480,7 +482,10 @@ def read_inputs(ctx: StageContext) -> Inputs:
     """Read the street graph with its truck flags, buildings, water layers and wards."""
     paths, crs = ctx.paths, ctx.config.crs
     boundary = contracts.read_table(paths, contracts.BOUNDARY, (), crs=crs)
-    nodes, edges = contracts.read_graph(paths)
+    # Only the columns used: the graph's other tags would stay in memory all stage.
+    nodes = contracts.read_table(paths, contracts.GRAPH_NODES, ("x", "y"))
+    edges = contracts.read_table(paths, contracts.GRAPH_EDGES)
+    edges = edges[["highway", "name", "reversed", "length", edges.geometry.name]]
     check_graph_layers(nodes, edges)
     wards, _ = contracts.read_wards(paths, crs)
     return Inputs(
@@ -536,20 +541,27 @@ def water_reach(
     config: ProvinceConfig,
     prior: tuple[Snap, np.ndarray] | None = None,
 ) -> Reach:
-    """Find the buildings and streets within reach of water, spacing gaps, reached stretches."""
+    """Find the buildings and streets within reach of water, spacing gaps, reached stretches.
+
+    Once the buildings are snapped, ``inp.buildings`` keeps one point per building (its point
+    on surface, where the density grid and the wards place it): the footprints are most of the
+    stage's memory; the output reads them again (:func:`pipeline.footprint_reread.read_footprints`).
+    """
     wcfg = config.water
     hyd_spots, static_spots = spots
     table, parts = building_water(
         inp.buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots,
         config=wcfg, prior=prior,
     )  # fmt: skip
+    points = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
+    inp.buildings = inp.buildings.set_geometry(points)
+    release_freed_memory()
     street = street_water(
         segs, seg_index, inp.edges, parts=parts, hydrant_spots=hyd_spots,
         static_spots=static_spots, config=wcfg,
     )  # fmt: skip
     gaps = spacing_gaps(segs, street, hyd_spots, wcfg)
     stretches = reach_stretches(segs, seg_index, parts=parts, config=wcfg, crs=config.crs)
-    points = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
     table["ward_row"] = ward_rows(points, inp.wards)
     table["ward_id"] = inp.wards["ward_id"].to_numpy()[table["ward_row"].to_numpy()]
     return Reach(table, parts, street, gaps, stretches)
@@ -668,6 +680,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{int((usable & ~hydrant).sum()):,}", f"{len(rejects):,}",
     )  # fmt: skip
 
+    release_freed_memory()
     prior = read_prior(ctx.paths, inp.buildings.index, seg_index)
     reach = water_reach(
         inp, segs, seg_index, sources, spots=(hyd_spots, static_spots), config=config,
@@ -680,6 +693,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         reach.street["uncovered_m"].sum() / 1000, f"{len(reach.gaps):,}",
     )  # fmt: skip
 
+    release_freed_memory()
     cells = dense_without_water(inp, reach.table, config.density)
     weight, weight_kind = demand_weight(inp, cells, config)
     candidates, cand_info = candidate_sites(segs, reach, weight, inp, config, progress=ctx.progress)
@@ -689,6 +703,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{cand_info['candidates']:,}", weight_kind,
     )  # fmt: skip
 
+    release_freed_memory()
     source_ward = ward_rows(shapely.point_on_surface(sources.geometry.to_numpy()), inp.wards)
     dense = cells[cells["dense"].to_numpy(bool)]
     gaps_cells = dense[dense["without_water"].to_numpy(bool)].drop(columns="without_water")
@@ -702,26 +717,29 @@ def run(ctx: StageContext) -> dict[str, Any]:
         candidate_ward=ward_rows(candidates.geometry.to_numpy(), inp.wards),
     )
     cand_info["dense_cells"] = len(dense)
-    bw = gpd.GeoDataFrame(
-        reach.table.drop(columns=["ward_row"]),
-        geometry=inp.buildings.geometry.to_numpy(),
-        crs=config.crs,
-    )
+    summary = _summary(
+        sources, rejects, reach.table, street=reach.street, gaps=reach.gaps,
+        candidates=candidates, dense=gaps_cells, cand_info=cand_info,
+    )  # fmt: skip
     contracts.write_table(
         ctx, contracts.SOURCES, sources.assign(ward_id=inp.wards["ward_id"].to_numpy()[source_ward])
     )
     rejects.to_csv(ctx.output("source_rejects"), index=False, encoding="utf-8")
-    contracts.write_table(ctx, contracts.BUILDING_WATER, bw)
     contracts.write_table(ctx, contracts.STREET_WATER, reach.street)
     contracts.write_table(ctx, contracts.REACH, reach.stretches)
     contracts.write_table(ctx, contracts.SPACING_GAPS, reach.gaps)
     contracts.write_table(ctx, contracts.HYDRANTS, candidates)
     contracts.write_table(ctx, contracts.WATER_WARDS, wards_out)
     contracts.write_table(ctx, contracts.DENSE_GAPS, gaps_cells.reset_index())
-    summary = _summary(
-        sources, rejects, reach.table, street=reach.street, gaps=reach.gaps,
-        candidates=candidates, dense=gaps_cells, cand_info=cand_info,
-    )  # fmt: skip
+    # The building table last: its footprints are read back once the rest is freed.
+    table, index = reach.table.drop(columns=["ward_row"]), inp.buildings.index
+    del inp, segs, reach, prior, cells, dense, weight, candidates, gaps_cells, wards_out
+    release_freed_memory()
+    bw = gpd.GeoDataFrame(
+        table, geometry=read_footprints(ctx.paths, config.crs, index), crs=config.crs
+    )
+    del table
+    contracts.write_table(ctx, contracts.BUILDING_WATER, bw)
     summary["weight_kind"] = weight_kind
     # the reaches applied: what the report's legend and reasons say
     summary["hydrant_reach_m"] = config.water.hydrant_reach_m.value
