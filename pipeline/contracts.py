@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import shapely
 
@@ -523,6 +524,7 @@ def read_table(
     *,
     geometry: Geometry = "full",
     geometry_if: tuple[tuple[str, tuple[object, ...]], ...] = (),
+    present: tuple[str, ...] = (),
     crs: str | None = None,
 ) -> Any:  # noqa: ANN401 - a GeoDataFrame, or a DataFrame without geometry
     """Read a stage's table: fresh, with the columns asked for, indexed by its row key.
@@ -542,6 +544,9 @@ def read_table(
     geometry_if
         ``(column, values)`` rules: only the rows matching one keep their shape (the columns
         are read for it).
+    present
+        Read only the rows where each of these columns is set (not null): filtered while
+        reading, so the other rows are never decoded (the columns are read for it).
     crs
         The project CRS: a table in another CRS is an error.
 
@@ -567,7 +572,7 @@ def read_table(
         raise InputDataError(msg) from e
     check_fresh(paths, art.stage, path, stamp.get("key") if stamp else None)
     geom_col, file_crs = _geo_meta(schema)
-    asked = None if columns is None else (*columns, *(c for c, _ in geometry_if))
+    asked = None if columns is None else (*columns, *(c for c, _ in geometry_if), *present)
     cols = _to_read(art, asked, schema.names)
     missing = [c for c in cols or () if c not in schema.names]
     if missing:
@@ -583,7 +588,7 @@ def read_table(
         )
         raise InputDataError(msg)
     draw = geom_col if geometry != "none" else None
-    frame, wkb = _read(path, schema, cols, geom_col, draw=draw is not None)
+    frame, wkb = _read(path, schema, cols, geom_col, draw=draw is not None, present=present)
     if draw is not None and wkb is not None:
         frame = _with_geometry(frame, wkb, geometry, geometry_if, file_crs)
     frame.attrs = {}
@@ -598,8 +603,11 @@ def _read(
     geom_col: str | None,
     *,
     draw: bool,
+    present: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, Any]:
     """Read ``cols`` (all when ``None``) and the index as a pandas frame, the WKB apart.
+
+    Only the rows where every ``present`` column is set are read (in file order).
 
     Returns
     -------
@@ -615,7 +623,11 @@ def _read(
         extra = [geom_col] if draw and geom_col is not None else []
         wanted = {*cols, *index, *extra}
         names = [c for c in schema.names if c in wanted]
-    table = pq.read_table(path, columns=names)
+    where = None
+    for col in present:
+        term = pc.field(col).is_valid()
+        where = term if where is None else where & term
+    table = pq.read_table(path, columns=names, filters=where)
     wkb = None
     if geom_col is not None and geom_col in table.column_names:
         wkb = table.column(geom_col) if draw else None
@@ -635,19 +647,19 @@ def _with_geometry(
     """Decode the WKB column: every shape, the matching rows' shapes, or anchor points."""
     import geopandas as gpd  # noqa: PLC0415
 
-    wkb = wkb_column.to_numpy(zero_copy_only=False)
     keep = _geometry_rows(frame, rules)
     geoms = np.full(len(frame), None, dtype=object)
     for start in range(0, len(frame), GEOMETRY_CHUNK):
         stop = min(start + GEOMETRY_CHUNK, len(frame))
-        rows = np.flatnonzero(keep[start:stop]) + start
+        rows = np.flatnonzero(keep[start:stop])
         if not len(rows):
             continue
+        # one chunk's WKB as Python bytes at a time, never the whole column's
+        wkb = wkb_column.slice(start, stop - start).to_numpy(zero_copy_only=False)
         chunk = shapely.from_wkb(wkb[rows])
-        geoms[rows] = (
+        geoms[rows + start] = (
             anchor_points(gpd.GeoDataFrame(geometry=chunk)) if geometry == "anchor" else chunk
         )
-    del wkb
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=_parse_crs(crs) if crs else None)
 
 

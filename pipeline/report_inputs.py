@@ -68,7 +68,8 @@ class Input:
     ``geometry`` and ``geometry_if`` as in :func:`pipeline.contracts.read_table`: per-building
     tables are read without shapes or as anchor points, so the report never holds a
     province's building polygons. ``index``: the contract's row key is kept as the index
-    ("keep"), made a column ("column") or dropped ("drop").
+    ("keep"), made a column ("column") or dropped ("drop"). ``present``: only the rows where
+    these columns are set are read.
     """
 
     art: contracts.Artifact
@@ -77,15 +78,21 @@ class Input:
     geometry: Geometry = "full"
     geometry_if: tuple[tuple[str, tuple[object, ...]], ...] = ()
     index: Literal["keep", "column", "drop"] = "keep"
+    present: tuple[str, ...] = ()
 
 
 #: Every upstream table the report uses, and the columns it relies on.
 INPUTS: dict[str, Input] = {
-    "buildings": Input(
+    # Every building's floor area (people per building), without shapes ...
+    "buildings": Input(contracts.BUILDINGS, ("floor_area_m2",), geometry="none"),
+    # ... and, as anchor points, only the buildings with a house number (the shortlists'
+    # addresses): about a fifth of them.
+    "addresses": Input(
         contracts.BUILDINGS,
-        ("floor_area_m2", "addr:housenumber", "addr:street"),
+        ("addr:housenumber", "addr:street"),
         {"addr:housenumber": "housenumber", "addr:street": "addr_street"},
         geometry="anchor",
+        present=("addr:housenumber",),
     ),
     "stations": Input(contracts.STATIONS, ("name", "status")),
     "graph_nodes": Input(contracts.GRAPH_NODES, (), index="column"),
@@ -210,6 +217,7 @@ def read_input(paths: ProvincePaths, key: str, crs: str) -> gpd.GeoDataFrame | p
         spec.columns,
         geometry=spec.geometry,
         geometry_if=spec.geometry_if,
+        present=spec.present,
         crs=crs,
     )
     if spec.index != "keep" and spec.art.index:
@@ -400,7 +408,8 @@ def load_data(
             f"(make network PROVINCE={paths.province} FORCE=1)"
         )
         raise InputDataError(msg)
-    tables = ("scenarios", "graph_nodes", "network_wards", "water_wards", "coverage_wards")
+    tables = ("scenarios", "graph_nodes", "addresses", "network_wards", "water_wards",
+              "coverage_wards")  # fmt: skip
     for key, df in data.items():
         if key not in tables:
             data[key] = _with_ward(df, wards, bward)

@@ -22,6 +22,7 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
+from pipeline.parallel import release_freed_memory
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     assign_wards,
@@ -119,7 +120,7 @@ def build_shortlists(
     every = np.concatenate(pts) if pts else np.empty(0, dtype=object)
     own_all = np.concatenate(own) if own else np.empty(0, dtype=object)
     streets = np.split(nearest_street(every, data["edges"], max_m=max_m, exclude=own_all), cuts)
-    numbers = np.split(nearest_house_number(every, data["buildings"], max_m=max_m), cuts)
+    numbers = np.split(nearest_house_number(every, data["addresses"], max_m=max_m), cuts)
     out: dict[str, gpd.GeoDataFrame] = {}
     for k, (name, df) in enumerate(rows.items()):
         df["street"] = streets[k]
@@ -342,10 +343,17 @@ def run(ctx: StageContext) -> dict[str, Any]:
     applied = applied_thresholds(paths)
     brisk = building_risk(data, wards, config, applied)
     wtable = ward_table(data, wards, brisk)
+    rate = people_rate(brisk)
+    # The per-building tables only the ward figures needed (a province has millions of rows).
+    del brisk, data["building_water"]
+    release_freed_memory()
     logger.info("report: %d wards, inputs read (%.1f s)", len(wtable), time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    lists = build_shortlists(data, wtable, people_rate(brisk), config, lang, applied=applied)
+    lists = build_shortlists(data, wtable, rate, config, lang, applied=applied)
+    # Buildings and their addresses served the ward figures and the lists' addresses only.
+    del data["buildings"], data["addresses"]
+    release_freed_memory()
     zone = zone_label(config.report.vn2000_zone)
     if config.report.vn2000_zone is None:
         logger.warning(
