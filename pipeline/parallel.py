@@ -112,7 +112,14 @@ def built_tree(geoms: object) -> shapely.STRtree:
     GEOS builds a tree on its first query, and that build is not thread-safe: a tree shared
     by :func:`map_chunks` workers is queried once here, before any thread uses it.
     """
-    tree = shapely.STRtree(geoms)
+    return ready_tree(shapely.STRtree(geoms))
+
+
+def ready_tree(tree: shapely.STRtree) -> shapely.STRtree:
+    """Build ``tree`` now (GEOS builds it lazily, on the first query) and return it.
+
+    See :func:`built_tree`: a tree made elsewhere is made safe to share between threads here.
+    """
     tree.query(shapely.points(0.0, 0.0))
     return tree
 

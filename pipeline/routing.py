@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ValidationError
-from pipeline.parallel import map_chunks
+from pipeline.parallel import map_chunks, ready_tree
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -187,17 +187,17 @@ def query_nearest(
         geometries at the very same nearest distance, the lowest tree position (the rule of
         :func:`nearest_of_pairs`), not whichever the tree happens to visit first.
     """
-    tree.query(shapely.box(0.0, 0.0, 0.0, 0.0))  # GEOS builds the tree on its first query
+    ready_tree(tree)  # built before the threads query it
 
     def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         (p, ln), d = tree.query_nearest(
             geoms[start:stop], max_distance=max_distance_m, return_distance=True,
             all_matches=True,
         )  # fmt: skip
-        order = np.lexsort((ln, p))
+        order = np.lexsort((ln, d, p))
         p, ln, d = p[order], ln[order], d[order]
-        first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, dtype=bool)
-        return p[first] + start, ln[first], d[first]
+        pick, _ = nearest_of_pairs(p, d)
+        return p[pick] + start, ln[pick], d[pick]
 
     parts = map_chunks(part, len(geoms), min_chunk=_CHUNK_QUERIES)
     return (
