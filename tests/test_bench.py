@@ -50,6 +50,25 @@ def test_run_measured_reports_this_childs_own_peak_rss(tmp_path):
     assert failed.returncode == 3
 
 
+_TOUCH = "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+
+
+def test_run_measured_adds_up_processes_running_side_by_side(tmp_path):
+    # The parent and a child each hold 200 MB for a second at the same time: one process's
+    # ru_maxrss would say about 200 MB, the machine held 400.
+    child = f"import time; {_TOUCH}; time.sleep(1.0)"
+    script = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+        f"{_TOUCH}\n"
+        "time.sleep(1.0)\n"
+        "p.wait()\n"
+    )
+    both = run_measured([sys.executable, "-c", script], tmp_path / "both.log")
+    assert both.returncode == 0
+    assert both.peak_rss_mb > 380
+
+
 def test_growth_exponents_tell_linear_from_quadratic():
     n = [1000, 2000, 4000, 8000]
     rows = [_row("linear", k, 0.001 * k) for k in n]
