@@ -390,11 +390,16 @@ def _fill(  # noqa: PLR0917 - private helper, arrays in one order
     snap.edge[rows] = line
     snap.gap_m[rows] = gap
     hit_lines = lines[line]
-    nearest_on_line = shapely.shortest_line(geoms, hit_lines)
-    spot = shapely.get_point(nearest_on_line, -1)
-    along = shapely.line_locate_point(hit_lines, spot)
-    snap.to_u_m[rows] = along
-    snap.to_v_m[rows] = shapely.length(hit_lines) - along
+
+    def spots(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        part = hit_lines[start:stop]
+        nearest_on_line = shapely.shortest_line(geoms[start:stop], part)
+        along = shapely.line_locate_point(part, shapely.get_point(nearest_on_line, -1))
+        return along, shapely.length(part) - along
+
+    parts = map_chunks(spots, len(rows), min_chunk=_CHUNK_QUERIES)
+    snap.to_u_m[rows] = np.concatenate([p[0] for p in parts])
+    snap.to_v_m[rows] = np.concatenate([p[1] for p in parts])
 
 
 def snap_by_street(
@@ -460,32 +465,137 @@ def snap_by_street(
         near = d <= second[rows[g]] + SAME_DISTANCE_M
         clear[rows[g[near]]] = False
     rows = np.flatnonzero(clear)
-    # Copies of a street (both directions, duplicates) share the normalised geometry.
-    code, uniques = pd.factorize(shapely.to_wkb(shapely.normalize(lines)))
-    order = np.argsort(code, kind="stable")
-    start = np.searchsorted(code[order], np.arange(len(uniques)))
-    count = np.bincount(code, minlength=len(uniques))
-    c = code[prior_line[rows]]
-    k = count[c]
-    pair_row = np.repeat(np.arange(len(rows)), k)
-    offset = np.arange(len(pair_row)) - np.repeat(np.cumsum(k) - k, k)
-    pair_line = order[np.repeat(start[c], k) + offset]
+    copies = Copies.of(lines)
+    pair_row, pair_line = copies.expand(np.arange(len(rows)), copies.code[prior_line[rows]])
     d = distances(geoms[rows[pair_row]], lines[pair_line])
     srt = np.lexsort((pair_line, d, pair_row))
     pr, pl, d = pair_row[srt], pair_line[srt], d[srt]
     pick, _ = nearest_of_pairs(pr, d)  # copies at the same distance: the lowest position
-    ok = rows[pr[pick]]
-    _fill(out, ok, geoms[ok], lines, pl[pick], d[pick])
-    tree = shapely.STRtree(lines)
     redo = np.ones(n, dtype=bool)
     redo[rows] = False
     redo[beyond] = False
     redo &= ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     redo_rows = np.flatnonzero(redo)
-    if len(redo_rows):
-        g, ln, dist = nearest_lines(geoms[redo_rows], tree, max_distance_m=max_distance_m)
-        _fill(out, redo_rows[g], geoms[redo_rows[g]], lines, ln, dist)
+    g, ln, dist = nearest_copies(geoms[redo_rows], lines, copies, max_distance_m=max_distance_m)
+    ok = np.r_[rows[pr[pick]], redo_rows[g]]
+    _fill(out, ok, geoms[ok], lines, np.r_[pl[pick], ln], np.r_[d[pick], dist])
     return out
+
+
+@dataclass(frozen=True)
+class Copies:
+    """Lines grouped by street: copies of one street (both directions, duplicates) share a code.
+
+    ``code`` per line; ``rep`` the first line of each code; ``order``, ``start`` and ``count``
+    list the lines of each code (``order[start[c] : start[c] + count[c]]``, ascending).
+    """
+
+    code: np.ndarray
+    rep: np.ndarray
+    order: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, lines: np.ndarray) -> Copies:
+        """Group ``lines`` by their normalised geometry (the same street drawn either way)."""
+        code, uniques = pd.factorize(shapely.to_wkb(shapely.normalize(lines)))
+        code = np.asarray(code, dtype=np.int64)
+        order = np.argsort(code, kind="stable")
+        start = np.searchsorted(code[order], np.arange(len(uniques)))
+        count = np.bincount(code, minlength=len(uniques))
+        return cls(code, order[start], order, start, count)
+
+    def expand(self, row: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, line) pair for (row, code) pairs: one per copy of the code's street."""
+        k = self.count[code]
+        pair_row = np.repeat(row, k)
+        offset = np.arange(len(pair_row)) - np.repeat(np.cumsum(k) - k, k)
+        return pair_row, self.order[np.repeat(self.start[code], k) + offset]
+
+
+def nearest_copies(
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    *,
+    max_distance_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`nearest_lines` on ``lines``, measuring each street once for all its copies.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries (missing or empty ones get no match).
+    lines
+        The lines searched.
+    copies
+        ``Copies.of(lines)``.
+    max_distance_m
+        Geometries farther than this from every line get no match.
+
+    Returns
+    -------
+    geom, line, distance
+        The same as ``nearest_lines(geoms, STRtree(lines), max_distance_m=...)``.
+
+    Notes
+    -----
+    The same rounds as :func:`nearest_lines` (4, 16, 64 m, then :func:`query_nearest`), but
+    each round measures one copy of each street (a street drawn both ways is half the
+    drivable lines) and finds the candidates with a tree of the streets' envelopes grown by
+    the radius, queried with the geometries as they are (no grown box per geometry). Copies
+    of a street are the same points, so their distances to a geometry differ by rounding
+    only: every copy of each street within :data:`SAME_DISTANCE_M` of the nearest is then
+    measured exactly, and the nearest line is chosen as :func:`nearest_lines` does (within
+    the radius, the lowest position of equally near ones).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    cap = np.inf if max_distance_m is None else float(max_distance_m)
+    todo = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    rep_lines = lines[copies.rep]
+    box = shapely.bounds(rep_lines).reshape(-1, 4)
+    for radius in _NEAR_ROUNDS_M:
+        if len(todo) == 0 or len(rep_lines) == 0:
+            break
+        r = min(radius, cap)
+        grow = r + SAME_DISTANCE_M  # a superset of the pairs whose envelopes are r apart
+        tree = shapely.STRtree(
+            shapely.box(box[:, 0] - grow, box[:, 1] - grow, box[:, 2] + grow, box[:, 3] + grow)
+        )
+        g, c = tree.query(geoms[todo])
+        d = distances(geoms[todo[g]], rep_lines[c])
+        near = d <= r + SAME_DISTANCE_M
+        g, c, d = g[near], c[near], d[near]
+        srt = np.lexsort((d, g))
+        g, c, d = g[srt], c[srt], d[srt]
+        first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
+        best = d[first][np.cumsum(first) - 1]
+        close = d <= best + SAME_DISTANCE_M
+        pg, pl = copies.expand(g[close], c[close])
+        pd_ = distances(geoms[todo[pg]], lines[pl])
+        within = pd_ <= r
+        pg, pl, pd_ = pg[within], pl[within], pd_[within]
+        srt = np.lexsort((pl, pd_, pg))
+        pg, pl, pd_ = pg[srt], pl[srt], pd_[srt]
+        pick, _ = nearest_of_pairs(pg, pd_)
+        found.append((todo[pg[pick]], pl[pick], pd_[pick]))
+        settled = np.zeros(len(todo), dtype=bool)
+        settled[pg] = True
+        todo = todo[~settled]
+        if r >= cap:  # nothing else within reach
+            todo = todo[:0]
+    if len(todo):
+        p, ln, d = query_nearest(shapely.STRtree(lines), geoms[todo], max_distance_m)
+        found.append((todo[p], ln, d))
+    if not found:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    g = np.concatenate([f[0] for f in found]).astype(np.int64)
+    order = np.argsort(g, kind="stable")
+    line = np.concatenate([f[1] for f in found]).astype(np.int64)
+    dist = np.concatenate([f[2] for f in found]).astype(float)
+    return g[order], line[order], dist[order]
 
 
 def point_costs(

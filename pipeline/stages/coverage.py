@@ -17,7 +17,7 @@ from scipy.sparse import csgraph
 
 from pipeline import contracts
 from pipeline.building_snap import read_prior
-from pipeline.density import M2_PER_HA, building_cells, density_grid
+from pipeline.density import M2_PER_HA, building_cells, building_points, density_grid
 from pipeline.footprint_reread import read_footprints
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
@@ -227,6 +227,35 @@ def cell_times(
 # --- siting --------------------------------------------------------------------------------
 
 
+def _times_to_ends(
+    graph: sparse.csr_matrix, candidates: np.ndarray, ends: np.ndarray, target_s: float
+) -> sparse.csr_matrix:
+    """Driving time from each candidate to each end node within ``target_s``, as a sparse matrix.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``len(ends) x len(candidates)``; an entry is the time, absent beyond the target (and
+        at 0 s, where the candidate is the end node itself: the caller adds those).
+
+    Notes
+    -----
+    Bounded Dijkstras from batches of candidates, each batch's dense ``batch x nodes`` block
+    sized near 160 MB (:data:`_SITING_CELLS`).
+    """
+    batch = max(1, _SITING_CELLS // max(graph.shape[0], 1))
+    blocks = []
+    for start in range(0, len(candidates), batch):
+        dist = csgraph.dijkstra(
+            graph, directed=True, indices=candidates[start : start + batch], limit=target_s
+        )[:, ends]
+        dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
+        blocks.append(sparse.csr_matrix(dist))
+        del dist
+    out: sparse.csr_matrix = sparse.vstack(blocks, format="csr").T.tocsr()
+    return out
+
+
 def coverage_matrix(
     graph: sparse.csr_matrix,
     snap: Snap,
@@ -260,8 +289,11 @@ def coverage_matrix(
 
     Notes
     -----
-    One bounded Dijkstra on the reversed graph per batch of demand edge ends (``limit`` =
-    target): the cost is set by the number of demand points, not of candidates.
+    One bounded Dijkstra (``limit`` = target) per candidate, in batches: a province has a few
+    thousand candidates (:func:`thin_candidates`) but hundreds of thousands of demand edge
+    ends, so searching from the candidates is the cheap direction. Each batch keeps only its
+    times to the demand ends (a sparse ``ends x candidates`` matrix is assembled from them),
+    then every demand point is reached through either end of its edge.
     """
     n_demand = len(snap.edge)
     ok = np.flatnonzero(snap.edge >= 0)
@@ -270,22 +302,10 @@ def coverage_matrix(
     ends = np.concatenate([arr.u[e], arr.v[e]])
     offsets = np.concatenate([snap.to_u_m[ok] * rate, snap.to_v_m[ok] * rate])
     owner = np.concatenate([ok, ok])
-    # One bounded Dijkstra per distinct end node (demand points share edges), in batches sized
-    # so a dense batch x nodes block stays near 160 MB.
     uniq, inv = np.unique(ends, return_inverse=True)
-    if len(uniq) == 0:
+    if len(uniq) == 0 or len(candidates) == 0:
         return sparse.csr_matrix((len(candidates), n_demand), dtype=bool)
-    reverse = graph.T.tocsr()
-    batch = max(1, _SITING_CELLS // max(graph.shape[0], 1))
-    blocks = []
-    for start in range(0, len(uniq), batch):
-        dist = csgraph.dijkstra(
-            reverse, directed=True, indices=uniq[start : start + batch], limit=target_s
-        )[:, candidates]
-        dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
-        blocks.append(sparse.csr_matrix(dist))
-    by_end = sparse.vstack(blocks, format="csr").tocsr()
-    del blocks
+    by_end = _times_to_ends(graph, candidates, uniq, target_s)
     # Expand to the demand ends in chunks: one row per end would hold every candidate within
     # the target (tens of GB at province scale); only the hits are kept.
     at_end = pd.Index(candidates).get_indexer(ends)
@@ -446,11 +466,16 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
         ctx.paths, contracts.BUILDINGS, ("footprint_m2", "levels", "floor_area_m2"), crs=config.crs
     )
     boundary = contracts.read_table(ctx.paths, contracts.BOUNDARY, (), crs=config.crs)
-    cells = density_grid(buildings, wards, config.density, bounds=tuple(boundary.total_bounds))
-    hose_m = config.access.hose_reach_from_truck_road_m.value
     b_geoms = buildings.geometry.to_numpy()
-    cell_of = building_cells(buildings, config.density.cell_size_m)
-    b_ward = ward_rows(shapely.point_on_surface(b_geoms), wards)
+    # Each building placed once (grid cell, ward) at its point on surface.
+    points = building_points(b_geoms)
+    at_points = buildings.set_geometry(points, crs=buildings.crs)
+    cells = density_grid(at_points, wards, config.density, bounds=tuple(boundary.total_bounds))
+    hose_m = config.access.hose_reach_from_truck_road_m.value
+    cell_of = building_cells(at_points, config.density.cell_size_m)
+    del at_points
+    b_ward = ward_rows(points, wards)
+    del points
     buildings["ward_id"] = np.where(
         b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
     )

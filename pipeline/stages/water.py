@@ -15,7 +15,13 @@ import shapely
 from pipeline import contracts
 from pipeline._validate import check_graph_layers
 from pipeline.building_snap import read_prior
-from pipeline.density import M2_PER_HA, building_cells, building_people, density_grid
+from pipeline.density import (
+    M2_PER_HA,
+    building_cells,
+    building_people,
+    building_points,
+    density_grid,
+)
 from pipeline.footprint_reread import read_footprints
 from pipeline.parallel import release_freed_memory
 from pipeline.siting import greedy_mclp
@@ -553,7 +559,7 @@ def water_reach(
         inp.buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots,
         config=wcfg, prior=prior,
     )  # fmt: skip
-    points = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
+    points = building_points(inp.buildings.geometry.to_numpy())
     inp.buildings = inp.buildings.set_geometry(points)
     release_freed_memory()
     street = street_water(
