@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ValidationError
-from pipeline.parallel import map_chunks, ready_tree
+from pipeline.parallel import blocks, map_chunks, ready_tree
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -514,6 +514,120 @@ class Copies:
         return pair_row, self.order[np.repeat(self.start[code], k) + offset]
 
 
+@dataclass(frozen=True)
+class _Segments:
+    """The straight pieces of lines: each piece's envelope and the line it belongs to."""
+
+    box: np.ndarray
+    line: np.ndarray
+
+    @classmethod
+    def of(cls, lines: np.ndarray) -> _Segments:
+        xy, owner = shapely.get_coordinates(lines, return_index=True)
+        at = np.flatnonzero(owner[1:] == owner[:-1])
+        x0, y0, x1, y1 = xy[at, 0], xy[at, 1], xy[at + 1, 0], xy[at + 1, 1]
+        box = np.column_stack(
+            [np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
+        )
+        return cls(box, owner[at].astype(np.int64))
+
+    def tree(self, grow: float) -> shapely.STRtree:
+        """Return an index of the pieces' envelopes grown by ``grow``, built (safe to share)."""
+        b = self.box
+        return ready_tree(
+            shapely.STRtree(
+                shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
+            )
+        )
+
+
+def _first_of_runs(keys: np.ndarray) -> np.ndarray:
+    """Boolean: the first element of each run of equal consecutive ``keys``."""
+    return np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+
+
+def _nearest_within(  # noqa: PLR0917 - private helper, arrays in one order
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    pieces: _Segments,
+    tree: shapely.STRtree,
+    radius_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the nearest line within ``radius_m`` of each geometry (see nearest_copies)."""
+    eps = SAME_DISTANCE_M
+    g, s = tree.query(geoms)
+    order = np.argsort(g, kind="stable")
+    g, s = g[order], s[order]
+    gb = shapely.bounds(geoms).reshape(-1, 4)[g]
+    pb = pieces.box[s]
+    dx = np.maximum(np.maximum(pb[:, 0] - gb[:, 2], gb[:, 0] - pb[:, 2]), 0.0)
+    dy = np.maximum(np.maximum(pb[:, 1] - gb[:, 3], gb[:, 1] - pb[:, 3]), 0.0)
+    lb = np.hypot(dx, dy)  # a lower bound of the distance to the piece's line
+    del gb, pb, dx, dy
+    keep = lb <= radius_m + eps
+    g, c, lb = g[keep], pieces.line[s[keep]], lb[keep]
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    if len(g) == 0:
+        return empty
+    # An upper bound per geometry: its distance to the street of its lowest bound.
+    starts = np.flatnonzero(_first_of_runs(g))
+    counts = np.diff(np.r_[starts, len(g)])
+    low = np.repeat(np.minimum.reduceat(lb, starts), counts)
+    at_low = np.flatnonzero(lb == low)
+    probe = at_low[_first_of_runs(g[at_low])]
+    rep = lines[copies.rep]
+    upper = shapely.distance(geoms[g[probe]], rep[c[probe]])
+    bound = np.repeat(np.minimum(upper, radius_m), counts)
+    # Every street whose bound is within that: one of them is the nearest.
+    pick = lb <= bound + eps
+    key = np.unique(g[pick].astype(np.int64) * len(rep) + c[pick])
+    kg, kc = key // len(rep), key % len(rep)
+    kd = shapely.distance(geoms[kg], rep[kc])
+    # Copies of the streets about as near as the nearest, measured exactly.
+    near = kd <= radius_m + eps
+    kg, kc, kd = kg[near], kc[near], kd[near]
+    srt = np.lexsort((kd, kg))
+    kg, kc, kd = kg[srt], kc[srt], kd[srt]
+    first = _first_of_runs(kg)
+    best = kd[first][np.cumsum(first) - 1]
+    close = kd <= best + eps
+    pg, pl = copies.expand(kg[close], kc[close])
+    pd_ = shapely.distance(geoms[pg], lines[pl])
+    within = pd_ <= radius_m
+    pg, pl, pd_ = pg[within], pl[within], pd_[within]
+    srt = np.lexsort((pl, pd_, pg))
+    pg, pl, pd_ = pg[srt], pl[srt], pd_[srt]
+    chosen, _ = nearest_of_pairs(pg, pd_)
+    return pg[chosen], pl[chosen], pd_[chosen]
+
+
+#: Geometries per block of :func:`nearest_copies` (bounds the pairs held at once).
+_NEAREST_BLOCK = 50_000
+
+
+def _nearest_round(  # noqa: PLR0917 - private helper, arrays in one order
+    geoms: np.ndarray,
+    rows: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    pieces: _Segments,
+    radius_m: float,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_nearest_within` of ``geoms[rows]`` in blocks over the thread pool."""
+    tree = pieces.tree(radius_m + SAME_DISTANCE_M)  # a superset of the pieces within reach
+
+    def part(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        out = []
+        for a, b in blocks(start, stop, _NEAREST_BLOCK):
+            g, ln, d = _nearest_within(geoms[rows[a:b]], lines, copies, pieces, tree, radius_m)
+            out.append((rows[a:b][g], ln, d))
+        return out
+
+    chunks = map_chunks(part, len(rows), min_chunk=_NEAREST_BLOCK)
+    return [h for chunk in chunks for h in chunk]
+
+
 def nearest_copies(
     geoms: np.ndarray,
     lines: np.ndarray,
@@ -521,7 +635,7 @@ def nearest_copies(
     *,
     max_distance_m: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`nearest_lines` on ``lines``, measuring each street once for all its copies.
+    """:func:`nearest_lines` on ``lines``, measuring few streets, each once for all its copies.
 
     Parameters
     ----------
@@ -537,53 +651,37 @@ def nearest_copies(
     Returns
     -------
     geom, line, distance
-        The same as ``nearest_lines(geoms, STRtree(lines), max_distance_m=...)``.
+        The same as ``nearest_lines(geoms, STRtree(lines), max_distance_m=...)``: the nearest
+        line within reach, of equally near ones the lowest position.
 
     Notes
     -----
-    The same rounds as :func:`nearest_lines` (4, 16, 64 m, then :func:`query_nearest`), but
-    each round measures one copy of each street (a street drawn both ways is half the
-    drivable lines) and finds the candidates with a tree of the streets' envelopes grown by
-    the radius, queried with the geometries as they are (no grown box per geometry). Copies
-    of a street are the same points, so their distances to a geometry differ by rounding
-    only: every copy of each street within :data:`SAME_DISTANCE_M` of the nearest is then
-    measured exactly, and the nearest line is chosen as :func:`nearest_lines` does (within
-    the radius, the lowest position of equally near ones).
+    Within a radius (``max_distance_m`` itself when it is at most 64 m, else the rounds of
+    :func:`nearest_lines`, then :func:`query_nearest`), every straight piece of a street
+    whose envelope comes within the radius of the geometry's envelope gives a lower bound of
+    the distance (envelope to envelope). The street with the lowest bound is measured: an
+    upper bound of the nearest distance; only streets whose bound is within it can be the
+    nearest, and they are measured, one copy per street (a street drawn both ways is two
+    lines). Copies of a street are the same points, their distances differ by rounding only:
+    the copies of every street within :data:`SAME_DISTANCE_M` of the nearest are measured
+    exactly and the nearest line chosen among them. Geometries in blocks over the thread pool.
     """
     geoms = np.asarray(geoms, dtype=object)
     cap = np.inf if max_distance_m is None else float(max_distance_m)
     todo = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    rep_lines = lines[copies.rep]
-    box = shapely.bounds(rep_lines).reshape(-1, 4)
-    for radius in _NEAR_ROUNDS_M:
-        if len(todo) == 0 or len(rep_lines) == 0:
+    pieces = _Segments.of(lines[copies.rep])
+    radii = (cap,) if cap <= _NEAR_ROUNDS_M[-1] else _NEAR_ROUNDS_M
+    for radius in radii:
+        if len(todo) == 0 or len(pieces.line) == 0:
             break
         r = min(radius, cap)
-        grow = r + SAME_DISTANCE_M  # a superset of the pairs whose envelopes are r apart
-        tree = shapely.STRtree(
-            shapely.box(box[:, 0] - grow, box[:, 1] - grow, box[:, 2] + grow, box[:, 3] + grow)
-        )
-        g, c = tree.query(geoms[todo])
-        d = distances(geoms[todo[g]], rep_lines[c])
-        near = d <= r + SAME_DISTANCE_M
-        g, c, d = g[near], c[near], d[near]
-        srt = np.lexsort((d, g))
-        g, c, d = g[srt], c[srt], d[srt]
-        first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
-        best = d[first][np.cumsum(first) - 1]
-        close = d <= best + SAME_DISTANCE_M
-        pg, pl = copies.expand(g[close], c[close])
-        pd_ = distances(geoms[todo[pg]], lines[pl])
-        within = pd_ <= r
-        pg, pl, pd_ = pg[within], pl[within], pd_[within]
-        srt = np.lexsort((pl, pd_, pg))
-        pg, pl, pd_ = pg[srt], pl[srt], pd_[srt]
-        pick, _ = nearest_of_pairs(pg, pd_)
-        found.append((todo[pg[pick]], pl[pick], pd_[pick]))
-        settled = np.zeros(len(todo), dtype=bool)
-        settled[pg] = True
-        todo = todo[~settled]
+        hits = _nearest_round(geoms, todo, lines, copies, pieces, r)
+        found.extend(hits)
+        settled = np.zeros(len(geoms), dtype=bool)
+        for h in hits:
+            settled[h[0]] = True
+        todo = todo[~settled[todo]]
         if r >= cap:  # nothing else within reach
             todo = todo[:0]
     if len(todo):
