@@ -31,7 +31,7 @@ from pipeline.isochrones import (
     warn_unsnapped,
     write_street_arrays,
 )
-from pipeline.parallel import release_freed_memory
+from pipeline.parallel import Background, release_freed_memory
 from pipeline.routing import EdgeArrays, Snap, snap_by_street, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.wards import ward_rows
@@ -841,17 +841,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         len(site.positions), f"{site.gains.sum():,.0f}", weight_col, time.perf_counter() - t2,
     )  # fmt: skip
 
-    t3 = time.perf_counter()
-    isochrones, service_areas = isochrone_layers(ctx, net, reaches, sources, wards)
-    logger.info(
-        "coverage: %d isochrone polygons, %d service areas (%.1f s)",
-        len(isochrones), len(service_areas), time.perf_counter() - t3,
-    )  # fmt: skip
-    release_freed_memory()
     _flags(dem, list(reaches), resp.isochrone_breaks_min, target_s)
-    summary = _write_outputs(
-        ctx, net, dem, reaches, sources, site, isochrones, service_areas, wards, weight_col
-    )
+    summary = _write_outputs(ctx, net, dem, reaches, sources, site, wards, weight_col)
     logger.info(
         "coverage: %s dense cells, %s dense and beyond %.0f s today, %s after the plan",
         f"{summary['dense_cells']:,}", f"{summary['dense_unreached_cells']:,}", target_s,
@@ -867,12 +858,61 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
     reaches: dict[str, Reach],
     sources: dict[str, np.ndarray],
     site: Siting,
-    isochrones: gpd.GeoDataFrame,
-    service_areas: gpd.GeoDataFrame,
     wards: gpd.GeoDataFrame,
     weight_col: str,
 ) -> dict[str, Any]:
-    """Write every artifact of the stage and return its summary."""
+    """Draw the isochrones and write every artifact; return the summary (written last).
+
+    The tables are written in the background while the isochrones are drawn.
+    """
+    with Background() as writes:
+        summary = _write_tables(ctx, net, dem, reaches, sources, site, wards, weight_col, writes)
+        t0 = time.perf_counter()
+        isochrones, service_areas = isochrone_layers(ctx, net, reaches, sources, wards)
+        logger.info(
+            "coverage: %d isochrone polygons, %d service areas (%.1f s)",
+            len(isochrones), len(service_areas), time.perf_counter() - t0,
+        )  # fmt: skip
+        writes.submit(contracts.write_table, ctx, contracts.ISOCHRONES, isochrones)
+        writes.submit(contracts.write_table, ctx, contracts.SERVICE_AREAS, service_areas)
+        release_freed_memory()
+        _write_building_times(ctx, dem)
+    contracts.write_summary(ctx, contracts.COVERAGE_SUMMARY, summary)
+    return summary
+
+
+def _write_building_times(ctx: StageContext, dem: Demand) -> None:
+    """Write ``building_times``: the building table with its footprints read once more."""
+    buildings = dem.buildings
+    keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
+              *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))]
+              ]  # fmt: skip
+    dem.geoms = np.empty(0, dtype=object)  # read once more for the output, not held twice
+    release_freed_memory()
+    building_times = gpd.GeoDataFrame(
+        buildings[[c for c in keep_b if c in buildings.columns]],
+        geometry=dem.reread(),
+        crs=ctx.config.crs,
+    )
+    contracts.write_table(ctx, contracts.BUILDING_TIMES, building_times)
+
+
+def _write_tables(  # noqa: PLR0917 - the stage's results, written in one place
+    ctx: StageContext,
+    net: Network,
+    dem: Demand,
+    reaches: dict[str, Reach],
+    sources: dict[str, np.ndarray],
+    site: Siting,
+    wards: gpd.GeoDataFrame,
+    weight_col: str,
+    writes: Background,
+) -> dict[str, Any]:
+    """Build the stage's tables (all but isochrones and building times) and its summary.
+
+    The tables go to ``writes`` (written in the background) once everything read from them
+    here is computed; the summary is returned for the caller to write last.
+    """
     config = ctx.config
     target_s = config.response.target_time_s.value
     cells, buildings = dem.cells, dem.buildings
@@ -890,27 +930,6 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
     for name, reach in reaches.items():
         node_times[f"time_s_{name}"] = reach.cost
         node_times[f"station_{name}"] = reach.nearest
-    keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
-              *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))]
-              ]  # fmt: skip
-    dem.geoms = np.empty(0, dtype=object)  # read once more for the output, not held twice
-    release_freed_memory()
-    building_times = gpd.GeoDataFrame(
-        buildings[[c for c in keep_b if c in buildings.columns]],
-        geometry=dem.reread(),
-        crs=config.crs,
-    )
-    outputs = {
-        contracts.NODE_TIMES: node_times, contracts.ISOCHRONES: isochrones,
-        contracts.SERVICE_AREAS: service_areas,
-        contracts.BUILDING_TIMES: building_times,
-        contracts.CELLS: cells, contracts.DENSE_UNREACHED: dense_unreached,
-        contracts.STATION_SITES: site.sites, contracts.SCENARIOS: scen,
-        contracts.COVERAGE_WARDS: ward_table,
-    }  # fmt: skip
-    for art, frame in outputs.items():
-        contracts.write_table(ctx, art, frame)
-    write_street_arrays(ctx.output("drive_graph"), net.street_arrays())
     stations = contracts.read_table(ctx.paths, contracts.STATIONS, ("status",), geometry="none")
     n_planned = int((stations["status"] == "planned").sum())
     demand_w = np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0)
@@ -928,7 +947,14 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
         "planned_newly_covered_weight": float(demand_w[by_planned].sum()),
         "suggested_same_count_newly_covered_weight": float(site.gains[:n_planned].sum()),
     }
-    contracts.write_summary(ctx, contracts.COVERAGE_SUMMARY, summary)
+    outputs = {
+        contracts.NODE_TIMES: node_times, contracts.CELLS: cells,
+        contracts.DENSE_UNREACHED: dense_unreached, contracts.STATION_SITES: site.sites,
+        contracts.SCENARIOS: scen, contracts.COVERAGE_WARDS: ward_table,
+    }  # fmt: skip
+    for art, frame in outputs.items():
+        writes.submit(contracts.write_table, ctx, art, frame)
+    writes.submit(write_street_arrays, ctx.output("drive_graph"), net.street_arrays())
     return summary
 
 
