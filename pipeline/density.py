@@ -13,6 +13,7 @@ import pyproj
 import shapely
 
 from pipeline._errors import InputDataError, MissingInputError
+from pipeline.parallel import map_chunks
 from pipeline.paths import resolve_input
 from pipeline.wards import ward_rows
 
@@ -27,6 +28,24 @@ logger = logging.getLogger(__name__)
 M2_PER_HA = 10_000.0
 #: Cell ids pack the column and row of a cell: ``col * CELL_ROW_SPAN + row``.
 CELL_ROW_SPAN = 1 << 32
+
+
+#: Footprints per thread chunk at least when placing buildings.
+_CHUNK_FOOTPRINTS = 50_000
+
+
+def building_points(geoms: np.ndarray) -> np.ndarray:
+    """Return the point each building counts at: its point on surface (over the thread pool).
+
+    The grid (:func:`build_cells`, :func:`building_cells`) and the wards place a building
+    there; a frame whose geometry is already these points is placed the same way (the point
+    on surface of a point is the point), so a stage computes them once.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    parts = map_chunks(
+        lambda a, b: shapely.point_on_surface(geoms[a:b]), len(geoms), min_chunk=_CHUNK_FOOTPRINTS
+    )
+    return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0], dtype=object)
 
 
 def cell_ids(xy: np.ndarray, cell_m: float) -> np.ndarray:

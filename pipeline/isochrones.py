@@ -34,7 +34,23 @@ _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph)?", re.IGNORECASE)
 
 
 def _first_tag(values: pd.Series) -> pd.Series:
-    """First value of OSM tags that may hold ``a;b`` lists or Python lists."""
+    """First value of OSM tags that may hold ``a;b`` lists or Python lists.
+
+    Worked out once per distinct value (a province's edges share a few dozen), unless the
+    column holds lists (not hashable).
+    """
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:  # Python lists
+        return _first_tag_each(values)
+    if 2 * len(uniques) >= len(values):
+        return _first_tag_each(values)
+    return (
+        _first_tag_each(pd.Series(uniques, dtype=values.dtype)).take(codes).set_axis(values.index)
+    )
+
+
+def _first_tag_each(values: pd.Series) -> pd.Series:
     s = values.map(lambda v: v[0] if isinstance(v, list | tuple | np.ndarray) and len(v) else v)
     return s.astype("string").str.split(";").str[0].str.strip()
 
@@ -52,10 +68,13 @@ def parse_maxspeed_kph(values: pd.Series) -> pd.Series:
     pandas.Series
         Float km/h, indexed like ``values``.
     """
-    parts = _first_tag(values).str.extract(_NUMBER)
-    kph = pd.to_numeric(parts[0], errors="coerce")
+    first = _first_tag(values)
+    codes, uniques = pd.factorize(first, use_na_sentinel=False)  # once per distinct value
+    parts = pd.Series(uniques, dtype=first.dtype).str.extract(_NUMBER)
+    kph = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
     mph = parts[1].notna().to_numpy()
-    return pd.Series(np.where(mph, kph * _KPH_PER_MPH, kph), index=values.index, dtype=float)
+    per_value = np.where(mph, kph * _KPH_PER_MPH, kph)
+    return pd.Series(per_value[codes], index=values.index, dtype=float)
 
 
 def edge_speed_kph(edges: pd.DataFrame, speeds_kph: Mapping[str, float]) -> pd.Series:

@@ -12,11 +12,12 @@ pool off).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Self, TypeVar
 
 import shapely
 
@@ -145,3 +146,57 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         return
+
+
+class Background:
+    """Calls run one after another in a worker thread while the caller goes on.
+
+    For steps that release the GIL (Parquet writes: WKB encoding, Arrow, compression) next to
+    the caller's own work, so the two use both cores. With one thread (:func:`thread_count`)
+    each call runs at once, in the caller. :meth:`wait` (or leaving a ``with`` block) returns
+    once every call is done and raises the first error.
+    """
+
+    def __init__(self) -> None:
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="firegap-bg")
+            if thread_count() > 1
+            else None
+        )
+        self._futures: list[Future[object]] = []
+
+    def submit(self, func: Callable[..., object], *args: object) -> None:
+        """Run ``func(*args)`` in the worker (in order of submission), or now without one."""
+        if self._pool is None:
+            func(*args)
+        else:
+            self._futures.append(self._pool.submit(func, *args))
+
+    def wait(self) -> None:
+        """Return once every submitted call is done; raise the first error of one."""
+        try:
+            for f in self._futures:
+                f.result()
+        finally:
+            self._futures = []
+
+    def close(self) -> None:
+        """Wait for the calls, then stop the worker."""
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def __enter__(self) -> Self:
+        """Return the runner."""
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        """Wait for the calls and stop the worker; raise a call's error unless one is raised."""
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(Exception):  # the error being raised is the one to report
+            self.close()

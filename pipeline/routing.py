@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from pipeline._errors import ValidationError
-from pipeline.parallel import map_chunks, ready_tree
+from pipeline.parallel import blocks, map_chunks, ready_tree
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -390,11 +390,16 @@ def _fill(  # noqa: PLR0917 - private helper, arrays in one order
     snap.edge[rows] = line
     snap.gap_m[rows] = gap
     hit_lines = lines[line]
-    nearest_on_line = shapely.shortest_line(geoms, hit_lines)
-    spot = shapely.get_point(nearest_on_line, -1)
-    along = shapely.line_locate_point(hit_lines, spot)
-    snap.to_u_m[rows] = along
-    snap.to_v_m[rows] = shapely.length(hit_lines) - along
+
+    def spots(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        part = hit_lines[start:stop]
+        nearest_on_line = shapely.shortest_line(geoms[start:stop], part)
+        along = shapely.line_locate_point(part, shapely.get_point(nearest_on_line, -1))
+        return along, shapely.length(part) - along
+
+    parts = map_chunks(spots, len(rows), min_chunk=_CHUNK_QUERIES)
+    snap.to_u_m[rows] = np.concatenate([p[0] for p in parts])
+    snap.to_v_m[rows] = np.concatenate([p[1] for p in parts])
 
 
 def snap_by_street(
@@ -460,32 +465,235 @@ def snap_by_street(
         near = d <= second[rows[g]] + SAME_DISTANCE_M
         clear[rows[g[near]]] = False
     rows = np.flatnonzero(clear)
-    # Copies of a street (both directions, duplicates) share the normalised geometry.
-    code, uniques = pd.factorize(shapely.to_wkb(shapely.normalize(lines)))
-    order = np.argsort(code, kind="stable")
-    start = np.searchsorted(code[order], np.arange(len(uniques)))
-    count = np.bincount(code, minlength=len(uniques))
-    c = code[prior_line[rows]]
-    k = count[c]
-    pair_row = np.repeat(np.arange(len(rows)), k)
-    offset = np.arange(len(pair_row)) - np.repeat(np.cumsum(k) - k, k)
-    pair_line = order[np.repeat(start[c], k) + offset]
+    copies = Copies.of(lines)
+    pair_row, pair_line = copies.expand(np.arange(len(rows)), copies.code[prior_line[rows]])
     d = distances(geoms[rows[pair_row]], lines[pair_line])
     srt = np.lexsort((pair_line, d, pair_row))
     pr, pl, d = pair_row[srt], pair_line[srt], d[srt]
     pick, _ = nearest_of_pairs(pr, d)  # copies at the same distance: the lowest position
-    ok = rows[pr[pick]]
-    _fill(out, ok, geoms[ok], lines, pl[pick], d[pick])
-    tree = shapely.STRtree(lines)
     redo = np.ones(n, dtype=bool)
     redo[rows] = False
     redo[beyond] = False
     redo &= ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     redo_rows = np.flatnonzero(redo)
-    if len(redo_rows):
-        g, ln, dist = nearest_lines(geoms[redo_rows], tree, max_distance_m=max_distance_m)
-        _fill(out, redo_rows[g], geoms[redo_rows[g]], lines, ln, dist)
+    g, ln, dist = nearest_copies(geoms[redo_rows], lines, copies, max_distance_m=max_distance_m)
+    ok = np.r_[rows[pr[pick]], redo_rows[g]]
+    _fill(out, ok, geoms[ok], lines, np.r_[pl[pick], ln], np.r_[d[pick], dist])
     return out
+
+
+@dataclass(frozen=True)
+class Copies:
+    """Lines grouped by street: copies of one street (both directions, duplicates) share a code.
+
+    ``code`` per line; ``rep`` the first line of each code; ``order``, ``start`` and ``count``
+    list the lines of each code (``order[start[c] : start[c] + count[c]]``, ascending).
+    """
+
+    code: np.ndarray
+    rep: np.ndarray
+    order: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, lines: np.ndarray) -> Copies:
+        """Group ``lines`` by their normalised geometry (the same street drawn either way)."""
+        code, uniques = pd.factorize(shapely.to_wkb(shapely.normalize(lines)))
+        code = np.asarray(code, dtype=np.int64)
+        order = np.argsort(code, kind="stable")
+        start = np.searchsorted(code[order], np.arange(len(uniques)))
+        count = np.bincount(code, minlength=len(uniques))
+        return cls(code, order[start], order, start, count)
+
+    def expand(self, row: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, line) pair for (row, code) pairs: one per copy of the code's street."""
+        k = self.count[code]
+        pair_row = np.repeat(row, k)
+        offset = np.arange(len(pair_row)) - np.repeat(np.cumsum(k) - k, k)
+        return pair_row, self.order[np.repeat(self.start[code], k) + offset]
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """The straight pieces of lines: each piece's envelope and the line it belongs to."""
+
+    box: np.ndarray
+    line: np.ndarray
+
+    @classmethod
+    def of(cls, lines: np.ndarray) -> _Segments:
+        xy, owner = shapely.get_coordinates(lines, return_index=True)
+        at = np.flatnonzero(owner[1:] == owner[:-1])
+        x0, y0, x1, y1 = xy[at, 0], xy[at, 1], xy[at + 1, 0], xy[at + 1, 1]
+        box = np.column_stack(
+            [np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
+        )
+        return cls(box, owner[at].astype(np.int64))
+
+    def tree(self, grow: float) -> shapely.STRtree:
+        """Return an index of the pieces' envelopes grown by ``grow``, built (safe to share)."""
+        b = self.box
+        return ready_tree(
+            shapely.STRtree(
+                shapely.box(b[:, 0] - grow, b[:, 1] - grow, b[:, 2] + grow, b[:, 3] + grow)
+            )
+        )
+
+
+def _first_of_runs(keys: np.ndarray) -> np.ndarray:
+    """Boolean: the first element of each run of equal consecutive ``keys``."""
+    return np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+
+
+def _nearest_within(  # noqa: PLR0917 - private helper, arrays in one order
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    pieces: _Segments,
+    tree: shapely.STRtree,
+    radius_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the nearest line within ``radius_m`` of each geometry (see nearest_copies)."""
+    eps = SAME_DISTANCE_M
+    g, s = tree.query(geoms)
+    order = np.argsort(g, kind="stable")
+    g, s = g[order], s[order]
+    gb = shapely.bounds(geoms).reshape(-1, 4)[g]
+    pb = pieces.box[s]
+    dx = np.maximum(np.maximum(pb[:, 0] - gb[:, 2], gb[:, 0] - pb[:, 2]), 0.0)
+    dy = np.maximum(np.maximum(pb[:, 1] - gb[:, 3], gb[:, 1] - pb[:, 3]), 0.0)
+    lb = np.hypot(dx, dy)  # a lower bound of the distance to the piece's line
+    del gb, pb, dx, dy
+    keep = lb <= radius_m + eps
+    g, c, lb = g[keep], pieces.line[s[keep]], lb[keep]
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    if len(g) == 0:
+        return empty
+    # An upper bound per geometry: its distance to the street of its lowest bound.
+    starts = np.flatnonzero(_first_of_runs(g))
+    counts = np.diff(np.r_[starts, len(g)])
+    low = np.repeat(np.minimum.reduceat(lb, starts), counts)
+    at_low = np.flatnonzero(lb == low)
+    probe = at_low[_first_of_runs(g[at_low])]
+    rep = lines[copies.rep]
+    upper = shapely.distance(geoms[g[probe]], rep[c[probe]])
+    bound = np.repeat(np.minimum(upper, radius_m), counts)
+    # Every street whose bound is within that: one of them is the nearest.
+    pick = lb <= bound + eps
+    key = np.unique(g[pick].astype(np.int64) * len(rep) + c[pick])
+    kg, kc = key // len(rep), key % len(rep)
+    kd = shapely.distance(geoms[kg], rep[kc])
+    # Copies of the streets about as near as the nearest, measured exactly.
+    near = kd <= radius_m + eps
+    kg, kc, kd = kg[near], kc[near], kd[near]
+    srt = np.lexsort((kd, kg))
+    kg, kc, kd = kg[srt], kc[srt], kd[srt]
+    first = _first_of_runs(kg)
+    best = kd[first][np.cumsum(first) - 1]
+    close = kd <= best + eps
+    pg, pl = copies.expand(kg[close], kc[close])
+    pd_ = shapely.distance(geoms[pg], lines[pl])
+    within = pd_ <= radius_m
+    pg, pl, pd_ = pg[within], pl[within], pd_[within]
+    srt = np.lexsort((pl, pd_, pg))
+    pg, pl, pd_ = pg[srt], pl[srt], pd_[srt]
+    chosen, _ = nearest_of_pairs(pg, pd_)
+    return pg[chosen], pl[chosen], pd_[chosen]
+
+
+#: Geometries per block of :func:`nearest_copies` (bounds the pairs held at once).
+_NEAREST_BLOCK = 50_000
+
+
+def _nearest_round(  # noqa: PLR0917 - private helper, arrays in one order
+    geoms: np.ndarray,
+    rows: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    pieces: _Segments,
+    radius_m: float,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_nearest_within` of ``geoms[rows]`` in blocks over the thread pool."""
+    tree = pieces.tree(radius_m + SAME_DISTANCE_M)  # a superset of the pieces within reach
+
+    def part(start: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        out = []
+        for a, b in blocks(start, stop, _NEAREST_BLOCK):
+            g, ln, d = _nearest_within(geoms[rows[a:b]], lines, copies, pieces, tree, radius_m)
+            out.append((rows[a:b][g], ln, d))
+        return out
+
+    chunks = map_chunks(part, len(rows), min_chunk=_NEAREST_BLOCK)
+    return [h for chunk in chunks for h in chunk]
+
+
+def nearest_copies(
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    *,
+    max_distance_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`nearest_lines` on ``lines``, measuring few streets, each once for all its copies.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries (missing or empty ones get no match).
+    lines
+        The lines searched.
+    copies
+        ``Copies.of(lines)``.
+    max_distance_m
+        Geometries farther than this from every line get no match.
+
+    Returns
+    -------
+    geom, line, distance
+        The same as ``nearest_lines(geoms, STRtree(lines), max_distance_m=...)``: the nearest
+        line within reach, of equally near ones the lowest position.
+
+    Notes
+    -----
+    Within a radius (``max_distance_m`` itself when it is at most 64 m, else the rounds of
+    :func:`nearest_lines`, then :func:`query_nearest`), every straight piece of a street
+    whose envelope comes within the radius of the geometry's envelope gives a lower bound of
+    the distance (envelope to envelope). The street with the lowest bound is measured: an
+    upper bound of the nearest distance; only streets whose bound is within it can be the
+    nearest, and they are measured, one copy per street (a street drawn both ways is two
+    lines). Copies of a street are the same points, their distances differ by rounding only:
+    the copies of every street within :data:`SAME_DISTANCE_M` of the nearest are measured
+    exactly and the nearest line chosen among them. Geometries in blocks over the thread pool.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    cap = np.inf if max_distance_m is None else float(max_distance_m)
+    todo = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pieces = _Segments.of(lines[copies.rep])
+    radii = (cap,) if cap <= _NEAR_ROUNDS_M[-1] else _NEAR_ROUNDS_M
+    for radius in radii:
+        if len(todo) == 0 or len(pieces.line) == 0:
+            break
+        r = min(radius, cap)
+        hits = _nearest_round(geoms, todo, lines, copies, pieces, r)
+        found.extend(hits)
+        settled = np.zeros(len(geoms), dtype=bool)
+        for h in hits:
+            settled[h[0]] = True
+        todo = todo[~settled[todo]]
+        if r >= cap:  # nothing else within reach
+            todo = todo[:0]
+    if len(todo):
+        p, ln, d = query_nearest(shapely.STRtree(lines), geoms[todo], max_distance_m)
+        found.append((todo[p], ln, d))
+    if not found:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    g = np.concatenate([f[0] for f in found]).astype(np.int64)
+    order = np.argsort(g, kind="stable")
+    line = np.concatenate([f[1] for f in found]).astype(np.int64)
+    dist = np.concatenate([f[2] for f in found]).astype(float)
+    return g[order], line[order], dist[order]
 
 
 def point_costs(

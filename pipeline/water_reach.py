@@ -417,6 +417,28 @@ def source_envelope(segs: Segments, spots: Spots, *, mask: np.ndarray | None = N
     return envelope(segs, node_cost, node_src, spots)
 
 
+def _row_entries(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the entries of CSR ``rows`` (in row order), and the row of each (0..)."""
+    start = indptr[rows]
+    count = indptr[rows + 1] - start
+    owner = np.repeat(np.arange(len(rows)), count)
+    first = np.cumsum(count) - count
+    return np.arange(int(count.sum())) - first[owner] + start[owner], owner
+
+
+def _local_graph(
+    graph: sparse.csr_matrix, near: np.ndarray, local: np.ndarray
+) -> sparse.csr_matrix:
+    """Return the subgraph of ``graph`` on the nodes ``near`` (``local``: their new numbers)."""
+    at, owner = _row_entries(graph.indptr, near)
+    col = local[graph.indices[at]]
+    keep = col >= 0
+    indptr = np.r_[0, np.cumsum(np.bincount(owner[keep], minlength=len(near)))]
+    return sparse.csr_matrix(
+        (graph.data[at[keep]], col[keep], indptr), shape=(len(near), len(near))
+    )
+
+
 def candidate_coverage(
     segs: Segments,
     candidates: np.ndarray,
@@ -495,16 +517,11 @@ def candidate_coverage(
         strip = by_x[np.searchsorted(sorted_x, lo[0]) : np.searchsorted(sorted_x, hi[0], "right")]
         near = strip[(xy[strip, 1] >= lo[1]) & (xy[strip, 1] <= hi[1])]
         local[near] = np.arange(len(near))
-        rows_near = graph[near].tocoo()
-        keep = local[rows_near.col] >= 0
-        sub = sparse.csr_matrix(
-            (rows_near.data[keep], (rows_near.row[keep], local[rows_near.col[keep]])),
-            shape=(len(near), len(near)),
-        )
+        sub = _local_graph(graph, near, local)
         dist = csgraph.dijkstra(
             sub, directed=True, indices=local[candidates[members]], limit=reach_m
         )
-        dem = np.unique(incidence[near].indices)
+        dem = np.unique(incidence.indices[_row_entries(incidence.indptr, near)[0]])
         if len(dem):
             lu, lv = local[d_u[dem]], local[d_v[dem]]
             du = np.where(lu >= 0, dist[:, np.maximum(lu, 0)], np.inf)

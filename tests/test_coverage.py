@@ -243,6 +243,45 @@ def test_coverage_matrix_and_fallback_classes():
     assert cov.toarray().tolist() == [[False, True], [True, True], [True, False]]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_coverage_matrix_is_every_candidate_time_within_the_target(seed):
+    """Against an unbounded Dijkstra from every candidate: one-way streets, end-node spots."""
+    rng = np.random.default_rng(seed)
+    n = 8
+    xy = {i: (100.0 * (i % n), 100.0 * (i // n)) for i in range(n * n)}
+    rows = []
+    for i in xy:
+        for j in (i + 1, i + n):
+            if j in xy and (j == i + n or j % n):
+                two_way, forward = rng.random() < 0.7, rng.random() < 0.5
+                ways = [(i, j), (j, i)] if two_way else [(i, j) if forward else (j, i)]
+                line = {(u, v): shapely.LineString([xy[u], xy[v]]) for u, v in ways}
+                rows += [{"u": u, "v": v, "key": 0, "geometry": g} for (u, v), g in line.items()]
+    edges = gpd.GeoDataFrame(rows, crs="EPSG:32648").set_index(["u", "v", "key"])
+    edges["length"] = edges.length
+    nodes = pd.DataFrame(index=pd.Index(list(xy), name="osmid"))
+    rate = rng.uniform(0.05, 0.2, len(edges))  # seconds per metre
+    arr = street_arrays(nodes, edges, edges["length"].to_numpy() * rate)
+    pts = shapely.points(rng.uniform(-20, 720, (300, 2)))
+    snap = snap_to_edges(np.r_[pts, shapely.points([xy[9], xy[20]])], edges, max_distance_m=60)
+    # candidates standing on demand edge ends too (nodes 9 and 20)
+    candidates = np.unique(np.r_[rng.choice(n * n, 12, replace=False), [9, 20]])
+    target = 60.0
+    cov = coverage_matrix(
+        arr.csr(), snap, arr, rate, candidates=candidates, target_s=target
+    ).toarray()
+    from scipy.sparse import csgraph
+
+    dist = csgraph.dijkstra(arr.csr(), directed=True, indices=candidates)
+    ok = snap.edge >= 0
+    e = np.maximum(snap.edge, 0)
+    via_u = dist[:, arr.u[e]] + snap.to_u_m * rate[e]
+    via_v = dist[:, arr.v[e]] + snap.to_v_m * rate[e]
+    expected = (np.minimum(via_u, via_v) <= target) & ok
+    assert cov.tolist() == expected.tolist()
+    assert 0 < cov.sum() < cov.size
+
+
 def test_no_station_suggests_sites(tmp_path):
     """Bắc Ninh's authority list has no coordinates: zero stations must still give answers."""
     project = Project(tmp_path / "project")

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from pipeline._errors import ConfigError
-from pipeline.parallel import THREADS_ENV, chunk_bounds, map_chunks, thread_count
+from pipeline.parallel import THREADS_ENV, Background, chunk_bounds, map_chunks, thread_count
 
 
 @pytest.mark.parametrize(("n", "k"), [(0, 2), (1, 2), (10, 3), (7, 7), (5, 9), (100_001, 2)])
@@ -58,3 +58,35 @@ def test_thread_count_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(THREADS_ENV, bad)
         with pytest.raises(ConfigError, match=THREADS_ENV):
             thread_count()
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_background_runs_calls_in_order_and_raises_their_error(
+    threads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, threads)
+    done: list[tuple[int, str]] = []
+    with Background() as bg:
+        for i in range(20):
+            bg.submit(lambda k: done.append((k, threading.current_thread().name)), i)
+    assert [k for k, _ in done] == list(range(20))
+    in_caller = {name for _, name in done} == {threading.current_thread().name}
+    assert in_caller == (threads == "1")  # a worker thread only when there are two
+
+
+def test_background_raises_a_call_error_once_the_calls_are_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, "2")
+    done: list[int] = []
+
+    def fail() -> None:
+        msg = "disk full"
+        raise OSError(msg)
+
+    bg = Background()
+    bg.submit(fail)
+    bg.submit(done.append, 99)
+    with pytest.raises(OSError, match="disk full"):
+        bg.close()
+    assert done == [99]  # the next calls still ran

@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.routing import (
+    Copies,
     edge_arrays,
     multi_source_dijkstra,
+    nearest_copies,
     nearest_lines,
     point_costs,
     snap_by_street,
@@ -120,6 +122,35 @@ def test_nearest_lines_is_the_nearest_query_lowest_position_on_ties(max_distance
     tree = shapely.STRtree(lines)
     p, ln, d = lowest_nearest(lines, geoms, max_distance_m)
     g, line, dist = nearest_lines(geoms, tree, max_distance_m=max_distance_m)
+    assert g.tolist() == p.tolist()
+    assert line.tolist() == ln.tolist()
+    np.testing.assert_array_equal(dist, d)
+    assert len(g) > 0
+
+
+@pytest.mark.parametrize("max_distance_m", [None, 2.0, 30.0, 60.0, 500.0])
+def test_nearest_copies_is_the_nearest_query_with_copies(max_distance_m):
+    rng = np.random.default_rng(11)
+    # A 50 m grid cut at junctions, bent and diagonal streets, a two-part street; then every
+    # other street again reversed (both directions of a two-way street) and a few exact
+    # duplicates: copies at the same distance must go to the lowest position.
+    ends = [[(x, y), (x + 50, y)] for x in range(0, 300, 50) for y in range(0, 300, 50)]
+    ends += [[(x, y), (x, y + 50)] for x in range(0, 300, 50) for y in range(0, 300, 50)]
+    streets = list(shapely.linestrings(np.array(ends, dtype=float)))
+    streets += [
+        shapely.LineString([(x, y), (x + 30, y + 35), (x + 70, y + rng.uniform(-20, 20))])
+        for x, y in rng.uniform(0, 250, (25, 2))
+    ]
+    streets.append(shapely.MultiLineString([[(400, 0), (400, 90)], [(420, 100), (500, 100)]]))
+    lines = np.array(
+        [*streets, *shapely.reverse(np.array(streets[::2])), *streets[5:9]], dtype=object
+    )
+    rng.shuffle(lines)
+    centres = np.r_[rng.uniform(-400, 700, (500, 2)), [(25, 25), (50, 10), (10, 50), (100, 100)]]
+    houses = shapely.buffer(shapely.points(centres), rng.uniform(1, 6, len(centres)), quad_segs=1)
+    geoms = np.r_[houses, shapely.points(rng.uniform(-50, 350, (100, 2))), [None, shapely.Point()]]
+    p, ln, d = lowest_nearest(lines, geoms, max_distance_m)
+    g, line, dist = nearest_copies(geoms, lines, Copies.of(lines), max_distance_m=max_distance_m)
     assert g.tolist() == p.tolist()
     assert line.tolist() == ln.tolist()
     np.testing.assert_array_equal(dist, d)

@@ -17,7 +17,7 @@ from scipy.sparse import csgraph
 
 from pipeline import contracts
 from pipeline.building_snap import read_prior
-from pipeline.density import M2_PER_HA, building_cells, density_grid
+from pipeline.density import M2_PER_HA, building_cells, building_points, density_grid
 from pipeline.footprint_reread import read_footprints
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
@@ -31,7 +31,7 @@ from pipeline.isochrones import (
     warn_unsnapped,
     write_street_arrays,
 )
-from pipeline.parallel import release_freed_memory
+from pipeline.parallel import Background, release_freed_memory
 from pipeline.routing import EdgeArrays, Snap, snap_by_street, snap_to_edges
 from pipeline.siting import greedy_mclp, pick_gains
 from pipeline.wards import ward_rows
@@ -227,6 +227,35 @@ def cell_times(
 # --- siting --------------------------------------------------------------------------------
 
 
+def _times_to_ends(
+    graph: sparse.csr_matrix, candidates: np.ndarray, ends: np.ndarray, target_s: float
+) -> sparse.csr_matrix:
+    """Driving time from each candidate to each end node within ``target_s``, as a sparse matrix.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``len(ends) x len(candidates)``; an entry is the time, absent beyond the target (and
+        at 0 s, where the candidate is the end node itself: the caller adds those).
+
+    Notes
+    -----
+    Bounded Dijkstras from batches of candidates, each batch's dense ``batch x nodes`` block
+    sized near 160 MB (:data:`_SITING_CELLS`).
+    """
+    batch = max(1, _SITING_CELLS // max(graph.shape[0], 1))
+    blocks = []
+    for start in range(0, len(candidates), batch):
+        dist = csgraph.dijkstra(
+            graph, directed=True, indices=candidates[start : start + batch], limit=target_s
+        )[:, ends]
+        dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
+        blocks.append(sparse.csr_matrix(dist))
+        del dist
+    out: sparse.csr_matrix = sparse.vstack(blocks, format="csr").T.tocsr()
+    return out
+
+
 def coverage_matrix(
     graph: sparse.csr_matrix,
     snap: Snap,
@@ -260,8 +289,11 @@ def coverage_matrix(
 
     Notes
     -----
-    One bounded Dijkstra on the reversed graph per batch of demand edge ends (``limit`` =
-    target): the cost is set by the number of demand points, not of candidates.
+    One bounded Dijkstra (``limit`` = target) per candidate, in batches: a province has a few
+    thousand candidates (:func:`thin_candidates`) but hundreds of thousands of demand edge
+    ends, so searching from the candidates is the cheap direction. Each batch keeps only its
+    times to the demand ends (a sparse ``ends x candidates`` matrix is assembled from them),
+    then every demand point is reached through either end of its edge.
     """
     n_demand = len(snap.edge)
     ok = np.flatnonzero(snap.edge >= 0)
@@ -270,22 +302,10 @@ def coverage_matrix(
     ends = np.concatenate([arr.u[e], arr.v[e]])
     offsets = np.concatenate([snap.to_u_m[ok] * rate, snap.to_v_m[ok] * rate])
     owner = np.concatenate([ok, ok])
-    # One bounded Dijkstra per distinct end node (demand points share edges), in batches sized
-    # so a dense batch x nodes block stays near 160 MB.
     uniq, inv = np.unique(ends, return_inverse=True)
-    if len(uniq) == 0:
+    if len(uniq) == 0 or len(candidates) == 0:
         return sparse.csr_matrix((len(candidates), n_demand), dtype=bool)
-    reverse = graph.T.tocsr()
-    batch = max(1, _SITING_CELLS // max(graph.shape[0], 1))
-    blocks = []
-    for start in range(0, len(uniq), batch):
-        dist = csgraph.dijkstra(
-            reverse, directed=True, indices=uniq[start : start + batch], limit=target_s
-        )[:, candidates]
-        dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
-        blocks.append(sparse.csr_matrix(dist))
-    by_end = sparse.vstack(blocks, format="csr").tocsr()
-    del blocks
+    by_end = _times_to_ends(graph, candidates, uniq, target_s)
     # Expand to the demand ends in chunks: one row per end would hold every candidate within
     # the target (tens of GB at province scale); only the hits are kept.
     at_end = pd.Index(candidates).get_indexer(ends)
@@ -446,11 +466,16 @@ def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
         ctx.paths, contracts.BUILDINGS, ("footprint_m2", "levels", "floor_area_m2"), crs=config.crs
     )
     boundary = contracts.read_table(ctx.paths, contracts.BOUNDARY, (), crs=config.crs)
-    cells = density_grid(buildings, wards, config.density, bounds=tuple(boundary.total_bounds))
-    hose_m = config.access.hose_reach_from_truck_road_m.value
     b_geoms = buildings.geometry.to_numpy()
-    cell_of = building_cells(buildings, config.density.cell_size_m)
-    b_ward = ward_rows(shapely.point_on_surface(b_geoms), wards)
+    # Each building placed once (grid cell, ward) at its point on surface.
+    points = building_points(b_geoms)
+    at_points = buildings.set_geometry(points, crs=buildings.crs)
+    cells = density_grid(at_points, wards, config.density, bounds=tuple(boundary.total_bounds))
+    hose_m = config.access.hose_reach_from_truck_road_m.value
+    cell_of = building_cells(at_points, config.density.cell_size_m)
+    del at_points
+    b_ward = ward_rows(points, wards)
+    del points
     buildings["ward_id"] = np.where(
         b_ward >= 0, wards["ward_id"].to_numpy()[np.maximum(b_ward, 0)], None
     )
@@ -816,17 +841,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         len(site.positions), f"{site.gains.sum():,.0f}", weight_col, time.perf_counter() - t2,
     )  # fmt: skip
 
-    t3 = time.perf_counter()
-    isochrones, service_areas = isochrone_layers(ctx, net, reaches, sources, wards)
-    logger.info(
-        "coverage: %d isochrone polygons, %d service areas (%.1f s)",
-        len(isochrones), len(service_areas), time.perf_counter() - t3,
-    )  # fmt: skip
-    release_freed_memory()
     _flags(dem, list(reaches), resp.isochrone_breaks_min, target_s)
-    summary = _write_outputs(
-        ctx, net, dem, reaches, sources, site, isochrones, service_areas, wards, weight_col
-    )
+    summary = _write_outputs(ctx, net, dem, reaches, sources, site, wards, weight_col)
     logger.info(
         "coverage: %s dense cells, %s dense and beyond %.0f s today, %s after the plan",
         f"{summary['dense_cells']:,}", f"{summary['dense_unreached_cells']:,}", target_s,
@@ -842,12 +858,61 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
     reaches: dict[str, Reach],
     sources: dict[str, np.ndarray],
     site: Siting,
-    isochrones: gpd.GeoDataFrame,
-    service_areas: gpd.GeoDataFrame,
     wards: gpd.GeoDataFrame,
     weight_col: str,
 ) -> dict[str, Any]:
-    """Write every artifact of the stage and return its summary."""
+    """Draw the isochrones and write every artifact; return the summary (written last).
+
+    The tables are written in the background while the isochrones are drawn.
+    """
+    with Background() as writes:
+        summary = _write_tables(ctx, net, dem, reaches, sources, site, wards, weight_col, writes)
+        t0 = time.perf_counter()
+        isochrones, service_areas = isochrone_layers(ctx, net, reaches, sources, wards)
+        logger.info(
+            "coverage: %d isochrone polygons, %d service areas (%.1f s)",
+            len(isochrones), len(service_areas), time.perf_counter() - t0,
+        )  # fmt: skip
+        writes.submit(contracts.write_table, ctx, contracts.ISOCHRONES, isochrones)
+        writes.submit(contracts.write_table, ctx, contracts.SERVICE_AREAS, service_areas)
+        release_freed_memory()
+        _write_building_times(ctx, dem)
+    contracts.write_summary(ctx, contracts.COVERAGE_SUMMARY, summary)
+    return summary
+
+
+def _write_building_times(ctx: StageContext, dem: Demand) -> None:
+    """Write ``building_times``: the building table with its footprints read once more."""
+    buildings = dem.buildings
+    keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
+              *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))]
+              ]  # fmt: skip
+    dem.geoms = np.empty(0, dtype=object)  # read once more for the output, not held twice
+    release_freed_memory()
+    building_times = gpd.GeoDataFrame(
+        buildings[[c for c in keep_b if c in buildings.columns]],
+        geometry=dem.reread(),
+        crs=ctx.config.crs,
+    )
+    contracts.write_table(ctx, contracts.BUILDING_TIMES, building_times)
+
+
+def _write_tables(  # noqa: PLR0917 - the stage's results, written in one place
+    ctx: StageContext,
+    net: Network,
+    dem: Demand,
+    reaches: dict[str, Reach],
+    sources: dict[str, np.ndarray],
+    site: Siting,
+    wards: gpd.GeoDataFrame,
+    weight_col: str,
+    writes: Background,
+) -> dict[str, Any]:
+    """Build the stage's tables (all but isochrones and building times) and its summary.
+
+    The tables go to ``writes`` (written in the background) once everything read from them
+    here is computed; the summary is returned for the caller to write last.
+    """
     config = ctx.config
     target_s = config.response.target_time_s.value
     cells, buildings = dem.cells, dem.buildings
@@ -865,27 +930,6 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
     for name, reach in reaches.items():
         node_times[f"time_s_{name}"] = reach.cost
         node_times[f"station_{name}"] = reach.nearest
-    keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
-              *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))]
-              ]  # fmt: skip
-    dem.geoms = np.empty(0, dtype=object)  # read once more for the output, not held twice
-    release_freed_memory()
-    building_times = gpd.GeoDataFrame(
-        buildings[[c for c in keep_b if c in buildings.columns]],
-        geometry=dem.reread(),
-        crs=config.crs,
-    )
-    outputs = {
-        contracts.NODE_TIMES: node_times, contracts.ISOCHRONES: isochrones,
-        contracts.SERVICE_AREAS: service_areas,
-        contracts.BUILDING_TIMES: building_times,
-        contracts.CELLS: cells, contracts.DENSE_UNREACHED: dense_unreached,
-        contracts.STATION_SITES: site.sites, contracts.SCENARIOS: scen,
-        contracts.COVERAGE_WARDS: ward_table,
-    }  # fmt: skip
-    for art, frame in outputs.items():
-        contracts.write_table(ctx, art, frame)
-    write_street_arrays(ctx.output("drive_graph"), net.street_arrays())
     stations = contracts.read_table(ctx.paths, contracts.STATIONS, ("status",), geometry="none")
     n_planned = int((stations["status"] == "planned").sum())
     demand_w = np.where(cells["dense"], cells[weight_col].fillna(0.0), 0.0)
@@ -903,7 +947,14 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
         "planned_newly_covered_weight": float(demand_w[by_planned].sum()),
         "suggested_same_count_newly_covered_weight": float(site.gains[:n_planned].sum()),
     }
-    contracts.write_summary(ctx, contracts.COVERAGE_SUMMARY, summary)
+    outputs = {
+        contracts.NODE_TIMES: node_times, contracts.CELLS: cells,
+        contracts.DENSE_UNREACHED: dense_unreached, contracts.STATION_SITES: site.sites,
+        contracts.SCENARIOS: scen, contracts.COVERAGE_WARDS: ward_table,
+    }  # fmt: skip
+    for art, frame in outputs.items():
+        writes.submit(contracts.write_table, ctx, art, frame)
+    writes.submit(write_street_arrays, ctx.output("drive_graph"), net.street_arrays())
     return summary
 
 

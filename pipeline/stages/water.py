@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -15,9 +16,15 @@ import shapely
 from pipeline import contracts
 from pipeline._validate import check_graph_layers
 from pipeline.building_snap import read_prior
-from pipeline.density import M2_PER_HA, building_cells, building_people, density_grid
+from pipeline.density import (
+    M2_PER_HA,
+    building_cells,
+    building_people,
+    building_points,
+    density_grid,
+)
 from pipeline.footprint_reread import read_footprints
-from pipeline.parallel import release_freed_memory
+from pipeline.parallel import Background, release_freed_memory
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
 from pipeline.wards import ward_rows
@@ -553,7 +560,7 @@ def water_reach(
         inp.buildings, segs, sources, hydrant_spots=hyd_spots, static_spots=static_spots,
         config=wcfg, prior=prior,
     )  # fmt: skip
-    points = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
+    points = building_points(inp.buildings.geometry.to_numpy())
     inp.buildings = inp.buildings.set_geometry(points)
     release_freed_memory()
     street = street_water(
@@ -693,44 +700,51 @@ def run(ctx: StageContext) -> dict[str, Any]:
         reach.street["uncovered_m"].sum() / 1000, f"{len(reach.gaps):,}",
     )  # fmt: skip
 
-    release_freed_memory()
-    cells = dense_without_water(inp, reach.table, config.density)
-    weight, weight_kind = demand_weight(inp, cells, config)
-    candidates, cand_info = candidate_sites(segs, reach, weight, inp, config, progress=ctx.progress)
-    candidates["weight_kind"] = weight_kind
-    t = _timed(
-        t, "%d hydrant candidates ranked from %s sites by %s", len(candidates),
-        f"{cand_info['candidates']:,}", weight_kind,
-    )  # fmt: skip
+    with Background() as writes:  # the outputs ready so far are written meanwhile
+        source_ward = ward_rows(shapely.point_on_surface(sources.geometry.to_numpy()), inp.wards)
+        writes.submit(
+            contracts.write_table, ctx, contracts.SOURCES,
+            sources.assign(ward_id=inp.wards["ward_id"].to_numpy()[source_ward]),
+        )  # fmt: skip
+        writes.submit(
+            partial(rejects.to_csv, index=False, encoding="utf-8"), ctx.output("source_rejects")
+        )
+        writes.submit(contracts.write_table, ctx, contracts.STREET_WATER, reach.street)
+        writes.submit(contracts.write_table, ctx, contracts.REACH, reach.stretches)
+        writes.submit(contracts.write_table, ctx, contracts.SPACING_GAPS, reach.gaps)
 
-    release_freed_memory()
-    source_ward = ward_rows(shapely.point_on_surface(sources.geometry.to_numpy()), inp.wards)
-    dense = cells[cells["dense"].to_numpy(bool)]
-    gaps_cells = dense[dense["without_water"].to_numpy(bool)].drop(columns="without_water")
-    wards_out = ward_summary(
-        inp.wards,
-        reach.table,
-        sources,
-        source_ward=source_ward,
-        cells=dense,
-        cell_ward=ward_rows(shapely.centroid(dense.geometry.to_numpy()), inp.wards),
-        candidate_ward=ward_rows(candidates.geometry.to_numpy(), inp.wards),
-    )
-    cand_info["dense_cells"] = len(dense)
-    summary = _summary(
-        sources, rejects, reach.table, street=reach.street, gaps=reach.gaps,
-        candidates=candidates, dense=gaps_cells, cand_info=cand_info,
-    )  # fmt: skip
-    contracts.write_table(
-        ctx, contracts.SOURCES, sources.assign(ward_id=inp.wards["ward_id"].to_numpy()[source_ward])
-    )
-    rejects.to_csv(ctx.output("source_rejects"), index=False, encoding="utf-8")
-    contracts.write_table(ctx, contracts.STREET_WATER, reach.street)
-    contracts.write_table(ctx, contracts.REACH, reach.stretches)
-    contracts.write_table(ctx, contracts.SPACING_GAPS, reach.gaps)
-    contracts.write_table(ctx, contracts.HYDRANTS, candidates)
-    contracts.write_table(ctx, contracts.WATER_WARDS, wards_out)
-    contracts.write_table(ctx, contracts.DENSE_GAPS, gaps_cells.reset_index())
+        release_freed_memory()
+        cells = dense_without_water(inp, reach.table, config.density)
+        weight, weight_kind = demand_weight(inp, cells, config)
+        candidates, cand_info = candidate_sites(
+            segs, reach, weight, inp, config, progress=ctx.progress
+        )
+        candidates["weight_kind"] = weight_kind
+        t = _timed(
+            t, "%d hydrant candidates ranked from %s sites by %s", len(candidates),
+            f"{cand_info['candidates']:,}", weight_kind,
+        )  # fmt: skip
+
+        release_freed_memory()
+        dense = cells[cells["dense"].to_numpy(bool)]
+        gaps_cells = dense[dense["without_water"].to_numpy(bool)].drop(columns="without_water")
+        wards_out = ward_summary(
+            inp.wards,
+            reach.table,
+            sources,
+            source_ward=source_ward,
+            cells=dense,
+            cell_ward=ward_rows(shapely.centroid(dense.geometry.to_numpy()), inp.wards),
+            candidate_ward=ward_rows(candidates.geometry.to_numpy(), inp.wards),
+        )
+        cand_info["dense_cells"] = len(dense)
+        summary = _summary(
+            sources, rejects, reach.table, street=reach.street, gaps=reach.gaps,
+            candidates=candidates, dense=gaps_cells, cand_info=cand_info,
+        )  # fmt: skip
+        writes.submit(contracts.write_table, ctx, contracts.HYDRANTS, candidates)
+        writes.submit(contracts.write_table, ctx, contracts.WATER_WARDS, wards_out)
+        writes.submit(contracts.write_table, ctx, contracts.DENSE_GAPS, gaps_cells.reset_index())
     # The building table last: its footprints are read back once the rest is freed.
     table, index = reach.table.drop(columns=["ward_row"]), inp.buildings.index
     del inp, segs, reach, prior, cells, dense, weight, candidates, gaps_cells, wards_out
