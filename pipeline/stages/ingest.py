@@ -23,7 +23,7 @@ from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
 from pipeline.osm_tags import parse_length_m, parse_number
-from pipeline.parallel import map_chunks
+from pipeline.parallel import Background, map_chunks
 from pipeline.paths import resolve_input
 from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
@@ -398,32 +398,38 @@ def ingest_summary(
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
-    """Run the ingest stage: read OSM, clip to the boundary, write layers and the graph."""
+    """Run the ingest stage: read OSM, clip to the boundary, write layers and the graph.
+
+    Each table is written in a background thread (:class:`pipeline.parallel.Background`) as
+    soon as it is ready, while the next one is built: the graph while the streets and the
+    province layers are clipped, those while the wards are joined.
+    """
     config = ctx.config
-    source = read_source(ctx)
-    nodes, edges = street_graph(source, config)
-    streets = street_ways(source.layers, edges, config.crs)
-    areas = province_layers(source, config)
-    source.layers.release()  # the raw layers are clipped copies now: not held while writing
-    boundary_gdf = gpd.GeoDataFrame(
-        {"name_vi": [config.name.vi], "name_en": [config.name.en]},
-        geometry=[source.found.polygon],
-        crs=config.crs,
-    )
-    outputs = {
-        contracts.BOUNDARY: boundary_gdf,
-        contracts.STREETS: streets,
-        contracts.BUILDINGS: areas.buildings,
-        contracts.STATIONS: areas.stations,
-        contracts.WATER_POINTS: areas.water_points,
-        contracts.WATER_BODIES: areas.water_bodies,
-        contracts.ADMIN: areas.admin,
-        contracts.WARDS: areas.wards,
-        contracts.GRAPH_NODES: nodes.reset_index(),
-        contracts.GRAPH_EDGES: edges.reset_index(),
-    }
-    for art, gdf in outputs.items():
-        contracts.write_table(ctx, art, gdf)
+    with Background() as writes:
+        source = read_source(ctx)
+        nodes, edges = street_graph(source, config)
+        writes.submit(contracts.write_table, ctx, contracts.GRAPH_NODES, nodes.reset_index())
+        writes.submit(contracts.write_table, ctx, contracts.GRAPH_EDGES, edges.reset_index())
+        streets = street_ways(source.layers, edges, config.crs)
+        writes.submit(contracts.write_table, ctx, contracts.STREETS, streets)
+        areas = province_layers(source, config)
+        source.layers.release()  # the raw layers are clipped copies now: not held while writing
+        boundary_gdf = gpd.GeoDataFrame(
+            {"name_vi": [config.name.vi], "name_en": [config.name.en]},
+            geometry=[source.found.polygon],
+            crs=config.crs,
+        )
+        outputs = {
+            contracts.BOUNDARY: boundary_gdf,
+            contracts.BUILDINGS: areas.buildings,
+            contracts.STATIONS: areas.stations,
+            contracts.WATER_POINTS: areas.water_points,
+            contracts.WATER_BODIES: areas.water_bodies,
+            contracts.ADMIN: areas.admin,
+            contracts.WARDS: areas.wards,
+        }
+        for art, gdf in outputs.items():
+            writes.submit(contracts.write_table, ctx, art, gdf)
     summary = ingest_summary(source, streets, nodes, edges, areas)
     areas.rejects.to_csv(ctx.output("rejects"), index=False, encoding="utf-8")
     contracts.write_summary(ctx, contracts.INGEST_SUMMARY, summary)
