@@ -48,6 +48,18 @@ def building_points(geoms: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0], dtype=object)
 
 
+def _placed_at(geoms: np.ndarray) -> np.ndarray:
+    """Return each geometry's point on surface; points (and missing ones) are their own.
+
+    A frame already at :func:`building_points` skips the GEOS pass: the point on surface of
+    a point is that point, of a missing geometry a missing one.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if np.isin(shapely.get_type_id(geoms), (-1, 0)).all():
+        return geoms
+    return np.asarray(shapely.point_on_surface(geoms), dtype=object)
+
+
 def cell_ids(xy: np.ndarray, cell_m: float) -> np.ndarray:
     """Return the id of the grid cell holding each point (grid aligned on the CRS origin).
 
@@ -174,7 +186,7 @@ def build_cells(
     t0 = time.perf_counter()
     cell_m = config.cell_size_m
     crs = buildings.crs
-    centres = shapely.point_on_surface(buildings.geometry.to_numpy())
+    centres = _placed_at(buildings.geometry.to_numpy())
     ids = cell_ids(shapely.get_coordinates(centres), cell_m) if len(centres) else np.empty(0, int)
     per = pd.DataFrame(
         {"cell_id": ids, "buildings": 1,
@@ -223,7 +235,7 @@ def build_cells(
 
 def building_cells(buildings: gpd.GeoDataFrame, cell_m: float) -> np.ndarray:
     """Return the grid cell of each building (of its representative point)."""
-    centres = shapely.point_on_surface(buildings.geometry.to_numpy())
+    centres = _placed_at(buildings.geometry.to_numpy())
     if len(centres) == 0:
         return np.empty(0, dtype=np.int64)
     return cell_ids(shapely.get_coordinates(centres), cell_m)

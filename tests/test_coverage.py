@@ -366,3 +366,36 @@ def test_demand_keeps_only_the_footprints_asked_and_reads_the_rest_again():
     got = dem.footprints(np.array([False, False, True, False]))  # dropped: read again
     assert reads == [1]
     assert shapely.equals(got, squares).all()
+
+
+def test_plan_without_planned_stations_is_today(tmp_path):
+    """No planned station: the plan's times, stations and shapes are today's, not re-derived."""
+    project = Project(tmp_path / "project")
+    pbf = coverage_town().write(tmp_path / "t.osm.pbf")
+    boundary = boundary_geojson(tmp_path / "b.geojson", -100, -100, 1100, 400)
+    stations = tmp_path / "stations.csv"
+    lon1, lat1 = lonlat(0, 10)
+    stations.write_text(f"name,status,lat,lon\nĐội 1,existing,{lat1},{lon1}\n", encoding="utf-8")
+    project.province(
+        "today",
+        {"osm": {"file": str(pbf)}, "boundary": {"file": str(boundary)},
+         "stations": {"from_osm": False, "files": [str(stations)]},
+         "response": {"speed_scenario": "test",
+                      "speed_scenarios_kph": {"test": {"default": SPEED_KPH}}}},
+    )  # fmt: skip
+    config, paths = load_config("today", root=project.root), ProvincePaths("today", project.root)
+    for stage in ("ingest", "network"):
+        run_stage(stage, config, paths)
+    run_stage("coverage", config, paths)
+    nt = _art(paths, "node_times").set_index("osmid")
+    assert nt.loc[3, "time_s_with_planned"] == pytest.approx(1000 / MPS, abs=0.5)  # from S1 only
+    for name in ("node_times", "building_times", "cells"):
+        frame = _art(paths, name)
+        for col in ("time_s", "station"):
+            np.testing.assert_array_equal(frame[f"{col}_with_planned"], frame[f"{col}_existing"])
+    for name in ("isochrones", "service_areas"):
+        frame = _art(paths, name)
+        today = frame[frame["scenario"] == "existing"].geometry.to_numpy()
+        plan = frame[frame["scenario"] == "with_planned"].geometry.to_numpy()
+        assert not shapely.is_empty(today).any()
+        assert shapely.equals(today, plan).all()

@@ -13,6 +13,8 @@ from pipeline._errors import MissingInputError
 from pipeline.config import DensityConfig, Threshold
 from pipeline.density import (
     build_cells,
+    building_cells,
+    building_points,
     cell_ids,
     cell_squares,
     raster_population,
@@ -121,3 +123,19 @@ def test_raster_population_sums_pixels_into_cells(tmp_path):
     assert cells["population"].sum() == pytest.approx(120)
     with pytest.raises(MissingInputError, match="population_raster"):
         raster_population(tmp_path / "nope.tif", crs=CRS, cell_m=100, bounds=(0, 0, 1, 1))
+
+
+def test_buildings_at_their_points_place_like_their_footprints():
+    """A frame already at its points (water, coverage) gets the cells of its footprints."""
+    b = _buildings([((10, 10, 30, 30), 2), ((150, 20, 190, 60), 4), ((95, 5, 105, 15), 1)])
+    # An L whose centroid (outside it) lies in another cell than its point on surface.
+    ell = shapely.Polygon([(0, 0), (190, 0), (190, 10), (10, 10), (10, 190), (0, 190)])
+    b.loc[3] = [ell.area, 1.0, ell.area, shapely.affinity.translate(ell, X0 + 200, Y0)]
+    at = b.set_geometry(building_points(b.geometry.to_numpy()), crs=CRS)
+    assert (shapely.get_type_id(at.geometry.to_numpy()) == 0).all()
+    ids = building_cells(b, 100)
+    np.testing.assert_array_equal(building_cells(at, 100), ids)
+    assert ids[3] != cell_ids(shapely.get_coordinates(b.geometry.centroid.to_numpy()), 100)[3]
+    by_points = build_cells(at, _wards(), _config())
+    by_footprints = build_cells(b, _wards(), _config())
+    assert by_points.to_wkb().equals(by_footprints.to_wkb())

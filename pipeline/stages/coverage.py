@@ -540,6 +540,13 @@ def scenario_times(
     return reach
 
 
+def copy_scenario(dem: Demand, source: str, name: str) -> None:
+    """Give scenario ``name`` the times and stations of ``source`` (the same stations)."""
+    for frame in (dem.buildings, dem.cells):
+        for col in ("time_s", "station"):
+            frame[f"{col}_{name}"] = frame[f"{col}_{source}"].to_numpy(copy=True)
+
+
 def _cell_station(dem: Demand, pt: PointTimes, has_b: np.ndarray, c_pt: PointTimes) -> np.ndarray:
     frame = pd.DataFrame({"cell": dem.cell_of_building, "station": pt.station, "t": pt.time_s})
     first = frame.sort_values("t", kind="stable").drop_duplicates("cell").set_index("cell")
@@ -723,18 +730,25 @@ def isochrone_layers(
     graph_m = EdgeArrays(arr.node_ids, arr.u, arr.v, lengths).csr()
     xy, twin = net.node_xy, net.twin
     iso_rows, sa_rows = [], []
+    # A scenario with the same stations as an earlier one (no planned station) has its shapes.
+    drawn: dict[bytes, tuple[list[shapely.Geometry], shapely.Geometry]] = {}
     for name, reach in reaches.items():
-        polys = isochrone_polygons(
-            lines, reach.cost[arr.u], arr.weight, breaks_s,
-            buffer_m=resp.isochrone_buffer_m.value, cell_m=resp.isochrone_cell_m, twin=twin,
-        )  # fmt: skip
+        src_pos = sources[name]
+        key = np.asarray(src_pos, dtype=np.int64).tobytes()
+        if key not in drawn:
+            polys = isochrone_polygons(
+                lines, reach.cost[arr.u], arr.weight, breaks_s,
+                buffer_m=resp.isochrone_buffer_m.value, cell_m=resp.isochrone_cell_m, twin=twin,
+            )  # fmt: skip
+            radius = _station_radius(shapely.points(xy[src_pos]), wards, ctx.config)
+            drawn[key] = polys, _service_area(
+                graph_m, arr, lines, twin, lengths, src_pos, radius,
+                resp.isochrone_buffer_m.value, resp.isochrone_cell_m,
+            )  # fmt: skip
+        polys, area = drawn[key]
         for b, poly in zip(resp.isochrone_breaks_min, polys, strict=True):
             iso_rows.append({"scenario": name, "break_min": b, "break_s": b * 60.0,
                              "area_km2": poly.area / 1e6, "geometry": poly})  # fmt: skip
-        src_pos = sources[name]
-        radius = _station_radius(shapely.points(xy[src_pos]), wards, ctx.config)
-        area = _service_area(graph_m, arr, lines, twin, lengths, src_pos, radius,
-                             resp.isochrone_buffer_m.value, resp.isochrone_cell_m)  # fmt: skip
         sa_rows.append({"scenario": name, "stations": len(src_pos),
                         "area_km2": area.area / 1e6, "geometry": area})  # fmt: skip
     crs = ctx.config.crs
@@ -804,11 +818,22 @@ def run(ctx: StageContext) -> dict[str, Any]:
     station_ids = stations.index.to_numpy(dtype=np.int64)
     n_truck_nodes = int(np.unique(np.r_[net.arr.u, net.arr.v]).size)
 
+    source_ids: dict[str, np.ndarray] = {}
+
     def evaluate(name: str, src_pos: np.ndarray, src_ids: np.ndarray) -> None:
         t = time.perf_counter()
-        reaches[name] = scenario_times(name, net, dem, src_pos, src_ids)
+        same = [
+            k for k in reaches
+            if np.array_equal(sources[k], src_pos) and np.array_equal(source_ids[k], src_ids)
+        ]  # fmt: skip
+        if same:  # the same stations as an earlier scenario (no planned one): the same times
+            reaches[name] = reaches[same[0]]
+            copy_scenario(dem, same[0], name)
+        else:
+            reaches[name] = scenario_times(name, net, dem, src_pos, src_ids)
         release_freed_memory()
         sources[name] = src_pos
+        source_ids[name] = src_ids
         cost = reaches[name].cost
         logger.info(
             "coverage: scenario %s: %d stations reach %s of %s nodes on truck streets, %s within "
