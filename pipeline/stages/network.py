@@ -46,7 +46,7 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
-from pipeline.parallel import built_tree, release_freed_memory
+from pipeline.parallel import built_tree, points_on_surface, release_freed_memory
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -395,7 +395,7 @@ def deep_table(inp: Inputs, deep: DeepBuildings, run_of_edge: np.ndarray) -> gpd
     b = deep.hose
     on_path = (deep.snap.edge >= 0) & ~b.direct & ~b.on_truck_edge
     alley_id = np.where(on_path, run_of_edge[np.maximum(deep.snap.edge, 0)], -1)
-    pts = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
+    pts = points_on_surface(inp.buildings.geometry.to_numpy())
     return gpd.GeoDataFrame(
         {
             "hose_distance_m": np.where(np.isfinite(b.distance_m), b.distance_m, np.nan),
