@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
-from pipeline.parallel import blocks, built_tree, map_chunks
+from pipeline.parallel import blocks, built_tree, map_chunks, ready_tree
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -224,6 +224,7 @@ def gap_sections(
     search_m: float,
     chunk_samples: int = 200_000,
     progress: bool = False,
+    tree: shapely.STRtree | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Measure the clear gap between building footprints at every cross-section (vectorised).
 
@@ -241,6 +242,9 @@ def gap_sections(
         Cross-sections processed at a time by each thread (bounds memory at province scale).
     progress
         Show a progress bar over the chunks.
+    tree
+        ``STRtree(buildings)`` already built (:func:`pipeline.parallel.built_tree`): the
+        caller's one index of the footprints (built here when ``None``).
 
     Returns
     -------
@@ -262,7 +266,7 @@ def gap_sections(
     line_idx, along = _sample_positions(shapely.length(lines), step_m)
     widths = np.full(len(line_idx), np.nan)
     if len(buildings) and len(line_idx):
-        tree = built_tree(buildings)
+        tree = built_tree(buildings) if tree is None else ready_tree(tree)
         walls = _Walls.of(buildings)
         verts = _Vertices.of(lines)
         bar = tqdm(
@@ -401,6 +405,7 @@ def corridor_widths(
     cfg: AccessConfig,
     *,
     progress: bool = False,
+    tree: shapely.STRtree | None = None,
 ) -> Corridor:
     """Robust building-corridor width of each line, pooled over its OSM way when too short.
 
@@ -418,6 +423,8 @@ def corridor_widths(
         ``corridor_min_share``.
     progress
         Progress bar for the measurement.
+    tree
+        ``STRtree(buildings)`` when the caller has it (see :func:`gap_sections`).
 
     Returns
     -------
@@ -433,6 +440,7 @@ def corridor_widths(
         step_m=cfg.gap_sample_step_m,
         search_m=cfg.gap_search_m,
         progress=progress,
+        tree=tree,
     )
     own = _aggregate(n, line_idx, widths, cfg.gap_quantile)
     codes, _ = pd.factorize(groups)

@@ -46,7 +46,7 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
-from pipeline.parallel import built_tree, points_on_surface, release_freed_memory
+from pipeline.parallel import built_tree, points_on_surface, ready_tree, release_freed_memory
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -146,6 +146,7 @@ def street_access(
     crs: str,
     progress: bool = False,
     twins: tuple[np.ndarray, np.ndarray] | None = None,
+    building_tree: shapely.STRtree | None = None,
 ) -> pd.DataFrame:
     """Width evidence and the truck rule for every edge.
 
@@ -155,13 +156,15 @@ def street_access(
         Indexed like the edges: the columns of :func:`pipeline.widths.estimate_widths` and of
         :func:`pipeline.access.classify_edges`, plus ``urban_width_rule``, ``ward_id`` and
         ``ward`` (of the edge's midpoint). ``twins``: the edges'
-        :func:`pipeline.topology.undirected_twins`, when already known.
+        :func:`pipeline.topology.undirected_twins`, when already known; ``building_tree``:
+        ``STRtree`` of the footprints, when already built.
     """
     edges = inp.edges
     measured = load_measured_widths(edges, cfg, crs)
     widths = estimate_widths(
-        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins
-    )
+        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins,
+        building_tree=building_tree,
+    )  # fmt: skip
     mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
     rows = ward_rows(mid, inp.wards)
     ward_type = np.full(len(edges), None, dtype=object)
@@ -315,13 +318,15 @@ def deep_buildings(
     *,
     connected: np.ndarray,
     cfg: AccessConfig,
+    building_tree: shapely.STRtree | None = None,
 ) -> DeepBuildings:
     """Hose distance from the truck network to every building, and its ``deep_status``.
 
     The assumed run uses the routing's truck streets. Two more runs bound it: optimistic
     (every uncertain street passable) and pessimistic (only streets passable on their low
     width). A building deep in the optimistic run is ``deep``; one within reach in the
-    pessimistic run is ``not_deep``; any other is ``uncertain``.
+    pessimistic run is ``not_deep``; any other is ``uncertain``. ``building_tree`` is the
+    ``STRtree`` of the footprints when the caller has it.
     """
     bgeoms = inp.buildings.geometry.to_numpy()
     geoms = inp.edges.geometry.to_numpy()
@@ -352,7 +357,7 @@ def deep_buildings(
         inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m,
         rows=np.flatnonzero(~np.logical_and.reduce([truck_nodes(topo, c) for c in conns])),
     )  # fmt: skip
-    obstacle_tree = built_tree(bgeoms)
+    obstacle_tree = built_tree(bgeoms) if building_tree is None else ready_tree(building_tree)
     directs = direct_access_runs(
         bgeoms,
         near,
@@ -553,7 +558,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     )
 
     codes, first = undirected_twins(inp.edges.geometry.to_numpy())
-    access = street_access(inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first))
+    # one index of the footprints serves the corridor widths and the hose's straight links
+    building_tree = built_tree(inp.buildings.geometry.to_numpy())
+    access = street_access(
+        inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first),
+        building_tree=building_tree,
+    )  # fmt: skip
     status_counts = access.loc[~inp.edges["reversed"].to_numpy(), "truck_status"].value_counts()
     t0 = _timed("truck status", t0, f"streets {status_counts.to_dict()}")
 
@@ -578,7 +588,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{cfg.dead_end_max_length_m.value:.0f} m without a turning area",
     )
 
-    deep = deep_buildings(topo, arr.csr(), inp, access, connected=connected, cfg=cfg)
+    deep = deep_buildings(
+        topo, arr.csr(), inp, access, connected=connected, cfg=cfg, building_tree=building_tree
+    )
+    del building_tree
     reach = cfg.hose_reach_from_truck_road_m.value
     t0 = _timed(
         "deep buildings",
