@@ -46,7 +46,13 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
-from pipeline.parallel import built_tree, points_on_surface, ready_tree, release_freed_memory
+from pipeline.parallel import (
+    built_tree,
+    map_chunks,
+    points_on_surface,
+    ready_tree,
+    release_freed_memory,
+)
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -62,6 +68,8 @@ from pipeline.wards import ward_columns, ward_rows
 from pipeline.widths import estimate_widths
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scipy import sparse
 
     from pipeline.config import AccessConfig, ProvinceConfig
@@ -121,16 +129,33 @@ class Inputs:
     fire_point_tables: list[AuthorityTable]
 
 
+def _side_by_side(*tasks: Callable[[], Any]) -> list[Any]:
+    """Run independent tasks in the thread pool (:func:`pipeline.parallel.map_chunks`).
+
+    Returns
+    -------
+    list
+        Their results, in order.
+    """
+    parts = map_chunks(lambda a, b: [task() for task in tasks[a:b]], len(tasks), min_chunk=1)
+    return [result for part in parts for result in part]
+
+
 def read_inputs(ctx: StageContext) -> Inputs:
     """Read the ingest graph, buildings, stations and wards, and the authority files."""
     crs = ctx.config.crs
-    nodes, edges = contracts.read_graph(ctx.paths)
+    # the graph and the footprints side by side (Parquet and WKB decoding release the GIL)
+    graph, buildings = _side_by_side(
+        lambda: contracts.read_graph(ctx.paths),
+        lambda: contracts.read_table(ctx.paths, contracts.BUILDINGS, ("floor_area_m2",), crs=crs),
+    )
+    nodes, edges = graph
     wards, ward_note = contracts.read_wards(ctx.paths, crs)
     fire_points, fire_point_tables = load_fire_points(ctx.config.access, crs)
     return Inputs(
         nodes=nodes,
         edges=edges,
-        buildings=contracts.read_table(ctx.paths, contracts.BUILDINGS, ("floor_area_m2",), crs=crs),
+        buildings=buildings,
         stations=contracts.read_table(ctx.paths, contracts.STATIONS, crs=crs),
         wards=wards,
         ward_note=ward_note,
