@@ -67,10 +67,13 @@ class _Evidence:
     def evidence(self) -> np.ndarray:
         """Return the notes of each row joined by ``"; "``."""
         out = np.full(len(self.est), "", dtype=object)
-        for col in self.notes:
-            text = pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-            joined = np.where(out == "", text, out + "; " + text)
-            out = np.where(text == "", out, joined)
+        if not self.notes:
+            return out
+        texts = [
+            pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+            for col in self.notes
+        ]
+        out[:] = ["; ".join(filter(None, row)) for row in zip(*texts, strict=True)]
         return out
 
 
