@@ -678,6 +678,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
+def _ward_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``frame["ward_id"]`` factorized: a code per row (-1 without a ward) and the ids."""
+    codes, ids = pd.factorize(frame["ward_id"].to_numpy())
+    return codes, np.asarray(ids, dtype=object)
+
+
 def ward_summary(
     wards: gpd.GeoDataFrame,
     edges: pd.DataFrame,
@@ -694,28 +700,31 @@ def ward_summary(
     fwd = edges[~edges["reversed"].to_numpy()]
     km = fwd["length"] / 1000
 
-    def by_ward(values: pd.Series | np.ndarray, ward_id: pd.Series) -> pd.Series:
-        return pd.Series(np.asarray(values, dtype=float)).groupby(ward_id.to_numpy()).sum()
+    def by_ward(values: pd.Series | np.ndarray, keys: tuple[np.ndarray, np.ndarray]) -> pd.Series:
+        codes, names = keys  # rows without a ward (code -1) count nowhere
+        sums = pd.Series(np.asarray(values, dtype=float)).groupby(codes).sum()
+        sums = sums[sums.index >= 0]
+        return pd.Series(sums.to_numpy(), index=names[sums.index.to_numpy()])
 
+    # each table's ward ids factorized once (its sums group by the codes)
+    fw, bw, aw = _ward_keys(fwd), _ward_keys(deep_b), _ward_keys(alleys)
     table = pd.DataFrame(index=pd.Index(wards["ward_id"].astype(str).unique(), name="ward_id"))
-    table["street_km"] = by_ward(km, fwd["ward_id"])
-    table["truck_km"] = by_ward(km * fwd["truck_ok"], fwd["ward_id"])
-    table["truck_connected_km"] = by_ward(km * fwd["truck_connected"], fwd["ward_id"])
+    table["street_km"] = by_ward(km, fw)
+    table["truck_km"] = by_ward(km * fwd["truck_ok"], fw)
+    table["truck_connected_km"] = by_ward(km * fwd["truck_connected"], fw)
     for status in ("passable", "not_passable", "uncertain"):
-        table[f"{status}_km"] = by_ward(km * (fwd["truck_status"] == status), fwd["ward_id"])
+        table[f"{status}_km"] = by_ward(km * (fwd["truck_status"] == status), fw)
     for cls in WIDTH_CLASSES[1:]:
-        table[f"{cls}_km"] = by_ward(km * (fwd["width_class"] == cls), fwd["ward_id"])
-    table["n_buildings"] = by_ward(np.ones(len(deep_b)), deep_b["ward_id"])
-    table["n_deep_buildings"] = by_ward(deep_b["deep"], deep_b["ward_id"])
-    table["n_deep_uncertain"] = by_ward(deep_b["deep_status"] == "uncertain", deep_b["ward_id"])
-    table["deep_floor_area_m2"] = by_ward(
-        deep_b["floor_area_m2"].fillna(0) * deep_b["deep"], deep_b["ward_id"]
-    )
-    table["n_alleys"] = by_ward(np.ones(len(alleys)), alleys["ward_id"])
-    table["n_alleys_to_widen"] = by_ward(alleys["to_widen"], alleys["ward_id"])
-    table["n_alleys_field_check"] = by_ward(alleys["field_check"], alleys["ward_id"])
-    table["n_dead_ends_flagged"] = by_ward(dead["flagged"], dead["ward_id"])
-    table["n_fire_point_candidates"] = by_ward(np.ones(len(candidates)), candidates["ward_id"])
+        table[f"{cls}_km"] = by_ward(km * (fwd["width_class"] == cls), fw)
+    table["n_buildings"] = by_ward(np.ones(len(deep_b)), bw)
+    table["n_deep_buildings"] = by_ward(deep_b["deep"], bw)
+    table["n_deep_uncertain"] = by_ward(deep_b["deep_status"] == "uncertain", bw)
+    table["deep_floor_area_m2"] = by_ward(deep_b["floor_area_m2"].fillna(0) * deep_b["deep"], bw)
+    table["n_alleys"] = by_ward(np.ones(len(alleys)), aw)
+    table["n_alleys_to_widen"] = by_ward(alleys["to_widen"], aw)
+    table["n_alleys_field_check"] = by_ward(alleys["field_check"], aw)
+    table["n_dead_ends_flagged"] = by_ward(dead["flagged"], _ward_keys(dead))
+    table["n_fire_point_candidates"] = by_ward(np.ones(len(candidates)), _ward_keys(candidates))
     table = table.fillna(0)
     table["deep_share"] = table["n_deep_buildings"] / table["n_buildings"].where(
         table["n_buildings"] > 0
