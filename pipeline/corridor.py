@@ -161,7 +161,8 @@ def _one_ring(polygons: np.ndarray, xy: np.ndarray, owner: np.ndarray) -> np.nda
     closes = np.zeros(n, dtype=bool)
     closes[has] = np.all(xy[last[has]] == head[has], axis=1)
     copies = np.bincount(owner[np.all(xy == head[owner], axis=1)], minlength=n)
-    return one_part & ((closes & (copies == _RING_COPIES)) | ~has)
+    simple: np.ndarray = one_part & ((closes & (copies == _RING_COPIES)) | ~has)
+    return simple
 
 
 def _ring_walls(
