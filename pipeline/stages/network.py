@@ -559,17 +559,24 @@ def dead_end_table(
     )
 
 
-def _timed(label: str, t0: float, text: str) -> float:
-    logger.info("network: %s: %s (%.1f s)", label, text, time.perf_counter() - t0)
+def _clock() -> tuple[float, float]:
+    """Wall and CPU (all threads) seconds now."""
+    return time.perf_counter(), time.process_time()
+
+
+def _timed(label: str, t0: tuple[float, float], text: str) -> tuple[float, float]:
+    wall, cpu = (now - then for now, then in zip(_clock(), t0, strict=True))
+    logger.info("network: %s: %s (%.1f s, CPU %.1f s)", label, text, wall, cpu)
     release_freed_memory()
-    return time.perf_counter()
+    return _clock()
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     """Run the network stage: truck status, truck network, dead ends, deep buildings, alleys."""
     config = ctx.config
     cfg = config.access
-    t0 = t_start = time.perf_counter()
+    t0 = _clock()
+    t_start = t0[0]
     inp = read_inputs(ctx)
     rejects_frame(inp.fire_point_tables).to_csv(
         ctx.output("rejects"), index=False, encoding="utf-8"
