@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
-from pipeline.parallel import blocks, built_tree, map_chunks
+from pipeline.parallel import blocks, built_tree, map_chunks, ready_tree
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -97,20 +97,30 @@ class _Walls:
 
     @classmethod
     def of(cls, polygons: np.ndarray) -> _Walls:
-        """Read the walls block by block (the parts and rings of a block are temporary)."""
+        """Read the walls block by block (the parts and rings of a block are temporary).
+
+        A footprint of one ring (a polygon, or a multipolygon of one part, without holes:
+        nearly all of them) is read straight from its coordinates (:func:`_one_ring`); the
+        others go through their parts and rings. Either way a footprint's walls come in the
+        order of its rings and vertices.
+        """
 
         def read(first: int, stop: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             out = []
             for a, b in blocks(first, stop, _FOOTPRINTS_PER_BLOCK):
-                parts, part_owner = shapely.get_parts(polygons[a:b], return_index=True)
-                rings, ring_part = shapely.get_rings(parts, return_index=True)
-                del parts
-                xy, ring_of = shapely.get_coordinates(rings, return_index=True)
-                same = ring_of[1:] == ring_of[:-1]
-                start = xy[:-1][same]
-                out.append(
-                    (part_owner[ring_part[ring_of[:-1][same]]] + a, start, xy[1:][same] - start)
-                )
+                block = polygons[a:b]
+                xy, owner = shapely.get_coordinates(block, return_index=True)
+                simple = _one_ring(block, xy, owner)
+                keep = simple[owner]
+                out.append(_ring_walls(xy[keep], owner[keep], owner[keep] + a))
+                del xy, owner, keep
+                rows = np.flatnonzero(~simple)
+                if len(rows):
+                    parts, part_owner = shapely.get_parts(block[rows], return_index=True)
+                    rings, ring_part = shapely.get_rings(parts, return_index=True)
+                    del parts
+                    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+                    out.append(_ring_walls(xy, ring_of, rows[part_owner[ring_part[ring_of]]] + a))
             return out
 
         found = [p for chunk in map_chunks(read, len(polygons), min_chunk=_FOOTPRINTS_PER_BLOCK)
@@ -118,10 +128,54 @@ class _Walls:
         owner, start, vec = (np.concatenate([f[k] for f in found]) for k in range(3))
         del found
         ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(polygons)))])
-        if np.any(owner[1:] < owner[:-1]):  # parts come in input order: grouped already
+        if np.any(owner[1:] < owner[:-1]):  # each footprint's walls stay in their order
             order = np.argsort(owner, kind="stable")
             start, vec = start[order], vec[order]
         return cls(start, vec, ptr, polygons, shapely.bounds(polygons))
+
+
+#: ``shapely.get_type_id`` of a Polygon and of a MultiPolygon.
+_POLYGON_TYPES = (3, 6)
+#: Copies of its first vertex in a closed ring's coordinates (first and last).
+_RING_COPIES = 2
+
+
+def _one_ring(polygons: np.ndarray, xy: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Boolean per polygon: one part and no hole, so its coordinates are one closed ring.
+
+    ``xy``/``owner`` are ``shapely.get_coordinates(polygons, return_index=True)``. A ring's
+    first vertex is also its last; a polygon whose coordinates end on their first vertex and
+    hold it exactly twice has no second ring (a second ring would either end elsewhere or add
+    a third copy: the first ring's closing vertex comes before the end). Empty and missing
+    polygons have no coordinates (and no walls either way).
+    """
+    n = len(polygons)
+    one_part = np.isin(shapely.get_type_id(polygons), _POLYGON_TYPES)
+    one_part &= shapely.get_num_geometries(polygons) <= 1
+    counts = np.bincount(owner, minlength=n)
+    first = np.cumsum(counts) - counts
+    last = first + counts - 1
+    has = counts > 0
+    head = np.zeros((n, 2))
+    head[has] = xy[first[has]]
+    closes = np.zeros(n, dtype=bool)
+    closes[has] = np.all(xy[last[has]] == head[has], axis=1)
+    copies = np.bincount(owner[np.all(xy == head[owner], axis=1)], minlength=n)
+    simple: np.ndarray = one_part & ((closes & (copies == _RING_COPIES)) | ~has)
+    return simple
+
+
+def _ring_walls(
+    xy: np.ndarray, ring_of: np.ndarray, owner: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments between consecutive vertices of the same ring: owner, start, vector.
+
+    ``xy`` and ``ring_of`` as from ``shapely.get_coordinates(rings, return_index=True)``;
+    ``owner`` gives the footprint of each vertex.
+    """
+    same = ring_of[1:] == ring_of[:-1]
+    start = xy[:-1][same]
+    return owner[:-1][same], start, xy[1:][same] - start
 
 
 #: Candidate walls intersected at a time in :func:`_first_hits_m`: bounds its temporaries
@@ -224,6 +278,7 @@ def gap_sections(
     search_m: float,
     chunk_samples: int = 200_000,
     progress: bool = False,
+    tree: shapely.STRtree | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Measure the clear gap between building footprints at every cross-section (vectorised).
 
@@ -241,6 +296,9 @@ def gap_sections(
         Cross-sections processed at a time by each thread (bounds memory at province scale).
     progress
         Show a progress bar over the chunks.
+    tree
+        ``STRtree(buildings)`` already built (:func:`pipeline.parallel.built_tree`): the
+        caller's one index of the footprints (built here when ``None``).
 
     Returns
     -------
@@ -262,7 +320,7 @@ def gap_sections(
     line_idx, along = _sample_positions(shapely.length(lines), step_m)
     widths = np.full(len(line_idx), np.nan)
     if len(buildings) and len(line_idx):
-        tree = built_tree(buildings)
+        tree = built_tree(buildings) if tree is None else ready_tree(tree)
         walls = _Walls.of(buildings)
         verts = _Vertices.of(lines)
         bar = tqdm(
@@ -401,6 +459,7 @@ def corridor_widths(
     cfg: AccessConfig,
     *,
     progress: bool = False,
+    tree: shapely.STRtree | None = None,
 ) -> Corridor:
     """Robust building-corridor width of each line, pooled over its OSM way when too short.
 
@@ -418,6 +477,8 @@ def corridor_widths(
         ``corridor_min_share``.
     progress
         Progress bar for the measurement.
+    tree
+        ``STRtree(buildings)`` when the caller has it (see :func:`gap_sections`).
 
     Returns
     -------
@@ -433,6 +494,7 @@ def corridor_widths(
         step_m=cfg.gap_sample_step_m,
         search_m=cfg.gap_search_m,
         progress=progress,
+        tree=tree,
     )
     own = _aggregate(n, line_idx, widths, cfg.gap_quantile)
     codes, _ = pd.factorize(groups)

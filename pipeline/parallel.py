@@ -19,6 +19,7 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Self, TypeVar
 
+import numpy as np
 import shapely
 
 from pipeline._errors import ConfigError
@@ -105,6 +106,32 @@ def map_chunks(
     with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="firegap") as pool:
         futures = [pool.submit(func, a, b) for a, b in bounds]
         return [f.result() for f in futures]
+
+
+def points_on_surface(geoms: np.ndarray, *, min_chunk: int = 100_000) -> np.ndarray:
+    """Return ``shapely.point_on_surface(geoms)``, computed in chunks over the thread pool.
+
+    The same points as one call (each geometry's point depends on it alone); GEOS releases
+    the GIL, so the chunks run on several cores at once.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries (missing ones give missing points).
+    min_chunk
+        Smallest chunk worth a thread (see :func:`map_chunks`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One point per geometry, in input order.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    parts = map_chunks(
+        lambda a, b: shapely.point_on_surface(geoms[a:b]), len(geoms), min_chunk=min_chunk
+    )
+    out: np.ndarray = np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0])
+    return out
 
 
 def built_tree(geoms: object) -> shapely.STRtree:

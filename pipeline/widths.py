@@ -25,6 +25,7 @@ from pipeline.topology import undirected_twins
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import shapely
 
     from pipeline.config import AccessConfig
 
@@ -66,10 +67,13 @@ class _Evidence:
     def evidence(self) -> np.ndarray:
         """Return the notes of each row joined by ``"; "``."""
         out = np.full(len(self.est), "", dtype=object)
-        for col in self.notes:
-            text = pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-            joined = np.where(out == "", text, out + "; " + text)
-            out = np.where(text == "", out, joined)
+        if not self.notes:
+            return out
+        texts = [
+            pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+            for col in self.notes
+        ]
+        out[:] = ["; ".join(filter(None, row)) for row in zip(*texts, strict=True)]
         return out
 
 
@@ -225,6 +229,7 @@ def estimate_widths(
     measured: pd.DataFrame | None = None,
     progress: bool = False,
     twins: tuple[np.ndarray, np.ndarray] | None = None,
+    building_tree: shapely.STRtree | None = None,
 ) -> pd.DataFrame:
     """Estimate the carriageway width of every edge as evidence: value, interval, sources.
 
@@ -245,6 +250,8 @@ def estimate_widths(
         Show a progress bar for the building-corridor measurement.
     twins
         :func:`pipeline.topology.undirected_twins` of the edges, when the caller has it.
+    building_tree
+        ``STRtree`` of the footprints, when the caller has it (one index serves the stage).
 
     Returns
     -------
@@ -286,8 +293,9 @@ def estimate_widths(
     codes, first = undirected_twins(geoms) if twins is None else twins
     way = edges["osmid"].to_numpy()[first] if "osmid" in edges.columns else np.arange(len(first))
     corridor_u = corridor_widths(
-        geoms[first], buildings.geometry.to_numpy(), way, cfg, progress=progress
-    )
+        geoms[first], buildings.geometry.to_numpy(), way, cfg, progress=progress,
+        tree=building_tree,
+    )  # fmt: skip
     corridor = Corridor(
         *(np.asarray(getattr(corridor_u, f))[codes] for f in Corridor.__dataclass_fields__)
     )

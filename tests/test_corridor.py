@@ -87,6 +87,48 @@ def test_wall_blocks_do_not_change_the_widths(monkeypatch):
     np.testing.assert_array_equal(whole, blocks)
 
 
+def _walls_by_loop(polygons):
+    """Each footprint's walls, ring by ring, vertex by vertex (the reference)."""
+    owner, start, vec = [], [], []
+    for i, poly in enumerate(polygons):
+        parts = [] if poly is None or poly.is_empty else list(getattr(poly, "geoms", [poly]))
+        for part in parts:
+            for ring in [part.exterior, *part.interiors]:
+                xy = np.asarray(ring.coords)
+                owner += [i] * (len(xy) - 1)
+                start += list(xy[:-1])
+                vec += list(xy[1:] - xy[:-1])
+    return np.asarray(owner), np.asarray(start).reshape(-1, 2), np.asarray(vec).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("block", [100_000, 3])
+def test_walls_of_every_kind_of_footprint_follow_their_rings(monkeypatch, block):
+    square = [(0, 0), (10, 0), (10, 10), (0, 10)]
+    hole = [(2, 2), (4, 2), (4, 4), (2, 4)]
+    corner_hole = [(0, 0), (3, 1), (1, 3)]  # touches the shell at the shell's first vertex
+    polygons = np.array(
+        [
+            shapely.Polygon(square),
+            shapely.Polygon(square, [hole]),
+            shapely.Polygon(square, [corner_hole]),
+            shapely.MultiPolygon([shapely.Polygon(square)]),
+            shapely.MultiPolygon([shapely.Polygon(square, [hole])]),
+            shapely.MultiPolygon([shapely.box(20, 20, 25, 25), shapely.box(30, 30, 31, 33)]),
+            None,
+            shapely.Polygon(),
+            shapely.Polygon([(0, 0), (0, 0), (5, 0), (5, 5)]),  # first vertex repeated
+            shapely.box(50, 50, 60, 55),
+        ],
+        dtype=object,
+    )
+    monkeypatch.setattr(corridor, "_FOOTPRINTS_PER_BLOCK", block)
+    walls = corridor._Walls.of(polygons)
+    owner, start, vec = _walls_by_loop(polygons)
+    np.testing.assert_array_equal(walls.ptr, np.r_[0, np.cumsum(np.bincount(owner, minlength=10))])
+    np.testing.assert_array_equal(walls.start, start)
+    np.testing.assert_array_equal(walls.vec, vec)
+
+
 def test_undirected_twins_pair_a_line_with_its_reverse():
     a = shapely.LineString([(0, 0), (1, 1), (2, 0)])
     codes, first = undirected_twins(

@@ -9,7 +9,14 @@ import pytest
 import shapely
 
 from pipeline._errors import ConfigError
-from pipeline.parallel import THREADS_ENV, Background, chunk_bounds, map_chunks, thread_count
+from pipeline.parallel import (
+    THREADS_ENV,
+    Background,
+    chunk_bounds,
+    map_chunks,
+    points_on_surface,
+    thread_count,
+)
 
 
 @pytest.mark.parametrize(("n", "k"), [(0, 2), (1, 2), (10, 3), (7, 7), (5, 9), (100_001, 2)])
@@ -90,3 +97,17 @@ def test_background_raises_a_call_error_once_the_calls_are_done(
     with pytest.raises(OSError, match="disk full"):
         bg.close()
     assert done == [99]  # the next calls still ran
+
+
+def test_points_on_surface_in_chunks_matches_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "3")
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 1000, (1_000, 2))
+    geoms = shapely.buffer(shapely.points(xy), rng.uniform(1, 9, len(xy)), quad_segs=2)
+    geoms[[5, 500]] = None  # missing stays missing, in place
+    whole = shapely.point_on_surface(geoms)
+    chunked = points_on_surface(geoms, min_chunk=100)
+    assert len(chunked) == len(geoms)
+    np.testing.assert_array_equal(shapely.to_wkb(chunked), shapely.to_wkb(whole))
+    assert shapely.is_missing(chunked[[5, 500]]).all()
+    assert len(points_on_surface(np.empty(0, dtype=object))) == 0

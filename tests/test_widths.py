@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from pipeline import widths
 from pipeline.config import load_config
 from pipeline.paths import PROJECT_ROOT
 from pipeline.widths import estimate_widths
@@ -190,3 +191,17 @@ def test_a_wide_corridor_shows_a_truck_fits_not_the_carriageway(access):
         [top, top, 16.0]
     )
     assert out.iloc[0]["width_source"] == "corridor"
+
+
+def test_evidence_joins_each_rows_notes_in_order_skipping_empty_and_missing():
+    n = 4
+    ev = widths._Evidence(
+        est=np.zeros(n), low=np.zeros(n), high=np.zeros(n),
+        source=np.full(n, "", dtype=object), notes=[],
+    )  # fmt: skip
+    ev.note(np.ones(n, dtype=bool), np.array(["a", "b", "c", "d"], dtype=object))
+    ev.note(np.array([True, False, True, False]), "x")
+    ev.note(np.ones(n, dtype=bool), np.array(["", None, np.nan, "z"], dtype=object))
+    assert ev.evidence().tolist() == ["a; x", "b", "c; x", "d; z"]
+    empty = widths._Evidence(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2, dtype=object), [])
+    assert empty.evidence().tolist() == ["", ""]

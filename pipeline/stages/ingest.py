@@ -23,7 +23,7 @@ from pipeline.graph import build_edges, clip_edges
 from pipeline.osm_extract import clipped_extract, describe, should_clip
 from pipeline.osm_read import read_osm
 from pipeline.osm_tags import parse_length_m, parse_number
-from pipeline.parallel import Background, map_chunks
+from pipeline.parallel import Background, map_chunks, points_on_surface
 from pipeline.paths import resolve_input
 from pipeline.table_cells import STATUS_ALIASES, STATUS_HINT, fold, parse_status
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
@@ -53,8 +53,9 @@ def _within(gdf: gpd.GeoDataFrame, boundary: BaseGeometry) -> np.ndarray:
     geoms = gdf.geometry.to_numpy()
     if len(geoms) == 0:
         return np.zeros(0, dtype=bool)
+    points = points_on_surface(geoms)  # in threads; the containment test in one call
     shapely.prepare(boundary)
-    inside: np.ndarray = shapely.contains(boundary, shapely.point_on_surface(geoms))
+    inside: np.ndarray = shapely.contains(boundary, points)
     return inside
 
 

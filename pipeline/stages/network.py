@@ -46,7 +46,13 @@ from pipeline.hose import (
 )
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
-from pipeline.parallel import built_tree, release_freed_memory
+from pipeline.parallel import (
+    built_tree,
+    map_chunks,
+    points_on_surface,
+    ready_tree,
+    release_freed_memory,
+)
 from pipeline.routing import Snap, edge_arrays, snap_to_edges
 from pipeline.tables import AuthorityTable, read_authority_file, rejects_frame
 from pipeline.topology import Topology, street_degree, undirected_twins
@@ -62,6 +68,8 @@ from pipeline.wards import ward_columns, ward_rows
 from pipeline.widths import estimate_widths
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scipy import sparse
 
     from pipeline.config import AccessConfig, ProvinceConfig
@@ -121,16 +129,33 @@ class Inputs:
     fire_point_tables: list[AuthorityTable]
 
 
+def _side_by_side(*tasks: Callable[[], Any]) -> list[Any]:
+    """Run independent tasks in the thread pool (:func:`pipeline.parallel.map_chunks`).
+
+    Returns
+    -------
+    list
+        Their results, in order.
+    """
+    parts = map_chunks(lambda a, b: [task() for task in tasks[a:b]], len(tasks), min_chunk=1)
+    return [result for part in parts for result in part]
+
+
 def read_inputs(ctx: StageContext) -> Inputs:
     """Read the ingest graph, buildings, stations and wards, and the authority files."""
     crs = ctx.config.crs
-    nodes, edges = contracts.read_graph(ctx.paths)
+    # the graph and the footprints side by side (Parquet and WKB decoding release the GIL)
+    graph, buildings = _side_by_side(
+        lambda: contracts.read_graph(ctx.paths),
+        lambda: contracts.read_table(ctx.paths, contracts.BUILDINGS, ("floor_area_m2",), crs=crs),
+    )
+    nodes, edges = graph
     wards, ward_note = contracts.read_wards(ctx.paths, crs)
     fire_points, fire_point_tables = load_fire_points(ctx.config.access, crs)
     return Inputs(
         nodes=nodes,
         edges=edges,
-        buildings=contracts.read_table(ctx.paths, contracts.BUILDINGS, ("floor_area_m2",), crs=crs),
+        buildings=buildings,
         stations=contracts.read_table(ctx.paths, contracts.STATIONS, crs=crs),
         wards=wards,
         ward_note=ward_note,
@@ -146,6 +171,7 @@ def street_access(
     crs: str,
     progress: bool = False,
     twins: tuple[np.ndarray, np.ndarray] | None = None,
+    building_tree: shapely.STRtree | None = None,
 ) -> pd.DataFrame:
     """Width evidence and the truck rule for every edge.
 
@@ -155,13 +181,15 @@ def street_access(
         Indexed like the edges: the columns of :func:`pipeline.widths.estimate_widths` and of
         :func:`pipeline.access.classify_edges`, plus ``urban_width_rule``, ``ward_id`` and
         ``ward`` (of the edge's midpoint). ``twins``: the edges'
-        :func:`pipeline.topology.undirected_twins`, when already known.
+        :func:`pipeline.topology.undirected_twins`, when already known; ``building_tree``:
+        ``STRtree`` of the footprints, when already built.
     """
     edges = inp.edges
     measured = load_measured_widths(edges, cfg, crs)
     widths = estimate_widths(
-        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins
-    )
+        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins,
+        building_tree=building_tree,
+    )  # fmt: skip
     mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
     rows = ward_rows(mid, inp.wards)
     ward_type = np.full(len(edges), None, dtype=object)
@@ -315,13 +343,15 @@ def deep_buildings(
     *,
     connected: np.ndarray,
     cfg: AccessConfig,
+    building_tree: shapely.STRtree | None = None,
 ) -> DeepBuildings:
     """Hose distance from the truck network to every building, and its ``deep_status``.
 
     The assumed run uses the routing's truck streets. Two more runs bound it: optimistic
     (every uncertain street passable) and pessimistic (only streets passable on their low
     width). A building deep in the optimistic run is ``deep``; one within reach in the
-    pessimistic run is ``not_deep``; any other is ``uncertain``.
+    pessimistic run is ``not_deep``; any other is ``uncertain``. ``building_tree`` is the
+    ``STRtree`` of the footprints when the caller has it.
     """
     bgeoms = inp.buildings.geometry.to_numpy()
     geoms = inp.edges.geometry.to_numpy()
@@ -352,7 +382,7 @@ def deep_buildings(
         inp.nodes.geometry.to_numpy(), geoms[pool], cfg.node_direct_access_m,
         rows=np.flatnonzero(~np.logical_and.reduce([truck_nodes(topo, c) for c in conns])),
     )  # fmt: skip
-    obstacle_tree = built_tree(bgeoms)
+    obstacle_tree = built_tree(bgeoms) if building_tree is None else ready_tree(building_tree)
     directs = direct_access_runs(
         bgeoms,
         near,
@@ -395,7 +425,7 @@ def deep_table(inp: Inputs, deep: DeepBuildings, run_of_edge: np.ndarray) -> gpd
     b = deep.hose
     on_path = (deep.snap.edge >= 0) & ~b.direct & ~b.on_truck_edge
     alley_id = np.where(on_path, run_of_edge[np.maximum(deep.snap.edge, 0)], -1)
-    pts = shapely.point_on_surface(inp.buildings.geometry.to_numpy())
+    pts = points_on_surface(inp.buildings.geometry.to_numpy())
     return gpd.GeoDataFrame(
         {
             "hose_distance_m": np.where(np.isfinite(b.distance_m), b.distance_m, np.nan),
@@ -529,17 +559,24 @@ def dead_end_table(
     )
 
 
-def _timed(label: str, t0: float, text: str) -> float:
-    logger.info("network: %s: %s (%.1f s)", label, text, time.perf_counter() - t0)
+def _clock() -> tuple[float, float]:
+    """Wall and CPU (all threads) seconds now."""
+    return time.perf_counter(), time.process_time()
+
+
+def _timed(label: str, t0: tuple[float, float], text: str) -> tuple[float, float]:
+    wall, cpu = (now - then for now, then in zip(_clock(), t0, strict=True))
+    logger.info("network: %s: %s (%.1f s, CPU %.1f s)", label, text, wall, cpu)
     release_freed_memory()
-    return time.perf_counter()
+    return _clock()
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     """Run the network stage: truck status, truck network, dead ends, deep buildings, alleys."""
     config = ctx.config
     cfg = config.access
-    t0 = t_start = time.perf_counter()
+    t0 = _clock()
+    t_start = t0[0]
     inp = read_inputs(ctx)
     rejects_frame(inp.fire_point_tables).to_csv(
         ctx.output("rejects"), index=False, encoding="utf-8"
@@ -553,7 +590,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     )
 
     codes, first = undirected_twins(inp.edges.geometry.to_numpy())
-    access = street_access(inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first))
+    # one index of the footprints serves the corridor widths and the hose's straight links
+    building_tree = built_tree(inp.buildings.geometry.to_numpy())
+    access = street_access(
+        inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first),
+        building_tree=building_tree,
+    )  # fmt: skip
     status_counts = access.loc[~inp.edges["reversed"].to_numpy(), "truck_status"].value_counts()
     t0 = _timed("truck status", t0, f"streets {status_counts.to_dict()}")
 
@@ -578,7 +620,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{cfg.dead_end_max_length_m.value:.0f} m without a turning area",
     )
 
-    deep = deep_buildings(topo, arr.csr(), inp, access, connected=connected, cfg=cfg)
+    deep = deep_buildings(
+        topo, arr.csr(), inp, access, connected=connected, cfg=cfg, building_tree=building_tree
+    )
+    del building_tree
     reach = cfg.hose_reach_from_truck_road_m.value
     t0 = _timed(
         "deep buildings",
@@ -640,6 +685,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     return summary
 
 
+def _ward_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``frame["ward_id"]`` factorized: a code per row (-1 without a ward) and the ids."""
+    codes, ids = pd.factorize(frame["ward_id"].to_numpy())
+    return codes, np.asarray(ids, dtype=object)
+
+
 def ward_summary(
     wards: gpd.GeoDataFrame,
     edges: pd.DataFrame,
@@ -656,28 +707,31 @@ def ward_summary(
     fwd = edges[~edges["reversed"].to_numpy()]
     km = fwd["length"] / 1000
 
-    def by_ward(values: pd.Series | np.ndarray, ward_id: pd.Series) -> pd.Series:
-        return pd.Series(np.asarray(values, dtype=float)).groupby(ward_id.to_numpy()).sum()
+    def by_ward(values: pd.Series | np.ndarray, keys: tuple[np.ndarray, np.ndarray]) -> pd.Series:
+        codes, names = keys  # rows without a ward (code -1) count nowhere
+        sums = pd.Series(np.asarray(values, dtype=float)).groupby(codes).sum()
+        sums = sums[sums.index >= 0]
+        return pd.Series(sums.to_numpy(), index=names[sums.index.to_numpy()])
 
+    # each table's ward ids factorized once (its sums group by the codes)
+    fw, bw, aw = _ward_keys(fwd), _ward_keys(deep_b), _ward_keys(alleys)
     table = pd.DataFrame(index=pd.Index(wards["ward_id"].astype(str).unique(), name="ward_id"))
-    table["street_km"] = by_ward(km, fwd["ward_id"])
-    table["truck_km"] = by_ward(km * fwd["truck_ok"], fwd["ward_id"])
-    table["truck_connected_km"] = by_ward(km * fwd["truck_connected"], fwd["ward_id"])
+    table["street_km"] = by_ward(km, fw)
+    table["truck_km"] = by_ward(km * fwd["truck_ok"], fw)
+    table["truck_connected_km"] = by_ward(km * fwd["truck_connected"], fw)
     for status in ("passable", "not_passable", "uncertain"):
-        table[f"{status}_km"] = by_ward(km * (fwd["truck_status"] == status), fwd["ward_id"])
+        table[f"{status}_km"] = by_ward(km * (fwd["truck_status"] == status), fw)
     for cls in WIDTH_CLASSES[1:]:
-        table[f"{cls}_km"] = by_ward(km * (fwd["width_class"] == cls), fwd["ward_id"])
-    table["n_buildings"] = by_ward(np.ones(len(deep_b)), deep_b["ward_id"])
-    table["n_deep_buildings"] = by_ward(deep_b["deep"], deep_b["ward_id"])
-    table["n_deep_uncertain"] = by_ward(deep_b["deep_status"] == "uncertain", deep_b["ward_id"])
-    table["deep_floor_area_m2"] = by_ward(
-        deep_b["floor_area_m2"].fillna(0) * deep_b["deep"], deep_b["ward_id"]
-    )
-    table["n_alleys"] = by_ward(np.ones(len(alleys)), alleys["ward_id"])
-    table["n_alleys_to_widen"] = by_ward(alleys["to_widen"], alleys["ward_id"])
-    table["n_alleys_field_check"] = by_ward(alleys["field_check"], alleys["ward_id"])
-    table["n_dead_ends_flagged"] = by_ward(dead["flagged"], dead["ward_id"])
-    table["n_fire_point_candidates"] = by_ward(np.ones(len(candidates)), candidates["ward_id"])
+        table[f"{cls}_km"] = by_ward(km * (fwd["width_class"] == cls), fw)
+    table["n_buildings"] = by_ward(np.ones(len(deep_b)), bw)
+    table["n_deep_buildings"] = by_ward(deep_b["deep"], bw)
+    table["n_deep_uncertain"] = by_ward(deep_b["deep_status"] == "uncertain", bw)
+    table["deep_floor_area_m2"] = by_ward(deep_b["floor_area_m2"].fillna(0) * deep_b["deep"], bw)
+    table["n_alleys"] = by_ward(np.ones(len(alleys)), aw)
+    table["n_alleys_to_widen"] = by_ward(alleys["to_widen"], aw)
+    table["n_alleys_field_check"] = by_ward(alleys["field_check"], aw)
+    table["n_dead_ends_flagged"] = by_ward(dead["flagged"], _ward_keys(dead))
+    table["n_fire_point_candidates"] = by_ward(np.ones(len(candidates)), _ward_keys(candidates))
     table = table.fillna(0)
     table["deep_share"] = table["n_deep_buildings"] / table["n_buildings"].where(
         table["n_buildings"] > 0
