@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
-from typing import TYPE_CHECKING
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from multiprocessing.connection import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +19,8 @@ INSTALL_HINT = (
     "install WeasyPrint (pip install weasyprint==70.0, part of make setup) and the Pango "
     "library (Debian/Ubuntu: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)"
 )
+#: Loggers of the engine: per-step INFO lines, kept to their warnings.
+ENGINE_LOGGERS = ("weasyprint", "weasyprint.progress", "fontTools")
 
 
 def pdf_engine_problem() -> str | None:
@@ -27,6 +32,24 @@ def pdf_engine_problem() -> str | None:
     except OSError as e:  # WeasyPrint is there, Pango is not
         return f"the Pango library WeasyPrint needs is missing ({e})"
     return None
+
+
+def _render(html_text: str, path: Path, *, base_url: Path) -> int:
+    """Render ``html_text`` to ``path`` with the engine; return the number of pages."""
+    import weasyprint  # noqa: PLC0415 - optional engine, loaded on demand
+
+    for name in ENGINE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    doc = weasyprint.HTML(string=html_text, base_url=str(base_url)).render()
+    doc.write_pdf(str(path))
+    return len(doc.pages)
+
+
+def _log_done(path: Path, pages: int, seconds: float) -> None:
+    logger.info(
+        "report: report.pdf, %d A4 pages, %.1f MB (%.1f s)",
+        pages, path.stat().st_size / 1e6, seconds,
+    )  # fmt: skip
 
 
 def write_pdf(html_text: str, path: Path, *, base_url: Path) -> int:
@@ -46,15 +69,97 @@ def write_pdf(html_text: str, path: Path, *, base_url: Path) -> int:
     int
         Number of pages written.
     """
-    import weasyprint  # noqa: PLC0415 - optional engine, loaded on demand
-
-    for name in ("weasyprint", "weasyprint.progress", "fontTools"):  # per-step INFO lines
-        logging.getLogger(name).setLevel(logging.WARNING)
     t0 = time.perf_counter()
-    doc = weasyprint.HTML(string=html_text, base_url=str(base_url)).render()
-    doc.write_pdf(str(path))
-    logger.info(
-        "report: report.pdf, %d A4 pages, %.1f MB (%.1f s)",
-        len(doc.pages), path.stat().st_size / 1e6, time.perf_counter() - t0,
-    )  # fmt: skip
-    return len(doc.pages)
+    pages = _render(html_text, path, base_url=base_url)
+    _log_done(path, pages, time.perf_counter() - t0)
+    return pages
+
+
+class _Collect(logging.Handler):
+    """Keep the engine's log records (as name, level, text) to hand them to the parent."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
+def _child(html_path: str, pdf_path: str, base_url: str, conn: Connection) -> None:
+    """Child process of :class:`PdfJob`: render, then send the pages or the traceback."""
+    collect = _Collect()
+    logging.getLogger().addHandler(collect)
+    out: dict[str, Any] = {"log": collect.records}
+    try:
+        t0 = time.perf_counter()
+        text = Path(html_path).read_text(encoding="utf-8")
+        out["pages"] = _render(text, Path(pdf_path), base_url=Path(base_url))
+        out["seconds"] = time.perf_counter() - t0
+    except BaseException:  # noqa: BLE001 - every failure goes to the parent, which raises
+        out["error"] = traceback.format_exc()
+    conn.send(out)
+    conn.close()
+
+
+class PdfJob:
+    """report.pdf rendered in a child process while this one goes on (the ward maps).
+
+    The engine runs on one core for most of a minute; the other core draws the maps. The
+    child is a fresh interpreter (``spawn``): it holds the engine and the page, not a copy of
+    the report stage's tables.
+
+    Parameters
+    ----------
+    html_path
+        The report page, written (images inlined as data URIs).
+    path
+        The PDF file to write.
+    base_url
+        Folder relative links of the page resolve against.
+    """
+
+    def __init__(self, html_path: Path, path: Path, *, base_url: Path) -> None:
+        self.path = path
+        mp = multiprocessing.get_context("spawn")
+        self._conn, child_conn = mp.Pipe(duplex=False)
+        self._proc = mp.Process(
+            target=_child,
+            args=(str(html_path), str(path), str(base_url), child_conn),
+            name="firegap-report-pdf",
+        )
+        self._proc.start()
+        child_conn.close()
+
+    def result(self) -> int:
+        """Wait for the PDF; return its number of pages.
+
+        Raises
+        ------
+        RuntimeError
+            If the engine failed (with its traceback) or the child died (killed, out of
+            memory).
+        """
+        try:
+            out = self._conn.recv()
+        except EOFError:
+            out = None
+        self._proc.join()
+        self._conn.close()
+        if out is None:
+            msg = f"report.pdf: the PDF process died (exit code {self._proc.exitcode})"
+            raise RuntimeError(msg)
+        for name, level, text in out["log"]:
+            logging.getLogger(name).log(level, "%s", text)
+        if "error" in out:
+            msg = f"report.pdf: the PDF engine failed:\n{out['error']}"
+            raise RuntimeError(msg)
+        _log_done(self.path, out["pages"], out["seconds"])
+        return int(out["pages"])
+
+    def cancel(self) -> None:
+        """Stop the child (the stage failed: its PDF would be removed anyway)."""
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()

@@ -34,7 +34,7 @@ from pipeline.report_inputs import (
     ward_table,
 )
 from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
-from pipeline.report_pdf import INSTALL_HINT, pdf_engine_problem, write_pdf
+from pipeline.report_pdf import INSTALL_HINT, PdfJob, pdf_engine_problem
 from pipeline.shortlist_rows import build_rows
 from pipeline.shortlists import (
     LISTS,
@@ -333,6 +333,71 @@ def _take(df: Any, rows: dict[str, np.ndarray], ward_id: str) -> Any:  # noqa: A
     return df.iloc[rows.get(str(ward_id), np.empty(0, dtype=np.int64))]
 
 
+def write_report(ctx: StageContext, r: ReportInputs) -> tuple[PdfJob | None, list[str]]:
+    """Write report.html, start report.pdf in a second process; return the job, outputs off.
+
+    The outputs off are those the config turned off. The PDF engine takes most of a minute
+    on one core: it runs while this process writes the shortlists and draws the maps.
+    """
+    config = r.config
+    t0 = time.perf_counter()
+    page = report_html(r)
+    html_path = ctx.output("report")
+    html_path.write_text(page, encoding="utf-8")
+    del page
+    logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
+    if not config.report.pdf:
+        return None, ["report_pdf"]
+    problem = pdf_engine_problem()
+    if problem is not None:
+        logger.warning("report: report.pdf not written: %s; %s", problem, INSTALL_HINT)
+        return None, []
+    return PdfJob(html_path, ctx.output("report_pdf"), base_url=r.paths.outputs), []
+
+
+def _shortlists_and_maps(
+    ctx: StageContext,
+    data: dict[str, Any],
+    *,
+    wtable: gpd.GeoDataFrame,
+    lists: dict[str, gpd.GeoDataFrame],
+    wards: gpd.GeoDataFrame,
+    applied: Applied,
+    assets: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """Write the shortlist files, the province map and the ward maps; return the map figures."""
+    config = ctx.config
+    lang = check_language(config.report.language)
+    t0 = time.perf_counter()
+    zone = zone_label(config.report.vn2000_zone)
+    if config.report.vn2000_zone is None:
+        logger.warning(
+            "report: no report.vn2000_zone in the province config; VN-2000 x / y are given in "
+            "UTM 48N, not in the province's own 3-degree zone"
+        )
+    top = config.report.shortlist_rows
+    params = threshold_rows(thresholds_table(config, applied.by_key()), lang)
+    write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
+    write_gpkg(lists, ctx.output("shortlists_gpkg"))
+    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
+    logger.info("report: shortlists.xlsx, .gpkg and CSVs (%.1f s)", time.perf_counter() - t0)
+
+    sites = site_layer(lists, config, lang)
+    sites["ward_id"] = assign_wards(sites, wards).to_numpy() if len(sites) else []
+    return render_maps(
+        data,
+        wtable,
+        sites,
+        config,
+        lang,
+        map_path=ctx.output("map"),
+        wards_dir=ctx.output("wards_dir"),
+        assets=assets,
+        applied=applied,
+        progress=ctx.progress,
+    )
+
+
 def run(ctx: StageContext) -> dict[str, Any]:
     """Run the report stage: maps, ward maps and index, shortlists, report.html."""
     config, paths = ctx.config, ctx.paths
@@ -351,26 +416,14 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     lists = build_shortlists(data, wtable, rate, config, lang, applied=applied)
-    # Buildings and their addresses served the ward figures and the lists' addresses only.
-    del data["buildings"], data["addresses"]
-    release_freed_memory()
-    zone = zone_label(config.report.vn2000_zone)
-    if config.report.vn2000_zone is None:
-        logger.warning(
-            "report: no report.vn2000_zone in the province config; VN-2000 x / y are given in "
-            "UTM 48N, not in the province's own 3-degree zone"
-        )
-    top = config.report.shortlist_rows
-    params = threshold_rows(thresholds_table(config, applied.by_key()), lang)
-    write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
-    write_gpkg(lists, ctx.output("shortlists_gpkg"))
-    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
     logger.info(
         "report: shortlists %s (%.1f s)",
         ", ".join(f"{k} {len(v)}" for k, v in lists.items()),
         time.perf_counter() - t0,
     )
-
+    # Buildings and their addresses served the ward figures and the lists' addresses only.
+    del data["buildings"], data["addresses"]
+    release_freed_memory()
     assets = leaflet_assets(config, paths.root)
     if assets is None:
         logger.warning(
@@ -378,36 +431,19 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "(run make vendor)",
             config.report.leaflet_dir,
         )
-    sites = site_layer(lists, config, lang)
-    sites["ward_id"] = assign_wards(sites, wards).to_numpy() if len(sites) else []
-    wards_dir = ctx.output("wards_dir")
-    maps = render_maps(
-        data,
-        wtable,
-        sites,
-        config,
-        lang,
-        map_path=ctx.output("map"),
-        wards_dir=wards_dir,
-        assets=assets,
-        applied=applied,
-        progress=ctx.progress,
-    )
-    province = config.name.vi if lang == "vi" else config.name.en
-    write_index(wtable, wards_dir / "index.html", province, lang)
     rows, figures = summary_rows(paths, wtable, lang)
-    t0 = time.perf_counter()
-    page = report_html(ReportInputs(config, paths, lang, wtable, data, lists, rows, applied))
-    ctx.output("report").write_text(page, encoding="utf-8")
-    logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
-    pdf_pages, outputs_off = None, []
-    problem = pdf_engine_problem() if config.report.pdf else None
-    if not config.report.pdf:
-        outputs_off.append("report_pdf")
-    elif problem is not None:
-        logger.warning("report: report.pdf not written: %s; %s", problem, INSTALL_HINT)
-    else:
-        pdf_pages = write_pdf(page, ctx.output("report_pdf"), base_url=paths.outputs)
+    pdf, outputs_off = write_report(ctx, ReportInputs(config, paths, lang, wtable, data, lists,
+                                                      rows, applied))  # fmt: skip
+    try:
+        maps = _shortlists_and_maps(ctx, data, wtable=wtable, lists=lists, wards=wards,
+                                    applied=applied, assets=assets)  # fmt: skip
+    except BaseException:
+        if pdf is not None:
+            pdf.cancel()
+        raise
+    province = config.name.vi if lang == "vi" else config.name.en
+    write_index(wtable, ctx.output("wards_dir") / "index.html", province, lang)
+    pdf_pages = pdf.result() if pdf is not None else None
     summary = {
         "language": lang,
         **figures,
