@@ -69,6 +69,23 @@ def test_run_measured_adds_up_processes_running_side_by_side(tmp_path):
     assert both.peak_rss_mb > 380
 
 
+def test_run_measured_counts_pages_a_forked_child_shares_once(tmp_path):
+    # The parent touches 300 MB, then forks a child that holds the same pages for a second:
+    # the machine holds about 300 MB, not the 600 MB that adding two RSS figures would say.
+    script = (
+        "import os, time\n"
+        "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    time.sleep(1.0)\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+    )
+    shared = run_measured([sys.executable, "-c", script], tmp_path / "fork.log")
+    assert shared.returncode == 0
+    assert 280 < shared.peak_rss_mb < 450
+
+
 def test_growth_exponents_tell_linear_from_quadratic():
     n = [1000, 2000, 4000, 8000]
     rows = [_row("linear", k, 0.001 * k) for k in n]

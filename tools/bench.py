@@ -83,10 +83,12 @@ class StageRow:
 #: starts at the RSS of the process that forked it (Linux keeps the pre-exec high-water mark),
 #: so the bench's own memory would be counted; the launcher is about 10 MB. ``ru_maxrss`` is
 #: also the peak of ONE process: a stage that runs a second process at the same time (the
-#: report's PDF) would hide it. So the launcher also samples the summed RSS of the whole
-#: process tree (``/proc/<pid>/statm`` of the process and its descendants) every 20 ms; the
-#: bench reports the larger of the two. Shared pages are counted once per process, so the sum
-#: can only overstate.
+#: report's PDF, the forked ward-map workers) would hide it. So the launcher also samples
+#: the memory of the whole process tree every 20 ms: the RSS (``/proc/<pid>/statm``) while
+#: the process is alone, the sum of the proportional set sizes (``smaps_rollup`` ``Pss``: a
+#: page shared by k processes counts 1/k in each) while it has children, so pages a forked
+#: worker shares with its parent are counted once, not once per process. The bench reports
+#: the larger of that and ``ru_maxrss``.
 _LAUNCHER = (
     "import json, os, sys, threading, time\n"
     "page = os.sysconf('SC_PAGE_SIZE')\n"
@@ -108,10 +110,21 @@ _LAUNCHER = (
     "            return int(f.read().split()[1]) * page\n"
     "    except (OSError, IndexError, ValueError):\n"
     "        return 0\n"
+    "def pss(p):\n"
+    "    try:\n"
+    "        with open(f'/proc/{p}/smaps_rollup') as f:\n"
+    "            for line in f:\n"
+    "                if line.startswith('Pss:'):\n"
+    "                    return int(line.split()[1]) * 1024\n"
+    "    except (OSError, IndexError, ValueError):\n"
+    "        pass\n"
+    "    return rss(p)\n"
+    "def held(ps):\n"
+    "    return rss(ps[0]) if len(ps) == 1 else sum(pss(p) for p in ps)\n"
     "peak, done = [0], threading.Event()\n"
     "def sample(pid):\n"
     "    while not done.wait(0.02):\n"
-    "        peak[0] = max(peak[0], sum(rss(p) for p in tree(pid)))\n"
+    "        peak[0] = max(peak[0], held(tree(pid)))\n"
     "pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)\n"
     "watch = threading.Thread(target=sample, args=(pid,), daemon=True)\n"
     "watch.start()\n"
