@@ -19,6 +19,7 @@ from pipeline.maps import (
     MapData,
     build_layers,
     leaflet_assets,
+    ready_for_wards,
     render_map,
     write_map,
 )
@@ -140,6 +141,24 @@ SITE_KINDS: dict[str, str] = {
 }
 
 
+def _why_html(df: pd.DataFrame, label: str) -> list[str]:
+    """Return each shortlist row's map popup: id and kind, reason, ward, coordinates."""
+    n = len(df)
+
+    def column(name: str) -> np.ndarray:
+        return df[name].to_numpy(object) if name in df else np.full(n, None, dtype=object)
+
+    kind = html.escape(label)
+    return [
+        f"<b>{html.escape(str(i))} · {kind}</b><br>{html.escape(str(reason or ''))}<br>"
+        f"{html.escape(str(ward or ''))}<br><small>{lat}, {lon}</small>"
+        for i, reason, ward, lat, lon in zip(
+            df["id"].to_numpy(object), column("reason"), column("ward"),
+            df["lat"].to_numpy(object), df["lon"].to_numpy(object), strict=True,
+        )
+    ]  # fmt: skip
+
+
 def site_layer(
     lists: dict[str, gpd.GeoDataFrame], config: ProvinceConfig, lang: Language
 ) -> gpd.GeoDataFrame:
@@ -153,19 +172,13 @@ def site_layer(
         df = lists.get(name)
         if df is None or len(df) == 0:
             continue
-        f = df.copy()
+        cols = ("id", "kind", "why_html", "map_link", "rank", "alley_id", "geometry")
+        f = df[[c for c in cols if c in df]].copy()
         f["kind"] = kind
-        f["why_html"] = [
-            f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
-            f"{html.escape(str(r.get('reason') or ''))}<br>{html.escape(str(r.get('ward') or ''))}"
-            f"<br><small>{r['lat']}, {r['lon']}</small>"
-            for _, r in f.iterrows()
-        ]
+        f["why_html"] = _why_html(df, t(kind, lang))
         if kind not in {"site_alley", "site_field_check"}:
             f = f.set_geometry(anchor_points(f))
-        cols = ("id", "kind", "why_html", "map_link", "rank", "alley_id", "geometry")
-        keep = [c for c in cols if c in f]
-        frames.append(f[keep])
+        frames.append(f[[c for c in cols if c in f]])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
@@ -265,7 +278,10 @@ def render_maps(
         alley_ids = pd.Series(rows_a["id"].to_numpy(), index=rows_a["alley_id"].to_numpy())
         alley_ids = alley_ids[~alley_ids.index.duplicated()]
         sites = sites[~on_alley]
-    frames = {key: sites if key == "sites" else getattr(full, key) for key in WARD_LAYERS}
+    frames = {
+        key: sites if key == "sites" else ready_for_wards(key, getattr(full, key), config)
+        for key in WARD_LAYERS
+    }
     rows = {key: _ward_rows(frame) for key, frame in frames.items()}
     for _, ward in tqdm(wtable.iterrows(), total=len(wtable), disable=not progress, desc="wards"):
         wid, geom = ward["ward_id"], ward.geometry
