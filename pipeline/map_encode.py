@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from pipeline.i18n import MISSING, column_label, translate_values
+from pipeline.parallel import map_chunks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -63,9 +65,42 @@ def with_wgs84(
     """
     ready = np.full(len(gdf), None, dtype=object)
     drawn = np.ones(len(gdf), bool) if rows is None else np.asarray(rows, bool)
-    ready[drawn] = round_wgs84(gdf[drawn], decimals, simplify_m)
+    geoms = gdf.geometry.to_numpy()[drawn]
+
+    def chunk(start: int, stop: int) -> np.ndarray:
+        return _rounded_wgs84(geoms[start:stop], gdf.crs, decimals, simplify_m)
+
+    parts = map_chunks(chunk, len(geoms), min_chunk=GEOMETRIES_PER_THREAD)
+    ready[drawn] = np.concatenate(parts) if parts else geoms
     out = gdf.copy(deep=False)
     out[wgs84_column(decimals, simplify_m)] = ready
+    return out
+
+
+#: Fewest geometries worth a thread of their own in :func:`with_wgs84`.
+GEOMETRIES_PER_THREAD = 20_000
+
+
+def _rounded_wgs84(
+    geoms: np.ndarray,
+    crs: CRS | str | None,
+    decimals: int,
+    simplify_m: float,
+) -> np.ndarray:
+    """Return :func:`round_wgs84` of ``geoms``, with a projection of its own (for threads).
+
+    The projection is the one geopandas' ``to_crs`` applies (each vertex on its own, lon /
+    lat order); a pyproj transformer is not shared between threads.
+    """
+    if simplify_m > 0:
+        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
+    proj = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        x, y = proj.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([x, y]), decimals)
+
+    out: np.ndarray = shapely.transform(geoms, project)
     return out
 
 
