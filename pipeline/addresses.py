@@ -9,10 +9,16 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipeline.parallel import built_tree, map_chunks
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
 logger = logging.getLogger(__name__)
+
+#: Fewest points worth a thread of their own in the searches (each point's search is
+#: independent, so the results do not depend on the split).
+POINTS_PER_THREAD = 2_000
 
 
 def _names(values: pd.Series) -> np.ndarray:
@@ -60,17 +66,24 @@ def nearest_street(
         return out
     geoms = edges.geometry.to_numpy()[named]
     names = names[named]
-    tree = shapely.STRtree(geoms)
-    src, dst = tree.query(points, predicate="dwithin", distance=max_m)
-    if not len(src):
-        return out
-    dist = shapely.distance(points[src], geoms[dst])
-    cand = pd.DataFrame({"p": src, "name": names[dst], "d": dist})
+    tree = built_tree(geoms)
+    own = None
     if exclude is not None:
-        own = pd.Series(exclude, dtype=object).fillna("").astype(str).to_numpy()[cand["p"]]
-        cand = cand[cand["name"].to_numpy() != own]
-    best = cand.sort_values(["p", "d"], kind="stable").drop_duplicates("p")
-    out[best["p"].to_numpy()] = best["name"].to_numpy()
+        own = pd.Series(exclude, dtype=object).fillna("").astype(str).to_numpy()
+
+    def chunk(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        # Each point's candidates in the order the tree gives them, whatever the chunk.
+        src, dst = tree.query(points[start:stop], predicate="dwithin", distance=max_m)
+        src = src + start
+        dist = shapely.distance(points[src], geoms[dst])
+        cand = pd.DataFrame({"p": src, "name": names[dst], "d": dist})
+        if own is not None:
+            cand = cand[cand["name"].to_numpy() != own[cand["p"]]]
+        best = cand.sort_values(["p", "d"], kind="stable").drop_duplicates("p")
+        return best["p"].to_numpy(), best["name"].to_numpy()
+
+    for rows, found in map_chunks(chunk, len(points), min_chunk=POINTS_PER_THREAD):
+        out[rows] = found
     return out
 
 
@@ -109,7 +122,12 @@ def nearest_house_number(
     label = np.char.strip(
         numbers[has].astype(str).astype(np.str_) + " " + streets[has].astype(np.str_)
     ).astype(object)
-    tree = shapely.STRtree(buildings.geometry.to_numpy()[has])
-    src, dst = tree.query_nearest(points, max_distance=max_m, all_matches=False)
-    out[src] = label[dst]
+    tree = built_tree(buildings.geometry.to_numpy()[has])
+
+    def chunk(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        src, dst = tree.query_nearest(points[start:stop], max_distance=max_m, all_matches=False)
+        return src + start, dst
+
+    for src, dst in map_chunks(chunk, len(points), min_chunk=POINTS_PER_THREAD):
+        out[src] = label[dst]
     return out

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from pipeline.i18n import MISSING, column_label, translate_values
+from pipeline.parallel import map_chunks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,8 +35,84 @@ Kind = Literal["line", "poly", "point"]
 _INT_SUFFIXES = ("n_", "buildings", "rank", "priority", "population", "count")
 
 
+def wgs84_column(decimals: int, simplify_m: float) -> str:
+    """Return the name of a column holding the geometry as :func:`round_wgs84` returns it.
+
+    A layer drawn on many maps (every ward map takes its rows of the province's streets)
+    carries it, made once by :func:`with_wgs84`; the geometry must not change after that.
+    """
+    return f"_wgs84_{decimals}_{simplify_m:g}"
+
+
+def with_wgs84(
+    gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float, *, rows: np.ndarray | None = None
+) -> gpd.GeoDataFrame:
+    """Return the rows with their :func:`round_wgs84` geometry in :func:`wgs84_column`.
+
+    Parameters
+    ----------
+    gdf
+        Rows in a projected CRS.
+    decimals, simplify_m
+        As for :func:`round_wgs84`.
+    rows
+        Mask of the rows that will be drawn (default: all); the others get ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A shallow copy with the column added.
+    """
+    ready = np.full(len(gdf), None, dtype=object)
+    drawn = np.ones(len(gdf), bool) if rows is None else np.asarray(rows, bool)
+    geoms = gdf.geometry.to_numpy()[drawn]
+
+    def chunk(start: int, stop: int) -> np.ndarray:
+        return _rounded_wgs84(geoms[start:stop], gdf.crs, decimals, simplify_m)
+
+    parts = map_chunks(chunk, len(geoms), min_chunk=GEOMETRIES_PER_THREAD)
+    ready[drawn] = np.concatenate(parts) if parts else geoms
+    out = gdf.copy(deep=False)
+    out[wgs84_column(decimals, simplify_m)] = ready
+    return out
+
+
+#: Fewest geometries worth a thread of their own in :func:`with_wgs84`.
+GEOMETRIES_PER_THREAD = 20_000
+
+
+def _rounded_wgs84(
+    geoms: np.ndarray,
+    crs: CRS | str | None,
+    decimals: int,
+    simplify_m: float,
+) -> np.ndarray:
+    """Return :func:`round_wgs84` of ``geoms``, with a projection of its own (for threads).
+
+    The projection is the one geopandas' ``to_crs`` applies (each vertex on its own, lon /
+    lat order); a pyproj transformer is not shared between threads.
+    """
+    if simplify_m > 0:
+        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
+    proj = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        x, y = proj.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([x, y]), decimals)
+
+    out: np.ndarray = shapely.transform(geoms, project)
+    return out
+
+
 def round_wgs84(gdf: gpd.GeoDataFrame, decimals: int, simplify_m: float) -> np.ndarray:
-    """Simplify in metres, project to WGS84 and round coordinates to ``decimals``."""
+    """Simplify in metres, project to WGS84 and round coordinates to ``decimals``.
+
+    Rows carrying :func:`wgs84_column` (:func:`with_wgs84`) are taken from it.
+    """
+    ready = wgs84_column(decimals, simplify_m)
+    if ready in gdf.columns:
+        done: np.ndarray = gdf[ready].to_numpy(object)
+        return done
     geoms = gdf.geometry.to_numpy()
     if simplify_m > 0:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
@@ -246,8 +324,9 @@ def pack_values(
     """
     if decimals == "b":
         flags = values.astype("boolean")
-        text = flags.map({True: "\u2713", False: "\u2717"}).astype(object)
-        text = text.where(flags.notna(), None)
+        text = np.where(flags.to_numpy(dtype=bool, na_value=False), "\u2713", "\u2717")
+        text = text.astype(object)
+        text[flags.isna().to_numpy()] = None
     elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         dec = int(decimals)
         rounded = np.round(values.to_numpy(dtype=float), dec)
@@ -256,19 +335,41 @@ def pack_values(
             if dec == 0:
                 return [int(v) if ok else None for v, ok in zip(rounded, finite, strict=True)], None
             return [float(v) if ok else None for v, ok in zip(rounded, finite, strict=True)], None
-        words_num = np.char.mod(f"%.{dec}f", np.where(finite, rounded, 0.0)).astype(object)
-        words_num[~finite] = None
-        text = pd.Series(words_num, index=values.index)
+        text = np.char.mod(f"%.{dec}f", np.where(finite, rounded, 0.0)).astype(object)
+        text[~finite] = None
         labels, column = None, ""  # formatted numbers need no translation
     else:
-        text = values.astype(object).where(values.notna(), None)
+        text = values.to_numpy(object)
+        missing = pd.isna(text)
+        if missing.any():
+            text = text.copy()
+            text[missing] = None
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     words = [str(u) for u in uniques]
     if labels:
         words = [labels.get(w, w) for w in words]
     elif column:
-        words = [str(w) for w in translate_values(pd.Series(words, dtype=object), column, lang)]
+        words = _translated(words, column, lang)
     return encode_uints(codes + 1), [html.escape(w) for w in words]
+
+
+#: Words of coded columns already translated, by (column, language): every ward map shows
+#: the same few codes and evidence lists.
+_TRANSLATED: dict[tuple[str, str], dict[str, str]] = {}
+#: Entries kept at most (the cache is emptied beyond).
+_MAX_TRANSLATED = 200_000
+
+
+def _translated(words: list[str], column: str, lang: Language) -> list[str]:
+    """Return :func:`pipeline.i18n.translate_values` of ``words``, each word translated once."""
+    if sum(len(d) for d in _TRANSLATED.values()) > _MAX_TRANSLATED:
+        _TRANSLATED.clear()
+    known = _TRANSLATED.setdefault((column, lang), {})
+    new = [w for w in dict.fromkeys(words) if w not in known]
+    if new:
+        done = translate_values(pd.Series(new, dtype=object), column, lang)
+        known.update(zip(new, (str(w) for w in done), strict=True))
+    return [known[w] for w in words]
 
 
 @dataclass
@@ -279,6 +380,11 @@ class Tip:
     heading_column: str | None = None
     columns: list[str] = field(default_factory=list)
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def fields(self) -> list[str]:
+        """Return the columns the tooltips read: the rows, the heading column, ``{name}``s."""
+        head = [self.heading_column] if self.heading_column else []
+        return list(dict.fromkeys([*self.columns, *head, *re.findall(r"\{(\w+)\}", self.heading)]))
 
 
 def _pack_tip(rows: pd.DataFrame, tip: Tip, lang: Language) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from pipeline.map_encode import (
     merge_lines,
     pack_layer,
     round_wgs84,
+    wgs84_column,
+    with_wgs84,
 )
 from pipeline.paths import PROJECT_ROOT, resolve_input
 
@@ -144,9 +146,11 @@ def _layer(
     zooms: tuple[int | None, int | None] = (None, None),
 ) -> DrawnLayer:
     geoms = round_wgs84(gdf, decimals, simplify_m)
+    table = None
+    if tip is not None:
+        table = pd.DataFrame(gdf[[c for c in tip.fields() if c in gdf.columns]])
     text, n = pack_layer(
-        geoms, kind, decimals=decimals, styles=styles, style_index=style_index,
-        table=pd.DataFrame(gdf.drop(columns=gdf.geometry.name)) if tip else None,
+        geoms, kind, decimals=decimals, styles=styles, style_index=style_index, table=table,
         tip=tip, lang=lang, popups=popups, ids=ids, zooms=zooms,
     )  # fmt: skip
     return DrawnLayer(key, text, n, legend, show)
@@ -536,8 +540,10 @@ def _water_reach(data: MapData, detail: Detail, cfg: ProvinceConfig, lang: Langu
     table = r.assign(label=[t(f"reach_{k}", lang, m=f"{m:g}") for k, m in
                             zip(r["kind"], r["reach_m"], strict=True)])  # fmt: skip
     tip = Tip(heading=t("layer_water_reach", lang), heading_column="label")
+    ready = [c for c in (wgs84_column(decimals_for(cfg, detail), _simplify_m(cfg, detail)),)
+             if c in table.columns]  # fmt: skip
     return _layer(
-        "layer_water_reach", table[["label", "geometry"]], "line", legend,
+        "layer_water_reach", table[["label", "geometry", *ready]], "line", legend,
         decimals=decimals_for(cfg, detail), simplify_m=_simplify_m(cfg, detail), styles=styles,
         style_index=kind_idx.to_numpy(), tip=tip, lang=lang, show=show,
     )  # fmt: skip
@@ -753,6 +759,29 @@ def _ward_outlines(
         simplify_m=_simplify_m(cfg, detail), styles=styles, style_index=approx.astype(int),
         tip=Tip(heading_column="label"), lang=lang, popups=popups,
     )  # fmt: skip
+
+
+#: Layers a ward map draws with their geometry as it is (rows of the province's layer).
+WARD_READY_LAYERS = ("edges", "alleys", "deep_buildings", "water_reach")
+
+
+def ready_for_wards(
+    key: str, gdf: gpd.GeoDataFrame | None, cfg: ProvinceConfig
+) -> gpd.GeoDataFrame | None:
+    """Return a layer of :class:`MapData` with the geometry its ward maps draw made once.
+
+    Streets, alleys, deep buildings and water reach are drawn on a ward map as they are:
+    their WGS84 geometry (simplified and rounded for ward maps) is made here for the whole
+    province (:func:`pipeline.map_encode.with_wgs84`) instead of once per ward. Streets
+    drawn in the other direction (``reversed``) are not drawn and get none. Other layers
+    are returned unchanged.
+    """
+    if gdf is None or not len(gdf) or key not in WARD_READY_LAYERS:
+        return gdf
+    rows = None
+    if key == "edges" and "reversed" in gdf.columns:
+        rows = ~gdf["reversed"].astype(bool).to_numpy()
+    return with_wgs84(gdf, decimals_for(cfg, "ward"), _simplify_m(cfg, "ward"), rows=rows)
 
 
 def build_layers(

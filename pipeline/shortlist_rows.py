@@ -53,7 +53,18 @@ def _sentences(df: pd.DataFrame, key: str, lang: Language, **columns: tuple[str,
 
 
 def _evidence(df: pd.DataFrame, lang: Language) -> list[str]:
-    return [describe_evidence(str(e), lang) if pd.notna(e) else "" for e in df["width_evidence"]]
+    """Each row's width evidence in words (a province has few distinct evidence lists)."""
+    words: dict[str, str] = {}
+    out = []
+    for e in df["width_evidence"]:
+        if pd.isna(e):
+            out.append("")
+            continue
+        text = str(e)
+        if text not in words:
+            words[text] = describe_evidence(text, lang)
+        out.append(words[text])
+    return out
 
 
 def alley_lists(

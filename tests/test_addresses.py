@@ -52,3 +52,23 @@ def test_nearest_house_number_with_its_street_when_tagged():
         "",
         "",
     ]
+
+
+def test_points_searched_in_chunks_find_what_one_search_finds(monkeypatch):
+    """Streets and house numbers found for chunks of points in threads: the same answers."""
+    rng = np.random.default_rng(3)
+    pts = shapely.points(rng.uniform(-20, 120, size=(40, 2)) * [1, 2])
+    own = np.array(["Ngõ 5", None, "Phố Hàng Bột", None] * 10, dtype=object)
+    b = gpd.GeoDataFrame(
+        {"housenumber": [str(i) for i in range(30)], "addr_street": ["Phố X", None] * 15},
+        geometry=shapely.points(rng.uniform(0, 200, size=(30, 2))), crs=CRS,
+    )  # fmt: skip
+    whole = (nearest_street(pts, _edges(), max_m=50, exclude=own),
+             nearest_house_number(pts, b, max_m=40))  # fmt: skip
+    monkeypatch.setattr("pipeline.addresses.POINTS_PER_THREAD", 3)
+    monkeypatch.setenv("FIREGAP_THREADS", "4")
+    split = (nearest_street(pts, _edges(), max_m=50, exclude=own),
+             nearest_house_number(pts, b, max_m=40))  # fmt: skip
+    assert [a.tolist() for a in split] == [a.tolist() for a in whole]
+    assert (whole[0] != "").any()
+    assert (whole[1] != "").any()

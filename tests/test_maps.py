@@ -21,6 +21,7 @@ from pipeline.maps import (
     MapData,
     build_layers,
     leaflet_assets,
+    ready_for_wards,
     render_map,
 )
 
@@ -444,3 +445,28 @@ def test_the_text_scan_reads_the_compact_layers(config):
     assert "ranh giới gần đúng" in text  # a tooltip word
     assert "Đường theo bề rộng" in text  # a layer name
     assert codes_in(text) == {"some_new_code"}
+
+
+def test_ward_layers_made_once_for_the_province_draw_the_same_data(config, monkeypatch):
+    """Streets carrying their WGS84 geometry (made in threads) draw as if made on the spot."""
+    rng = np.random.default_rng(7)
+    n = 60
+    starts = rng.uniform(0, 2000, size=(n, 2)) + np.array([X0, Y0])
+    bends = zip(starts, rng.uniform(-40, 40, n), rng.uniform(5, 40, n), strict=True)
+    lines = [shapely.LineString([(x, y), (x + dx, y + dy), (x, y + 2 * dy)])
+             for (x, y), dx, dy in bends]  # fmt: skip
+    edges = gpd.GeoDataFrame(
+        {"width_class": ["truck", "hose_only"] * (n // 2), "name": [f"Phố {i}" for i in range(n)],
+         "width_m": rng.uniform(2, 9, n).round(1), "reversed": [False, True, False] * (n // 3)},
+        geometry=lines, crs=CRS,
+    )  # fmt: skip
+    monkeypatch.setattr("pipeline.map_encode.GEOMETRIES_PER_THREAD", 7)  # several chunks
+    monkeypatch.setenv("FIREGAP_THREADS", "4")
+    ready = ready_for_wards("edges", edges, config)
+    assert ready is not None
+    assert ready[ready["reversed"]].filter(like="_wgs84_").isna().all().all()  # not drawn
+    half = np.arange(n) % 2 == 0  # a ward's rows
+    plain = build_layers(MapData(wards=_wards(), edges=edges[half]), config, "vi", detail="ward")
+    made = build_layers(MapData(wards=_wards(), edges=ready[half]), config, "vi", detail="ward")
+    assert [d.data for d in made] == [d.data for d in plain]
+    assert _by_key(made)["layer_streets"].n_features == int((half & ~edges["reversed"]).sum())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import html
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -19,10 +22,11 @@ from pipeline.maps import (
     MapData,
     build_layers,
     leaflet_assets,
+    ready_for_wards,
     render_map,
     write_map,
 )
-from pipeline.parallel import release_freed_memory
+from pipeline.parallel import release_freed_memory, thread_count
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     assign_wards,
@@ -140,6 +144,24 @@ SITE_KINDS: dict[str, str] = {
 }
 
 
+def _why_html(df: pd.DataFrame, label: str) -> list[str]:
+    """Return each shortlist row's map popup: id and kind, reason, ward, coordinates."""
+    n = len(df)
+
+    def column(name: str) -> np.ndarray:
+        return df[name].to_numpy(object) if name in df else np.full(n, None, dtype=object)
+
+    kind = html.escape(label)
+    return [
+        f"<b>{html.escape(str(i))} · {kind}</b><br>{html.escape(str(reason or ''))}<br>"
+        f"{html.escape(str(ward or ''))}<br><small>{lat}, {lon}</small>"
+        for i, reason, ward, lat, lon in zip(
+            df["id"].to_numpy(object), column("reason"), column("ward"),
+            df["lat"].to_numpy(object), df["lon"].to_numpy(object), strict=True,
+        )
+    ]  # fmt: skip
+
+
 def site_layer(
     lists: dict[str, gpd.GeoDataFrame], config: ProvinceConfig, lang: Language
 ) -> gpd.GeoDataFrame:
@@ -153,19 +175,13 @@ def site_layer(
         df = lists.get(name)
         if df is None or len(df) == 0:
             continue
-        f = df.copy()
+        cols = ("id", "kind", "why_html", "map_link", "rank", "alley_id", "geometry")
+        f = df[[c for c in cols if c in df]].copy()
         f["kind"] = kind
-        f["why_html"] = [
-            f"<b>{html.escape(str(r['id']))} · {html.escape(t(kind, lang))}</b><br>"
-            f"{html.escape(str(r.get('reason') or ''))}<br>{html.escape(str(r.get('ward') or ''))}"
-            f"<br><small>{r['lat']}, {r['lon']}</small>"
-            for _, r in f.iterrows()
-        ]
+        f["why_html"] = _why_html(df, t(kind, lang))
         if kind not in {"site_alley", "site_field_check"}:
             f = f.set_geometry(anchor_points(f))
-        cols = ("id", "kind", "why_html", "map_link", "rank", "alley_id", "geometry")
-        keep = [c for c in cols if c in f]
-        frames.append(f[keep])
+        frames.append(f[[c for c in cols if c in f]])
     if not frames:
         return gpd.GeoDataFrame({"id": [], "kind": [], "why_html": []}, geometry=[], crs=config.crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
@@ -213,8 +229,6 @@ def render_maps(
 
     The legends give the thresholds the stages applied (``applied``).
     """
-    from tqdm import tqdm  # noqa: PLC0415
-
     truck = applied.truck_min_width_m
     reach_m = {"hydrant": applied.hydrant_reach_m, "natural": applied.natural_reach_m}
     full = MapData(
@@ -254,7 +268,6 @@ def render_maps(
     del text
     logger.info("report: province map %.2f MB (%.1f s)", size_mb, time.perf_counter() - t0)
     t0 = time.perf_counter()
-    sizes = []
     # Ward maps: alley rows (to widen, to check) ring their alley in the alleys layer by its
     # alley_id; the sites layer keeps the points. (Thousands of alley rows drawn a second
     # time, each with its popup, made a ward map of 4.5 MB.)
@@ -265,38 +278,17 @@ def render_maps(
         alley_ids = pd.Series(rows_a["id"].to_numpy(), index=rows_a["alley_id"].to_numpy())
         alley_ids = alley_ids[~alley_ids.index.duplicated()]
         sites = sites[~on_alley]
-    frames = {key: sites if key == "sites" else getattr(full, key) for key in WARD_LAYERS}
-    rows = {key: _ward_rows(frame) for key, frame in frames.items()}
-    for _, ward in tqdm(wtable.iterrows(), total=len(wtable), disable=not progress, desc="wards"):
-        wid, geom = ward["ward_id"], ward.geometry
-        iso = full.isochrones
-        if iso is not None and len(iso):
-            near = iso[shapely.intersects(iso.geometry.to_numpy(), geom)]
-            iso = near.set_geometry(shapely.intersection(near.geometry.to_numpy(), geom))
-        ws = full.water_sources
-        if ws is not None and len(ws):
-            reach = ws["reach_m"].fillna(0).to_numpy(float) if "reach_m" in ws else 0.0
-            ws = ws[shapely.dwithin(ws.geometry.to_numpy(), geom, reach)]
-        one = MapData(
-            wards=wtable[wtable["ward_id"] == wid],
-            water_sources=ws,
-            isochrones=iso,
-            truck_min_width_m=truck,
-            reach_m=reach_m,
-            alley_ids=alley_ids,
-            **{key: _take(frames[key], rows[key], wid) for key in WARD_LAYERS},
-        )
-        wl = build_layers(one, config, lang, detail="ward")
-        page = render_map(
-            wl,
-            _view_bounds(geom, [one.edges], config.crs),
-            config,
-            lang,
-            title=str(ward["name"]),
-            assets=assets,
-            note=note if ward.get("approximate") else "",
-        )
-        sizes.append(write_map(page, wards_dir / ward["map_file"].removeprefix("wards/")))
+    frames = {
+        key: sites if key == "sites" else ready_for_wards(key, getattr(full, key), config)
+        for key in WARD_LAYERS
+    }
+    job = _WardJob(
+        wtable=wtable, isochrones=full.isochrones, water_sources=full.water_sources,
+        frames=frames, rows={key: _ward_rows(frame) for key, frame in frames.items()},
+        alley_ids=alley_ids, truck_min_width_m=truck, reach_m=reach_m, config=config, lang=lang,
+        assets=assets, note=note, wards_dir=wards_dir,
+    )  # fmt: skip
+    sizes = _ward_maps(job, progress=progress)
     logger.info(
         "report: %d ward maps, %.1f MB in all, largest %.2f MB (%.1f s)",
         len(sizes),
@@ -310,6 +302,101 @@ def render_maps(
         "ward_maps_mb": round(sum(sizes), 3),
         "ward_map_max_mb": round(max(sizes, default=0.0), 3),
     }
+
+
+@dataclass(frozen=True)
+class _WardJob:
+    """Everything the ward maps are drawn from (shared by the worker processes)."""
+
+    wtable: gpd.GeoDataFrame
+    isochrones: gpd.GeoDataFrame | None
+    water_sources: gpd.GeoDataFrame | None
+    frames: dict[str, Any]
+    rows: dict[str, dict[str, np.ndarray]]
+    alley_ids: pd.Series | None
+    truck_min_width_m: float
+    reach_m: dict[str, float]
+    config: ProvinceConfig
+    lang: Language
+    assets: tuple[str, str] | None
+    note: str
+    wards_dir: Path
+
+
+#: The job of the ward-map worker processes (set in each by :func:`_start_worker`).
+_WORKER: dict[str, _WardJob] = {}
+
+
+def _start_worker(job: _WardJob) -> None:
+    _WORKER["job"] = job
+
+
+def _worker_ward_map(i: int) -> float:
+    return _ward_map(_WORKER["job"], i)
+
+
+def _ward_map(job: _WardJob, i: int) -> float:
+    """Write the map of the ``i``-th ward of ``job.wtable``; return its size in MB."""
+    ward = job.wtable.iloc[i]
+    wid, geom = ward["ward_id"], ward.geometry
+    iso = job.isochrones
+    if iso is not None and len(iso):
+        near = iso[shapely.intersects(iso.geometry.to_numpy(), geom)]
+        iso = near.set_geometry(shapely.intersection(near.geometry.to_numpy(), geom))
+    ws = job.water_sources
+    if ws is not None and len(ws):
+        reach = ws["reach_m"].fillna(0).to_numpy(float) if "reach_m" in ws else 0.0
+        ws = ws[shapely.dwithin(ws.geometry.to_numpy(), geom, reach)]
+    one = MapData(
+        wards=job.wtable[job.wtable["ward_id"] == wid],
+        water_sources=ws,
+        isochrones=iso,
+        truck_min_width_m=job.truck_min_width_m,
+        reach_m=job.reach_m,
+        alley_ids=job.alley_ids,
+        **{key: _take(job.frames[key], job.rows[key], wid) for key in WARD_LAYERS},
+    )
+    config = job.config
+    page = render_map(
+        build_layers(one, config, job.lang, detail="ward"),
+        _view_bounds(geom, [one.edges], config.crs),
+        config,
+        job.lang,
+        title=str(ward["name"]),
+        assets=job.assets,
+        note=job.note if ward.get("approximate") else "",
+    )
+    return write_map(page, job.wards_dir / ward["map_file"].removeprefix("wards/"))
+
+
+def _ward_maps(job: _WardJob, *, progress: bool) -> list[float]:
+    """Write every ward map; return their sizes in MB, in ward order.
+
+    The maps are drawn in worker processes forked from this one (one per CPU this process
+    may use, :func:`pipeline.parallel.thread_count`): they share the province's layers
+    without copying them, and most of a map's work holds the GIL. Where processes cannot
+    be forked, or with one CPU, the maps are drawn here, one after the other.
+    """
+    from tqdm import tqdm  # noqa: PLC0415
+
+    n = len(job.wtable)
+    workers = min(thread_count(), n)
+    with tqdm(total=n, disable=not progress, desc="wards") as bar:
+        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():  # noqa: PLR2004
+            sizes = []
+            for i in range(n):
+                sizes.append(_ward_map(job, i))
+                bar.update()
+            return sizes
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(job,)
+        ) as pool:
+            sizes = []
+            for size in pool.map(_worker_ward_map, range(n)):
+                sizes.append(size)
+                bar.update()
+    return sizes
 
 
 #: Layers of :class:`MapData` a ward map takes its own rows of (by ``ward_id``).
