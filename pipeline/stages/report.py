@@ -6,6 +6,7 @@ import html
 import logging
 import multiprocessing
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -389,9 +390,15 @@ def _ward_maps(job: _WardJob, *, progress: bool) -> list[float]:
                 bar.update()
             return sizes
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_worker, initargs=(job,)
-        ) as pool:
+        with (
+            warnings.catch_warnings(),
+            ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_start_worker, initargs=(job,)
+            ) as pool,
+        ):
+            # Python 3.12+ warns at every fork of a process with threads (the idle pool of
+            # pipeline.parallel); the workers only draw maps and never take its locks.
+            warnings.filterwarnings("ignore", message=r".*fork\(\)", category=DeprecationWarning)
             sizes = []
             for size in pool.map(_worker_ward_map, range(n)):
                 sizes.append(size)
