@@ -130,9 +130,10 @@ class PdfJob:
         )
         self._proc.start()
         child_conn.close()
+        self._pages: int | None = None
 
     def result(self) -> int:
-        """Wait for the PDF; return its number of pages.
+        """Wait for the PDF; return its number of pages (again at once on a second call).
 
         Raises
         ------
@@ -140,6 +141,8 @@ class PdfJob:
             If the engine failed (with its traceback) or the child died (killed, out of
             memory).
         """
+        if self._pages is not None:  # already waited for
+            return self._pages
         try:
             out = self._conn.recv()
         except EOFError:
@@ -155,7 +158,8 @@ class PdfJob:
             msg = f"report.pdf: the PDF engine failed:\n{out['error']}"
             raise RuntimeError(msg)
         _log_done(self.path, out["pages"], out["seconds"])
-        return int(out["pages"])
+        self._pages = int(out["pages"])
+        return self._pages
 
     def cancel(self) -> None:
         """Stop the child (the stage failed: its PDF would be removed anyway)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import html
 import logging
 import multiprocessing
@@ -53,6 +54,7 @@ from pipeline.shortlists import (
 from pipeline.vn2000 import zone_crs, zone_label
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from pipeline.config import ProvinceConfig
@@ -225,10 +227,14 @@ def render_maps(
     assets: tuple[str, str] | None,
     applied: Applied,
     progress: bool = False,
+    before_ward_maps: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     """Write the province map and one map per ward; return sizes and counts.
 
-    The legends give the thresholds the stages applied (``applied``).
+    The legends give the thresholds the stages applied (``applied``). ``before_ward_maps``
+    is called once the province map is written, before the ward-map workers start (the
+    stage waits there for its PDF process, so the PDF and the workers do not hold memory
+    at the same time).
     """
     truck = applied.truck_min_width_m
     reach_m = {"hydrant": applied.hydrant_reach_m, "natural": applied.natural_reach_m}
@@ -289,6 +295,8 @@ def render_maps(
         alley_ids=alley_ids, truck_min_width_m=truck, reach_m=reach_m, config=config, lang=lang,
         assets=assets, note=note, wards_dir=wards_dir,
     )  # fmt: skip
+    if before_ward_maps is not None:
+        before_ward_maps()
     sizes = _ward_maps(job, progress=progress)
     logger.info(
         "report: %d ward maps, %.1f MB in all, largest %.2f MB (%.1f s)",
@@ -324,16 +332,37 @@ class _WardJob:
     wards_dir: Path
 
 
-#: The job of the ward-map worker processes (set in each by :func:`_start_worker`).
-_WORKER: dict[str, _WardJob] = {}
+#: The job of the ward-map worker processes and the ward counter they share with the stage
+#: (set in each by :func:`_start_worker`).
+_WORKER: dict[str, Any] = {}
 
 
-def _start_worker(job: _WardJob) -> None:
-    _WORKER["job"] = job
+def _start_worker(job: _WardJob, counter: Any) -> None:  # noqa: ANN401 - a shared Value
+    _WORKER["job"], _WORKER["counter"] = job, counter
 
 
-def _worker_ward_map(i: int) -> float:
-    return _ward_map(_WORKER["job"], i)
+def _next_ward(counter: Any, n: int) -> int | None:  # noqa: ANN401 - a shared Value
+    """Take the next ward not yet drawn by any process; ``None`` once all are taken."""
+    with counter.get_lock():
+        i = int(counter.value)
+        if i >= n:
+            return None
+        counter.value = i + 1
+    return i
+
+
+def _draw_wards(job: _WardJob, counter: Any, tick: Any = None) -> dict[int, float]:  # noqa: ANN401
+    """Draw wards taken from ``counter`` until none is left; their sizes by ward position."""
+    n, sizes = len(job.wtable), {}
+    while (i := _next_ward(counter, n)) is not None:
+        sizes[i] = _ward_map(job, i)
+        if tick is not None:
+            tick()
+    return sizes
+
+
+def _worker_draws() -> dict[int, float]:
+    return _draw_wards(_WORKER["job"], _WORKER["counter"])
 
 
 def _ward_map(job: _WardJob, i: int) -> float:
@@ -373,37 +402,57 @@ def _ward_map(job: _WardJob, i: int) -> float:
 def _ward_maps(job: _WardJob, *, progress: bool) -> list[float]:
     """Write every ward map; return their sizes in MB, in ward order.
 
-    The maps are drawn in worker processes forked from this one (one per CPU this process
-    may use, :func:`pipeline.parallel.thread_count`): they share the province's layers
-    without copying them, and most of a map's work holds the GIL. Where processes cannot
-    be forked, or with one CPU, the maps are drawn here, one after the other.
+    The maps are drawn by this process and by worker processes forked from it (one fewer
+    than the CPUs this process may use, :func:`pipeline.parallel.thread_count`), each taking
+    the next ward not yet drawn. The workers share the province's layers without copying
+    them, and most of a map's work holds the GIL; a worker's memory grows as it touches
+    shared pages, so the stage draws too rather than wait for one more worker. Where
+    processes cannot be forked, or with one CPU, the maps are drawn here alone.
     """
     from tqdm import tqdm  # noqa: PLC0415
 
     n = len(job.wtable)
-    workers = min(thread_count(), n)
+    workers = min(thread_count(), n) - 1
     with tqdm(total=n, disable=not progress, desc="wards") as bar:
-        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():  # noqa: PLR2004
-            sizes = []
+        if workers < 1 or "fork" not in multiprocessing.get_all_start_methods():
+            alone = []
             for i in range(n):
-                sizes.append(_ward_map(job, i))
+                alone.append(_ward_map(job, i))
                 bar.update()
-            return sizes
+            return alone
         context = multiprocessing.get_context("fork")
-        with (
-            warnings.catch_warnings(),
-            ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_start_worker, initargs=(job,)
-            ) as pool,
-        ):
-            # Python 3.12+ warns at every fork of a process with threads (the idle pool of
-            # pipeline.parallel); the workers only draw maps and never take its locks.
-            warnings.filterwarnings("ignore", message=r".*fork\(\)", category=DeprecationWarning)
-            sizes = []
-            for size in pool.map(_worker_ward_map, range(n)):
-                sizes.append(size)
-                bar.update()
-    return sizes
+        counter = context.Value("i", 0)
+        # Objects made so far go to a permanent generation the workers' collector does not
+        # walk: walking them would write to every page holding one and copy it per worker.
+        gc.collect()
+        gc.freeze()
+        try:
+            with (
+                warnings.catch_warnings(),
+                ProcessPoolExecutor(
+                    workers, mp_context=context, initializer=_start_worker,
+                    initargs=(job, counter),
+                ) as pool,
+            ):  # fmt: skip
+                # Python 3.12+ warns at every fork of a process with threads (the idle pool
+                # of pipeline.parallel); the workers only draw maps, never take its locks.
+                warnings.filterwarnings(
+                    "ignore", message=r".*fork\(\)", category=DeprecationWarning
+                )
+                futures = [pool.submit(_worker_draws) for _ in range(workers)]
+                try:
+                    sizes = _draw_wards(job, counter, bar.update)
+                except BaseException:
+                    with counter.get_lock():
+                        counter.value = n  # the workers take no further ward
+                    raise
+                for f in futures:
+                    theirs = f.result()
+                    sizes.update(theirs)
+                    bar.update(len(theirs))
+        finally:
+            gc.unfreeze()
+    return [sizes[i] for i in range(n)]
 
 
 #: Layers of :class:`MapData` a ward map takes its own rows of (by ``ward_id``).
@@ -458,8 +507,12 @@ def _shortlists_and_maps(
     wards: gpd.GeoDataFrame,
     applied: Applied,
     assets: tuple[str, str] | None,
+    before_ward_maps: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
-    """Write the shortlist files, the province map and the ward maps; return the map figures."""
+    """Write the shortlist files, the province map and the ward maps; return the map figures.
+
+    ``before_ward_maps``: see :func:`render_maps`.
+    """
     config = ctx.config
     lang = check_language(config.report.language)
     t0 = time.perf_counter()
@@ -489,6 +542,7 @@ def _shortlists_and_maps(
         assets=assets,
         applied=applied,
         progress=ctx.progress,
+        before_ward_maps=before_ward_maps,
     )
 
 
@@ -529,8 +583,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
     pdf, outputs_off = write_report(ctx, ReportInputs(config, paths, lang, wtable, data, lists,
                                                       rows, applied))  # fmt: skip
     try:
-        maps = _shortlists_and_maps(ctx, data, wtable=wtable, lists=lists, wards=wards,
-                                    applied=applied, assets=assets)  # fmt: skip
+        maps = _shortlists_and_maps(
+            ctx, data, wtable=wtable, lists=lists, wards=wards, applied=applied, assets=assets,
+            before_ward_maps=pdf.result if pdf is not None else None,
+        )  # fmt: skip
     except BaseException:
         if pdf is not None:
             pdf.cancel()

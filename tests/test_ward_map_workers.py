@@ -1,0 +1,64 @@
+"""The ward maps shared between the stage and its forked workers: each drawn once, in order."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pipeline.parallel import THREADS_ENV
+from pipeline.stages import report
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _fake_job(tmp_path: Path, n: int) -> SimpleNamespace:
+    return SimpleNamespace(wtable=list(range(n)), out=tmp_path)
+
+
+def _record(job: SimpleNamespace, i: int) -> float:
+    # one file per drawing, named by the ward and the process that drew it
+    (job.out / f"{i}-{os.getpid()}").touch()
+    time.sleep(0.01)
+    return i + 0.5
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_every_ward_is_drawn_once_and_sizes_come_back_in_ward_order(
+    threads: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, threads)
+    monkeypatch.setattr(report, "_ward_map", _record)  # inherited by the forked workers
+    n = 40
+    sizes = report._ward_maps(_fake_job(tmp_path, n), progress=False)
+    assert sizes == [i + 0.5 for i in range(n)]
+    drawn = [p.name.split("-") for p in tmp_path.iterdir()]
+    assert sorted(int(i) for i, _ in drawn) == list(range(n))  # once each, none missed
+    pids = {pid for _, pid in drawn}
+    if threads == "1":
+        assert pids == {str(os.getpid())}
+    else:  # the stage draws too, beside its workers
+        assert str(os.getpid()) in pids
+        assert len(pids) >= 2
+
+
+def test_an_error_in_the_stage_stops_the_workers_taking_wards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, "2")
+    stage = os.getpid()
+
+    def fail_here(job: SimpleNamespace, i: int) -> float:
+        if os.getpid() == stage:
+            msg = "disk full"
+            raise OSError(msg)
+        return _record(job, i)
+
+    monkeypatch.setattr(report, "_ward_map", fail_here)
+    with pytest.raises(OSError, match="disk full"):
+        report._ward_maps(_fake_job(tmp_path, 400), progress=False)
+    assert len(list(tmp_path.iterdir())) < 400  # the worker stopped early
