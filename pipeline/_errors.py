@@ -29,3 +29,7 @@ class NoDataError(FiregapError, ValueError):
 
 class StaleInputError(InputDataError):
     """An upstream artifact was not written by the run the manifest records (rerun its stage)."""
+
+
+class WorkerError(FiregapError, RuntimeError):
+    """Work handed to a worker process failed there, or the process died (killed, no memory)."""

@@ -14,21 +14,29 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import itertools
+import logging
+import multiprocessing
 import os
+import traceback
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Self, TypeVar
 
 import numpy as np
 import shapely
 
-from pipeline._errors import ConfigError
+from pipeline._errors import ConfigError, WorkerError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from multiprocessing.connection import Connection
 
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 #: Environment variable that sets the number of threads (default: the CPUs available).
 THREADS_ENV = "FIREGAP_THREADS"
@@ -227,3 +235,106 @@ class Background:
             return
         with contextlib.suppress(Exception):  # the error being raised is the one to report
             self.close()
+
+
+def _forked_main(func: Callable[..., object], args: tuple[object, ...], conn: Connection) -> None:
+    """Body of a :class:`ForkedCall` child: run, send the result or the traceback."""
+    try:
+        out: tuple[bool, object] = (True, func(*args))
+    except BaseException as e:  # noqa: BLE001 - every failure goes to the parent, which raises
+        said = "".join(traceback.format_exception_only(e)).strip().replace("\n", " ")
+        out = (False, (said, traceback.format_exc()))
+    conn.send(out)
+    conn.close()
+
+
+class ForkedCall:
+    """``func(*args)`` run in a forked child process while this process goes on.
+
+    For a step that holds the GIL (formatting rows, writing files) next to the caller's own
+    work, so the two use two cores. The child is a fork: it reads the caller's tables
+    without copying or pickling them (only the result travels back, pickled), and logs
+    through the caller's handlers. Objects made so far are frozen before the fork, so the
+    child's collector does not write to (and copy) every page holding one. Where processes
+    cannot be forked, or with one CPU (:func:`thread_count`), the call runs at once, here.
+
+    Parameters
+    ----------
+    name
+        What the call does, for messages ("shortlist files").
+    func, args
+        The call; ``func`` must not rely on changes the caller makes after the fork.
+
+    Examples
+    --------
+    >>> job = ForkedCall("sum", sum, [1, 2, 3])
+    >>> job.result()
+    6
+    """
+
+    def __init__(self, name: str, func: Callable[..., T], *args: object) -> None:
+        self.name = name
+        self._value: object = None
+        self._done = False
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        if thread_count() < 2 or "fork" not in multiprocessing.get_all_start_methods():  # noqa: PLR2004
+            self._value, self._done = func(*args), True
+            return
+        context = multiprocessing.get_context("fork")
+        self._conn, child_conn = context.Pipe(duplex=False)
+        self._proc = context.Process(
+            target=_forked_main, args=(func, args, child_conn), name=f"firegap-{name}"
+        )
+        gc.collect()
+        gc.freeze()
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns at a fork of a process with threads; the child runs only
+                # ``func``, which starts its own thread pools (map_chunks) if it needs any.
+                warnings.filterwarnings(
+                    "ignore", message=r".*fork\(\)", category=DeprecationWarning
+                )
+                self._proc.start()
+        finally:
+            gc.unfreeze()
+        child_conn.close()
+
+    def result(self) -> object:
+        """Wait for the child; return what ``func`` returned (again at once on a second call).
+
+        Raises
+        ------
+        WorkerError
+            If ``func`` raised in the child (its error in one line; the traceback is logged
+            at DEBUG) or the child died.
+        """
+        if self._done:
+            return self._value
+        assert self._proc is not None  # noqa: S101 - set whenever the call is not done
+        try:
+            out = self._conn.recv()
+        except EOFError:
+            out = None
+        self._proc.join()
+        self._conn.close()
+        if out is None:
+            msg = f"{self.name}: the worker process died (exit code {self._proc.exitcode})"
+            raise WorkerError(msg)
+        ok, value = out
+        if not ok:
+            said, trace = value
+            logger.debug("%s: the worker process's traceback:\n%s", self.name, trace)
+            msg = f"{self.name} failed in its worker process: {said}"
+            raise WorkerError(msg)
+        self._value, self._done = value, True
+        return value
+
+    def cancel(self) -> None:
+        """Stop the child if it still runs (the caller failed: its work is not wanted)."""
+        if self._proc is None or self._done:
+            return
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()
+        self._done = True

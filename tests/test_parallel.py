@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
 import shapely
 
-from pipeline._errors import ConfigError
+from pipeline._errors import ConfigError, WorkerError
 from pipeline.parallel import (
     THREADS_ENV,
     Background,
+    ForkedCall,
     chunk_bounds,
     map_chunks,
     points_on_surface,
@@ -111,3 +115,67 @@ def test_points_on_surface_in_chunks_matches_one_call(monkeypatch: pytest.Monkey
     np.testing.assert_array_equal(shapely.to_wkb(chunked), shapely.to_wkb(whole))
     assert shapely.is_missing(chunked[[5, 500]]).all()
     assert len(points_on_surface(np.empty(0, dtype=object))) == 0
+
+
+needs_fork = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="processes cannot be forked here"
+)
+
+
+def _pid_and_sum(values: np.ndarray) -> tuple[int, float]:
+    return os.getpid(), float(values.sum())
+
+
+def _fail() -> None:
+    msg = "no such ward 99999"
+    raise KeyError(msg)
+
+
+@needs_fork
+def test_forked_call_runs_in_a_child_on_the_callers_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIREGAP_THREADS", "2")
+    values = np.arange(1_000_000, dtype=float)  # read by the child, not pickled to it
+    job = ForkedCall("sum", _pid_and_sum, values)
+    values[:] = 0  # the child works on the values as they were at the fork
+    pid, total = job.result()  # type: ignore[misc]
+    assert pid != os.getpid()
+    assert total == 999_999 * 1_000_000 / 2
+    assert job.result() == (pid, total)  # cached: the child is not waited for twice
+
+
+@needs_fork
+def test_forked_call_raises_the_childs_error_with_its_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FIREGAP_THREADS", "2")
+    job = ForkedCall("ward table", _fail)
+    with pytest.raises(
+        WorkerError,
+        match=r"ward table failed in its worker process: KeyError: .no such ward 99999.$",
+    ):
+        job.result()
+
+
+@needs_fork
+def test_forked_call_says_when_the_child_died(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIREGAP_THREADS", "2")
+    job = ForkedCall("files", os._exit, 3)
+    with pytest.raises(WorkerError, match=r"files: the worker process died \(exit code 3\)"):
+        job.result()
+
+
+@needs_fork
+def test_forked_call_cancel_stops_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIREGAP_THREADS", "2")
+    job = ForkedCall("sleep", time.sleep, 60)
+    t0 = time.perf_counter()
+    job.cancel()
+    assert time.perf_counter() - t0 < 30
+    assert job._proc is not None
+    assert job._proc.exitcode is not None
+
+
+def test_forked_call_with_one_thread_runs_in_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIREGAP_THREADS", "1")
+    pid, total = ForkedCall("sum", _pid_and_sum, np.ones(4)).result()  # type: ignore[misc]
+    assert (pid, total) == (os.getpid(), 4.0)

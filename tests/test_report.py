@@ -477,3 +477,31 @@ def test_the_report_refuses_a_stage_ward_table_it_cannot_trust(town_run, tmp_pat
     with pytest.raises(error, match=match) as raised:
         run_stage("report", config, copy, force=True)
     assert str(raised.value).endswith("(make network PROVINCE=town FORCE=1)")
+
+
+def test_a_failure_writing_the_shortlist_files_fails_the_stage_and_leaves_no_output(
+    town_run, tmp_path, monkeypatch
+):
+    """The files are written by a forked process: its error reaches the stage, which fails."""
+    from pipeline.stages import report
+
+    _, paths, _ = town_run
+    root = tmp_path / "copy"
+    shutil.copytree(paths.root, root)
+    copy = ProvincePaths("town", root)
+    for name in ("shortlists_xlsx", "report", "map"):
+        copy.artifact("report", name).unlink()
+
+    def broken_gpkg(lists, path):
+        msg = "disk full"
+        raise OSError(msg)
+
+    monkeypatch.setenv("FIREGAP_THREADS", "2")
+    monkeypatch.setattr(report, "write_gpkg", broken_gpkg)
+    assert cli.main(["report", "--province", "town", "--root", str(root), "--force",
+                     "--no-progress"]) != 0  # fmt: skip
+    log = (copy.outputs / "firegap.log").read_text("utf-8")
+    assert "shortlist files failed" in log
+    assert "OSError: disk full" in log
+    for name in ("shortlists_xlsx", "report", "map"):  # nothing left as if complete
+        assert not copy.artifact("report", name).exists()

@@ -10,6 +10,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -28,7 +29,7 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
-from pipeline.parallel import release_freed_memory, thread_count
+from pipeline.parallel import ForkedCall, release_freed_memory, thread_count
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     assign_wards,
@@ -498,22 +499,28 @@ def write_report(ctx: StageContext, r: ReportInputs) -> tuple[PdfJob | None, lis
     return PdfJob(html_path, ctx.output("report_pdf"), base_url=r.paths.outputs), []
 
 
-def _shortlists_and_maps(
-    ctx: StageContext,
-    data: dict[str, Any],
-    *,
-    wtable: gpd.GeoDataFrame,
+def write_shortlist_files(
+    config: ProvinceConfig,
     lists: dict[str, gpd.GeoDataFrame],
-    wards: gpd.GeoDataFrame,
     applied: Applied,
-    assets: tuple[str, str] | None,
-    before_ward_maps: Callable[[], object] | None = None,
-) -> dict[str, Any]:
-    """Write the shortlist files, the province map and the ward maps; return the map figures.
+    *,
+    xlsx: Path,
+    gpkg: Path,
+    csv_dir: Path,
+) -> None:
+    """Write shortlists.xlsx (with the thresholds sheet), shortlists.gpkg and the CSVs.
 
-    ``before_ward_maps``: see :func:`render_maps`.
+    Parameters
+    ----------
+    config
+        The province config (language, VN-2000 zone, rows of the province lists).
+    lists
+        The shortlists, by name (:func:`build_shortlists`).
+    applied
+        The thresholds the stages applied (the thresholds sheet).
+    xlsx, gpkg, csv_dir
+        Where the workbook, the GeoPackage and the CSV files go.
     """
-    config = ctx.config
     lang = check_language(config.report.language)
     t0 = time.perf_counter()
     zone = zone_label(config.report.vn2000_zone)
@@ -524,11 +531,29 @@ def _shortlists_and_maps(
         )
     top = config.report.shortlist_rows
     params = threshold_rows(thresholds_table(config, applied.by_key()), lang)
-    write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
-    write_gpkg(lists, ctx.output("shortlists_gpkg"))
-    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
+    write_xlsx(lists, params, xlsx, lang, zone=zone, rows=top)
+    write_gpkg(lists, gpkg)
+    write_csvs(lists, csv_dir, lang, zone=zone, rows=top)
     logger.info("report: shortlists.xlsx, .gpkg and CSVs (%.1f s)", time.perf_counter() - t0)
 
+
+def _maps(
+    ctx: StageContext,
+    data: dict[str, Any],
+    *,
+    wtable: gpd.GeoDataFrame,
+    lists: dict[str, gpd.GeoDataFrame],
+    wards: gpd.GeoDataFrame,
+    applied: Applied,
+    assets: tuple[str, str] | None,
+    before_ward_maps: Callable[[], object] | None = None,
+) -> dict[str, Any]:
+    """Write the province map and the ward maps; return the map figures.
+
+    ``before_ward_maps``: see :func:`render_maps`.
+    """
+    config = ctx.config
+    lang = check_language(config.report.language)
     sites = site_layer(lists, config, lang)
     sites["ward_id"] = assign_wards(sites, wards).to_numpy() if len(sites) else []
     return render_maps(
@@ -579,15 +604,26 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "(run make vendor)",
             config.report.leaflet_dir,
         )
-    rows, figures = summary_rows(paths, wtable, lang)
-    pdf, outputs_off = write_report(ctx, ReportInputs(config, paths, lang, wtable, data, lists,
-                                                      rows, applied))  # fmt: skip
+    # The shortlist files are formatted and written by a second process while this one
+    # writes report.html and draws the maps (both mostly hold the GIL).
+    files = ForkedCall(
+        "report: shortlist files",
+        partial(write_shortlist_files, xlsx=ctx.output("shortlists_xlsx"),
+                gpkg=ctx.output("shortlists_gpkg"), csv_dir=ctx.output("shortlists_csv_dir")),
+        config, lists, applied,
+    )  # fmt: skip
+    pdf = None
     try:
-        maps = _shortlists_and_maps(
+        rows, figures = summary_rows(paths, wtable, lang)
+        pdf, outputs_off = write_report(ctx, ReportInputs(config, paths, lang, wtable, data,
+                                                          lists, rows, applied))  # fmt: skip
+        maps = _maps(
             ctx, data, wtable=wtable, lists=lists, wards=wards, applied=applied, assets=assets,
             before_ward_maps=pdf.result if pdf is not None else None,
         )  # fmt: skip
+        files.result()
     except BaseException:
+        files.cancel()
         if pdf is not None:
             pdf.cancel()
         raise
