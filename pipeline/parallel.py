@@ -285,8 +285,7 @@ class ForkedCall:
         self._proc = context.Process(
             target=_forked_main, args=(func, args, child_conn), name=f"firegap-{name}"
         )
-        gc.collect()
-        gc.freeze()
+        gc.freeze()  # no collection first: at province scale it walks millions of objects
         try:
             with warnings.catch_warnings():
                 # Python 3.12+ warns at a fork of a process with threads; the child runs only

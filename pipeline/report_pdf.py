@@ -24,7 +24,13 @@ ENGINE_LOGGERS = ("weasyprint", "weasyprint.progress", "fontTools")
 
 
 def pdf_engine_problem() -> str | None:
-    """Return why the PDF engine cannot run here, or None when it can."""
+    """Return why the PDF engine cannot run here, or None when it can.
+
+    The engine is imported to find out; its loggers are kept to their warnings first (at
+    import it logs a progress line per stylesheet it parses).
+    """
+    for name in ENGINE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         import weasyprint  # noqa: F401, PLC0415 - optional engine, loaded on demand
     except ImportError as e:

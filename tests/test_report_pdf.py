@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -58,3 +60,18 @@ def test_cancel_stops_the_second_process(tmp_path):
     job = PdfJob(html, tmp_path / "report.pdf", base_url=tmp_path)
     job.cancel()
     assert not job._proc.is_alive()
+
+
+@needs_engine
+def test_checking_for_the_engine_logs_none_of_its_progress_lines():
+    """Importing the engine parses its stylesheets, each with an INFO line: not in our log."""
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(name)s: %(message)s')"
+        "\n"
+        "from pipeline.report_pdf import pdf_engine_problem\n"
+        "print('problem:', pdf_engine_problem())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "problem: None" in done.stdout
+    assert "weasyprint" not in done.stdout + done.stderr
