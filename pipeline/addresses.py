@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,17 +71,11 @@ def nearest_street(
     own = None
     if exclude is not None:
         own = pd.Series(exclude, dtype=object).fillna("").astype(str).to_numpy()
+    streets = _Streets(tree, geoms, names)
 
     def chunk(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        # Each point's candidates in the order the tree gives them, whatever the chunk.
-        src, dst = tree.query(points[start:stop], predicate="dwithin", distance=max_m)
-        src = src + start
-        dist = shapely.distance(points[src], geoms[dst])
-        cand = pd.DataFrame({"p": src, "name": names[dst], "d": dist})
-        if own is not None:
-            cand = cand[cand["name"].to_numpy() != own[cand["p"]]]
-        best = cand.sort_values(["p", "d"], kind="stable").drop_duplicates("p")
-        return best["p"].to_numpy(), best["name"].to_numpy()
+        mine = None if own is None else own[start:stop]
+        return _nearest_names(streets, points[start:stop], mine, start, max_m=max_m)
 
     for rows, found in map_chunks(chunk, len(points), min_chunk=POINTS_PER_THREAD):
         out[rows] = found
@@ -131,3 +126,68 @@ def nearest_house_number(
     for src, dst in map_chunks(chunk, len(points), min_chunk=POINTS_PER_THREAD):
         out[src] = label[dst]
     return out
+
+
+#: Metres of the first, short search of :func:`nearest_street` (most rows are on or beside
+#: their street); the points it does not settle are searched to the full distance.
+FIRST_SEARCH_M = 10.0
+#: Metres a first answer must lie inside the first search: an equally near street on its
+#: edge could be missed by rounding in GEOS's distance test.
+SEARCH_SLACK_M = 0.01
+
+
+@dataclass(frozen=True)
+class _Streets:
+    """The named streets searched: their tree, geometries and names (in tree order)."""
+
+    tree: shapely.STRtree
+    geoms: np.ndarray
+    names: np.ndarray
+
+
+def _best_names(
+    streets: _Streets,
+    points: np.ndarray,
+    own: np.ndarray | None,
+    rows: np.ndarray,
+    *,
+    reach_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return, of the points ``rows``, those with a street within ``reach_m``, its name, distance.
+
+    Each point's candidates are taken in the order the tree gives them, the own name left
+    out; the nearest wins, the first of equals.
+    """
+    src, dst = streets.tree.query(points[rows], predicate="dwithin", distance=reach_m)
+    src = rows[src]
+    cand = pd.DataFrame({"p": src, "name": streets.names[dst],
+                         "d": shapely.distance(points[src], streets.geoms[dst])})  # fmt: skip
+    if own is not None:
+        cand = cand[cand["name"].to_numpy() != own[cand["p"].to_numpy()]]
+    best = cand.sort_values(["p", "d"], kind="stable").drop_duplicates("p")
+    return best["p"].to_numpy(), best["name"].to_numpy(), best["d"].to_numpy()
+
+
+def _nearest_names(
+    streets: _Streets,
+    points: np.ndarray,
+    own: np.ndarray | None,
+    start: int,
+    *,
+    max_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the rows (offset by ``start``) of ``points`` with a street found, and its name.
+
+    The answers of one search within ``max_m``, found with far fewer candidates: a first
+    search within :data:`FIRST_SEARCH_M` settles every point whose answer lies inside it
+    (any nearer street is then among its candidates too, and the tree gives the candidates
+    of a shorter search in the same order); the others are searched within ``max_m``.
+    """
+    every = np.arange(len(points))
+    first_m = min(FIRST_SEARCH_M, max_m)
+    p, name, d = _best_names(streets, points, own, every, reach_m=first_m)
+    settled = d <= first_m - SEARCH_SLACK_M
+    again = np.ones(len(points), dtype=bool)
+    again[p[settled]] = False
+    p2, name2, _ = _best_names(streets, points, own, every[again], reach_m=max_m)
+    return np.concatenate([p[settled], p2]) + start, np.concatenate([name[settled], name2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import logging
@@ -16,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import xyzservices
 from branca.element import Element, MacroElement
 from folium.map import Layer
 from jinja2 import Template
@@ -919,6 +921,21 @@ class _Legend(MacroElement):
         self.content = "\n".join(parts)
 
 
+@functools.lru_cache(maxsize=16)
+def _tile_source(tiles: str) -> xyzservices.TileProvider:
+    """Return the tiles folium draws for ``tiles``, a provider name or a URL.
+
+    Folium looks a name up among every xyzservices provider on each map (a URL too, before
+    taking it as one); here it is looked up once. A URL becomes a provider with no options
+    of its own, which folium draws as it draws the URL.
+    """
+    name = "OpenStreetMap Mapnik" if tiles.lower() == "openstreetmap" else tiles  # as folium
+    try:
+        return xyzservices.providers.query_name(name)
+    except ValueError:
+        return xyzservices.TileProvider(name="custom", url=tiles, attribution="")
+
+
 def render_map(
     layers: list[DrawnLayer],
     bounds_wgs84: tuple[float, float, float, float],
@@ -979,11 +996,11 @@ def render_map(
         m.default_css = [("leaflet_css", LEAFLET_CDN + "leaflet.css")]
         payload[marker] = ""
     payload[marker] += f"\n<script>{script}</script>"
-    folium.TileLayer("OpenStreetMap", name=t("base_osm", lang), attr=t("attribution", lang)).add_to(
-        m
-    )
     folium.TileLayer(
-        cfg.report.satellite_tiles, name=t("base_satellite", lang),
+        _tile_source("OpenStreetMap"), name=t("base_osm", lang), attr=t("attribution", lang)
+    ).add_to(m)
+    folium.TileLayer(
+        _tile_source(cfg.report.satellite_tiles), name=t("base_satellite", lang),
         attr=cfg.report.satellite_attribution, show=False,
     ).add_to(m)  # fmt: skip
     named = [(t(d.key, lang), d) for d in layers]

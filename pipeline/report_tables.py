@@ -86,10 +86,14 @@ def table(
     """
     if df is None or len(df) == 0:
         return [], []
-    d = df.head(rows) if rows is not None else df
+    # a plain frame of the rows shown (a GeoDataFrame's column access costs far more)
+    d = pd.DataFrame(df.iloc[:rows] if rows is not None else df, copy=False)
     cols = [c for c in columns if c in d.columns and c not in drop and d[c].notna().any()]
+    if not cols:
+        return [], [[] for _ in range(len(d))]
+    # each column's values as iterating it gives them (what itertuples gave)
     body = [[cell(v, c, lang) for c, v in zip(cols, r, strict=True)]
-            for r in d[cols].itertuples(index=False)]  # fmt: skip
+            for r in zip(*(d[c] for c in cols), strict=True)]  # fmt: skip
     return [header(c, lang) for c in cols], body
 
 

@@ -40,16 +40,30 @@ def _fmt(lang: Language, value: object, decimals: int = 0) -> str:
     return fmt_number(value, lang, decimals)
 
 
+def _formatted(values: np.ndarray, lang: Language, decimals: int) -> list[str]:
+    """Return each value as :func:`_fmt` writes it, formatting each distinct value once.
+
+    A column of a province's list holds few distinct values (widths to 0.1 m, counts).
+    Zeros are formatted each time: ``-0.0`` equals ``0.0`` as a key but is written ``-0``.
+    """
+    if decimals < 0:
+        return [str(v) for v in values]
+    done: dict[object, str] = {}
+    out = []
+    for v in values.tolist():
+        text = None if isinstance(v, (int, float)) and v == 0 else done.get(v)
+        if text is None:
+            text = _fmt(lang, v, decimals)
+            done[v] = text
+        out.append(text)
+    return out
+
+
 def _sentences(df: pd.DataFrame, key: str, lang: Language, **columns: tuple[str, int]) -> list[str]:
     """One sentence per row: ``t(key)`` with each placeholder taken from a column."""
-    values = {name: df[col].to_numpy() for name, (col, _) in columns.items()}
-    decimals = {name: d for name, (_, d) in columns.items()}
-    out = []
-    for i in range(len(df)):
-        parts = {n: (_fmt(lang, v[i], decimals[n]) if decimals[n] >= 0 else str(v[i]))
-                 for n, v in values.items()}  # fmt: skip
-        out.append(t(key, lang, **parts))
-    return out
+    names = list(columns)
+    parts = [_formatted(df[col].to_numpy(), lang, d) for col, d in columns.values()]
+    return [t(key, lang, **dict(zip(names, row, strict=True))) for row in zip(*parts, strict=True)]
 
 
 def _evidence(df: pd.DataFrame, lang: Language) -> list[str]:

@@ -361,6 +361,8 @@ def write_gpkg(lists: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     scratch.unlink(missing_ok=True)
     for name, gdf in lists.items():
         kind = None if len(gdf) else "Point"
-        gdf.to_file(scratch, layer=name, driver="GPKG", engine="pyogrio", geometry_type=kind)
+        # through Arrow: the same layers, their columns handed to GDAL in bulk
+        gdf.to_file(scratch, layer=name, driver="GPKG", engine="pyogrio", geometry_type=kind,
+                    use_arrow=True)  # fmt: skip
     if scratch != path:
         scratch.replace(path)

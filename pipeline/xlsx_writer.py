@@ -18,6 +18,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.writer.theme import theme_xml
 
@@ -108,16 +110,69 @@ def _cell(value: object) -> str:
     return _text(str(value))
 
 
-def _column_cells(values: pd.Series) -> list[str]:
-    """Return the cells of one column (vectorised by dtype where it can be)."""
+def _joined(*parts: pa.Array | str) -> pa.Array:
+    """Concatenate string arrays (and constants) row by row; missing where any part is."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _string_cells(values: pd.Series) -> pa.Array | None:
+    """Return the inline-string cells of a column of text (missing and "" give no cell).
+
+    The column's XML is built by Arrow, as :func:`_text` builds it cell by cell; ``None``
+    when a value is not text, or is one :func:`_text` would cut or clean (illegal
+    characters, too long): that column goes cell by cell.
+    """
+    texts: list[str | None] = []
+    preserve: list[bool] = []
+    for v in values.astype(object).tolist():
+        if type(v) is str:
+            stripped = v.strip()
+            texts.append(v or None)
+            preserve.append(bool(stripped) and stripped != v)
+        elif v is None or v is pd.NA or (type(v) is float and math.isnan(v)):
+            texts.append(None)
+            preserve.append(False)
+        else:
+            return None
+    arr = pa.array(texts, type=pa.string())
+    if arr.null_count < len(arr) and (
+        pc.any(pc.match_substring_regex(arr, _ILLEGAL.pattern)).as_py()
+        or pc.max(pc.utf8_length(arr)).as_py() > MAX_CELL_CHARS
+    ):
+        return None
+    for char, entity in (("&", "&amp;"), (">", "&gt;"), ("<", "&lt;")):  # saxutils.escape
+        arr = pc.replace_substring(arr, char, entity)
+    opening = pc.if_else(
+        pa.array(preserve, type=pa.bool_()),
+        ' t="inlineStr"><is><t xml:space="preserve">',
+        ' t="inlineStr"><is><t>',
+    )
+    return _joined(opening, arr, "</t></is></c>")
+
+
+def _column_cells(values: pd.Series) -> pa.Array:
+    """Return the cells of one column after ``<c r="A1"``, missing for an empty cell.
+
+    The same text as :func:`_cell` gives each value, built a column at a time.
+    """
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype) and not values.hasnans:
-        return [f' t="b"><v>{int(v)}</v></c>' for v in values.to_numpy(bool).tolist()]
+        return pc.if_else(
+            pa.array(values.to_numpy(bool)), ' t="b"><v>1</v></c>', ' t="b"><v>0</v></c>'
+        )
     if pd.api.types.is_integer_dtype(dtype) and not values.hasnans:
-        return [f' t="n"><v>{v}</v></c>' for v in values.to_numpy(np.int64).tolist()]
+        ints = pa.array(values.to_numpy(np.int64))
+        return _joined(' t="n"><v>', pc.cast(ints, pa.string()), "</v></c>")
     if pd.api.types.is_float_dtype(dtype) and not isinstance(dtype, pd.ArrowDtype):
-        return [_number(v) for v in values.to_numpy(float).tolist()]
-    return [_cell(v) for v in values.astype(object).tolist()]
+        x = values.to_numpy(float)
+        text = ["%.16g" % v for v in x.tolist()]  # noqa: UP031 - openpyxl's format
+        return _joined(
+            ' t="n"><v>', pa.array(text, type=pa.string(), mask=~np.isfinite(x)), "</v></c>"
+        )
+    strings = _string_cells(values)
+    if strings is not None:
+        return strings
+    return pa.array([_cell(v) or None for v in values.astype(object).tolist()], type=pa.string())
 
 
 def _sheet_parts(sheet: Sheet, rel_ids: list[str]) -> Iterable[str]:
@@ -153,18 +208,20 @@ def _sheet_parts(sheet: Sheet, rel_ids: list[str]) -> Iterable[str]:
     links: list[str] = []
     for start in range(0, n_rows, CHUNK_ROWS):
         part = table.iloc[start : start + CHUNK_ROWS]
-        cells = [_column_cells(part.iloc[:, j]) for j in range(n_cols)]
-        rows = []
-        for i, row in enumerate(zip(*cells, strict=True), start=start + 2):
-            body = "".join(f'<c r="{c}{i}"{x}' for c, x in zip(letters, row, strict=True) if x)
-            rows.append(f'<row r="{i}">{body}</row>')
+        numbers = pc.cast(pa.array(np.arange(start + 2, start + 2 + len(part))), pa.string())
+        cells = [
+            pc.fill_null(_joined(f'<c r="{c}', numbers, '"', _column_cells(part.iloc[:, j])), "")
+            for j, c in enumerate(letters)
+        ]
+        rows = _joined('<row r="', numbers, '">', *cells, "</row>")
+        del cells
         if link_j >= 0:
             for i, v in enumerate(part.iloc[:, link_j].tolist(), start=start + 2):
                 if isinstance(v, str) and v:
                     rel_ids.append(v)
                     ref = f"{letters[link_j]}{i}"
                     links.append(f'<hyperlink ref="{ref}" r:id="rId{len(rel_ids)}"/>')
-        yield "".join(rows)
+        yield "".join(rows.to_pylist())
     yield "</sheetData>"
     if sheet.auto_filter and n_cols:
         yield f'<autoFilter ref="A1:{last}"/>'

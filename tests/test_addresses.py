@@ -72,3 +72,24 @@ def test_points_searched_in_chunks_find_what_one_search_finds(monkeypatch):
     assert [a.tolist() for a in split] == [a.tolist() for a in whole]
     assert (whole[0] != "").any()
     assert (whole[1] != "").any()
+
+
+def test_nearest_street_is_the_nearest_not_own_name_near_and_far():
+    """Points settled by the short first search and points searched again: both exact."""
+    rng = np.random.default_rng(7)
+    starts = rng.uniform(0, 400, size=(60, 2))
+    lines = [shapely.LineString([s, s + rng.uniform(-30, 30, size=2)]) for s in starts]
+    edges = gpd.GeoDataFrame({"name": [f"Phố {i % 13}" for i in range(60)]}, geometry=lines,
+                             crs=CRS)  # fmt: skip
+    pts = shapely.points(rng.uniform(-20, 420, size=(300, 2)))
+    own = np.array([f"Phố {i % 13}" if i % 3 else None for i in range(300)], dtype=object)
+    got = nearest_street(pts, edges, max_m=40, exclude=own)
+    dist = shapely.distance(pts[:, None], np.asarray(lines)[None, :])
+    names = edges["name"].to_numpy()
+    dist[names[None, :] == own[:, None]] = np.inf
+    best = dist.argmin(axis=1)
+    want = np.where(dist.min(axis=1) <= 40, names[best], "")
+    assert got.tolist() == want.tolist()
+    near = dist.min(axis=1)
+    assert (near < 10).any()
+    assert ((near > 10) & (near <= 40)).any()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from pipeline.map_encode import encode_lines, encode_uints, pack_layer, spatial_
 from pipeline.maps import (
     COLOURS,
     MapData,
+    _tile_source,
     build_layers,
     leaflet_assets,
     ready_for_wards,
@@ -470,3 +472,20 @@ def test_ward_layers_made_once_for_the_province_draw_the_same_data(config, monke
     made = build_layers(MapData(wards=_wards(), edges=ready[half]), config, "vi", detail="ward")
     assert [d.data for d in made] == [d.data for d in plain]
     assert _by_key(made)["layer_streets"].n_features == int((half & ~edges["reversed"]).sum())
+
+
+@pytest.mark.parametrize(
+    "tiles",
+    ["OpenStreetMap", "OpenTopoMap",
+     "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}"],
+)  # fmt: skip
+def test_tiles_looked_up_once_draw_as_folium_draws_the_name(tiles):
+    """A provider resolved once (or a URL made a provider) gives the layer folium gave."""
+
+    def script(source):
+        m = folium.Map(tiles=None)
+        folium.TileLayer(source, name="Nền", attr="© OSM", show=False).add_to(m)
+        return re.sub(r"_[0-9a-f]{32}", "_ID", m.get_root().render())
+
+    assert script(_tile_source(tiles)) == script(tiles)
+    assert _tile_source(tiles) is _tile_source(tiles)
