@@ -579,27 +579,55 @@ def _nearest_within(  # noqa: PLR0917 - private helper, arrays in one order
     rep = lines[copies.rep]
     upper = shapely.distance(geoms[g[probe]], rep[c[probe]])
     bound = np.repeat(np.minimum(upper, radius_m), counts)
-    # Every street whose bound is within that: one of them is the nearest.
-    pick = lb <= bound + eps
-    key = np.unique(g[pick].astype(np.int64) * len(rep) + c[pick])
-    kg, kc = key // len(rep), key % len(rep)
-    kd = shapely.distance(geoms[kg], rep[kc])
+    # Every street whose bound is within that: one of them is the nearest. The probed
+    # street is measured already; the others once each (a street has many pieces).
+    pick = (lb <= bound + eps) & (c != np.repeat(c[probe], counts))
+    key = _sorted_unique(g[pick].astype(np.int64) * len(rep) + c[pick])
+    kg = np.r_[g[probe], key // len(rep)]
+    kc = np.r_[c[probe], key % len(rep)]
+    kd = np.r_[upper, shapely.distance(geoms[key // len(rep)], rep[key % len(rep)])]
     # Copies of the streets about as near as the nearest, measured exactly.
     near = kd <= radius_m + eps
     kg, kc, kd = kg[near], kc[near], kd[near]
-    srt = np.lexsort((kd, kg))
+    srt = np.argsort(kg, kind="stable")
     kg, kc, kd = kg[srt], kc[srt], kd[srt]
-    first = _first_of_runs(kg)
-    best = kd[first][np.cumsum(first) - 1]
+    first = np.flatnonzero(_first_of_runs(kg))
+    best = np.repeat(np.minimum.reduceat(kd, first), np.diff(np.r_[first, len(kg)]))
     close = kd <= best + eps
-    pg, pl = copies.expand(kg[close], kc[close])
-    pd_ = shapely.distance(geoms[pg], lines[pl])
+    pg, pl, pd_ = _copy_distances(geoms, lines, copies, kg[close], kc[close], kd[close])
     within = pd_ <= radius_m
     pg, pl, pd_ = pg[within], pl[within], pd_[within]
     srt = np.lexsort((pl, pd_, pg))
     pg, pl, pd_ = pg[srt], pl[srt], pd_[srt]
     chosen, _ = nearest_of_pairs(pg, pd_)
     return pg[chosen], pl[chosen], pd_[chosen]
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)`` by sorting (NumPy's hash-based unique is slower on large keys)."""
+    keys = np.sort(keys)
+    out: np.ndarray = keys[_first_of_runs(keys)]
+    return out
+
+
+def _copy_distances(  # noqa: PLR0917 - private helper, arrays in one order
+    geoms: np.ndarray,
+    lines: np.ndarray,
+    copies: Copies,
+    g: np.ndarray,
+    code: np.ndarray,
+    rep_d: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (geometry, copy) pair of the (geometry, street) pairs, with its exact distance.
+
+    ``rep_d`` is the distance of each pair's geometry to its street's first copy
+    (``lines[copies.rep]``), already measured: only the other copies are measured here.
+    """
+    pg, pl = copies.expand(g, code)
+    d = np.repeat(rep_d, copies.count[code])
+    other = pl != copies.rep[copies.code[pl]]
+    d[other] = shapely.distance(geoms[pg[other]], lines[pl[other]])
+    return pg, pl, d
 
 
 #: Geometries per block of :func:`nearest_copies` (bounds the pairs held at once).

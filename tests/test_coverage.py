@@ -16,6 +16,7 @@ from pipeline.isochrones import read_street_arrays
 from pipeline.paths import ProvincePaths
 from pipeline.routing import Snap, multi_source_dijkstra, snap_to_edges
 from pipeline.stage import run_stage
+from pipeline.stages import coverage as coverage_stage
 from pipeline.stages.coverage import Demand, coverage_matrix, street_arrays
 from tests.conftest import Project
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
@@ -280,6 +281,28 @@ def test_coverage_matrix_is_every_candidate_time_within_the_target(seed):
     expected = (np.minimum(via_u, via_v) <= target) & ok
     assert cov.tolist() == expected.tolist()
     assert 0 < cov.sum() < cov.size
+
+
+@pytest.mark.parametrize("block_cells", [1, 150, 10_000])
+def test_times_to_ends_are_the_dense_times_within_the_target(monkeypatch, block_cells):
+    """Batched sparse times against one unbounded dense Dijkstra, whatever the batch size."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    monkeypatch.setattr(coverage_stage, "_DIJKSTRA_CELLS", block_cells)
+    rng = np.random.default_rng(7)
+    n = 60
+    u, v = rng.integers(0, n, 240), rng.integers(0, n, 240)
+    keep = u != v
+    graph = sparse.csr_matrix((rng.uniform(1, 30, keep.sum()), (u[keep], v[keep])), shape=(n, n))
+    candidates = np.unique(rng.choice(n, 17, replace=False))
+    ends = np.unique(np.r_[rng.choice(n, 25, replace=False), candidates[:3]])
+    target = 40.0
+    got = coverage_stage._times_to_ends(graph, candidates, ends, target).toarray()
+    dist = csgraph.dijkstra(graph, directed=True, indices=candidates)[:, ends].T
+    expected = np.where((dist <= target) & (dist > 0), dist, 0.0)
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < np.count_nonzero(got) < got.size
 
 
 def test_no_station_suggests_sites(tmp_path):

@@ -157,6 +157,29 @@ def test_nearest_copies_is_the_nearest_query_with_copies(max_distance_m):
     assert len(g) > 0
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([None, 5.0, 25.0, 80.0]))
+def test_nearest_copies_random_streets_match_the_exhaustive_query(seed, max_distance_m):
+    """Random bent streets, many near one house (several bounds tie), copies reversed."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 25))
+    starts = rng.uniform(0, 120, (n, 2))
+    bends = starts + rng.uniform(-40, 40, (n, 2))
+    ends = bends + rng.uniform(-40, 40, (n, 2))
+    streets = list(shapely.linestrings(np.stack([starts, bends, ends], axis=1)))
+    copies = shapely.reverse(np.array(streets[: n // 2 + 1], dtype=object))
+    lines = np.array([*streets, *copies, *streets[:2]], dtype=object)
+    lines = lines[rng.permutation(len(lines))]
+    centres = rng.uniform(-30, 150, (60, 2))
+    houses = shapely.buffer(shapely.points(centres), rng.uniform(0.5, 8, 60), quad_segs=1)
+    geoms = np.r_[houses, shapely.points(rng.uniform(0, 120, (20, 2)))]
+    p, ln, d = lowest_nearest(lines, geoms, max_distance_m)
+    g, line, dist = nearest_copies(geoms, lines, Copies.of(lines), max_distance_m=max_distance_m)
+    assert g.tolist() == p.tolist()
+    assert line.tolist() == ln.tolist()
+    np.testing.assert_array_equal(dist, d)
+
+
 @pytest.mark.parametrize("max_distance_m", [None, 12.0])
 def test_snap_by_street_is_the_snap_to_the_subset(max_distance_m):
     rng = np.random.default_rng(5)

@@ -51,9 +51,11 @@ ROUTED_COLUMNS = ("highway", "maxspeed", "oneway", "reversed", "length", "geomet
 EXISTING, PLANNED, SUGGESTED = "existing", "with_planned", "with_suggested"
 #: A snapped spot this close to an edge's end node is at the node.
 _AT_NODE_M = 1e-6
-#: Dijkstra rows x nodes computed at once when building the siting matrix, and matrix entries
-#: expanded at once to the demand spots (bounds memory).
+#: Matrix entries expanded at once to the demand spots when building the siting matrix
+#: (bounds memory).
 _SITING_CELLS = 20_000_000
+#: Dijkstra rows x nodes computed at once for the siting matrix (see :func:`_times_to_ends`).
+_DIJKSTRA_CELLS = 2_000_000
 
 
 # --- the drivable network ------------------------------------------------------------------
@@ -241,19 +243,31 @@ def _times_to_ends(
     Notes
     -----
     Bounded Dijkstras from batches of candidates, each batch's dense ``batch x nodes`` block
-    sized near 160 MB (:data:`_SITING_CELLS`).
+    near 16 MB (:data:`_DIJKSTRA_CELLS`): small enough for the allocator to hand one block's
+    memory to the next (a larger block is mapped afresh each time, and its page faults cost
+    more than the search). Only the finite, non-zero times at the end nodes are kept.
     """
-    batch = max(1, _SITING_CELLS // max(graph.shape[0], 1))
-    blocks = []
+    n = graph.shape[0]
+    end_col = np.full(n, -1, dtype=np.int64)
+    end_col[ends] = np.arange(len(ends))
+    batch = max(1, _DIJKSTRA_CELLS // max(n, 1))
+    rows, cols, times = [], [], []
     for start in range(0, len(candidates), batch):
         dist = csgraph.dijkstra(
             graph, directed=True, indices=candidates[start : start + batch], limit=target_s
-        )[:, ends]
-        dist[~np.isfinite(dist)] = 0.0  # sparse zero: not reached
-        blocks.append(sparse.csr_matrix(dist))
+        ).ravel()
+        hit = np.flatnonzero(np.isfinite(dist) & (dist != 0.0))
+        col = end_col[hit % n]
+        at_end = col >= 0
+        hit = hit[at_end]
+        rows.append(start + hit // n)
+        cols.append(col[at_end])
+        times.append(dist[hit])
         del dist
-    out: sparse.csr_matrix = sparse.vstack(blocks, format="csr").T.tocsr()
-    return out
+    return sparse.csr_matrix(
+        (np.concatenate(times), (np.concatenate(cols), np.concatenate(rows))),
+        shape=(len(ends), len(candidates)),
+    )
 
 
 def coverage_matrix(
