@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.corridor import Corridor, corridor_widths
 from pipeline.osm_tags import (
@@ -69,11 +71,15 @@ class _Evidence:
         out = np.full(len(self.est), "", dtype=object)
         if not self.notes:
             return out
-        texts = [
-            pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-            for col in self.notes
-        ]
-        out[:] = ["; ".join(filter(None, row)) for row in zip(*texts, strict=True)]
+        # "; ".join of each row's non-empty notes, column by column in Arrow (no Python loop)
+        texts = [pa.array(pd.Series(col, dtype=object).fillna("").astype(str), pa.string())
+                 for col in self.notes]  # fmt: skip
+        joined = texts[0]
+        for text in texts[1:]:
+            both = pc.binary_join_element_wise(joined, text, "; ")
+            keep = pc.if_else(pc.equal(text, ""), joined, both)
+            joined = pc.if_else(pc.equal(joined, ""), text, keep)
+        out[:] = joined.to_numpy(zero_copy_only=False)
         return out
 
 
