@@ -672,8 +672,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         out_edges["truck_component_km"] = tnet.net.component_km
         out_edges["alley_id"] = run_of_edge
         deep_b = deep_table(inp, deep, run_of_edge)
-        # what the summaries read of the footprints, apart from the frame being written
-        deep_rows = pd.DataFrame({c: deep_b[c].to_numpy() for c in DEEP_SUMMARY_COLUMNS})
+        # what the summaries read of the footprints (a frame of its own; the columns are shared)
+        deep_rows = deep_b[list(DEEP_SUMMARY_COLUMNS)]
         edge_access = out_edges[access_cols]
         writes.submit(contracts.write_table, ctx, contracts.EDGES, out_edges)
         writes.submit(contracts.write_table, ctx, contracts.DEEP_BUILDINGS, deep_b)
