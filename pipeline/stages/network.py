@@ -47,7 +47,6 @@ from pipeline.hose import (
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
 from pipeline.parallel import (
-    Background,
     built_tree,
     map_chunks,
     points_on_surface,
@@ -86,9 +85,6 @@ MAIN_ROADS = ("motorway", "trunk", "primary", "secondary", "tertiary")
 #: Deep-building status: deep or not whatever the uncertain streets turn out to be, or it
 #: depends on them (a field check decides).
 DEEP_STATUSES: tuple[str, ...] = ("deep", "not_deep", "uncertain")
-#: Columns of the ``deep_buildings`` table that :func:`ward_summary` and
-#: :func:`network_summary` read.
-DEEP_SUMMARY_COLUMNS = ("ward_id", "deep", "deep_status", "floor_area_m2", "reachable")
 
 
 def load_fire_points(cfg: AccessConfig, crs: str) -> tuple[np.ndarray, list[AuthorityTable]]:
@@ -447,20 +443,21 @@ def deep_table(inp: Inputs, deep: DeepBuildings, run_of_edge: np.ndarray) -> gpd
     )
 
 
-def alley_runs_of(
+def alleys(
     topo: Topology,
     inp: Inputs,
     access: pd.DataFrame,
     *,
     connected: np.ndarray,
+    deep: DeepBuildings,
     cfg: AccessConfig,
-) -> tuple[np.ndarray, int]:
-    """Cut the alley edges into runs (see :func:`pipeline.alleys.alley_runs`).
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Alley runs with who is behind them, fire-point needs and ranks.
 
     Returns
     -------
-    run_of_edge, n_runs
-        The run of each directed edge (-1 off alleys) and the number of runs.
+    alleys, run_of_edge
+        The ``alleys`` artifact and the run of each directed edge (-1 off alleys).
     """
     base = base_highway(inp.edges["highway"])
     is_alley = alley_edges(
@@ -476,37 +473,13 @@ def alley_runs_of(
     on_truck = np.zeros(topo.n_nodes, dtype=bool)
     on_truck[topo.u[connected]] = True
     on_truck[topo.v[connected]] = True
-    return alley_runs(
+    run_of_edge, n_runs = alley_runs(
         topo,
         alley_edge=is_alley,
         on_truck=on_truck,
         junction=junction,
         names=inp.edges["name"].to_numpy(dtype=object),
     )
-
-
-def alleys(
-    topo: Topology,
-    inp: Inputs,
-    access: pd.DataFrame,
-    *,
-    runs: tuple[np.ndarray, int],
-    deep: DeepBuildings,
-    cfg: AccessConfig,
-) -> gpd.GeoDataFrame:
-    """Alley runs with who is behind them, fire-point needs and ranks.
-
-    Parameters
-    ----------
-    runs
-        ``(run_of_edge, n_runs)`` from :func:`alley_runs_of`.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        The ``alleys`` artifact.
-    """
-    run_of_edge, n_runs = runs
     b = deep.hose
     floor = np.nan_to_num(inp.buildings["floor_area_m2"].to_numpy(dtype=float))
     weights = np.column_stack([np.ones(len(floor)), deep.deep, floor, floor * deep.deep])
@@ -544,7 +517,7 @@ def alleys(
         fire_points=inp.fire_points,
         cfg=cfg,
     )
-    return rank_alleys(table)
+    return rank_alleys(table), run_of_edge
 
 
 def dead_end_table(
@@ -660,60 +633,47 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{int((deep.status == 'uncertain').sum()):,})",
     )
 
-    with Background() as writes:
-        # The edge, footprint and snap tables are final once the alley runs are known: they
-        # are written in the background while the alley table is built (one write at a time).
-        run_of_edge, n_runs = alley_runs_of(topo, inp, access, connected=connected, cfg=cfg)
-        # One copy of the edge table with its new columns (the summaries read columns only).
-        access_cols = list(access.columns)
-        out_edges = inp.edges.join(access).reset_index()
-        del access
-        out_edges["truck_connected"] = connected
-        out_edges["truck_component_km"] = tnet.net.component_km
-        out_edges["alley_id"] = run_of_edge
-        deep_b = deep_table(inp, deep, run_of_edge)
-        # what the summaries read of the footprints (a frame of its own; the columns are shared)
-        deep_rows = deep_b[list(DEEP_SUMMARY_COLUMNS)]
-        edge_access = out_edges[access_cols]
-        writes.submit(contracts.write_table, ctx, contracts.EDGES, out_edges)
-        writes.submit(contracts.write_table, ctx, contracts.DEEP_BUILDINGS, deep_b)
-        writes.submit(
-            contracts.write_table, ctx, contracts.BUILDING_SNAP,
-            snap_table(inp.buildings.index, inp.edges, codes, deep.snap),
-        )  # fmt: skip
-        del deep_b
-        alley_gdf = alleys(topo, inp, edge_access, runs=(run_of_edge, n_runs), deep=deep, cfg=cfg)
-        candidates = fire_point_candidates(
-            alley_gdf, pd.Series(inp.nodes.geometry.to_numpy(), index=inp.nodes.index)
-        )
-        t0 = _timed(
-            "alleys",
-            t0,
-            f"{len(alley_gdf):,} alley runs, {int(alley_gdf['to_widen'].sum()):,} to widen, "
-            f"{int(alley_gdf['field_check'].sum()):,} to check in the field, "
-            f"{len(candidates):,} fire-point sites",
-        )
-        ward_table = ward_summary(
-            inp.wards, out_edges, deep_b=deep_rows, alleys=alley_gdf, dead=dead,
-            candidates=candidates,
-        )  # fmt: skip
-        summary = network_summary(
-            edges=out_edges,
-            deep_b=deep_rows,
-            alleys=alley_gdf,
-            dead=dead,
-            candidates=candidates,
-            tnet=tnet,
-            cfg=cfg,
-        )
-        for art, frame in (
-            (contracts.ALLEYS, alley_gdf),
-            (contracts.DEAD_ENDS, dead),
-            (contracts.FIRE_POINTS, candidates),
-            (contracts.NETWORK_STATIONS, tnet.stations),
-            (contracts.NETWORK_WARDS, ward_table),
-        ):
-            writes.submit(contracts.write_table, ctx, art, frame)
+    alley_gdf, run_of_edge = alleys(topo, inp, access, connected=connected, deep=deep, cfg=cfg)
+    deep_b = deep_table(inp, deep, run_of_edge)
+    candidates = fire_point_candidates(
+        alley_gdf, pd.Series(inp.nodes.geometry.to_numpy(), index=inp.nodes.index)
+    )
+    t0 = _timed(
+        "alleys",
+        t0,
+        f"{len(alley_gdf):,} alley runs, {int(alley_gdf['to_widen'].sum()):,} to widen, "
+        f"{int(alley_gdf['field_check'].sum()):,} to check in the field, "
+        f"{len(candidates):,} fire-point sites",
+    )
+
+    # One copy of the edge table with its new columns (the summaries read columns only).
+    out_edges = inp.edges.join(access).reset_index()
+    del access
+    out_edges["truck_connected"] = connected
+    out_edges["truck_component_km"] = tnet.net.component_km
+    out_edges["alley_id"] = run_of_edge
+    ward_table = ward_summary(
+        inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead, candidates=candidates
+    )
+    contracts.write_table(ctx, contracts.EDGES, out_edges)
+    contracts.write_table(ctx, contracts.DEEP_BUILDINGS, deep_b)
+    contracts.write_table(
+        ctx, contracts.BUILDING_SNAP, snap_table(inp.buildings.index, inp.edges, codes, deep.snap)
+    )
+    contracts.write_table(ctx, contracts.ALLEYS, alley_gdf)
+    contracts.write_table(ctx, contracts.DEAD_ENDS, dead)
+    contracts.write_table(ctx, contracts.FIRE_POINTS, candidates)
+    contracts.write_table(ctx, contracts.NETWORK_STATIONS, tnet.stations)
+    contracts.write_table(ctx, contracts.NETWORK_WARDS, ward_table)
+    summary = network_summary(
+        edges=out_edges,
+        deep_b=deep_b,
+        alleys=alley_gdf,
+        dead=dead,
+        candidates=candidates,
+        tnet=tnet,
+        cfg=cfg,
+    )
     summary.update(
         wards=len(ward_table),
         ward_note=inp.ward_note,
@@ -735,7 +695,7 @@ def ward_summary(
     wards: gpd.GeoDataFrame,
     edges: pd.DataFrame,
     *,
-    deep_b: pd.DataFrame,
+    deep_b: gpd.GeoDataFrame,
     alleys: gpd.GeoDataFrame,
     dead: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
@@ -815,7 +775,7 @@ def _counts(values: pd.Series, weights: pd.Series) -> dict[str, dict[str, float]
 def network_summary(
     *,
     edges: pd.DataFrame,
-    deep_b: pd.DataFrame,
+    deep_b: gpd.GeoDataFrame,
     alleys: gpd.GeoDataFrame,
     dead: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
