@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Edges whose evidence notes are joined at a time (bounds Arrow's temporaries).
+_EVIDENCE_ROWS_PER_BLOCK = 32_768
 #: Sources that are priors (a class-wide guess, not evidence about this street).
 PRIOR_SOURCES: frozenset[str] = frozenset(
     {"class_prior", "service_prior", "name_prior", "unknown_prior"}
@@ -71,15 +73,22 @@ class _Evidence:
         out = np.full(len(self.est), "", dtype=object)
         if not self.notes:
             return out
-        # "; ".join of each row's non-empty notes, column by column in Arrow (no Python loop)
-        texts = [pa.array(pd.Series(col, dtype=object).fillna("").astype(str), pa.string())
-                 for col in self.notes]  # fmt: skip
-        joined = texts[0]
-        for text in texts[1:]:
-            both = pc.binary_join_element_wise(joined, text, "; ")
-            keep = pc.if_else(pc.equal(text, ""), joined, both)
-            joined = pc.if_else(pc.equal(joined, ""), text, keep)
-        out[:] = joined.to_numpy(zero_copy_only=False)
+        # "; ".join of each row's non-empty notes, column by column in Arrow (no Python loop),
+        # a block of rows at a time (Arrow's temporaries stay a few MB)
+        for a in range(0, len(out), _EVIDENCE_ROWS_PER_BLOCK):
+            b = a + _EVIDENCE_ROWS_PER_BLOCK
+            texts = [
+                pa.array(pd.Series(col[a:b], dtype=object).fillna("").astype(str), pa.string())
+                for col in self.notes
+            ]
+            joined = texts[0]
+            for text in texts[1:]:
+                both = pc.binary_join_element_wise(joined, text, "; ")
+                keep = pc.if_else(pc.equal(text, ""), joined, both)
+                joined = pc.if_else(pc.equal(joined, ""), text, keep)
+            out[a:b] = joined.to_numpy(zero_copy_only=False)
+            del texts, joined
+        pa.default_memory_pool().release_unused()
         return out
 
 
