@@ -225,3 +225,6 @@ def test_evidence_is_the_rows_non_empty_notes_joined_in_python(columns):
         ev.note(np.ones(n, dtype=bool), np.array(col, dtype=object))
     expected = ["; ".join(t for t in row if t) for row in zip(*columns, strict=True)]
     assert ev.evidence().tolist() == expected
+    with pytest.MonkeyPatch.context() as mp:  # rows joined a block of two at a time
+        mp.setattr(widths, "_EVIDENCE_ROWS_PER_BLOCK", 2)
+        assert ev.evidence().tolist() == expected
