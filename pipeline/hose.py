@@ -29,6 +29,8 @@ _TIE_M = 1e-6
 _FOOTPRINTS_PER_BLOCK = 100_000
 #: Slack (m) on a distance lower bound computed in NumPy, against rounding.
 _ENVELOPE_MARGIN_M = 1e-6
+#: Points measured at a time by :func:`point_line_distances` (bounds its temporaries).
+_POINTS_PER_BLOCK = 32_768
 #: A link this close to a footprint grazes it (coordinates carry ~mm noise from lon/lat).
 _GRAZE_M = 0.05
 
@@ -234,13 +236,14 @@ def point_line_distances(xy: np.ndarray, lines: np.ndarray, line_of: np.ndarray)
     odd = n_seg == 0
     if odd.any():
         out[odd] = shapely.distance(shapely.points(xy[odd]), lines[line_of[odd]])
-    rows = np.flatnonzero(~odd)
-    per = n_seg[rows]
-    first = np.cumsum(per) - per
-    point = np.repeat(rows, per)
-    seg = start[line_of[point]] + np.arange(len(point)) - np.repeat(first, per)
-    d = _point_to_segment(xy[point], line_xy[seg], line_xy[seg + 1])
-    if len(rows):
+    every = np.flatnonzero(~odd)
+    for a in range(0, len(every), _POINTS_PER_BLOCK):  # bounds the temporaries
+        rows = every[a : a + _POINTS_PER_BLOCK]
+        per = n_seg[rows]
+        first = np.cumsum(per) - per
+        point = np.repeat(rows, per)
+        seg = start[line_of[point]] + np.arange(len(point)) - np.repeat(first, per)
+        d = _point_to_segment(xy[point], line_xy[seg], line_xy[seg + 1])
         out[rows] = np.minimum.reduceat(d, first)
     return out
 

@@ -9,7 +9,7 @@ import pytest
 import shapely
 from scipy import sparse
 
-from pipeline import contracts
+from pipeline import contracts, hose
 from pipeline.config import WIDTH_SOURCES, load_config
 from pipeline.hose import (
     DirectAccess,
@@ -608,8 +608,9 @@ def _lines_and_points(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(lines), np.array(pts), np.array(line_of)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_point_line_distances_are_geos_distances(seed):
+@pytest.mark.parametrize(("seed", "block"), [(0, 32_768), (1, 7), (2, 32_768)])
+def test_point_line_distances_are_geos_distances(monkeypatch, seed, block):
+    monkeypatch.setattr(hose, "_POINTS_PER_BLOCK", block)
     lines, xy, line_of = _lines_and_points(seed)
     want = shapely.distance(shapely.points(xy), lines[line_of])
     np.testing.assert_array_equal(point_line_distances(xy, lines, line_of), want)
