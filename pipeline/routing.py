@@ -221,29 +221,17 @@ def pairs_within(
     -----
     The candidates come from the envelopes grown by ``distance_m`` (two geometries that close
     have envelopes that close), then one vectorised distance per candidate: several times
-    faster than ``query(predicate="dwithin")`` or ``query_nearest`` on footprints. Runs of
-    consecutive geometries are searched over the thread pool, the query included; each run's
-    pairs come sorted and the runs in order, so the pairs are those of one search.
+    faster than ``query(predicate="dwithin")`` or ``query_nearest`` on footprints.
     """
-    ready_tree(tree)  # built before the threads query it
-    lines = tree.geometries
-
-    def part(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        b = shapely.bounds(geoms[start:stop]).reshape(-1, 4)
-        boxes = shapely.box(b[:, 0] - distance_m, b[:, 1] - distance_m,
-                            b[:, 2] + distance_m, b[:, 3] + distance_m)  # fmt: skip
-        g, item = tree.query(boxes)
-        del boxes
-        d = shapely.distance(geoms[start:stop][g], lines[item])
-        ok = d <= distance_m
-        g, item, d = g[ok] + start, item[ok], d[ok]
-        order = np.lexsort((item, d, g))
-        return g[order], item[order], np.asarray(d[order], dtype=float)
-
-    parts = map_chunks(part, len(geoms), min_chunk=_CHUNK_QUERIES)
-    if len(parts) == 1:
-        return parts[0]
-    return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
+    b = shapely.bounds(geoms).reshape(-1, 4)
+    boxes = shapely.box(b[:, 0] - distance_m, b[:, 1] - distance_m,
+                        b[:, 2] + distance_m, b[:, 3] + distance_m)  # fmt: skip
+    g, item = tree.query(boxes)
+    d = distances(geoms[g], tree.geometries[item])
+    ok = d <= distance_m
+    g, item, d = g[ok], item[ok], d[ok]
+    order = np.lexsort((item, d, g))
+    return g[order], item[order], d[order]
 
 
 def nearest_of_pairs(geom: np.ndarray, distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -208,9 +208,9 @@ def test_snap_by_street_is_the_snap_to_the_subset(max_distance_m):
 
 @pytest.mark.parametrize("threads", ["1", "3"])
 def test_pairs_within_are_every_pair_that_close_sorted_whatever_the_chunks(monkeypatch, threads):
-    """Searched in runs over threads or in one piece: every pair within reach, in one order."""
+    """Distances in chunks over threads or in one piece: every pair within reach, in order."""
     monkeypatch.setenv("FIREGAP_THREADS", threads)
-    monkeypatch.setattr(routing, "_CHUNK_QUERIES", 17)
+    monkeypatch.setattr(routing, "_CHUNK_PAIRS", 17)  # distances in several chunks
     rng = np.random.default_rng(5)
     ends = [((x, y), (x + 50, y)) for x in range(0, 200, 50) for y in range(0, 200, 50)]
     ends += [((x, y), (x + 30, y + 40)) for x, y in rng.uniform(0, 150, (15, 2))]
