@@ -226,24 +226,34 @@ def _hits_into(
     and the exact point test (``intersects`` of a point is ``covered_by``) confirms it.
     """
     px, py = p[sec, 0], p[sec, 1]
-    box = walls.box
+    box = walls.box[bld]
     maybe = np.flatnonzero(
-        (box[bld, 0] <= px) & (px <= box[bld, 2]) & (box[bld, 1] <= py) & (py <= box[bld, 3])
+        (box[:, 0] <= px) & (px <= box[:, 2]) & (box[:, 1] <= py) & (py <= box[:, 3])
     )
+    keep = np.ones(len(sec), dtype=bool)
     if len(maybe):
-        keep = np.ones(len(sec), dtype=bool)
         keep[maybe] = ~shapely.intersects_xy(walls.polygons[bld[maybe]], px[maybe], py[maybe])
-        sec, bld, counts = sec[keep], bld[keep], counts[keep]
-    del px, py
+    # A footprint whose envelope lies wholly on one side of the section's line (by more than
+    # any rounding) has no wall crossing it: its walls are not intersected.
+    dx, dy = half[sec, 0], half[sec, 1]
+    side = [(box[:, i] - px) * dy - (box[:, j] - py) * dx for i, j in _CORNERS]
+    lo = np.minimum(np.minimum(side[0], side[1]), np.minimum(side[2], side[3]))
+    hi = np.maximum(np.maximum(side[0], side[1]), np.maximum(side[2], side[3]))
+    margin = _SIDE_MARGIN * search_m * (1.0 + np.abs(px) + np.abs(py))
+    keep &= (lo <= margin) & (hi >= -margin)
+    del side, lo, hi, margin, box
+    sec, bld, counts = sec[keep], bld[keep], counts[keep]
+    px, py, dx, dy = px[keep], py[keep], dx[keep], dy[keep]
     if len(sec) == 0:
         return
+    # per wall: the pair's values repeated (sequential copies), the wall's own gathered
     starts = np.cumsum(counts) - counts
     s_idx = np.repeat(sec, counts)
     seg = np.arange(len(s_idx)) - np.repeat(starts - walls.ptr[bld], counts)
-    dx, dy = half[s_idx, 0], half[s_idx, 1]
+    dx, dy = np.repeat(dx, counts), np.repeat(dy, counts)
     ex, ey = walls.vec[seg, 0], walls.vec[seg, 1]
-    wx = walls.start[seg, 0] - p[s_idx, 0]
-    wy = walls.start[seg, 1] - p[s_idx, 1]
+    wx = walls.start[seg, 0] - np.repeat(px, counts)
+    wy = walls.start[seg, 1] - np.repeat(py, counts)
     del seg
     den = dx * ey - dy * ex
     ok = den != 0
@@ -256,6 +266,13 @@ def _hits_into(
     neg = hit & (t < 0)
     np.minimum.at(left, s_idx[pos], t[pos] * search_m)
     np.minimum.at(right, s_idx[neg], -t[neg] * search_m)
+
+
+#: Corners of an envelope ``(minx, miny, maxx, maxy)``, as pairs of its column positions.
+_CORNERS = ((0, 1), (2, 1), (0, 3), (2, 3))
+#: Relative slack on the side test of :func:`_hits_into` (cross products of coordinates
+#: relative to the sample carry rounding errors of ~1e-16 of the coordinates' size).
+_SIDE_MARGIN = 1e-9
 
 
 def _aggregate(

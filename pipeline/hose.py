@@ -29,6 +29,8 @@ _TIE_M = 1e-6
 _FOOTPRINTS_PER_BLOCK = 100_000
 #: Slack (m) on a distance lower bound computed in NumPy, against rounding.
 _ENVELOPE_MARGIN_M = 1e-6
+#: Points measured at a time by :func:`point_line_distances` (bounds its temporaries).
+_POINTS_PER_BLOCK = 32_768
 #: A link this close to a footprint grazes it (coordinates carry ~mm noise from lon/lat).
 _GRAZE_M = 0.05
 
@@ -190,16 +192,124 @@ def _frontage_ends(
     out_y = np.maximum(np.maximum(box[:, 1] - coords[:, 1], coords[:, 1] - box[:, 3]), zero)
     keep &= np.hypot(out_x, out_y) <= limit[owner] + _ENVELOPE_MARGIN_M
     coords, owner = coords[keep], owner[keep]
-    line = edge_lines[owner]
-    pts = shapely.points(coords)
-    near = shapely.distance(pts, line) <= limit[owner]
-    along = shapely.line_locate_point(line[near], pts[near])
+    near = point_line_distances(coords, edge_lines, owner) <= limit[owner]
+    along = locate_points(coords[near], edge_lines, owner[near])
     length = shapely.length(edge_lines)
     lo = snap.to_u_m[rows]
     np.minimum.at(lo, owner[near], along)
     hi = snap.to_v_m[rows]
     np.minimum.at(hi, owner[near], length[owner[near]] - along)
     return lo, hi
+
+
+def point_line_distances(xy: np.ndarray, lines: np.ndarray, line_of: np.ndarray) -> np.ndarray:
+    """Return ``shapely.distance(shapely.points(xy), lines[line_of])`` with the same values.
+
+    Parameters
+    ----------
+    xy
+        Point coordinates, ``(n, 2)``.
+    lines
+        LineStrings.
+    line_of
+        Per point, its line's position in ``lines``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per point, the distance to its line.
+
+    Notes
+    -----
+    GEOS measures a point to a line as the least ``Distance::pointToSegment`` over the line's
+    segments; that is done here in NumPy, operation for operation (:func:`_point_to_segment`),
+    without making a Shapely point per vertex. Points of lines with fewer than two vertices
+    (none in a street graph) are measured by GEOS.
+    """
+    out = np.empty(len(xy))
+    if len(xy) == 0:
+        return out
+    line_xy, vertex_line = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(vertex_line, minlength=len(lines))
+    start = np.cumsum(counts) - counts
+    n_seg = np.maximum(counts - 1, 0)[line_of]
+    odd = n_seg == 0
+    if odd.any():
+        out[odd] = shapely.distance(shapely.points(xy[odd]), lines[line_of[odd]])
+    every = np.flatnonzero(~odd)
+    for a in range(0, len(every), _POINTS_PER_BLOCK):  # bounds the temporaries
+        rows = every[a : a + _POINTS_PER_BLOCK]
+        per = n_seg[rows]
+        first = np.cumsum(per) - per
+        point = np.repeat(rows, per)
+        seg = start[line_of[point]] + np.arange(len(point)) - np.repeat(first, per)
+        d = _point_to_segment(xy[point], line_xy[seg], line_xy[seg + 1])
+        out[rows] = np.minimum.reduceat(d, first)
+    return out
+
+
+def locate_points(xy: np.ndarray, lines: np.ndarray, line_of: np.ndarray) -> np.ndarray:
+    """Return ``shapely.line_locate_point(lines[line_of], shapely.points(xy))``, same values.
+
+    Parameters
+    ----------
+    xy
+        Point coordinates, ``(n, 2)``.
+    lines
+        LineStrings.
+    line_of
+        Per point, its line's position in ``lines``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per point, the distance along its line to the point's projection.
+
+    Notes
+    -----
+    On a line of one segment, GEOS (``LengthIndexOfPoint``) gives the segment's projection
+    factor of the point (0 at the start vertex, 1 at the end vertex), clamped to [0, 1],
+    times its length; that is done here in NumPy, operation for operation. Points on longer
+    lines are located by GEOS.
+    """
+    out = np.empty(len(xy))
+    if len(xy) == 0:
+        return out
+    line_xy, vertex_line = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(vertex_line, minlength=len(lines))
+    start = np.cumsum(counts) - counts
+    one = (counts == 2)[line_of]  # noqa: PLR2004 - two vertices: one segment
+    if (~one).any():
+        out[~one] = shapely.line_locate_point(lines[line_of[~one]], shapely.points(xy[~one]))
+    p = xy[one]
+    a = line_xy[start[line_of[one]]]
+    b = line_xy[start[line_of[one]] + 1]
+    dx, dy = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = ((p[:, 0] - a[:, 0]) * dx + (p[:, 1] - a[:, 1]) * dy) / len2
+    at_a = (p[:, 0] == a[:, 0]) & (p[:, 1] == a[:, 1])
+    at_b = ~at_a & (p[:, 0] == b[:, 0]) & (p[:, 1] == b[:, 1])
+    factor = np.where(at_a, 0.0, np.where(at_b, 1.0, factor))
+    length = np.sqrt(
+        (a[:, 0] - b[:, 0]) * (a[:, 0] - b[:, 0]) + (a[:, 1] - b[:, 1]) * (a[:, 1] - b[:, 1])
+    )
+    out[one] = np.where(factor <= 0.0, 0.0, np.where(factor <= 1.0, factor * length, length))
+    return out
+
+
+def _point_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """GEOS ``Distance::pointToSegment(p, A, B)`` of rows of (x, y), operation for operation."""
+    px, py, ax, ay, bx, by = p[:, 0], p[:, 1], a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+        s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+        perp = np.abs(s) * np.sqrt(len2)
+    to_a = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+    to_b = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+    out = np.where(r <= 0.0, to_a, np.where(r >= 1.0, to_b, perp))
+    return np.asarray(np.where((ax == bx) & (ay == by), to_a, out), dtype=float)
 
 
 @dataclass(frozen=True)

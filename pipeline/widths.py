@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.corridor import Corridor, corridor_widths
 from pipeline.osm_tags import (
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Edges whose evidence notes are joined at a time (bounds Arrow's temporaries).
+_EVIDENCE_ROWS_PER_BLOCK = 32_768
 #: Sources that are priors (a class-wide guess, not evidence about this street).
 PRIOR_SOURCES: frozenset[str] = frozenset(
     {"class_prior", "service_prior", "name_prior", "unknown_prior"}
@@ -69,11 +73,22 @@ class _Evidence:
         out = np.full(len(self.est), "", dtype=object)
         if not self.notes:
             return out
-        texts = [
-            pd.Series(col, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-            for col in self.notes
-        ]
-        out[:] = ["; ".join(filter(None, row)) for row in zip(*texts, strict=True)]
+        # "; ".join of each row's non-empty notes, column by column in Arrow (no Python loop),
+        # a block of rows at a time (Arrow's temporaries stay a few MB)
+        for a in range(0, len(out), _EVIDENCE_ROWS_PER_BLOCK):
+            b = a + _EVIDENCE_ROWS_PER_BLOCK
+            texts = [
+                pa.array(pd.Series(col[a:b], dtype=object).fillna("").astype(str), pa.string())
+                for col in self.notes
+            ]
+            joined = texts[0]
+            for text in texts[1:]:
+                both = pc.binary_join_element_wise(joined, text, "; ")
+                keep = pc.if_else(pc.equal(text, ""), joined, both)
+                joined = pc.if_else(pc.equal(joined, ""), text, keep)
+            out[a:b] = joined.to_numpy(zero_copy_only=False)
+            del texts, joined
+        pa.default_memory_pool().release_unused()
         return out
 
 

@@ -136,3 +136,38 @@ def test_undirected_twins_pair_a_line_with_its_reverse():
     )
     assert codes.tolist() == [0, 0, 1]
     assert first.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_side_test_drops_only_footprints_no_section_crosses(monkeypatch, seed):
+    """With and without the one-side envelope test, every cross-section is the same.
+
+    UTM-sized coordinates, an axis-aligned grid of houses whose walls and corners lie exactly
+    on sample lines (touching cases), and rotated houses.
+    """
+    rng = np.random.default_rng(seed)
+    x0, y0 = 585_000.0, 2_330_000.0
+    gx, gy = np.meshgrid(np.arange(0, 200, 10.0), np.arange(0, 200, 10.0))
+    grid = shapely.box(gx.ravel() + x0, gy.ravel() + y0, gx.ravel() + x0 + 6, gy.ravel() + y0 + 6)
+    origin = np.array([x0, y0])
+    c = rng.uniform(0, 200, (80, 2)) + origin
+    rotated = [
+        shapely.Polygon(
+            np.array([(-3, -2), (3, -2), (3, 2), (-3, 2)])
+            @ np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+            + xy
+        )
+        for a, xy in zip(rng.uniform(0, np.pi, len(c)), c, strict=True)
+    ]
+    houses = np.r_[grid, rotated]
+    ends = [((x0 + x, y0), (x0 + x, y0 + 200)) for x in (8.0, 23.0, 61.5)]
+    ends += [((x0, y0 + y), (x0 + 200, y0 + y)) for y in (8.0, 40.0)]
+    ends += [tuple(map(tuple, rng.uniform(0, 200, (2, 2)) + origin)) for _ in range(12)]
+    lines = shapely.linestrings(np.array(ends, dtype=float))
+    kw = {"step_m": 2.5, "search_m": 15.0}
+    line_idx, widths = gap_sections(lines, houses, **kw)
+    monkeypatch.setattr(corridor, "_SIDE_MARGIN", np.inf)  # the test keeps every footprint
+    all_idx, all_widths = gap_sections(lines, houses, **kw)
+    np.testing.assert_array_equal(line_idx, all_idx)
+    np.testing.assert_array_equal(widths, all_widths)
+    assert np.isfinite(widths).sum() > 20

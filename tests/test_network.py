@@ -9,7 +9,7 @@ import pytest
 import shapely
 from scipy import sparse
 
-from pipeline import contracts
+from pipeline import contracts, hose
 from pipeline.config import WIDTH_SOURCES, load_config
 from pipeline.hose import (
     DirectAccess,
@@ -18,6 +18,8 @@ from pipeline.hose import (
     direct_access_runs,
     direct_access_to,
     direct_truck_access,
+    locate_points,
+    point_line_distances,
 )
 from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra
@@ -581,3 +583,41 @@ def test_a_town_without_any_passable_street_is_judged_not_crashed(project, tmp_p
     # no path, so no narrowest point on it (it used to take some truck line's width)
     assert np.isnan(far["bottleneck_width_m"])
     assert summary["buildings"] == 2
+
+
+def _lines_and_points(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Streets of 1-3 segments (some of zero length) in UTM-sized coordinates, and points.
+
+    The points: random ones near each line, the lines' own vertices, and points on a
+    segment's extension (projection factors below 0 and above 1).
+    """
+    rng = np.random.default_rng(seed)
+    x0, y0 = 585_000.0, 2_330_000.0
+    lines, pts, line_of = [], [], []
+    for k in range(60):
+        n = int(rng.integers(2, 5))
+        xy = rng.uniform(0, 80, (n, 2)).round(rng.integers(0, 4)) + np.array([x0, y0])
+        if k % 7 == 0:
+            xy[1] = xy[0]  # a zero-length segment
+        lines.append(shapely.linestrings(xy))
+        near = xy[rng.integers(0, n, 6)] + rng.normal(0, 5, (6, 2))
+        ext = xy[0] + (xy[-1] - xy[0]) * np.array([[-0.5], [1.5], [0.0], [1.0]])
+        for p in (*near, *xy, *ext):
+            pts.append(p)
+            line_of.append(k)
+    return np.array(lines), np.array(pts), np.array(line_of)
+
+
+@pytest.mark.parametrize(("seed", "block"), [(0, 32_768), (1, 7), (2, 32_768)])
+def test_point_line_distances_are_geos_distances(monkeypatch, seed, block):
+    monkeypatch.setattr(hose, "_POINTS_PER_BLOCK", block)
+    lines, xy, line_of = _lines_and_points(seed)
+    want = shapely.distance(shapely.points(xy), lines[line_of])
+    np.testing.assert_array_equal(point_line_distances(xy, lines, line_of), want)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_locate_points_is_geos_line_locate_point(seed):
+    lines, xy, line_of = _lines_and_points(seed)
+    want = shapely.line_locate_point(lines[line_of], shapely.points(xy))
+    np.testing.assert_array_equal(locate_points(xy, lines, line_of), want)

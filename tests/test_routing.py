@@ -10,6 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import routing
 from pipeline.routing import (
     Copies,
     edge_arrays,
@@ -226,3 +227,25 @@ def test_snap_by_street_is_the_snap_to_the_subset(max_distance_m):
     clear = (prior.runner_up_m - prior.gap_m > 1e-6) & (prior_line >= 0)
     assert clear.sum() > 300
     assert (want.edge >= 0).sum() > 300
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_pairs_within_are_every_pair_that_close_sorted_whatever_the_chunks(monkeypatch, threads):
+    """Distances in chunks over threads or in one piece: every pair within reach, in order."""
+    monkeypatch.setenv("FIREGAP_THREADS", threads)
+    monkeypatch.setattr(routing, "_CHUNK_PAIRS", 17)  # distances in several chunks
+    rng = np.random.default_rng(5)
+    ends = [((x, y), (x + 50, y)) for x in range(0, 200, 50) for y in range(0, 200, 50)]
+    ends += [((x, y), (x + 30, y + 40)) for x, y in rng.uniform(0, 150, (15, 2))]
+    lines = shapely.linestrings(np.array(ends, dtype=float))
+    centres = rng.uniform(-20, 220, (120, 2))
+    houses = shapely.buffer(shapely.points(centres), rng.uniform(1, 6, len(centres)), quad_segs=1)
+    g, item, d = routing.pairs_within(houses, shapely.STRtree(lines), 8.0)
+    every = shapely.distance(houses[:, None], lines[None, :])
+    want_g, want_item = np.nonzero(every <= 8.0)
+    want_d = every[want_g, want_item]
+    order = np.lexsort((want_item, want_d, want_g))
+    assert g.tolist() == want_g[order].tolist()
+    assert item.tolist() == want_item[order].tolist()
+    np.testing.assert_array_equal(d, want_d[order])
+    assert len(g) > 50

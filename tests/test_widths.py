@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import widths
 from pipeline.config import load_config
@@ -205,3 +207,24 @@ def test_evidence_joins_each_rows_notes_in_order_skipping_empty_and_missing():
     assert ev.evidence().tolist() == ["a; x", "b", "c; x", "d; z"]
     empty = widths._Evidence(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2, dtype=object), [])
     assert empty.evidence().tolist() == ["", ""]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["", None, "a", "b; c", "Ngõ 5", "x"]), min_size=5, max_size=5),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_evidence_is_the_rows_non_empty_notes_joined_in_python(columns):
+    """The column-wise join gives, row by row, ``"; ".join`` of the non-empty notes."""
+    n = 5
+    ev = widths._Evidence(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=object), [])
+    for col in columns:
+        ev.note(np.ones(n, dtype=bool), np.array(col, dtype=object))
+    expected = ["; ".join(t for t in row if t) for row in zip(*columns, strict=True)]
+    assert ev.evidence().tolist() == expected
+    with pytest.MonkeyPatch.context() as mp:  # rows joined a block of two at a time
+        mp.setattr(widths, "_EVIDENCE_ROWS_PER_BLOCK", 2)
+        assert ev.evidence().tolist() == expected
