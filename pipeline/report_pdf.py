@@ -132,6 +132,12 @@ class PdfJob:
         child_conn.close()
         self._pages: int | None = None
 
+    def done(self) -> bool:
+        """Tell, without waiting, whether the child is done (its result, or its end, is in)."""
+        if self._pages is not None or self._conn.closed:
+            return True
+        return bool(self._conn.poll())
+
     def result(self) -> int:
         """Wait for the PDF; return its number of pages (again at once on a second call).
 

@@ -58,3 +58,12 @@ def test_cancel_stops_the_second_process(tmp_path):
     job = PdfJob(html, tmp_path / "report.pdf", base_url=tmp_path)
     job.cancel()
     assert not job._proc.is_alive()
+
+
+def test_done_tells_without_waiting_and_stays_true_after_the_result(tmp_path):
+    job = PdfJob(tmp_path / "no-such.html", tmp_path / "report.pdf", base_url=tmp_path)
+    while not job.done():  # the child fails at once: it reports and ends
+        job._proc.join(timeout=0.05)
+    with pytest.raises(RuntimeError, match="PDF engine failed"):
+        job.result()
+    assert job.done()  # the pipe is closed: still done, no error

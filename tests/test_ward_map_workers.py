@@ -62,3 +62,56 @@ def test_an_error_in_the_stage_stops_the_workers_taking_wards(
     with pytest.raises(OSError, match="disk full"):
         report._ward_maps(_fake_job(tmp_path, 400), progress=False)
     assert len(list(tmp_path.iterdir())) < 400  # the worker stopped early
+
+
+def _drawn_by(out: Path) -> dict[int, str]:
+    return {int(i): pid for i, pid in (p.name.split("-") for p in out.iterdir())}
+
+
+def test_the_stage_draws_wards_before_the_workers_are_forked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until ``fork_when`` says yes (the PDF is done), the stage draws alone, ward by ward."""
+    monkeypatch.setenv(THREADS_ENV, "2")
+    monkeypatch.setattr(report, "_ward_map", _record)
+    asked = []
+
+    def pdf_done() -> bool:
+        asked.append(len(list(tmp_path.iterdir())))  # wards drawn when asked
+        return len(asked) > 5
+
+    n = 60
+    sizes = report._ward_maps(_fake_job(tmp_path, n), progress=False, fork_when=pdf_done)
+    assert sizes == [i + 0.5 for i in range(n)]
+    assert asked == list(range(6))  # asked before each ward until yes, then never again
+    drawn = _drawn_by(tmp_path)
+    assert sorted(drawn) == list(range(n))
+    assert {drawn[i] for i in range(5)} == {str(os.getpid())}  # before the fork: the stage
+    assert len(set(drawn.values())) == 2  # then a worker beside it
+
+
+def test_without_a_yes_the_stage_draws_every_ward_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, "2")
+    monkeypatch.setattr(report, "_ward_map", _record)
+    sizes = report._ward_maps(_fake_job(tmp_path, 12), progress=False, fork_when=lambda: False)
+    assert sizes == [i + 0.5 for i in range(12)]
+    assert set(_drawn_by(tmp_path).values()) == {str(os.getpid())}
+
+
+def test_an_error_in_a_worker_is_raised_by_the_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(THREADS_ENV, "2")
+    stage = os.getpid()
+
+    def fail_there(job: SimpleNamespace, i: int) -> float:
+        if os.getpid() != stage:
+            msg = "no space left in the worker"
+            raise OSError(msg)
+        return _record(job, i)
+
+    monkeypatch.setattr(report, "_ward_map", fail_there)
+    with pytest.raises(OSError, match="no space left in the worker"):
+        report._ward_maps(_fake_job(tmp_path, 200), progress=False)
