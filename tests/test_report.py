@@ -477,3 +477,23 @@ def test_the_report_refuses_a_stage_ward_table_it_cannot_trust(town_run, tmp_pat
     with pytest.raises(error, match=match) as raised:
         run_stage("report", config, copy, force=True)
     assert str(raised.value).endswith("(make network PROVINCE=town FORCE=1)")
+
+
+def test_the_per_building_rows_kept_after_the_ward_figures_draw_and_print_the_same():
+    """Deep buildings kept: every drawn and every beyond-reach one, in order; times: time_s."""
+    from pipeline.report_inputs import deep_only, drawn_deep, shown_rows
+
+    status = ["deep", "reached", "uncertain", "reached", "deep", "none", "reached"]
+    deep = gpd.GeoDataFrame(
+        {"deep": [True, False, False, True, True, False, np.nan], "deep_status": status,
+         "hose_distance_m": np.arange(7.0)},
+        geometry=gpd.points_from_xy(np.arange(7), np.zeros(7)), crs="EPSG:32648",
+    )  # fmt: skip
+    times = pd.DataFrame({"building_id": range(7), "time_s": np.arange(7.0), "ward_id": "1"})
+    data = {"deep_buildings": deep, "building_times": times}
+    shown_rows(data)
+    kept = data["deep_buildings"]
+    pd.testing.assert_frame_equal(drawn_deep(kept), drawn_deep(deep))
+    pd.testing.assert_frame_equal(deep_only(kept), deep_only(deep))
+    assert len(kept) < len(deep)  # the others are gone
+    assert list(data["building_times"].columns) == ["time_s"]

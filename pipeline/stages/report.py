@@ -39,6 +39,7 @@ from pipeline.report_inputs import (
     load_data,
     load_wards,
     people_rate,
+    shown_rows,
     ward_table,
 )
 from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
@@ -633,7 +634,7 @@ def write_shortlists(
 
 #: Inputs (:func:`pipeline.report_inputs.load_data`) the report no longer needs once the
 #: shortlists are made, and once report.html is written.
-AFTER_SHORTLISTS = ("buildings", "addresses", "graph_nodes", "fire_points", "hydrants",
+AFTER_SHORTLISTS = ("addresses", "graph_nodes", "fire_points", "hydrants",
                     "station_sites")  # fmt: skip
 AFTER_REPORT_HTML = ("building_times", "scenarios", "network_wards", "water_wards",
                      "coverage_wards")  # fmt: skip
@@ -665,7 +666,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     rate = people_rate(brisk)
     # The per-building tables only the ward figures needed (a province has millions of rows).
     del brisk
-    _drop(data, ("building_water",))
+    shown_rows(data)
+    _drop(data, ("building_water", "buildings"))
     logger.info("report: %d wards, inputs read (%.1f s)", len(wtable), time.perf_counter() - t0)
 
     t0 = time.perf_counter()
