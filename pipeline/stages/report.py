@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
+import functools
 import html
 import logging
-import multiprocessing
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +17,7 @@ import shapely
 
 from pipeline.addresses import nearest_house_number, nearest_street
 from pipeline.contracts import Applied, anchor_points, applied_thresholds
+from pipeline.fork_share import shared_map
 from pipeline.i18n import Language, check_language, t
 from pipeline.maps import (
     WARD_READY_LAYERS,
@@ -30,7 +28,7 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
-from pipeline.parallel import release_freed_memory, thread_count
+from pipeline.parallel import release_freed_memory
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     assign_wards,
@@ -290,8 +288,12 @@ def render_maps(
     layers["sites"] = sites
     rows = {key: _ward_rows(layers[key]) for key in WARD_LAYERS}
     extents = _ward_extents(layers["edges"], rows["edges"])
-    frames = {key: _ward_frame(key, layers.pop(key), config) for key in WARD_LAYERS}
-    release_freed_memory()
+    frames = {}
+    for key in WARD_LAYERS:
+        frames[key] = _ward_frame(key, layers.pop(key), config)
+        # the projected shapes are freed, partly in the threads' heaps: handed back now,
+        # before the next layer's WGS84 shapes are made
+        release_freed_memory()
     job = _WardJob(
         wtable=wtable, isochrones=layers["isochrones"], water_sources=layers["water_sources"],
         frames=frames, rows=rows, extents=extents, alley_ids=alley_ids, truck_min_width_m=truck,
@@ -403,39 +405,6 @@ class _WardJob:
     wards_dir: Path
 
 
-#: The job of the ward-map worker processes and the ward counter they share with the stage
-#: (set in each by :func:`_start_worker`).
-_WORKER: dict[str, Any] = {}
-
-
-def _start_worker(job: _WardJob, counter: Any) -> None:  # noqa: ANN401 - a shared Value
-    _WORKER["job"], _WORKER["counter"] = job, counter
-
-
-def _next_ward(counter: Any, n: int) -> int | None:  # noqa: ANN401 - a shared Value
-    """Take the next ward not yet drawn by any process; ``None`` once all are taken."""
-    with counter.get_lock():
-        i = int(counter.value)
-        if i >= n:
-            return None
-        counter.value = i + 1
-    return i
-
-
-def _draw_wards(job: _WardJob, counter: Any, tick: Any = None) -> dict[int, float]:  # noqa: ANN401
-    """Draw wards taken from ``counter`` until none is left; their sizes by ward position."""
-    n, sizes = len(job.wtable), {}
-    while (i := _next_ward(counter, n)) is not None:
-        sizes[i] = _ward_map(job, i)
-        if tick is not None:
-            tick()
-    return sizes
-
-
-def _worker_draws() -> dict[int, float]:
-    return _draw_wards(_WORKER["job"], _WORKER["counter"])
-
-
 def _ward_map(job: _WardJob, i: int) -> float:
     """Write the map of the ``i``-th ward of ``job.wtable``; return its size in MB."""
     ward = job.wtable.iloc[i]
@@ -475,87 +444,19 @@ def _ward_maps(
 ) -> list[float]:
     """Write every ward map; return their sizes in MB, in ward order.
 
-    The maps are drawn by this process and by worker processes forked from it (one fewer
-    than the CPUs this process may use, :func:`pipeline.parallel.thread_count`), each taking
-    the next ward not yet drawn. The workers share the province's layers without copying
-    them, and most of a map's work holds the GIL; a worker's memory grows as it touches
-    shared pages, so the stage draws too rather than wait for one more worker. Where
-    processes cannot be forked, or with one CPU, the maps are drawn here alone.
-
-    Parameters
-    ----------
-    job
-        What the maps are drawn from.
-    progress
-        Show a progress bar.
-    fork_when
-        Called after each ward this process draws until it says yes: the workers are forked
-        then (the stage's PDF process is done: until then it holds the other CPU and its
-        memory), not before. ``None``: at once.
+    The maps are drawn by this process and by worker processes forked from it, each taking
+    the next ward not yet drawn (:func:`pipeline.fork_share.shared_map`): the workers share
+    the province's layers without copying them. ``fork_when``: asked before each ward this
+    process draws until it says yes, when the workers are forked (the stage's PDF process
+    is done: until then it holds the other CPU and its memory); ``None``: at once.
     """
     from tqdm import tqdm  # noqa: PLC0415
 
-    n = len(job.wtable)
-    workers = min(thread_count(), n) - 1
-    if workers < 1 or "fork" not in multiprocessing.get_all_start_methods():
-        workers = 0
-    counter = multiprocessing.get_context("fork").Value("i", 0) if workers else _Counter()
-    with tqdm(total=n, disable=not progress, desc="wards") as bar, contextlib.ExitStack() as stack:
-        futures: list[Any] = []
-        sizes: dict[int, float] = {}
-        try:
-            while (i := _next_ward(counter, n)) is not None:
-                if workers and not futures and (fork_when is None or fork_when()):
-                    futures = _fork_workers(job, counter, workers, stack)
-                sizes[i] = _ward_map(job, i)
-                bar.update()
-        except BaseException:
-            with counter.get_lock():
-                counter.value = n  # the workers take no further ward
-            raise
-        for f in futures:
-            theirs = f.result()
-            sizes.update(theirs)
-            bar.update(len(theirs))
-    return [sizes[i] for i in range(n)]
-
-
-class _Counter:
-    """The ward counter of a stage drawing alone (no process shares it)."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def get_lock(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
-
-
-def _fork_workers(
-    job: _WardJob,
-    counter: Any,  # noqa: ANN401 - a shared Value
-    workers: int,
-    stack: contextlib.ExitStack,
-) -> list[Any]:
-    """Fork ``workers`` processes drawing wards from ``counter``; return their futures.
-
-    The pool is shut down (waiting for them) when ``stack`` closes.
-    """
-    # Objects made so far go to a permanent generation the workers' collector does not
-    # walk: walking them would write to every page holding one and copy it per worker.
-    gc.collect()
-    gc.freeze()
-    stack.callback(gc.unfreeze)
-    with warnings.catch_warnings():
-        # Python 3.12+ warns at every fork of a process with threads (the idle pool of
-        # pipeline.parallel); the workers only draw maps, never take its locks.
-        warnings.filterwarnings("ignore", message=r".*fork\(\)", category=DeprecationWarning)
-        pool = stack.enter_context(
-            ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_start_worker, initargs=(job, counter),
-            )
+    with tqdm(total=len(job.wtable), disable=not progress, desc="wards") as bar:
+        return shared_map(
+            functools.partial(_ward_map, job), len(job.wtable), fork_when=fork_when,
+            tick=bar.update,
         )  # fmt: skip
-        return [pool.submit(_worker_draws) for _ in range(workers)]
 
 
 #: Layers of :class:`MapData` a ward map takes its own rows of (by ``ward_id``).
