@@ -424,7 +424,7 @@ def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_
     root = tmp_path / "copy"
     shutil.copytree(paths.root, root)
     copy = ProvincePaths("town", root)
-    monkeypatch.setattr(report, "pdf_engine_problem", lambda: "WeasyPrint is not installed")
+    monkeypatch.setattr(report.PdfJob, "problem", lambda _: "WeasyPrint is not installed")
     assert cli.main(["report", "--province", "town", "--root", str(root), "--force",
                      "--no-progress"]) == 0  # fmt: skip
     log = (copy.outputs / "firegap.log").read_text("utf-8")

@@ -67,3 +67,23 @@ def test_done_tells_without_waiting_and_stays_true_after_the_result(tmp_path):
     with pytest.raises(RuntimeError, match="PDF engine failed"):
         job.result()
     assert job.done()  # the pipe is closed: still done, no error
+
+
+@needs_engine
+def test_a_job_started_before_its_page_renders_the_page_handed_to_it(tmp_path):
+    job = PdfJob(None, tmp_path / "report.pdf", base_url=tmp_path)
+    assert job.problem() is None  # the engine is loaded while the page is being written
+    assert not job.done()  # waiting for its page
+    html = tmp_path / "report.html"
+    html.write_text(PAGES.replace("{extra}", "Ngõ 5"), encoding="utf-8")
+    job.render(html)
+    assert job.result() == 3
+    assert (tmp_path / "report.pdf").is_file()
+    assert job.done()
+
+
+def test_a_job_stopped_before_its_page_writes_nothing(tmp_path):
+    job = PdfJob(None, tmp_path / "report.pdf", base_url=tmp_path)
+    job.cancel()
+    assert not job._proc.is_alive()
+    assert not (tmp_path / "report.pdf").exists()

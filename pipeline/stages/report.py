@@ -41,7 +41,7 @@ from pipeline.report_inputs import (
     ward_table,
 )
 from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
-from pipeline.report_pdf import INSTALL_HINT, PdfJob, pdf_engine_problem
+from pipeline.report_pdf import INSTALL_HINT, PdfJob
 from pipeline.shortlist_rows import build_rows
 from pipeline.shortlists import (
     LISTS,
@@ -480,26 +480,32 @@ def _take(df: Any, rows: dict[str, np.ndarray], ward_id: str) -> Any:  # noqa: A
     return df.iloc[rows.get(str(ward_id), np.empty(0, dtype=np.int64))]
 
 
-def write_report(ctx: StageContext, r: ReportInputs) -> tuple[PdfJob | None, list[str]]:
-    """Write report.html, start report.pdf in a second process; return the job, outputs off.
+def write_report(
+    ctx: StageContext, r: ReportInputs, pdf: PdfJob | None
+) -> tuple[PdfJob | None, list[str]]:
+    """Write report.html and hand it to ``pdf``; return the job rendering it, and outputs off.
 
-    The outputs off are those the config turned off. The PDF engine takes most of a minute
-    on one core: it runs while this process writes the shortlists and draws the maps.
+    ``pdf``: the PDF process (:class:`pipeline.report_pdf.PdfJob`, started without a page
+    while the stage works, so that its engine is loaded), ``None`` when the config turned
+    report.pdf off. The outputs off are those the config turned off. The PDF engine takes
+    most of a minute on one core: it runs while this process writes the shortlists and
+    draws the maps. Without the engine, the job is stopped, with a warning.
     """
-    config = r.config
     t0 = time.perf_counter()
     page = report_html(r)
     html_path = ctx.output("report")
     html_path.write_text(page, encoding="utf-8")
     del page
     logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
-    if not config.report.pdf:
+    if pdf is None:
         return None, ["report_pdf"]
-    problem = pdf_engine_problem()
+    problem = pdf.problem()
     if problem is not None:
         logger.warning("report: report.pdf not written: %s; %s", problem, INSTALL_HINT)
+        pdf.cancel()
         return None, []
-    return PdfJob(html_path, ctx.output("report_pdf"), base_url=r.paths.outputs), []
+    pdf.render(html_path)
+    return pdf, []
 
 
 def write_shortlists(
@@ -587,10 +593,16 @@ def run(ctx: StageContext) -> dict[str, Any]:
             config.report.leaflet_dir,
         )
     rows, figures = summary_rows(paths, wtable, lang)
-    pdf, outputs_off = write_report(ctx, ReportInputs(config, paths, lang, wtable, data, lists,
-                                                      rows, applied))  # fmt: skip
+    pdf = (
+        PdfJob(None, ctx.output("report_pdf"), base_url=paths.outputs)
+        if config.report.pdf
+        else None
+    )
     counts = {k: len(v) for k, v in lists.items()}
     try:
+        pdf, outputs_off = write_report(
+            ctx, ReportInputs(config, paths, lang, wtable, data, lists, rows, applied), pdf
+        )
         _drop(data, AFTER_REPORT_HTML)
         sites = write_shortlists(ctx, lists, wards=wards, applied=applied)
         del lists
