@@ -115,3 +115,39 @@ def test_an_error_in_a_worker_is_raised_by_the_stage(
     monkeypatch.setattr(report, "_ward_map", fail_there)
     with pytest.raises(OSError, match="no space left in the worker"):
         report._ward_maps(_fake_job(tmp_path, 200), progress=False)
+
+
+def test_ward_layers_keep_their_wgs84_shapes_and_each_wards_view_without_projected_ones() -> None:
+    """The projected shapes are dropped; each ward's view extent is that of its own streets."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from pipeline.config import load_config
+    from pipeline.map_encode import round_wgs84
+
+    config = load_config("ha_noi")
+    x0, y0 = 590_000.0, 2_340_000.0
+    lines = [shapely.LineString([(x0 + 10 * i, y0), (x0 + 10 * i + 5, y0 + 20 * i + 3)])
+             for i in range(12)]  # fmt: skip
+    lines[4] = None  # a street without shape
+    edges = gpd.GeoDataFrame(
+        {"ward_id": ["a", "b", "c"] * 4, "reversed": [False, False, True] * 4},
+        geometry=lines, crs="EPSG:32648",
+    )  # fmt: skip
+    rows = report._ward_rows(edges)
+    extents = report._ward_extents(edges, rows)
+    for wid in ("a", "b", "c"):
+        expected = report._take(edges, rows, wid).total_bounds
+        np.testing.assert_array_equal(extents[wid][0], expected)
+    frame = report._ward_frame("edges", edges, config)
+    assert frame.geometry.isna().all()  # projected shapes gone
+    drawn = ~edges["reversed"].to_numpy()
+    made = round_wgs84(
+        frame[drawn], config.report.coordinate_decimals, config.report.ward_simplify_m
+    )
+    plain = round_wgs84(
+        edges[drawn], config.report.coordinate_decimals, config.report.ward_simplify_m
+    )
+    assert list(shapely.to_wkb(made)) == list(shapely.to_wkb(plain))
+    assert report._ward_frame("stations", edges, config) is edges  # not drawn as they are
