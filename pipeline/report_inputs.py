@@ -431,3 +431,21 @@ def drawn_deep(df: pd.DataFrame) -> pd.DataFrame:
 def deep_only(df: pd.DataFrame) -> pd.DataFrame:
     """Return the buildings beyond hose reach (the network stage's ``deep``)."""
     return df[df["deep"].astype(bool).to_numpy()]
+
+
+def shown_rows(data: dict[str, Any]) -> None:
+    """Keep of the per-building tables only what the report shows after the ward figures.
+
+    Deep buildings: those drawn (:func:`drawn_deep`) or beyond hose reach
+    (:func:`deep_only`), in their order; building times: ``time_s`` (report.html's
+    histogram). ``data`` is the stage's own :func:`load_data` dict, changed in place.
+    """
+    deep = data["deep_buildings"]
+    keep = (
+        deep["deep"].astype(bool).to_numpy()
+        | deep["deep_status"].isin(["deep", "uncertain"]).to_numpy()
+    )
+    data["deep_buildings"] = deep[keep]
+    bt = data.get("building_times")
+    if bt is not None:
+        data["building_times"] = bt[["time_s"]]

@@ -14,6 +14,7 @@ from jinja2 import Environment
 
 from pipeline import charts, contracts
 from pipeline.access import truck_widths_label
+from pipeline.fork_share import shared_map
 from pipeline.i18n import MISSING, column_label, fmt_number, t, ward_type_label
 from pipeline.maps import COLOURS, WIDTH_CLASSES
 from pipeline.params import threshold_rows
@@ -235,7 +236,7 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
     by = {k: groups(data.get(k)) for k in ("edges", "water_sources", "stations")}
     by["deep"] = groups(deep_only(data["deep_buildings"]))
     lists = {k: groups(v) for k, v in r.lists.items() if k != "wards_by_risk"}
-    pages = []
+    pages, layers_of = [], []
     for _, w in r.wtable.sort_values("risk_rank", kind="stable").iterrows():
         wid = w["ward_id"]
         own = {k: v.get(wid) for k, v in lists.items()}
@@ -254,13 +255,17 @@ def _ward_pages(r: ReportInputs) -> list[dict[str, Any]]:
         title = " · ".join(x for x in (str(w["name"]), str(code), kind) if x)
         figures = [(column_label(c, lang), cell(w[c], c, lang)) for c in WARD_FIGURES
                    if c in w.index and c not in ("ward_code", "ward_type")]  # fmt: skip
+        layers_of.append(layers)
         pages.append({
             "title": f"{int(w['risk_rank'])}. {title}",
-            "map": draw_map(layers, lang, size_in=6.5, dpi=100),
             "figures": figures,
             "lists": [_list_block(s.name, own.get(s.name), lang, n, in_ward=True)
                       for s in LISTS if s.name in r.lists],
         })  # fmt: skip
+    # The maps (most of the time) drawn here and in a forked worker: matplotlib holds the GIL.
+    maps = shared_map(lambda i: draw_map(layers_of[i], lang, size_in=6.5, dpi=100), len(layers_of))
+    for page, uri in zip(pages, maps, strict=True):
+        page["map"] = uri
     return pages
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import time
@@ -92,10 +93,20 @@ class _Collect(logging.Handler):
         self.records.append((record.name, record.levelno, record.getMessage()))
 
 
-def _child(html_path: str, pdf_path: str, base_url: str, conn: Connection) -> None:
-    """Child process of :class:`PdfJob`: render, then send the pages or the traceback."""
+def _child(pdf_path: str, base_url: str, conn: Connection) -> None:
+    """Child process of :class:`PdfJob`: load the engine, render the page it is sent.
+
+    It first says whether the engine can run; then renders the page it is sent (``None``:
+    none) and sends the pages or the traceback.
+    """
     collect = _Collect()
     logging.getLogger().addHandler(collect)
+    problem = pdf_engine_problem()
+    conn.send({"problem": problem})
+    html_path = None if problem is not None else conn.recv()
+    if html_path is None:
+        conn.close()
+        return
     out: dict[str, Any] = {"log": collect.records}
     try:
         t0 = time.perf_counter()
@@ -113,30 +124,64 @@ class PdfJob:
 
     The engine runs on one core for most of a minute; the other core draws the maps. The
     child is a fresh interpreter (``spawn``): it holds the engine and the page, not a copy of
-    the report stage's tables.
+    the report stage's tables. It may be started before the page is written
+    (``html_path=None``): it loads the engine meanwhile, and :meth:`render` hands it the page.
 
     Parameters
     ----------
     html_path
-        The report page, written (images inlined as data URIs).
+        The report page, written (images inlined as data URIs); ``None``: see :meth:`render`.
     path
         The PDF file to write.
     base_url
         Folder relative links of the page resolve against.
     """
 
-    def __init__(self, html_path: Path, path: Path, *, base_url: Path) -> None:
+    def __init__(self, html_path: Path | None, path: Path, *, base_url: Path) -> None:
         self.path = path
         mp = multiprocessing.get_context("spawn")
-        self._conn, child_conn = mp.Pipe(duplex=False)
+        self._conn, child_conn = mp.Pipe()
         self._proc = mp.Process(
             target=_child,
-            args=(str(html_path), str(path), str(base_url), child_conn),
+            args=(str(path), str(base_url), child_conn),
             name="firegap-report-pdf",
         )
         self._proc.start()
         child_conn.close()
         self._pages: int | None = None
+        self._problem: dict[str, str | None] = {}
+        if html_path is not None:
+            self.render(html_path)
+
+    def problem(self) -> str | None:
+        """Return why the engine cannot run (the child has then ended), or None when it can.
+
+        Waits for the child to have loaded the engine.
+        """
+        if "problem" not in self._problem:
+            try:
+                said = self._conn.recv()
+            except EOFError:  # died: said by result()
+                said = {"problem": None}
+            self._problem["problem"] = said["problem"]
+        return self._problem["problem"]
+
+    def render(self, html_path: Path) -> None:
+        """Hand the written page to the child, which renders it (see :meth:`result`)."""
+        if self.problem() is None and not self._conn.closed:
+            with contextlib.suppress(OSError):  # died: said by result()
+                self._conn.send(str(html_path))
+
+    def done(self) -> bool:
+        """Tell, without waiting, whether the child is done (its result, or its end, is in)."""
+        if self._pages is not None or self._conn.closed:
+            return True
+        if "problem" not in self._problem:  # its first word: whether the engine can run
+            if not self._conn.poll():
+                return False
+            if self.problem() is not None:
+                return True
+        return bool(self._conn.poll())
 
     def result(self) -> int:
         """Wait for the PDF; return its number of pages (again at once on a second call).
@@ -149,6 +194,10 @@ class PdfJob:
         """
         if self._pages is not None:  # already waited for
             return self._pages
+        problem = self.problem()
+        if problem is not None:
+            msg = f"report.pdf: the PDF engine cannot run: {problem}"
+            raise RuntimeError(msg)
         try:
             out = self._conn.recv()
         except EOFError:

@@ -424,7 +424,7 @@ def test_without_the_pdf_engine_the_run_warns_and_writes_the_rest(town_run, tmp_
     root = tmp_path / "copy"
     shutil.copytree(paths.root, root)
     copy = ProvincePaths("town", root)
-    monkeypatch.setattr(report, "pdf_engine_problem", lambda: "WeasyPrint is not installed")
+    monkeypatch.setattr(report.PdfJob, "problem", lambda _: "WeasyPrint is not installed")
     assert cli.main(["report", "--province", "town", "--root", str(root), "--force",
                      "--no-progress"]) == 0  # fmt: skip
     log = (copy.outputs / "firegap.log").read_text("utf-8")
@@ -479,29 +479,21 @@ def test_the_report_refuses_a_stage_ward_table_it_cannot_trust(town_run, tmp_pat
     assert str(raised.value).endswith("(make network PROVINCE=town FORCE=1)")
 
 
-def test_a_failure_writing_the_shortlist_files_fails_the_stage_and_leaves_no_output(
-    town_run, tmp_path, monkeypatch
-):
-    """The files are written by a forked process: its error reaches the stage, which fails."""
-    from pipeline.stages import report
+def test_the_per_building_rows_kept_after_the_ward_figures_draw_and_print_the_same():
+    """Deep buildings kept: every drawn and every beyond-reach one, in order; times: time_s."""
+    from pipeline.report_inputs import deep_only, drawn_deep, shown_rows
 
-    _, paths, _ = town_run
-    root = tmp_path / "copy"
-    shutil.copytree(paths.root, root)
-    copy = ProvincePaths("town", root)
-    for name in ("shortlists_xlsx", "report", "map"):
-        copy.artifact("report", name).unlink()
-
-    def broken_gpkg(lists, path):
-        msg = "disk full"
-        raise OSError(msg)
-
-    monkeypatch.setenv("FIREGAP_THREADS", "2")
-    monkeypatch.setattr(report, "write_gpkg", broken_gpkg)
-    assert cli.main(["report", "--province", "town", "--root", str(root), "--force",
-                     "--no-progress"]) != 0  # fmt: skip
-    log = (copy.outputs / "firegap.log").read_text("utf-8")
-    assert "shortlist files failed" in log
-    assert "OSError: disk full" in log
-    for name in ("shortlists_xlsx", "report", "map"):  # nothing left as if complete
-        assert not copy.artifact("report", name).exists()
+    status = ["deep", "reached", "uncertain", "reached", "deep", "none", "reached"]
+    deep = gpd.GeoDataFrame(
+        {"deep": [True, False, False, True, True, False, np.nan], "deep_status": status,
+         "hose_distance_m": np.arange(7.0)},
+        geometry=gpd.points_from_xy(np.arange(7), np.zeros(7)), crs="EPSG:32648",
+    )  # fmt: skip
+    times = pd.DataFrame({"building_id": range(7), "time_s": np.arange(7.0), "ward_id": "1"})
+    data = {"deep_buildings": deep, "building_times": times}
+    shown_rows(data)
+    kept = data["deep_buildings"]
+    pd.testing.assert_frame_equal(drawn_deep(kept), drawn_deep(deep))
+    pd.testing.assert_frame_equal(deep_only(kept), deep_only(deep))
+    assert len(kept) < len(deep)  # the others are gone
+    assert list(data["building_times"].columns) == ["time_s"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import pytest
 
@@ -62,16 +60,30 @@ def test_cancel_stops_the_second_process(tmp_path):
     assert not job._proc.is_alive()
 
 
+def test_done_tells_without_waiting_and_stays_true_after_the_result(tmp_path):
+    job = PdfJob(tmp_path / "no-such.html", tmp_path / "report.pdf", base_url=tmp_path)
+    while not job.done():  # the child fails at once: it reports and ends
+        job._proc.join(timeout=0.05)
+    with pytest.raises(RuntimeError, match="PDF engine failed"):
+        job.result()
+    assert job.done()  # the pipe is closed: still done, no error
+
+
 @needs_engine
-def test_checking_for_the_engine_logs_none_of_its_progress_lines():
-    """Importing the engine parses its stylesheets, each with an INFO line: not in our log."""
-    code = (
-        "import logging, sys\n"
-        "logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(name)s: %(message)s')"
-        "\n"
-        "from pipeline.report_pdf import pdf_engine_problem\n"
-        "print('problem:', pdf_engine_problem())\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "problem: None" in done.stdout
-    assert "weasyprint" not in done.stdout + done.stderr
+def test_a_job_started_before_its_page_renders_the_page_handed_to_it(tmp_path):
+    job = PdfJob(None, tmp_path / "report.pdf", base_url=tmp_path)
+    assert job.problem() is None  # the engine is loaded while the page is being written
+    assert not job.done()  # waiting for its page
+    html = tmp_path / "report.html"
+    html.write_text(PAGES.replace("{extra}", "Ngõ 5"), encoding="utf-8")
+    job.render(html)
+    assert job.result() == 3
+    assert (tmp_path / "report.pdf").is_file()
+    assert job.done()
+
+
+def test_a_job_stopped_before_its_page_writes_nothing(tmp_path):
+    job = PdfJob(None, tmp_path / "report.pdf", base_url=tmp_path)
+    job.cancel()
+    assert not job._proc.is_alive()
+    assert not (tmp_path / "report.pdf").exists()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import gc
+import functools
 import html
 import logging
-import multiprocessing
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -20,8 +17,10 @@ import shapely
 
 from pipeline.addresses import nearest_house_number, nearest_street
 from pipeline.contracts import Applied, anchor_points, applied_thresholds
+from pipeline.fork_share import shared_map
 from pipeline.i18n import Language, check_language, t
 from pipeline.maps import (
+    WARD_READY_LAYERS,
     MapData,
     build_layers,
     leaflet_assets,
@@ -29,7 +28,7 @@ from pipeline.maps import (
     render_map,
     write_map,
 )
-from pipeline.parallel import ForkedCall, release_freed_memory, thread_count
+from pipeline.parallel import release_freed_memory
 from pipeline.params import threshold_rows
 from pipeline.report_inputs import (
     assign_wards,
@@ -38,10 +37,11 @@ from pipeline.report_inputs import (
     load_data,
     load_wards,
     people_rate,
+    shown_rows,
     ward_table,
 )
 from pipeline.report_pages import ReportInputs, report_html, summary_rows, write_index
-from pipeline.report_pdf import INSTALL_HINT, PdfJob, pdf_engine_problem
+from pipeline.report_pdf import INSTALL_HINT, PdfJob
 from pipeline.shortlist_rows import build_rows
 from pipeline.shortlists import (
     LISTS,
@@ -191,17 +191,23 @@ def site_layer(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=config.crs)
 
 
+def _extents(layers: list[gpd.GeoDataFrame | None]) -> list[np.ndarray]:
+    """Return the ``total_bounds`` of each layer with rows."""
+    return [df.total_bounds for df in layers if df is not None and len(df) > 0]
+
+
 def _view_bounds(
     area: Any,  # noqa: ANN401 - a shapely geometry
-    layers: list[gpd.GeoDataFrame | None],
+    extents: list[np.ndarray],
     crs: str,
 ) -> tuple[float, float, float, float]:
     """Return the WGS84 bounds a map opens on: the data's extent within ``area``, else ``area``.
 
-    A province whose OSM extract covers only part of it (or a ward layer that is the whole
-    province) then opens on the data, not on an empty outline.
+    ``extents``: the data's bounds (:func:`_extents`). A province whose OSM extract covers
+    only part of it (or a ward layer that is the whole province) then opens on the data, not
+    on an empty outline.
     """
-    boxes = [shapely.box(*df.total_bounds) for df in layers if df is not None and len(df) > 0]
+    boxes = [shapely.box(*b) for b in extents]
     extent = shapely.intersection(shapely.union_all(boxes), area) if boxes else area
     if extent.is_empty:
         extent = area
@@ -216,6 +222,11 @@ def _map_note(wtable: gpd.GeoDataFrame, lang: Language) -> str:
     return ""
 
 
+#: Layers of ``data`` (:func:`pipeline.report_inputs.load_data`) the maps draw.
+MAP_LAYERS = ("edges", "alleys", "deep_buildings", "water_sources", "water_reach", "stations",
+              "isochrones", "dense_unreached")  # fmt: skip
+
+
 def render_maps(
     data: dict[str, Any],
     wtable: gpd.GeoDataFrame,
@@ -228,53 +239,41 @@ def render_maps(
     assets: tuple[str, str] | None,
     applied: Applied,
     progress: bool = False,
-    before_ward_maps: Callable[[], object] | None = None,
+    fork_when: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Write the province map and one map per ward; return sizes and counts.
 
-    The legends give the thresholds the stages applied (``applied``). ``before_ward_maps``
-    is called once the province map is written, before the ward-map workers start (the
-    stage waits there for its PDF process, so the PDF and the workers do not hold memory
-    at the same time).
+    The map layers (:data:`MAP_LAYERS`) are taken out of ``data``: once the ward layers
+    hold their WGS84 shapes, the projected shapes are freed (at scale 1 the province's
+    streets and buildings would otherwise be held twice while the ward maps are drawn). The
+    legends give the thresholds the stages applied (``applied``). ``fork_when``: see
+    :func:`_ward_maps`.
     """
+    layers = {key: data.pop(key, None) for key in MAP_LAYERS}
+    if layers["deep_buildings"] is not None:
+        layers["deep_buildings"] = drawn_deep(layers["deep_buildings"])
     truck = applied.truck_min_width_m
     reach_m = {"hydrant": applied.hydrant_reach_m, "natural": applied.natural_reach_m}
-    full = MapData(
-        wards=wtable,
-        edges=data["edges"],
-        alleys=data["alleys"],
-        deep_buildings=drawn_deep(data["deep_buildings"]),
-        water_sources=data["water_sources"],
-        water_reach=data.get("water_reach"),
-        stations=data["stations"],
-        isochrones=data["isochrones"],
-        dense_unreached=data["dense_unreached"],
-        # the province map: each list's province top rows; ward maps: all of their rows
-        sites=sites[sites["rank"] <= config.report.shortlist_rows] if "rank" in sites else sites,
-        truck_min_width_m=truck,
-        reach_m=reach_m,
-    )
     note = _map_note(wtable, lang)
-    province_name = config.name.vi if lang == "vi" else config.name.en
+    # the province map: each list's province top rows; ward maps: all of their rows
+    top = sites[sites["rank"] <= config.report.shortlist_rows] if "rank" in sites else sites
     t0 = time.perf_counter()
-    layers = build_layers(full, config, lang, detail="province")
-    text = render_map(
-        layers,
-        _view_bounds(
-            shapely.union_all(wtable.geometry.to_numpy()),
-            [full.edges, full.deep_buildings],
-            config.crs,
+    size_mb = _province_map(
+        MapData(
+            wards=wtable,
+            **layers,
+            sites=top,
+            truck_min_width_m=truck,
+            reach_m=reach_m,
         ),
         config,
         lang,
-        title=t("map_title", lang, name=province_name),
+        map_path=map_path,
         assets=assets,
         note=note,
     )
-    del layers
-    size_mb = write_map(text, map_path, max_mb=config.report.max_map_mb)
-    del text
     logger.info("report: province map %.2f MB (%.1f s)", size_mb, time.perf_counter() - t0)
+    del top
     t0 = time.perf_counter()
     # Ward maps: alley rows (to widen, to check) ring their alley in the alleys layer by its
     # alley_id; the sites layer keeps the points. (Thousands of alley rows drawn a second
@@ -286,19 +285,22 @@ def render_maps(
         alley_ids = pd.Series(rows_a["id"].to_numpy(), index=rows_a["alley_id"].to_numpy())
         alley_ids = alley_ids[~alley_ids.index.duplicated()]
         sites = sites[~on_alley]
-    frames = {
-        key: sites if key == "sites" else ready_for_wards(key, getattr(full, key), config)
-        for key in WARD_LAYERS
-    }
+    layers["sites"] = sites
+    rows = {key: _ward_rows(layers[key]) for key in WARD_LAYERS}
+    extents = _ward_extents(layers["edges"], rows["edges"])
+    frames = {}
+    for key in WARD_LAYERS:
+        frames[key] = _ward_frame(key, layers.pop(key), config)
+        # the projected shapes are freed, partly in the threads' heaps: handed back now,
+        # before the next layer's WGS84 shapes are made
+        release_freed_memory()
     job = _WardJob(
-        wtable=wtable, isochrones=full.isochrones, water_sources=full.water_sources,
-        frames=frames, rows={key: _ward_rows(frame) for key, frame in frames.items()},
-        alley_ids=alley_ids, truck_min_width_m=truck, reach_m=reach_m, config=config, lang=lang,
-        assets=assets, note=note, wards_dir=wards_dir,
+        wtable=wtable, isochrones=layers["isochrones"], water_sources=layers["water_sources"],
+        frames=frames, rows=rows, extents=extents, alley_ids=alley_ids, truck_min_width_m=truck,
+        reach_m=reach_m, config=config, lang=lang, assets=assets, note=note, wards_dir=wards_dir,
     )  # fmt: skip
-    if before_ward_maps is not None:
-        before_ward_maps()
-    sizes = _ward_maps(job, progress=progress)
+    del layers, frames
+    sizes = _ward_maps(job, progress=progress, fork_when=fork_when)
     logger.info(
         "report: %d ward maps, %.1f MB in all, largest %.2f MB (%.1f s)",
         len(sizes),
@@ -314,6 +316,74 @@ def render_maps(
     }
 
 
+def _province_map(
+    full: MapData,
+    config: ProvinceConfig,
+    lang: Language,
+    *,
+    map_path: Path,
+    assets: tuple[str, str] | None,
+    note: str,
+) -> float:
+    """Write the province map of ``full``; return its size in MB."""
+    province_name = config.name.vi if lang == "vi" else config.name.en
+    text = render_map(
+        build_layers(full, config, lang, detail="province"),
+        _view_bounds(
+            shapely.union_all(full.wards.geometry.to_numpy()),
+            _extents([full.edges, full.deep_buildings]),
+            config.crs,
+        ),
+        config,
+        lang,
+        title=t("map_title", lang, name=province_name),
+        assets=assets,
+        note=note,
+    )
+    return write_map(text, map_path, max_mb=config.report.max_map_mb)
+
+
+def _ward_extents(
+    edges: gpd.GeoDataFrame | None, rows: dict[str, np.ndarray]
+) -> dict[str | None, list[np.ndarray]]:
+    """Return each ward map's data extent (:func:`_extents` of its streets), by ward id.
+
+    Made from the projected streets before the ward layers drop them (:func:`_ward_frame`).
+    A layer without ``ward_id`` is drawn whole on every ward map (:func:`_take`): its extent
+    is the whole layer's, under the key ``None``.
+    """
+    if edges is None or not len(edges):
+        return {}
+    if "ward_id" not in edges.columns:
+        return {None: _extents([edges])}
+    bounds = shapely.bounds(edges.geometry.to_numpy())
+    out: dict[str | None, list[np.ndarray]] = {}
+    with warnings.catch_warnings():  # as GeoDataFrame.total_bounds: all-NaN gives NaN
+        warnings.filterwarnings("ignore", r"All-NaN slice encountered", RuntimeWarning)
+        for wid, at in rows.items():
+            b = bounds[at]
+            out[wid] = [np.array((np.nanmin(b[:, 0]), np.nanmin(b[:, 1]),
+                                  np.nanmax(b[:, 2]), np.nanmax(b[:, 3])))]  # fmt: skip
+    return out
+
+
+def _ward_frame(key: str, gdf: Any, config: ProvinceConfig) -> Any:  # noqa: ANN401
+    """Return a layer as the ward maps take it: WGS84 shapes made once, projected ones dropped.
+
+    :func:`pipeline.maps.ready_for_wards` gives the layers a ward map draws as they are their
+    WGS84 shapes; their projected shapes are then not drawn, and are set to ``None`` here so
+    that they are freed (the views' extents are kept apart, :func:`_ward_extents`). Other
+    layers are returned unchanged.
+    """
+    ready = ready_for_wards(key, gdf, config)
+    if ready is None or key not in WARD_READY_LAYERS or not len(ready):
+        return ready
+    del gdf
+    name = ready.geometry.name
+    ready[name] = gpd.GeoSeries(np.full(len(ready), None), index=ready.index, crs=ready.crs)
+    return ready
+
+
 @dataclass(frozen=True)
 class _WardJob:
     """Everything the ward maps are drawn from (shared by the worker processes)."""
@@ -323,6 +393,8 @@ class _WardJob:
     water_sources: gpd.GeoDataFrame | None
     frames: dict[str, Any]
     rows: dict[str, dict[str, np.ndarray]]
+    #: The data extent each ward map opens on, by ward id (:func:`_ward_extents`).
+    extents: dict[str | None, list[np.ndarray]]
     alley_ids: pd.Series | None
     truck_min_width_m: float
     reach_m: dict[str, float]
@@ -331,39 +403,6 @@ class _WardJob:
     assets: tuple[str, str] | None
     note: str
     wards_dir: Path
-
-
-#: The job of the ward-map worker processes and the ward counter they share with the stage
-#: (set in each by :func:`_start_worker`).
-_WORKER: dict[str, Any] = {}
-
-
-def _start_worker(job: _WardJob, counter: Any) -> None:  # noqa: ANN401 - a shared Value
-    _WORKER["job"], _WORKER["counter"] = job, counter
-
-
-def _next_ward(counter: Any, n: int) -> int | None:  # noqa: ANN401 - a shared Value
-    """Take the next ward not yet drawn by any process; ``None`` once all are taken."""
-    with counter.get_lock():
-        i = int(counter.value)
-        if i >= n:
-            return None
-        counter.value = i + 1
-    return i
-
-
-def _draw_wards(job: _WardJob, counter: Any, tick: Any = None) -> dict[int, float]:  # noqa: ANN401
-    """Draw wards taken from ``counter`` until none is left; their sizes by ward position."""
-    n, sizes = len(job.wtable), {}
-    while (i := _next_ward(counter, n)) is not None:
-        sizes[i] = _ward_map(job, i)
-        if tick is not None:
-            tick()
-    return sizes
-
-
-def _worker_draws() -> dict[int, float]:
-    return _draw_wards(_WORKER["job"], _WORKER["counter"])
 
 
 def _ward_map(job: _WardJob, i: int) -> float:
@@ -390,7 +429,7 @@ def _ward_map(job: _WardJob, i: int) -> float:
     config = job.config
     page = render_map(
         build_layers(one, config, job.lang, detail="ward"),
-        _view_bounds(geom, [one.edges], config.crs),
+        _view_bounds(geom, job.extents.get(str(wid), job.extents.get(None, [])), config.crs),
         config,
         job.lang,
         title=str(ward["name"]),
@@ -400,60 +439,24 @@ def _ward_map(job: _WardJob, i: int) -> float:
     return write_map(page, job.wards_dir / ward["map_file"].removeprefix("wards/"))
 
 
-def _ward_maps(job: _WardJob, *, progress: bool) -> list[float]:
+def _ward_maps(
+    job: _WardJob, *, progress: bool, fork_when: Callable[[], bool] | None = None
+) -> list[float]:
     """Write every ward map; return their sizes in MB, in ward order.
 
-    The maps are drawn by this process and by worker processes forked from it (one fewer
-    than the CPUs this process may use, :func:`pipeline.parallel.thread_count`), each taking
-    the next ward not yet drawn. The workers share the province's layers without copying
-    them, and most of a map's work holds the GIL; a worker's memory grows as it touches
-    shared pages, so the stage draws too rather than wait for one more worker. Where
-    processes cannot be forked, or with one CPU, the maps are drawn here alone.
+    The maps are drawn by this process and by worker processes forked from it, each taking
+    the next ward not yet drawn (:func:`pipeline.fork_share.shared_map`): the workers share
+    the province's layers without copying them. ``fork_when``: asked before each ward this
+    process draws until it says yes, when the workers are forked (the stage's PDF process
+    is done: until then it holds the other CPU and its memory); ``None``: at once.
     """
     from tqdm import tqdm  # noqa: PLC0415
 
-    n = len(job.wtable)
-    workers = min(thread_count(), n) - 1
-    with tqdm(total=n, disable=not progress, desc="wards") as bar:
-        if workers < 1 or "fork" not in multiprocessing.get_all_start_methods():
-            alone = []
-            for i in range(n):
-                alone.append(_ward_map(job, i))
-                bar.update()
-            return alone
-        context = multiprocessing.get_context("fork")
-        counter = context.Value("i", 0)
-        # Objects made so far go to a permanent generation the workers' collector does not
-        # walk: walking them would write to every page holding one and copy it per worker.
-        gc.collect()
-        gc.freeze()
-        try:
-            with (
-                warnings.catch_warnings(),
-                ProcessPoolExecutor(
-                    workers, mp_context=context, initializer=_start_worker,
-                    initargs=(job, counter),
-                ) as pool,
-            ):  # fmt: skip
-                # Python 3.12+ warns at every fork of a process with threads (the idle pool
-                # of pipeline.parallel); the workers only draw maps, never take its locks.
-                warnings.filterwarnings(
-                    "ignore", message=r".*fork\(\)", category=DeprecationWarning
-                )
-                futures = [pool.submit(_worker_draws) for _ in range(workers)]
-                try:
-                    sizes = _draw_wards(job, counter, bar.update)
-                except BaseException:
-                    with counter.get_lock():
-                        counter.value = n  # the workers take no further ward
-                    raise
-                for f in futures:
-                    theirs = f.result()
-                    sizes.update(theirs)
-                    bar.update(len(theirs))
-        finally:
-            gc.unfreeze()
-    return [sizes[i] for i in range(n)]
+    with tqdm(total=len(job.wtable), disable=not progress, desc="wards") as bar:
+        return shared_map(
+            functools.partial(_ward_map, job), len(job.wtable), fork_when=fork_when,
+            tick=bar.update,
+        )  # fmt: skip
 
 
 #: Layers of :class:`MapData` a ward map takes its own rows of (by ``ward_id``).
@@ -477,50 +480,46 @@ def _take(df: Any, rows: dict[str, np.ndarray], ward_id: str) -> Any:  # noqa: A
     return df.iloc[rows.get(str(ward_id), np.empty(0, dtype=np.int64))]
 
 
-def write_report(ctx: StageContext, r: ReportInputs) -> tuple[PdfJob | None, list[str]]:
-    """Write report.html, start report.pdf in a second process; return the job, outputs off.
+def write_report(
+    ctx: StageContext, r: ReportInputs, pdf: PdfJob | None
+) -> tuple[PdfJob | None, list[str]]:
+    """Write report.html and hand it to ``pdf``; return the job rendering it, and outputs off.
 
-    The outputs off are those the config turned off. The PDF engine takes most of a minute
-    on one core: it runs while this process writes the shortlists and draws the maps.
+    ``pdf``: the PDF process (:class:`pipeline.report_pdf.PdfJob`, started without a page
+    while the stage works, so that its engine is loaded), ``None`` when the config turned
+    report.pdf off. The outputs off are those the config turned off. The PDF engine takes
+    most of a minute on one core: it runs while this process writes the shortlists and
+    draws the maps. Without the engine, the job is stopped, with a warning.
     """
-    config = r.config
     t0 = time.perf_counter()
     page = report_html(r)
     html_path = ctx.output("report")
     html_path.write_text(page, encoding="utf-8")
     del page
     logger.info("report: report.html (%.1f s)", time.perf_counter() - t0)
-    if not config.report.pdf:
+    if pdf is None:
         return None, ["report_pdf"]
-    problem = pdf_engine_problem()
+    problem = pdf.problem()
     if problem is not None:
         logger.warning("report: report.pdf not written: %s; %s", problem, INSTALL_HINT)
+        pdf.cancel()
         return None, []
-    return PdfJob(html_path, ctx.output("report_pdf"), base_url=r.paths.outputs), []
+    pdf.render(html_path)
+    return pdf, []
 
 
-def write_shortlist_files(
-    config: ProvinceConfig,
+def write_shortlists(
+    ctx: StageContext,
     lists: dict[str, gpd.GeoDataFrame],
-    applied: Applied,
     *,
-    xlsx: Path,
-    gpkg: Path,
-    csv_dir: Path,
-) -> None:
-    """Write shortlists.xlsx (with the thresholds sheet), shortlists.gpkg and the CSVs.
+    wards: gpd.GeoDataFrame,
+    applied: Applied,
+) -> gpd.GeoDataFrame:
+    """Write shortlists.xlsx, .gpkg and the CSVs; return the rows the maps draw (site layer).
 
-    Parameters
-    ----------
-    config
-        The province config (language, VN-2000 zone, rows of the province lists).
-    lists
-        The shortlists, by name (:func:`build_shortlists`).
-    applied
-        The thresholds the stages applied (the thresholds sheet).
-    xlsx, gpkg, csv_dir
-        Where the workbook, the GeoPackage and the CSV files go.
+    The site layer (:func:`site_layer`) carries each row's ``ward_id`` (the ward holding it).
     """
+    config = ctx.config
     lang = check_language(config.report.language)
     t0 = time.perf_counter()
     zone = zone_label(config.report.vn2000_zone)
@@ -531,48 +530,38 @@ def write_shortlist_files(
         )
     top = config.report.shortlist_rows
     params = threshold_rows(thresholds_table(config, applied.by_key()), lang)
-    write_xlsx(lists, params, xlsx, lang, zone=zone, rows=top)
-    write_gpkg(lists, gpkg)
-    write_csvs(lists, csv_dir, lang, zone=zone, rows=top)
+    write_xlsx(lists, params, ctx.output("shortlists_xlsx"), lang, zone=zone, rows=top)
+    write_gpkg(lists, ctx.output("shortlists_gpkg"))
+    write_csvs(lists, ctx.output("shortlists_csv_dir"), lang, zone=zone, rows=top)
     logger.info("report: shortlists.xlsx, .gpkg and CSVs (%.1f s)", time.perf_counter() - t0)
-
-
-def _maps(
-    ctx: StageContext,
-    data: dict[str, Any],
-    *,
-    wtable: gpd.GeoDataFrame,
-    lists: dict[str, gpd.GeoDataFrame],
-    wards: gpd.GeoDataFrame,
-    applied: Applied,
-    assets: tuple[str, str] | None,
-    before_ward_maps: Callable[[], object] | None = None,
-) -> dict[str, Any]:
-    """Write the province map and the ward maps; return the map figures.
-
-    ``before_ward_maps``: see :func:`render_maps`.
-    """
-    config = ctx.config
-    lang = check_language(config.report.language)
     sites = site_layer(lists, config, lang)
     sites["ward_id"] = assign_wards(sites, wards).to_numpy() if len(sites) else []
-    return render_maps(
-        data,
-        wtable,
-        sites,
-        config,
-        lang,
-        map_path=ctx.output("map"),
-        wards_dir=ctx.output("wards_dir"),
-        assets=assets,
-        applied=applied,
-        progress=ctx.progress,
-        before_ward_maps=before_ward_maps,
-    )
+    return sites
+
+
+#: Inputs (:func:`pipeline.report_inputs.load_data`) the report no longer needs once the
+#: shortlists are made, and once report.html is written.
+AFTER_SHORTLISTS = ("addresses", "graph_nodes", "fire_points", "hydrants",
+                    "station_sites")  # fmt: skip
+AFTER_REPORT_HTML = ("building_times", "scenarios", "network_wards", "water_wards",
+                     "coverage_wards")  # fmt: skip
+
+
+def _drop(data: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Free the inputs ``keys`` of ``data`` (the stage's own dict) and the memory they held."""
+    for key in keys:
+        data.pop(key, None)
+    release_freed_memory()
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
-    """Run the report stage: maps, ward maps and index, shortlists, report.html."""
+    """Run the report stage: maps, ward maps and index, shortlists, report.html.
+
+    Each input is dropped once its last step is done (:data:`AFTER_SHORTLISTS`,
+    :data:`AFTER_REPORT_HTML`, the map layers in :func:`render_maps`), so that the ward
+    maps are drawn from little more than their own layers. They start while report.pdf is
+    still being rendered; their worker processes are forked once it is done.
+    """
     config, paths = ctx.config, ctx.paths
     lang = check_language(config.report.language)
     t0 = time.perf_counter()
@@ -583,8 +572,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     wtable = ward_table(data, wards, brisk)
     rate = people_rate(brisk)
     # The per-building tables only the ward figures needed (a province has millions of rows).
-    del brisk, data["building_water"]
-    release_freed_memory()
+    del brisk
+    shown_rows(data)
+    _drop(data, ("building_water", "buildings"))
     logger.info("report: %d wards, inputs read (%.1f s)", len(wtable), time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -594,9 +584,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         ", ".join(f"{k} {len(v)}" for k, v in lists.items()),
         time.perf_counter() - t0,
     )
-    # Buildings and their addresses served the ward figures and the lists' addresses only.
-    del data["buildings"], data["addresses"]
-    release_freed_memory()
+    _drop(data, AFTER_SHORTLISTS)
     assets = leaflet_assets(config, paths.root)
     if assets is None:
         logger.warning(
@@ -604,26 +592,27 @@ def run(ctx: StageContext) -> dict[str, Any]:
             "(run make vendor)",
             config.report.leaflet_dir,
         )
-    # The shortlist files are formatted and written by a second process while this one
-    # writes report.html and draws the maps (both mostly hold the GIL).
-    files = ForkedCall(
-        "report: shortlist files",
-        partial(write_shortlist_files, xlsx=ctx.output("shortlists_xlsx"),
-                gpkg=ctx.output("shortlists_gpkg"), csv_dir=ctx.output("shortlists_csv_dir")),
-        config, lists, applied,
-    )  # fmt: skip
-    pdf = None
+    rows, figures = summary_rows(paths, wtable, lang)
+    pdf = (
+        PdfJob(None, ctx.output("report_pdf"), base_url=paths.outputs)
+        if config.report.pdf
+        else None
+    )
+    counts = {k: len(v) for k, v in lists.items()}
     try:
-        rows, figures = summary_rows(paths, wtable, lang)
-        pdf, outputs_off = write_report(ctx, ReportInputs(config, paths, lang, wtable, data,
-                                                          lists, rows, applied))  # fmt: skip
-        maps = _maps(
-            ctx, data, wtable=wtable, lists=lists, wards=wards, applied=applied, assets=assets,
-            before_ward_maps=pdf.result if pdf is not None else None,
+        pdf, outputs_off = write_report(
+            ctx, ReportInputs(config, paths, lang, wtable, data, lists, rows, applied), pdf
+        )
+        _drop(data, AFTER_REPORT_HTML)
+        sites = write_shortlists(ctx, lists, wards=wards, applied=applied)
+        del lists
+        _drop(data, ())
+        maps = render_maps(
+            data, wtable, sites, config, lang, map_path=ctx.output("map"),
+            wards_dir=ctx.output("wards_dir"), assets=assets, applied=applied,
+            progress=ctx.progress, fork_when=pdf.done if pdf is not None else None,
         )  # fmt: skip
-        files.result()
     except BaseException:
-        files.cancel()
         if pdf is not None:
             pdf.cancel()
         raise
@@ -634,7 +623,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "language": lang,
         **figures,
         **maps,
-        "shortlists": {k: len(v) for k, v in lists.items()},
+        "shortlists": counts,
         "people_at_risk": float(wtable["people_at_risk"].sum(min_count=1)),
         "leaflet_inlined": assets is not None,
         "pdf_pages": pdf_pages,
