@@ -10,6 +10,8 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.collector import rare_full_collections
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
@@ -111,7 +113,8 @@ def _child(pdf_path: str, base_url: str, conn: Connection) -> None:
     try:
         t0 = time.perf_counter()
         text = Path(html_path).read_text(encoding="utf-8")
-        out["pages"] = _render(text, Path(pdf_path), base_url=Path(base_url))
+        with rare_full_collections():  # the engine makes millions of layout boxes
+            out["pages"] = _render(text, Path(pdf_path), base_url=Path(base_url))
         out["seconds"] = time.perf_counter() - t0
     except BaseException:  # noqa: BLE001 - every failure goes to the parent, which raises
         out["error"] = traceback.format_exc()

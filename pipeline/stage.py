@@ -26,6 +26,7 @@ from pipeline._io import (
     tmp_path_for,
     write_json,
 )
+from pipeline.collector import rare_full_collections
 from pipeline.config import config_files, dump_config
 from pipeline.paths import ARTIFACTS, OPTIONAL_ARTIFACTS, ProvincePaths
 
@@ -325,7 +326,8 @@ def run_stage(
     logger.info("%s: running", name)
     t0 = time.perf_counter()
     try:
-        summary = _stage_module(name).run(ctx)
+        with rare_full_collections():
+            summary = _stage_module(name).run(ctx)
         optional = {n for s, n in OPTIONAL_ARTIFACTS if s == name}
         missing = sorted(set(artifacts) - ctx.written - optional)
         if missing:
