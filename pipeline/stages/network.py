@@ -635,9 +635,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(inp.fire_points)} fire points",
     )
 
-    codes, first = undirected_twins(inp.edges.geometry.to_numpy())
-    # one index of the footprints serves the corridor widths and the hose's straight links
-    building_tree = built_tree(inp.buildings.geometry.to_numpy())
+    # one index of the footprints serves the corridor widths and the hose's straight links;
+    # it is built next to the streets' twins (both mostly GEOS)
+    (codes, first), building_tree = _side_by_side(
+        partial(undirected_twins, inp.edges.geometry.to_numpy()),
+        partial(built_tree, inp.buildings.geometry.to_numpy()),
+    )
     access = street_access(
         inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first),
         building_tree=building_tree,
