@@ -188,12 +188,17 @@ def street_access(
     """
     edges = inp.edges
     measured = load_measured_widths(edges, cfg, crs)
-    widths = estimate_widths(
-        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins,
-        building_tree=building_tree,
-    )  # fmt: skip
     mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
-    rows = ward_rows(mid, inp.wards)
+    # the edges' wards (GEOS) next to the widths
+    widths: pd.DataFrame
+    rows: np.ndarray
+    widths, rows = _side_by_side(
+        partial(
+            estimate_widths, edges, inp.buildings, cfg, measured=measured, progress=progress,
+            twins=twins, building_tree=building_tree,
+        ),
+        partial(ward_rows, mid, inp.wards),
+    )  # fmt: skip
     ward_type = np.full(len(edges), None, dtype=object)
     ward_type[rows >= 0] = inp.wards["ward_type"].to_numpy(dtype=object)[rows[rows >= 0]]
     urban = urban_edges(ward_type, cfg)
