@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,21 +23,15 @@ from pipeline.osm_tags import (
     parse_length_m,
     parse_length_range_m,
 )
-from pipeline.parallel import map_chunks
 from pipeline.topology import undirected_twins
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import geopandas as gpd
     import shapely
 
     from pipeline.config import AccessConfig
 
 logger = logging.getLogger(__name__)
-
-A = TypeVar("A")
-B = TypeVar("B")
 
 #: Edges whose evidence notes are joined at a time (bounds Arrow's temporaries).
 _EVIDENCE_ROWS_PER_BLOCK = 32_768
@@ -242,45 +236,6 @@ def _apply_corridor(
     ev.note(robust, text)
 
 
-def _side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
-    """Run two independent calls in the thread pool (:func:`pipeline.parallel.map_chunks`)."""
-    out: list[Any] = [None, None]
-
-    def run(start: int, stop: int) -> None:
-        for k in range(start, stop):
-            out[k] = (first, second)[k]()
-
-    map_chunks(run, 2, min_chunk=1)
-    return out[0], out[1]
-
-
-def _tag_evidence(
-    edges: pd.DataFrame, cfg: AccessConfig
-) -> tuple[
-    _Evidence, np.ndarray, tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]
-]:
-    """Read the evidence of :func:`estimate_widths` that does not need the building corridor.
-
-    Returns
-    -------
-    evidence, can_raise, tags
-        The priors with the ``lanes`` intervals applied and the ``sidewalk`` note added (the
-        evidence as the corridor finds it); where a consistent corridor may raise the
-        estimate; and :func:`tag_widths` (applied after the corridor).
-    """
-    ev = prior_widths(edges, cfg)
-    lanes_mask, lanes_iv = lanes_widths(edges, cfg)
-    ev.set(lanes_mask, lanes_iv, "lanes")
-    if "lanes" in edges.columns:
-        ev.note(lanes_mask, "lanes=" + as_text(edges["lanes"]))
-    base = base_highway(edges["highway"])
-    sidewalk = base.isin(cfg.sidewalk_highways).to_numpy(dtype=bool) | has_sidewalk(edges)
-    hose_path = base.isin(cfg.hose_path_highways).to_numpy(dtype=bool)
-    prior = np.isin(ev.source, list(PRIOR_SOURCES))
-    ev.note(sidewalk, "sidewalk")
-    return ev, prior & ~sidewalk & ~hose_path, tag_widths(edges, cfg)
-
-
 def estimate_widths(
     edges: gpd.GeoDataFrame,
     buildings: gpd.GeoDataFrame,
@@ -343,24 +298,30 @@ def estimate_widths(
     """
     t0 = time.perf_counter()
     n = len(edges)
+    ev = prior_widths(edges, cfg)
+    lanes_mask, lanes_iv = lanes_widths(edges, cfg)
+    ev.set(lanes_mask, lanes_iv, "lanes")
+    if "lanes" in edges.columns:
+        ev.note(lanes_mask, "lanes=" + as_text(edges["lanes"]))
+
     geoms = edges.geometry.to_numpy()
     codes, first = undirected_twins(geoms) if twins is None else twins
     way = edges["osmid"].to_numpy()[first] if "osmid" in edges.columns else np.arange(len(first))
-
-    def measure() -> Corridor:
-        return corridor_widths(
-            geoms[first], buildings.geometry.to_numpy(), way, cfg, progress=progress,
-            tree=building_tree,
-        )  # fmt: skip
-
-    # the building corridors (GEOS and NumPy in threads) next to the tag evidence (pandas)
-    corridor_u, (ev, can_raise, tags) = _side_by_side(measure, lambda: _tag_evidence(edges, cfg))
+    corridor_u = corridor_widths(
+        geoms[first], buildings.geometry.to_numpy(), way, cfg, progress=progress,
+        tree=building_tree,
+    )  # fmt: skip
     corridor = Corridor(
         *(np.asarray(getattr(corridor_u, f))[codes] for f in Corridor.__dataclass_fields__)
     )
-    _apply_corridor(ev, corridor, can_raise=can_raise, cfg=cfg)
+    base = base_highway(edges["highway"])
+    sidewalk = base.isin(cfg.sidewalk_highways).to_numpy(dtype=bool) | has_sidewalk(edges)
+    hose_path = base.isin(cfg.hose_path_highways).to_numpy(dtype=bool)
+    prior = np.isin(ev.source, list(PRIOR_SOURCES))
+    ev.note(sidewalk, "sidewalk")
+    _apply_corridor(ev, corridor, can_raise=prior & ~sidewalk & ~hose_path, cfg=cfg)
 
-    tag_mask, tag_notes, tag_iv = tags
+    tag_mask, tag_notes, tag_iv = tag_widths(edges, cfg)
     ev.set(tag_mask, tag_iv, "tag")
     ev.note(tag_mask, tag_notes)
     if measured is not None:

@@ -188,17 +188,12 @@ def street_access(
     """
     edges = inp.edges
     measured = load_measured_widths(edges, cfg, crs)
-    mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
-    # the edges' wards (GEOS) next to the widths
-    widths: pd.DataFrame
-    rows: np.ndarray
-    widths, rows = _side_by_side(
-        partial(
-            estimate_widths, edges, inp.buildings, cfg, measured=measured, progress=progress,
-            twins=twins, building_tree=building_tree,
-        ),
-        partial(ward_rows, mid, inp.wards),
+    widths = estimate_widths(
+        edges, inp.buildings, cfg, measured=measured, progress=progress, twins=twins,
+        building_tree=building_tree,
     )  # fmt: skip
+    mid = shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True)
+    rows = ward_rows(mid, inp.wards)
     ward_type = np.full(len(edges), None, dtype=object)
     ward_type[rows >= 0] = inp.wards["ward_type"].to_numpy(dtype=object)[rows[rows >= 0]]
     urban = urban_edges(ward_type, cfg)
@@ -640,12 +635,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{len(inp.fire_points)} fire points",
     )
 
-    # one index of the footprints serves the corridor widths and the hose's straight links;
-    # it is built next to the streets' twins (both mostly GEOS)
-    (codes, first), building_tree = _side_by_side(
-        partial(undirected_twins, inp.edges.geometry.to_numpy()),
-        partial(built_tree, inp.buildings.geometry.to_numpy()),
-    )
+    codes, first = undirected_twins(inp.edges.geometry.to_numpy())
+    # one index of the footprints serves the corridor widths and the hose's straight links
+    building_tree = built_tree(inp.buildings.geometry.to_numpy())
     access = street_access(
         inp, cfg, crs=config.crs, progress=ctx.progress, twins=(codes, first),
         building_tree=building_tree,
