@@ -703,11 +703,20 @@ def run(ctx: StageContext) -> dict[str, Any]:
     out_edges["truck_connected"] = connected
     out_edges["truck_component_km"] = tnet.net.component_km
     out_edges["alley_id"] = run_of_edge
-    ward_table = ward_summary(
-        inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead, candidates=candidates
-    )
+    ward_tables: list[gpd.GeoDataFrame] = []
+
+    def wards_table() -> gpd.GeoDataFrame:
+        ward_tables.append(
+            ward_summary(
+                inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead,
+                candidates=candidates,
+            )
+        )  # fmt: skip
+        return ward_tables[-1]
+
     # two lanes of writes side by side, each table written one row group at a time (WKB,
-    # Arrow and compression release the GIL); the snap table is made when its turn comes
+    # Arrow and compression release the GIL); the snap table and the ward sums (which only
+    # read the other tables) are made when their turn comes
     _write_lanes(
         ctx,
         [
@@ -716,7 +725,6 @@ def run(ctx: StageContext) -> dict[str, Any]:
             (contracts.DEAD_ENDS, lambda: dead),
             (contracts.FIRE_POINTS, lambda: candidates),
             (contracts.NETWORK_STATIONS, lambda: tnet.stations),
-            (contracts.NETWORK_WARDS, lambda: ward_table),
         ],
         [
             (contracts.EDGES, lambda: out_edges),
@@ -724,8 +732,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
                 contracts.BUILDING_SNAP,
                 lambda: snap_table(inp.buildings.index, inp.edges, codes, deep.snap),
             ),
+            (contracts.NETWORK_WARDS, wards_table),
         ],
     )
+    (ward_table,) = ward_tables
     summary = network_summary(
         edges=out_edges,
         deep_b=deep_b,
