@@ -24,8 +24,10 @@ from pipeline.hose import (
 from pipeline.paths import ProvincePaths
 from pipeline.routing import multi_source_dijkstra
 from pipeline.stage import run_pipeline, run_stage
+from pipeline.stages import network as network_stage
 from pipeline.topology import Topology
 from pipeline.truck_network import find_dead_ends, truck_components
+from pipeline.wards import ward_columns
 from tests.conftest import SHARED_DATA, Project, write_stand_in
 from tests.nearest_oracle import lowest_nearest
 from tests.osm_fixtures import X0, Y0, OsmBuilder, boundary_geojson, lonlat
@@ -621,3 +623,33 @@ def test_locate_points_is_geos_line_locate_point(seed):
     lines, xy, line_of = _lines_and_points(seed)
     want = shapely.line_locate_point(lines[line_of], shapely.points(xy))
     np.testing.assert_array_equal(locate_points(xy, lines, line_of), want)
+
+
+@pytest.mark.parametrize("block", [1, 7, 262_144])
+def test_building_wards_in_blocks_are_the_wards_of_one_call(monkeypatch, block):
+    rng = np.random.default_rng(5)
+    x0, y0 = 585_000.0, 2_330_000.0
+    # overlapping wards (the first row wins), a gap between them (the nearest wins)
+    wards = gpd.GeoDataFrame(
+        {"ward_id": ["1", "2", "3"], "name": ["A", "B", "C"]},
+        geometry=[shapely.box(x0, y0, x0 + 100, y0 + 100),
+                  shapely.box(x0 + 80, y0, x0 + 200, y0 + 100),
+                  shapely.box(x0 + 250, y0, x0 + 300, y0 + 100)],
+        crs="EPSG:32648",
+    )  # fmt: skip
+    xy = rng.uniform(0, 320, (40, 2)) + np.array([x0, y0])
+    footprints = shapely.buffer(shapely.points(xy), 2.0, quad_segs=2)
+    footprints[3] = None  # a missing footprint has no ward
+    buildings = gpd.GeoDataFrame(geometry=footprints, crs="EPSG:32648")
+    inp = network_stage.Inputs(
+        nodes=None, edges=None, buildings=buildings, stations=None, wards=wards,
+        ward_note="", fire_points=np.empty(0, dtype=object), fire_point_tables=[],
+    )  # fmt: skip
+    monkeypatch.setattr(network_stage, "_WARD_POINTS_PER_BLOCK", block)
+    got = network_stage.building_wards(inp)
+    want = ward_columns(shapely.point_on_surface(footprints), wards)
+    assert set(got) == {"ward_id", "ward"}
+    for col in ("ward_id", "ward"):
+        assert got[col].tolist() == want[col].tolist()
+    assert got["ward"][3] is None
+    assert {"A", "B", "C"} <= set(got["ward"][~pd.isna(got["ward"])])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -47,6 +48,7 @@ from pipeline.hose import (
 from pipeline.measured import match_measured_widths, read_measured_widths
 from pipeline.osm_tags import base_highway
 from pipeline.parallel import (
+    blocks,
     built_tree,
     map_chunks,
     points_on_surface,
@@ -420,12 +422,41 @@ def deep_buildings(
     )
 
 
-def deep_table(inp: Inputs, deep: DeepBuildings, run_of_edge: np.ndarray) -> gpd.GeoDataFrame:
-    """Build the ``deep_buildings`` artifact: one row per building."""
+#: Footprints placed in their ward at a time by :func:`building_wards` (bounds the points held).
+_WARD_POINTS_PER_BLOCK = 262_144
+
+
+def building_wards(inp: Inputs) -> dict[str, np.ndarray]:
+    """Ward of each building's point on surface (:func:`pipeline.wards.ward_columns`).
+
+    The points are made and placed a block of footprints at a time, then dropped: the same
+    wards as one call (each point's ward depends on it alone), without holding a point per
+    building.
+    """
+    geoms = inp.buildings.geometry.to_numpy()
+    rows = [
+        ward_rows(points_on_surface(geoms[a:b]), inp.wards)
+        for a, b in blocks(0, len(geoms), _WARD_POINTS_PER_BLOCK)
+    ]
+    return ward_columns(geoms, inp.wards, rows=np.concatenate(rows))
+
+
+def deep_table(
+    inp: Inputs,
+    deep: DeepBuildings,
+    run_of_edge: np.ndarray,
+    *,
+    wards: dict[str, np.ndarray] | None = None,
+) -> gpd.GeoDataFrame:
+    """Build the ``deep_buildings`` artifact: one row per building.
+
+    ``wards`` is :func:`building_wards` when the caller has it.
+    """
     b = deep.hose
     on_path = (deep.snap.edge >= 0) & ~b.direct & ~b.on_truck_edge
     alley_id = np.where(on_path, run_of_edge[np.maximum(deep.snap.edge, 0)], -1)
-    pts = points_on_surface(inp.buildings.geometry.to_numpy())
+    if wards is None:
+        wards = building_wards(inp)
     return gpd.GeoDataFrame(
         {
             "hose_distance_m": np.where(np.isfinite(b.distance_m), b.distance_m, np.nan),
@@ -434,7 +465,7 @@ def deep_table(inp: Inputs, deep: DeepBuildings, run_of_edge: np.ndarray) -> gpd
             "reachable": np.isfinite(b.distance_m),
             "bottleneck_width_m": np.where(np.isfinite(b.bottleneck_m), b.bottleneck_m, np.nan),
             "alley_id": alley_id,
-            **ward_columns(pts, inp.wards),
+            **wards,
             "floor_area_m2": inp.buildings["floor_area_m2"].to_numpy(dtype=float),
         },
         index=inp.buildings.index,
@@ -559,6 +590,21 @@ def dead_end_table(
     )
 
 
+def _write_lanes(
+    ctx: StageContext, *lanes: list[tuple[contracts.Artifact, Callable[[], pd.DataFrame]]]
+) -> None:
+    """Write each lane's tables in order, the lanes side by side (:func:`_side_by_side`).
+
+    A table is made (its callable called) just before it is written and dropped after.
+    """
+
+    def write(lane: list[tuple[contracts.Artifact, Callable[[], pd.DataFrame]]]) -> None:
+        for art, make in lane:
+            contracts.write_table(ctx, art, make())
+
+    _side_by_side(*(lambda lane=lane: write(lane) for lane in lanes))
+
+
 def _clock() -> tuple[float, float]:
     """Wall and CPU (all threads) seconds now."""
     return time.perf_counter(), time.process_time()
@@ -633,8 +679,13 @@ def run(ctx: StageContext) -> dict[str, Any]:
         f"{int((deep.status == 'uncertain').sum()):,})",
     )
 
-    alley_gdf, run_of_edge = alleys(topo, inp, access, connected=connected, deep=deep, cfg=cfg)
-    deep_b = deep_table(inp, deep, run_of_edge)
+    # the buildings' wards (GEOS, chunked) next to the alley runs (mostly NumPy and pandas)
+    (alley_gdf, run_of_edge), b_wards = _side_by_side(
+        partial(alleys, topo, inp, access, connected=connected, deep=deep, cfg=cfg),
+        partial(building_wards, inp),
+    )
+    deep_b = deep_table(inp, deep, run_of_edge, wards=b_wards)
+    del b_wards
     candidates = fire_point_candidates(
         alley_gdf, pd.Series(inp.nodes.geometry.to_numpy(), index=inp.nodes.index)
     )
@@ -652,19 +703,39 @@ def run(ctx: StageContext) -> dict[str, Any]:
     out_edges["truck_connected"] = connected
     out_edges["truck_component_km"] = tnet.net.component_km
     out_edges["alley_id"] = run_of_edge
-    ward_table = ward_summary(
-        inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead, candidates=candidates
+    ward_tables: list[gpd.GeoDataFrame] = []
+
+    def wards_table() -> gpd.GeoDataFrame:
+        ward_tables.append(
+            ward_summary(
+                inp.wards, out_edges, deep_b=deep_b, alleys=alley_gdf, dead=dead,
+                candidates=candidates,
+            )
+        )  # fmt: skip
+        return ward_tables[-1]
+
+    # two lanes of writes side by side, each table written one row group at a time (WKB,
+    # Arrow and compression release the GIL); the snap table and the ward sums (which only
+    # read the other tables) are made when their turn comes
+    _write_lanes(
+        ctx,
+        [
+            (contracts.DEEP_BUILDINGS, lambda: deep_b),
+            (contracts.ALLEYS, lambda: alley_gdf),
+            (contracts.DEAD_ENDS, lambda: dead),
+            (contracts.FIRE_POINTS, lambda: candidates),
+            (contracts.NETWORK_STATIONS, lambda: tnet.stations),
+        ],
+        [
+            (contracts.EDGES, lambda: out_edges),
+            (
+                contracts.BUILDING_SNAP,
+                lambda: snap_table(inp.buildings.index, inp.edges, codes, deep.snap),
+            ),
+            (contracts.NETWORK_WARDS, wards_table),
+        ],
     )
-    contracts.write_table(ctx, contracts.EDGES, out_edges)
-    contracts.write_table(ctx, contracts.DEEP_BUILDINGS, deep_b)
-    contracts.write_table(
-        ctx, contracts.BUILDING_SNAP, snap_table(inp.buildings.index, inp.edges, codes, deep.snap)
-    )
-    contracts.write_table(ctx, contracts.ALLEYS, alley_gdf)
-    contracts.write_table(ctx, contracts.DEAD_ENDS, dead)
-    contracts.write_table(ctx, contracts.FIRE_POINTS, candidates)
-    contracts.write_table(ctx, contracts.NETWORK_STATIONS, tnet.stations)
-    contracts.write_table(ctx, contracts.NETWORK_WARDS, ward_table)
+    (ward_table,) = ward_tables
     summary = network_summary(
         edges=out_edges,
         deep_b=deep_b,
