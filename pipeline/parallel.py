@@ -30,12 +30,11 @@ import shapely
 from pipeline._errors import ConfigError, WorkerError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from multiprocessing.connection import Connection
 
 
 T = TypeVar("T")
-T2 = TypeVar("T2")
 
 logger = logging.getLogger(__name__)
 
@@ -114,42 +113,6 @@ def map_chunks(
         return [func(*bounds[0])]
     with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="firegap") as pool:
         futures = [pool.submit(func, a, b) for a, b in bounds]
-        return [f.result() for f in futures]
-
-
-def map_items(
-    func: Callable[[T2], T], items: Sequence[T2], *, threads: int | None = None
-) -> list[T]:
-    """Return ``[func(x) for x in items]``, each item run in a thread as one comes free.
-
-    For a handful of independent steps of unequal size that release the GIL (reading
-    Parquet files: Arrow decoding, WKB parsing): unlike :func:`map_chunks`, items are handed
-    out one at a time, so two big ones do not wait on the same thread.
-
-    Parameters
-    ----------
-    func
-        Called once per item; it must not change shared state.
-    items
-        The items.
-    threads
-        Number of threads (default :func:`thread_count`; 1 runs every item here, in order).
-
-    Returns
-    -------
-    list
-        One result per item, in item order.
-
-    Raises
-    ------
-    Exception
-        The error of the first item (in item order) that failed.
-    """
-    n_threads = min(len(items), thread_count() if threads is None else max(1, threads))
-    if n_threads < 2:  # noqa: PLR2004
-        return [func(x) for x in items]
-    with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="firegap") as pool:
-        futures = [pool.submit(func, x) for x in items]
         return [f.result() for f in futures]
 
 

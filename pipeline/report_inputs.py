@@ -22,13 +22,10 @@ import pandas as pd
 from pipeline import contracts
 from pipeline._errors import InputDataError
 from pipeline.contracts import Applied, Geometry, anchor_points, read_wards
-from pipeline.parallel import map_items
 from pipeline.risk import COMPONENTS, people_per_building, ward_risk
 from pipeline.wards import WHOLE_PROVINCE, ward_ids
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.config import ProvinceConfig
     from pipeline.i18n import Language
     from pipeline.paths import ProvincePaths
@@ -390,14 +387,6 @@ def ward_table(
     return w.reset_index(drop=True)
 
 
-def _file_size(path: Path) -> int:
-    """Return the size of ``path`` in bytes (0 when missing: its reader says so)."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 def load_data(
     paths: ProvincePaths, config: ProvinceConfig, wards: gpd.GeoDataFrame
 ) -> dict[str, Any]:
@@ -406,10 +395,7 @@ def load_data(
     A building's ward is the one the network stage gave it (``deep_buildings.ward_id``), so
     the report's per-building figures add up in the same wards as the stages' ward tables.
     """
-    # read in threads, the largest first (Arrow decoding and WKB parsing release the GIL)
-    keys = sorted(INPUTS, key=lambda k: -_file_size(INPUTS[k].art.path(paths)))
-    read = map_items(lambda k: read_input(paths, k, config.crs), keys)
-    data = {k: read[keys.index(k)] for k in INPUTS}
+    data = {k: read_input(paths, k, config.crs) for k in INPUTS}
     deep = data["deep_buildings"]
     bward = pd.Series(deep["ward_id"].to_numpy(), index=deep.index)
     b = data["buildings"]

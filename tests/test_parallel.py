@@ -18,7 +18,6 @@ from pipeline.parallel import (
     ForkedCall,
     chunk_bounds,
     map_chunks,
-    map_items,
     points_on_surface,
     thread_count,
 )
@@ -59,44 +58,6 @@ def test_map_chunks_small_input_runs_once_in_the_caller() -> None:
     assert out == [5]
     assert calls == [(0, 5)]
     assert map_chunks(lambda a, b: b - a, 0, threads=4) == [0]
-
-
-def test_map_items_runs_items_at_once_and_keeps_their_order(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Two items wait for each other: run one after the other, they would time out."""
-    monkeypatch.setenv(THREADS_ENV, "2")
-    both = threading.Barrier(2, timeout=10)
-
-    def meet(x: int) -> tuple[int, str]:
-        if x < 2:
-            both.wait()
-        return x * 10, threading.current_thread().name
-
-    out = map_items(meet, [0, 1, 2, 3])
-    assert [v for v, _ in out] == [0, 10, 20, 30]
-    assert all(name.startswith("firegap") for _, name in out)
-
-
-def test_map_items_raises_the_first_failed_item_and_runs_alone_with_one_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def check(x: int) -> int:
-        if x in {2, 3}:
-            msg = f"bad item {x}"
-            raise ValueError(msg)
-        return x
-
-    monkeypatch.setenv(THREADS_ENV, "2")
-    with pytest.raises(ValueError, match="bad item 2"):
-        map_items(check, [0, 1, 2, 3])
-    monkeypatch.setenv(THREADS_ENV, "1")
-    names: list[str] = []
-    assert map_items(lambda x: names.append(threading.current_thread().name) or x, [4, 5]) == [
-        4,
-        5,
-    ]
-    assert names == [threading.current_thread().name] * 2
 
 
 def test_thread_count_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
