@@ -23,7 +23,7 @@ from pipeline.density import (
     building_points,
     density_grid,
 )
-from pipeline.footprint_reread import read_footprints
+from pipeline.footprint_reread import write_with_footprints
 from pipeline.parallel import Background, release_freed_memory
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
@@ -552,7 +552,8 @@ def water_reach(
 
     Once the buildings are snapped, ``inp.buildings`` keeps one point per building (its point
     on surface, where the density grid and the wards place it): the footprints are most of the
-    stage's memory; the output reads them again (:func:`pipeline.footprint_reread.read_footprints`).
+    stage's memory; the output copies them from the buildings table
+    (:func:`pipeline.footprint_reread.write_with_footprints`).
     """
     wcfg = config.water
     hyd_spots, static_spots = spots
@@ -701,6 +702,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     )  # fmt: skip
 
     with Background() as writes:  # the outputs ready so far are written meanwhile
+        # The building table first (the longest write): its footprints are copied from the
+        # buildings table (never decoded) while the rest of the stage runs.
+        writes.submit(
+            write_with_footprints, ctx, contracts.BUILDING_WATER,
+            reach.table.drop(columns=["ward_row"]),
+        )  # fmt: skip
         source_ward = ward_rows(shapely.point_on_surface(sources.geometry.to_numpy()), inp.wards)
         writes.submit(
             contracts.write_table, ctx, contracts.SOURCES,
@@ -745,15 +752,6 @@ def run(ctx: StageContext) -> dict[str, Any]:
         writes.submit(contracts.write_table, ctx, contracts.HYDRANTS, candidates)
         writes.submit(contracts.write_table, ctx, contracts.WATER_WARDS, wards_out)
         writes.submit(contracts.write_table, ctx, contracts.DENSE_GAPS, gaps_cells.reset_index())
-    # The building table last: its footprints are read back once the rest is freed.
-    table, index = reach.table.drop(columns=["ward_row"]), inp.buildings.index
-    del inp, segs, reach, prior, cells, dense, weight, candidates, gaps_cells, wards_out
-    release_freed_memory()
-    bw = gpd.GeoDataFrame(
-        table, geometry=read_footprints(ctx.paths, config.crs, index), crs=config.crs
-    )
-    del table
-    contracts.write_table(ctx, contracts.BUILDING_WATER, bw)
     summary["weight_kind"] = weight_kind
     # the reaches applied: what the report's legend and reasons say
     summary["hydrant_reach_m"] = config.water.hydrant_reach_m.value
