@@ -380,9 +380,12 @@ def hydrant_candidates(
         return pd.DataFrame(), info
     u_xy = segs.node_xy[segs.u[seg[demand]]]
     cell = np.floor(u_xy / reach).astype(np.int64)
+    big = np.int64(1 << 31)
+    # the cells holding demand, each once (a million buildings sit in a few thousand cells)
+    _, first = np.unique(cell[:, 0] * big + cell[:, 1], return_index=True)
+    cell = cell[first]
     offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
     near = (cell[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
-    big = np.int64(1 << 31)
     wanted = np.unique(near[:, 0] * big + near[:, 1])
     n_cell = np.floor(segs.node_xy[truck_nodes] / reach).astype(np.int64)
     cands = truck_nodes[np.isin(n_cell[:, 0] * big + n_cell[:, 1], wanted)]
@@ -418,7 +421,7 @@ def hydrant_candidates(
     total = float(w.sum())
     ranked["cumulative_share"] = ranked["cumulative_weight"] / total if total > 0 else 0.0
     info["uncovered_weight"] = total
-    reachable = np.asarray(cov.sum(axis=0)).ravel() > 0
+    reachable = np.bincount(cov.indices, minlength=cov.shape[1]) > 0  # (entries are all True)
     info["demand_out_of_reach_buildings"] = int((~reachable).sum())
     info["demand_out_of_reach_floor_area_m2"] = round(float(floor[~reachable].sum()), 1)
     return ranked, info
