@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline import contracts
 from pipeline._errors import InputDataError, ValidationError
 from pipeline._io import PARQUET_COMPRESSION, PARQUET_ROW_GROUP_ROWS
-from pipeline.parallel import thread_count
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -22,56 +20,6 @@ if TYPE_CHECKING:
 
     from pipeline.paths import ProvincePaths
     from pipeline.stage import StageContext
-
-
-class BuildingsRead:
-    """The buildings table, read in a worker thread while the stage reads and builds the rest.
-
-    Reading and decoding 1.37 M footprints takes seconds, mostly in Arrow and GEOS without
-    the GIL, so the stage's other reads and first steps run meanwhile on the other core. With
-    one thread (:func:`pipeline.parallel.thread_count`) the table is read at once, here.
-
-    Parameters
-    ----------
-    paths
-        The province's paths.
-    columns
-        The columns to read (with the footprints), as :func:`pipeline.contracts.read_table`.
-    crs
-        The project CRS.
-    """
-
-    def __init__(self, paths: ProvincePaths, columns: tuple[str, ...], crs: str) -> None:
-        args = (paths, contracts.BUILDINGS, columns)
-        self._pool: ThreadPoolExecutor | None = None
-        if thread_count() < 2:  # noqa: PLR2004
-            self._value = contracts.read_table(*args, crs=crs)
-            return
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="firegap-read")
-        self._future: Future[Any] = self._pool.submit(contracts.read_table, *args, crs=crs)
-
-    @classmethod
-    def of(cls, table: gpd.GeoDataFrame) -> BuildingsRead:
-        """Return a read already done, of ``table``."""
-        done = cls.__new__(cls)
-        done._pool, done._value = None, table  # noqa: SLF001 - its own class
-        return done
-
-    def result(self) -> gpd.GeoDataFrame:
-        """Wait for the table and return it, once (its read error, if any, is raised here).
-
-        The reader keeps no reference to it: a stage that drops the footprints frees them.
-        """
-        if self._pool is not None:
-            try:
-                self._value = self._future.result()
-            finally:
-                self._pool.shutdown(wait=True)
-                self._pool = None
-                del self._future
-        table: gpd.GeoDataFrame = self._value
-        self._value = None
-        return table
 
 
 def read_footprints(paths: ProvincePaths, crs: str, index: pd.Index) -> np.ndarray:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from pipeline import _io, contracts, footprint_reread
-from pipeline._errors import InputDataError, MissingInputError, ValidationError
+from pipeline._errors import InputDataError, ValidationError
 from pipeline.config import load_config
-from pipeline.footprint_reread import BuildingsRead, read_footprints, write_with_footprints
+from pipeline.footprint_reread import read_footprints, write_with_footprints
 from pipeline.paths import ProvincePaths
 from pipeline.stage import StageContext, run_pipeline
 from tests.conftest import Project
@@ -104,23 +104,3 @@ def test_wkb_chunks_cut_any_file_in_equal_pieces(ingested):
         assert 0 < len(pieces[-1]) <= size
         assert gpd.pd.Series([p.equals(whole.slice(i * size, len(p))) for i, p in
                               enumerate(pieces)]).all()  # fmt: skip
-
-
-@pytest.mark.parametrize("threads", ["1", "2"])
-def test_buildings_read_in_a_thread_is_the_table(ingested, monkeypatch, threads):
-    config, paths = ingested
-    monkeypatch.setenv("FIREGAP_THREADS", threads)
-    cols = ("footprint_m2", "floor_area_m2")
-    reading = BuildingsRead(paths, cols, config.crs)
-    got = reading.result()
-    expected = contracts.read_table(paths, contracts.BUILDINGS, cols, crs=config.crs)
-    assert got.equals(expected)
-    assert got.crs == expected.crs
-    assert reading.result() is None  # handed over once: the reader keeps no reference
-
-
-def test_buildings_read_raises_the_read_error(tmp_path):
-    paths = ProvincePaths("nowhere", tmp_path)
-    reading = BuildingsRead(paths, ("floor_area_m2",), "EPSG:32648")
-    with pytest.raises(MissingInputError, match="ingest"):
-        reading.result()

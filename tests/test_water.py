@@ -11,7 +11,6 @@ import pytest
 import shapely
 
 from pipeline.config import load_config
-from pipeline.footprint_reread import BuildingsRead
 from pipeline.paths import ProvincePaths
 from pipeline.stage import run_pipeline
 from tests.conftest import SHARED_DATA, Project
@@ -269,8 +268,8 @@ def test_dense_cells_and_population_weights():
     )  # fmt: skip
     inp = Inputs(
         boundary=shapely.box(X0, Y0, X0 + 400, Y0 + 100), bounds=(X0, Y0, X0 + 400, Y0 + 100),
-        nodes=None, edges=None, truck=np.array([]), water_points=None, water_bodies=None,
-        wards=wards, reading=BuildingsRead.of(buildings),
+        nodes=None, edges=None, truck=np.array([]), buildings=buildings, water_points=None,
+        water_bodies=None, wards=wards,
     )  # fmt: skip
     table = pd.DataFrame({"floor_area_m2": buildings["floor_area_m2"],
                           "covered": [False, True, False]})  # fmt: skip

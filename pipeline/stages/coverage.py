@@ -18,7 +18,7 @@ from scipy.sparse import csgraph
 from pipeline import contracts
 from pipeline.building_snap import read_prior
 from pipeline.density import M2_PER_HA, building_cells, building_points, density_grid
-from pipeline.footprint_reread import BuildingsRead, read_footprints, write_with_footprints
+from pipeline.footprint_reread import read_footprints, write_with_footprints
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
     Reach,
@@ -437,10 +437,6 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
     )
 
 
-#: The buildings' columns the stage reads (with their footprints).
-BUILDING_COLUMNS = ("footprint_m2", "levels", "floor_area_m2")
-
-
 @dataclass
 class Demand:
     """Buildings and density cells, and where each building meets the drivable network.
@@ -477,17 +473,12 @@ class Demand:
         self.geoms = kept
 
 
-def demand(
-    ctx: StageContext, net: Network, wards: gpd.GeoDataFrame, reading: BuildingsRead | None = None
-) -> Demand:
-    """Snap the buildings to the drivable streets within hose reach; build the density grid.
-
-    ``reading``: the buildings' read if started already (see :data:`BUILDING_COLUMNS`).
-    """
+def demand(ctx: StageContext, net: Network, wards: gpd.GeoDataFrame) -> Demand:
+    """Snap the buildings to the drivable streets within hose reach; build the density grid."""
     config = ctx.config
-    if reading is None:
-        reading = BuildingsRead(ctx.paths, BUILDING_COLUMNS, config.crs)
-    buildings = reading.result()
+    buildings = contracts.read_table(
+        ctx.paths, contracts.BUILDINGS, ("footprint_m2", "levels", "floor_area_m2"), crs=config.crs
+    )
     boundary = contracts.read_table(ctx.paths, contracts.BOUNDARY, (), crs=config.crs)
     b_geoms = buildings.geometry.to_numpy()
     # Each building placed once (grid cell, ward) at its point on surface.
@@ -792,27 +783,6 @@ def _flags(dem: Demand, names: list[str], breaks_min: list[float], target_s: flo
     dem.cells["unreached"] = ~dem.cells[f"within_target_{EXISTING}"]
 
 
-def _network(
-    ctx: StageContext,
-) -> tuple[gpd.GeoDataFrame, Network, gpd.GeoDataFrame, BuildingsRead]:
-    """Return the stations, the drivable network, the wards and the buildings' read.
-
-    The buildings are read in a worker thread meanwhile (:class:`BuildingsRead`).
-    """
-    t0 = time.perf_counter()
-    crs = ctx.config.crs
-    reading = BuildingsRead(ctx.paths, BUILDING_COLUMNS, crs)
-    stations = contracts.read_table(ctx.paths, contracts.STATIONS, ("name", "status"), crs=crs)
-    net = drivable_network(ctx, stations)
-    wards, _ = contracts.read_wards(ctx.paths, crs)
-    logger.info(
-        "coverage: %s directed edges on the truck network, %d of %d stations on them (%.1f s)",
-        f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
-        time.perf_counter() - t0,
-    )  # fmt: skip
-    return stations, net, wards, reading
-
-
 def run(ctx: StageContext) -> dict[str, Any]:
     """Run the coverage stage: response times per scenario, isochrones, dense gaps, siting.
 
@@ -836,10 +806,20 @@ def run(ctx: StageContext) -> dict[str, Any]:
     config = ctx.config
     resp = config.response
     target_s = resp.target_time_s.value
-    stations, net, wards, reading = _network(ctx)
+    t0 = time.perf_counter()
+    stations = contracts.read_table(
+        ctx.paths, contracts.STATIONS, ("name", "status"), crs=config.crs
+    )
+    net = drivable_network(ctx, stations)
+    wards, _ = contracts.read_wards(ctx.paths, config.crs)
+    logger.info(
+        "coverage: %s directed edges on the truck network, %d of %d stations on them (%.1f s)",
+        f"{len(net.drive):,}", int((net.station_pos >= 0).sum()), len(stations),
+        time.perf_counter() - t0,
+    )  # fmt: skip
     release_freed_memory()
     t1 = time.perf_counter()
-    dem = demand(ctx, net, wards, reading)
+    dem = demand(ctx, net, wards)
     release_freed_memory()
     logger.info(
         "coverage: %s buildings (%s within %.0f m of a truck street), %s cells (%.1f s)",

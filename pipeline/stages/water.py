@@ -23,7 +23,7 @@ from pipeline.density import (
     building_points,
     density_grid,
 )
-from pipeline.footprint_reread import BuildingsRead, write_with_footprints
+from pipeline.footprint_reread import write_with_footprints
 from pipeline.parallel import Background, release_freed_memory
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
@@ -475,8 +475,6 @@ def ward_summary(
 
 #: The graph edges' columns the stage uses (with their geometry).
 EDGE_COLUMNS = ("highway", "name", "reversed", "length")
-#: The buildings' columns the stage uses (with their footprints).
-BUILDING_COLUMNS = ("footprint_m2", "floor_area_m2")
 
 
 @dataclass
@@ -488,33 +486,15 @@ class Inputs:
     nodes: gpd.GeoDataFrame
     edges: gpd.GeoDataFrame
     truck: np.ndarray
+    buildings: gpd.GeoDataFrame
     water_points: gpd.GeoDataFrame
     water_bodies: gpd.GeoDataFrame
     wards: gpd.GeoDataFrame
-    #: The buildings' read, going on in a worker thread until they are first used.
-    reading: BuildingsRead
-    _buildings: gpd.GeoDataFrame | None = None
-
-    @property
-    def buildings(self) -> gpd.GeoDataFrame:
-        """The buildings (waited for on first use)."""
-        if self._buildings is None:
-            self._buildings = self.reading.result()
-        return self._buildings
-
-    @buildings.setter
-    def buildings(self, value: gpd.GeoDataFrame) -> None:
-        self._buildings = value
 
 
 def read_inputs(ctx: StageContext) -> Inputs:
-    """Read the street graph with its truck flags, buildings, water layers and wards.
-
-    The buildings are read in a worker thread meanwhile, and waited for where first used
-    (:attr:`Inputs.buildings`): the streets and sources are set up in the meantime.
-    """
+    """Read the street graph with its truck flags, buildings, water layers and wards."""
     paths, crs = ctx.paths, ctx.config.crs
-    buildings = BuildingsRead(paths, BUILDING_COLUMNS, crs)
     boundary = contracts.read_table(paths, contracts.BOUNDARY, (), crs=crs)
     # Only the columns used: the graph's other tags would stay in memory all stage.
     nodes = contracts.read_table(paths, contracts.GRAPH_NODES, ("x", "y"))
@@ -527,10 +507,12 @@ def read_inputs(ctx: StageContext) -> Inputs:
         nodes=nodes,
         edges=edges,
         truck=contracts.truck_flags(paths, edges),
+        buildings=contracts.read_table(
+            paths, contracts.BUILDINGS, ("footprint_m2", "floor_area_m2"), crs=crs
+        ),
         water_points=contracts.read_table(paths, contracts.WATER_POINTS, crs=crs),
         water_bodies=contracts.read_table(paths, contracts.WATER_BODIES, crs=crs),
         wards=wards,
-        reading=buildings,
     )
 
 
