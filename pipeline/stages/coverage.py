@@ -412,7 +412,8 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
     resp = ctx.config.response
     # Only the columns routing uses: the graph's other tags would stay in memory all stage.
     nodes = contracts.read_table(ctx.paths, contracts.GRAPH_NODES, ("x", "y", "street_count"))
-    edges = contracts.read_table(ctx.paths, contracts.GRAPH_EDGES)
+    attrs = tuple(c for c in ROUTED_COLUMNS if c != "geometry")
+    edges = contracts.read_table(ctx.paths, contracts.GRAPH_EDGES, attrs)
     edges = edges[[c for c in ROUTED_COLUMNS if c in edges.columns]]
     drive = drivable_edges(ctx, nodes, edges)
     del edges
