@@ -106,6 +106,7 @@ GRAPH_EDGES = Artifact(
     "graph_edges",
     ("osmid", "highway", "name", "oneway", "reversed", "length"),
     index=("u", "v", "key"),
+    optional=("maxspeed",),
 )
 INGEST_SUMMARY = Summary(
     "ingest", "ingest_summary", ("osm_timestamp", "buildings", "stations", "authority_files")

@@ -297,3 +297,19 @@ def test_tables_are_written_by_row_group_as_to_parquet_writes_them(tmp_path, mon
         pd.testing.assert_frame_equal(read(ours), read(theirs), check_exact=True)
         if n:
             pd.testing.assert_frame_equal(read(ours), frame, check_exact=True)
+
+
+def test_graph_edges_maxspeed_is_read_when_the_file_has_it(copy):
+    _, paths = copy
+    asked = ("highway", "maxspeed", "oneway", "reversed", "length")
+    edges = contracts.read_table(paths, contracts.GRAPH_EDGES, asked)
+    every = contracts.read_table(paths, contracts.GRAPH_EDGES)
+    assert set(edges.columns) == {*asked, "geometry"}
+    assert edges.equals(every[list(edges.columns)])
+    # a graph without maxspeed tags: the optional column is left out, not an error
+    path = contracts.GRAPH_EDGES.path(paths)
+    stamp = contracts.table_stamp(path)
+    _rewrite(paths, contracts.GRAPH_EDGES, every.drop(columns="maxspeed"), stamp["key"])
+    edges = contracts.read_table(paths, contracts.GRAPH_EDGES, asked)
+    assert "maxspeed" not in edges.columns
+    assert len(edges) == len(every)

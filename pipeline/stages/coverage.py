@@ -18,7 +18,7 @@ from scipy.sparse import csgraph
 from pipeline import contracts
 from pipeline.building_snap import read_prior
 from pipeline.density import M2_PER_HA, building_cells, building_points, density_grid
-from pipeline.footprint_reread import read_footprints
+from pipeline.footprint_reread import read_footprints, write_with_footprints
 from pipeline.hose import frontage_snap
 from pipeline.isochrones import (
     Reach,
@@ -412,7 +412,8 @@ def drivable_network(ctx: StageContext, stations: gpd.GeoDataFrame) -> Network:
     resp = ctx.config.response
     # Only the columns routing uses: the graph's other tags would stay in memory all stage.
     nodes = contracts.read_table(ctx.paths, contracts.GRAPH_NODES, ("x", "y", "street_count"))
-    edges = contracts.read_table(ctx.paths, contracts.GRAPH_EDGES)
+    attrs = tuple(c for c in ROUTED_COLUMNS if c != "geometry")
+    edges = contracts.read_table(ctx.paths, contracts.GRAPH_EDGES, attrs)
     edges = edges[[c for c in ROUTED_COLUMNS if c in edges.columns]]
     drive = drivable_edges(ctx, nodes, edges)
     del edges
@@ -902,9 +903,13 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
 ) -> dict[str, Any]:
     """Draw the isochrones and write every artifact; return the summary (written last).
 
-    The tables are written in the background while the isochrones are drawn.
+    The tables are written in the background while the isochrones are drawn, the building
+    table first (the longest write: its footprints are copied from the buildings table).
     """
+    dem.geoms = np.empty(0, dtype=object)  # the output copies them, never decoded again
+    release_freed_memory()
     with Background() as writes:
+        writes.submit(write_with_footprints, ctx, contracts.BUILDING_TIMES, _building_times(dem))
         summary = _write_tables(ctx, net, dem, reaches, sources, site, wards, weight_col, writes)
         t0 = time.perf_counter()
         isochrones, service_areas = isochrone_layers(ctx, net, reaches, sources, wards)
@@ -914,26 +919,17 @@ def _write_outputs(  # noqa: PLR0917 - the stage's results, written in one place
         )  # fmt: skip
         writes.submit(contracts.write_table, ctx, contracts.ISOCHRONES, isochrones)
         writes.submit(contracts.write_table, ctx, contracts.SERVICE_AREAS, service_areas)
-        release_freed_memory()
-        _write_building_times(ctx, dem)
     contracts.write_summary(ctx, contracts.COVERAGE_SUMMARY, summary)
     return summary
 
 
-def _write_building_times(ctx: StageContext, dem: Demand) -> None:
-    """Write ``building_times``: the building table with its footprints read once more."""
+def _building_times(dem: Demand) -> pd.DataFrame:
+    """Return the columns of ``building_times`` (its footprints are added as it is written)."""
     buildings = dem.buildings
     keep_b = ["footprint_m2", "levels", "floor_area_m2", "ward_id", "gap_to_truck_street_m",
               *[c for c in buildings.columns if c.startswith(("time_s_", "station_", "within_"))]
               ]  # fmt: skip
-    dem.geoms = np.empty(0, dtype=object)  # read once more for the output, not held twice
-    release_freed_memory()
-    building_times = gpd.GeoDataFrame(
-        buildings[[c for c in keep_b if c in buildings.columns]],
-        geometry=dem.reread(),
-        crs=ctx.config.crs,
-    )
-    contracts.write_table(ctx, contracts.BUILDING_TIMES, building_times)
+    return buildings[[c for c in keep_b if c in buildings.columns]]
 
 
 def _write_tables(  # noqa: PLR0917 - the stage's results, written in one place

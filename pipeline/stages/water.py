@@ -23,7 +23,7 @@ from pipeline.density import (
     building_points,
     density_grid,
 )
-from pipeline.footprint_reread import read_footprints
+from pipeline.footprint_reread import write_with_footprints
 from pipeline.parallel import Background, release_freed_memory
 from pipeline.siting import greedy_mclp
 from pipeline.tables import rejects_frame
@@ -380,9 +380,12 @@ def hydrant_candidates(
         return pd.DataFrame(), info
     u_xy = segs.node_xy[segs.u[seg[demand]]]
     cell = np.floor(u_xy / reach).astype(np.int64)
+    big = np.int64(1 << 31)
+    # the cells holding demand, each once (a million buildings sit in a few thousand cells)
+    _, first = np.unique(cell[:, 0] * big + cell[:, 1], return_index=True)
+    cell = cell[first]
     offsets = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
     near = (cell[:, None, :] + offsets[None, :, :]).reshape(-1, 2)
-    big = np.int64(1 << 31)
     wanted = np.unique(near[:, 0] * big + near[:, 1])
     n_cell = np.floor(segs.node_xy[truck_nodes] / reach).astype(np.int64)
     cands = truck_nodes[np.isin(n_cell[:, 0] * big + n_cell[:, 1], wanted)]
@@ -418,7 +421,7 @@ def hydrant_candidates(
     total = float(w.sum())
     ranked["cumulative_share"] = ranked["cumulative_weight"] / total if total > 0 else 0.0
     info["uncovered_weight"] = total
-    reachable = np.asarray(cov.sum(axis=0)).ravel() > 0
+    reachable = np.bincount(cov.indices, minlength=cov.shape[1]) > 0  # (entries are all True)
     info["demand_out_of_reach_buildings"] = int((~reachable).sum())
     info["demand_out_of_reach_floor_area_m2"] = round(float(floor[~reachable].sum()), 1)
     return ranked, info
@@ -470,6 +473,10 @@ def ward_summary(
     return out
 
 
+#: The graph edges' columns the stage uses (with their geometry).
+EDGE_COLUMNS = ("highway", "name", "reversed", "length")
+
+
 @dataclass
 class Inputs:
     """What the water stage reads."""
@@ -491,8 +498,7 @@ def read_inputs(ctx: StageContext) -> Inputs:
     boundary = contracts.read_table(paths, contracts.BOUNDARY, (), crs=crs)
     # Only the columns used: the graph's other tags would stay in memory all stage.
     nodes = contracts.read_table(paths, contracts.GRAPH_NODES, ("x", "y"))
-    edges = contracts.read_table(paths, contracts.GRAPH_EDGES)
-    edges = edges[["highway", "name", "reversed", "length", edges.geometry.name]]
+    edges = contracts.read_table(paths, contracts.GRAPH_EDGES, EDGE_COLUMNS)
     check_graph_layers(nodes, edges)
     wards, _ = contracts.read_wards(paths, crs)
     return Inputs(
@@ -552,7 +558,8 @@ def water_reach(
 
     Once the buildings are snapped, ``inp.buildings`` keeps one point per building (its point
     on surface, where the density grid and the wards place it): the footprints are most of the
-    stage's memory; the output reads them again (:func:`pipeline.footprint_reread.read_footprints`).
+    stage's memory; the output copies them from the buildings table
+    (:func:`pipeline.footprint_reread.write_with_footprints`).
     """
     wcfg = config.water
     hyd_spots, static_spots = spots
@@ -701,6 +708,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     )  # fmt: skip
 
     with Background() as writes:  # the outputs ready so far are written meanwhile
+        # The building table first (the longest write): its footprints are copied from the
+        # buildings table (never decoded) while the rest of the stage runs.
+        writes.submit(
+            write_with_footprints, ctx, contracts.BUILDING_WATER,
+            reach.table.drop(columns=["ward_row"]),
+        )  # fmt: skip
         source_ward = ward_rows(shapely.point_on_surface(sources.geometry.to_numpy()), inp.wards)
         writes.submit(
             contracts.write_table, ctx, contracts.SOURCES,
@@ -745,15 +758,6 @@ def run(ctx: StageContext) -> dict[str, Any]:
         writes.submit(contracts.write_table, ctx, contracts.HYDRANTS, candidates)
         writes.submit(contracts.write_table, ctx, contracts.WATER_WARDS, wards_out)
         writes.submit(contracts.write_table, ctx, contracts.DENSE_GAPS, gaps_cells.reset_index())
-    # The building table last: its footprints are read back once the rest is freed.
-    table, index = reach.table.drop(columns=["ward_row"]), inp.buildings.index
-    del inp, segs, reach, prior, cells, dense, weight, candidates, gaps_cells, wards_out
-    release_freed_memory()
-    bw = gpd.GeoDataFrame(
-        table, geometry=read_footprints(ctx.paths, config.crs, index), crs=config.crs
-    )
-    del table
-    contracts.write_table(ctx, contracts.BUILDING_WATER, bw)
     summary["weight_kind"] = weight_kind
     # the reaches applied: what the report's legend and reasons say
     summary["hydrant_reach_m"] = config.water.hydrant_reach_m.value
