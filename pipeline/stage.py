@@ -28,6 +28,7 @@ from pipeline._io import (
 )
 from pipeline.collector import rare_full_collections
 from pipeline.config import config_files, dump_config
+from pipeline.parallel import release_freed_memory
 from pipeline.paths import ARTIFACTS, OPTIONAL_ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
@@ -328,6 +329,9 @@ def run_stage(
     try:
         with rare_full_collections():
             summary = _stage_module(name).run(ctx)
+        # what the stage freed goes back to the system before the next stage of the same
+        # process (make analyze) runs
+        release_freed_memory()
         optional = {n for s, n in OPTIONAL_ARTIFACTS if s == name}
         missing = sorted(set(artifacts) - ctx.written - optional)
         if missing:
