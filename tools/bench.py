@@ -88,7 +88,11 @@ class StageRow:
 #: the process is alone, the sum of the proportional set sizes (``smaps_rollup`` ``Pss``: a
 #: page shared by k processes counts 1/k in each) while it has children, so pages a forked
 #: worker shares with its parent are counted once, not once per process. The bench reports
-#: the larger of that and ``ru_maxrss``.
+#: the larger of that and ``ru_maxrss``. Reading ``smaps_rollup`` makes the kernel walk each
+#: process's page tables (50-100 ms for the report stage's three processes at scale 1), so
+#: after a reading the sampler waits nine times as long as it took: it uses at most a tenth
+#: of one core. Read back to back, every 20 ms, it held about one of the machine's two
+#: cores and slowed the report stage it measured by ~15 s (61 s alone, 76 s measured).
 _LAUNCHER = (
     "import json, os, sys, threading, time\n"
     "page = os.sysconf('SC_PAGE_SIZE')\n"
@@ -123,8 +127,11 @@ _LAUNCHER = (
     "    return rss(ps[0]) if len(ps) == 1 else sum(pss(p) for p in ps)\n"
     "peak, done = [0], threading.Event()\n"
     "def sample(pid):\n"
-    "    while not done.wait(0.02):\n"
+    "    wait = 0.02\n"
+    "    while not done.wait(wait):\n"
+    "        t = time.perf_counter()\n"
     "        peak[0] = max(peak[0], held(tree(pid)))\n"
+    "        wait = max(0.02, 9 * (time.perf_counter() - t))\n"
     "pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)\n"
     "watch = threading.Thread(target=sample, args=(pid,), daemon=True)\n"
     "watch.start()\n"
