@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import importlib
 import logging
+import multiprocessing
 import re
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
-from pipeline._errors import ValidationError
+from pipeline._errors import ValidationError, WorkerError
 from pipeline._io import (
     commit_tmp,
     file_sha256,
@@ -33,6 +34,7 @@ from pipeline.paths import ARTIFACTS, OPTIONAL_ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from multiprocessing.connection import Connection
 
     from pipeline.config import ProvinceConfig
 
@@ -292,6 +294,18 @@ def clear_leftovers(paths: ProvincePaths) -> list[Path]:
     return top
 
 
+def _is_current(paths: ProvincePaths, name: str, entry: dict[str, Any], key: str) -> bool:
+    """Tell whether the manifest ``entry`` of stage ``name`` is of ``key`` with its outputs."""
+    return bool(entry.get("key") == key and _outputs_exist(paths, name, entry))
+
+
+def stage_is_current(name: str, config: ProvinceConfig, paths: ProvincePaths) -> bool:
+    """Tell whether stage ``name`` would be skipped (its cache key and outputs match)."""
+    manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
+    key = stage_key(name, config, manifest, paths)
+    return _is_current(paths, name, manifest.get(name, {}), key)
+
+
 def run_stage(
     name: str,
     config: ProvinceConfig,
@@ -312,7 +326,7 @@ def run_stage(
     manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
     key = stage_key(name, config, manifest, paths)
     entry = manifest.get(name, {})
-    if not force and entry.get("key") == key and _outputs_exist(paths, name, entry):
+    if not force and _is_current(paths, name, entry, key):
         logger.info(
             "%s: up to date, skipped (cache hit, %.2f s to check; the run took %.1f s)",
             name,
@@ -381,6 +395,87 @@ def run_stage(
     return entry
 
 
+def _stage_child(
+    conn: Connection,
+    name: str,
+    config: ProvinceConfig,
+    paths: ProvincePaths,
+    options: dict[str, bool],
+) -> None:
+    """Body of :func:`run_stage_in_process`: log as the parent does, run, send the outcome."""
+    setup_logging(paths, verbose=options["verbose"])
+    try:
+        out: tuple[bool, object] = (
+            True,
+            run_stage(name, config, paths, force=options["force"], progress=options["progress"]),
+        )
+    except BaseException as e:  # noqa: BLE001 - every failure goes to the parent, which raises
+        out = (False, e)
+    try:
+        conn.send(out)
+    except Exception:  # noqa: BLE001 - an error that cannot be pickled: its text goes instead
+        said = (str(out[1]).splitlines() or [type(out[1]).__name__])[0]
+        conn.send((False, WorkerError(f"stage {name}: {said}")))
+    finally:
+        close_logging()
+        conn.close()
+
+
+def run_stage_in_process(
+    name: str,
+    config: ProvinceConfig,
+    paths: ProvincePaths,
+    *,
+    force: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Run :func:`run_stage` in a fresh process; return its manifest entry or raise its error.
+
+    A stage run after another in the same process starts from the heap the first one left:
+    at scale 1 ``analyze`` in one process peaked at 3.24 GB in the network stage (2.78 GB on
+    its own) and its report took 84.5 s (61 s on its own). A fresh interpreter (``spawn``)
+    starts the stage as ``make network`` would, and logs to the same places.
+
+    Raises
+    ------
+    Exception
+        The stage's own error (it has then removed its outputs, as in :func:`run_stage`).
+    WorkerError
+        If the stage's process died (killed, out of memory).
+    """
+    mp = multiprocessing.get_context("spawn")
+    conn, child_conn = mp.Pipe(duplex=False)
+    options = {
+        "force": force,
+        "progress": progress,
+        "verbose": logging.getLogger().level <= logging.DEBUG,
+    }
+    proc = mp.Process(
+        target=_stage_child,
+        args=(child_conn, name, config, paths, options),
+        name=f"firegap-{name}",
+    )
+    proc.start()
+    child_conn.close()
+    try:
+        out = conn.recv()
+    except EOFError:
+        out = None
+    except BaseException:  # interrupted: the stage's process is stopped too
+        proc.terminate()
+        raise
+    finally:
+        proc.join()
+        conn.close()
+    if out is None:
+        msg = f"stage {name}: its process died (exit code {proc.exitcode})"
+        raise WorkerError(msg)
+    ok, value = out
+    if not ok:
+        raise value
+    return dict(value)
+
+
 def run_pipeline(
     target: str,
     config: ProvinceConfig,
@@ -422,7 +517,11 @@ def run_pipeline(
     results = {}
     for name in wanted:
         stage_force = force and (target in ("analyze", name))
-        results[name] = run_stage(name, config, paths, force=stage_force, progress=progress)
+        # a stage with another after it runs in its own process, so that each starts from a
+        # fresh heap and this process holds nothing of it while the next one runs
+        fresh = name != wanted[-1] and (stage_force or not stage_is_current(name, config, paths))
+        run = run_stage_in_process if fresh else run_stage
+        results[name] = run(name, config, paths, force=stage_force, progress=progress)
     write_resolved_config(config, paths)
     return results
 
