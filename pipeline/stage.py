@@ -296,16 +296,22 @@ def clear_leftovers(paths: ProvincePaths) -> list[Path]:
     return top
 
 
-def _is_current(paths: ProvincePaths, name: str, entry: dict[str, Any], key: str) -> bool:
-    """Tell whether the manifest ``entry`` of stage ``name`` is of ``key`` with its outputs."""
-    return bool(entry.get("key") == key and _outputs_exist(paths, name, entry))
+def _cache_check(
+    name: str, config: ProvinceConfig, paths: ProvincePaths
+) -> tuple[dict[str, Any], str, bool]:
+    """Return the manifest, stage ``name``'s cache key, and whether its entry matches it.
+
+    An entry matches when it has that key and the stage's outputs exist.
+    """
+    manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
+    key = stage_key(name, config, manifest, paths)
+    entry = manifest.get(name, {})
+    return manifest, key, bool(entry.get("key") == key and _outputs_exist(paths, name, entry))
 
 
 def stage_is_current(name: str, config: ProvinceConfig, paths: ProvincePaths) -> bool:
     """Tell whether stage ``name`` would be skipped (its cache key and outputs match)."""
-    manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
-    key = stage_key(name, config, manifest, paths)
-    return _is_current(paths, name, manifest.get(name, {}), key)
+    return _cache_check(name, config, paths)[2]
 
 
 def run_stage(
@@ -325,10 +331,9 @@ def run_stage(
     computed from its previous outputs.
     """
     t_check = time.perf_counter()
-    manifest: dict[str, Any] = read_json(paths.manifest) if paths.manifest.exists() else {}
-    key = stage_key(name, config, manifest, paths)
+    manifest, key, current = _cache_check(name, config, paths)
     entry = manifest.get(name, {})
-    if not force and _is_current(paths, name, entry, key):
+    if not force and current:
         logger.info(
             "%s: up to date, skipped (cache hit, %.2f s to check; the run took %.1f s)",
             name,
