@@ -22,7 +22,7 @@ import os
 import traceback
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import numpy as np
 import shapely
@@ -237,6 +237,25 @@ class Background:
             self.close()
 
 
+def receive_then_join(conn: Connection, proc: multiprocessing.process.BaseProcess) -> Any:  # noqa: ANN401 - what the child sent
+    """Wait for the one message a child process sends, then for its end; return the message.
+
+    Returns ``None`` when the child ended without sending (killed, out of memory): its
+    ``exitcode`` then says how. Interrupted while waiting (Ctrl-C), the child is stopped
+    before the interruption goes on.
+    """
+    try:
+        return conn.recv()
+    except EOFError:
+        return None
+    except BaseException:
+        proc.terminate()
+        raise
+    finally:
+        proc.join()
+        conn.close()
+
+
 def _forked_main(func: Callable[..., object], args: tuple[object, ...], conn: Connection) -> None:
     """Body of a :class:`ForkedCall` child: run, send the result or the traceback."""
     try:
@@ -310,12 +329,7 @@ class ForkedCall:
         if self._done:
             return self._value
         assert self._proc is not None  # noqa: S101 - set whenever the call is not done
-        try:
-            out = self._conn.recv()
-        except EOFError:
-            out = None
-        self._proc.join()
-        self._conn.close()
+        out = receive_then_join(self._conn, self._proc)
         if out is None:
             msg = f"{self.name}: the worker process died (exit code {self._proc.exitcode})"
             raise WorkerError(msg)

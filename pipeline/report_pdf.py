@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.collector import rare_full_collections
+from pipeline.parallel import receive_then_join
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -201,12 +202,7 @@ class PdfJob:
         if problem is not None:
             msg = f"report.pdf: the PDF engine cannot run: {problem}"
             raise RuntimeError(msg)
-        try:
-            out = self._conn.recv()
-        except EOFError:
-            out = None
-        self._proc.join()
-        self._conn.close()
+        out = receive_then_join(self._conn, self._proc)
         if out is None:
             msg = f"report.pdf: the PDF process died (exit code {self._proc.exitcode})"
             raise RuntimeError(msg)

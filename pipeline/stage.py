@@ -30,7 +30,7 @@ from pipeline._io import (
 )
 from pipeline.collector import rare_full_collections
 from pipeline.config import config_files, dump_config
-from pipeline.parallel import release_freed_memory
+from pipeline.parallel import receive_then_join, release_freed_memory
 from pipeline.paths import ARTIFACTS, OPTIONAL_ARTIFACTS, ProvincePaths
 
 if TYPE_CHECKING:
@@ -471,15 +471,8 @@ def run_stage_in_process(
     proc.start()
     child_conn.close()
     try:
-        out = conn.recv()
-    except EOFError:
-        out = None
-    except BaseException:  # interrupted: the stage's process is stopped too
-        proc.terminate()
-        raise
+        out = receive_then_join(conn, proc)
     finally:
-        proc.join()
-        conn.close()
         listener.stop()  # once every record the stage sent is handled
     if out is None:
         msg = f"stage {name}: its process died (exit code {proc.exitcode})"
