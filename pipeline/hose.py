@@ -229,9 +229,7 @@ def point_line_distances(xy: np.ndarray, lines: np.ndarray, line_of: np.ndarray)
     out = np.empty(len(xy))
     if len(xy) == 0:
         return out
-    line_xy, vertex_line = shapely.get_coordinates(lines, return_index=True)
-    counts = np.bincount(vertex_line, minlength=len(lines))
-    start = np.cumsum(counts) - counts
+    line_xy, counts, start = _vertices(lines)
     n_seg = np.maximum(counts - 1, 0)[line_of]
     odd = n_seg == 0
     if odd.any():
@@ -275,9 +273,7 @@ def locate_points(xy: np.ndarray, lines: np.ndarray, line_of: np.ndarray) -> np.
     out = np.empty(len(xy))
     if len(xy) == 0:
         return out
-    line_xy, vertex_line = shapely.get_coordinates(lines, return_index=True)
-    counts = np.bincount(vertex_line, minlength=len(lines))
-    start = np.cumsum(counts) - counts
+    line_xy, counts, start = _vertices(lines)
     one = (counts == 2)[line_of]  # noqa: PLR2004 - two vertices: one segment
     if (~one).any():
         out[~one] = shapely.line_locate_point(lines[line_of[~one]], shapely.points(xy[~one]))
@@ -296,6 +292,13 @@ def locate_points(xy: np.ndarray, lines: np.ndarray, line_of: np.ndarray) -> np.
     )
     out[one] = np.where(factor <= 0.0, 0.0, np.where(factor <= 1.0, factor * length, length))
     return out
+
+
+def _vertices(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return every vertex of ``lines`` as (x, y) rows, and per line its count and first row."""
+    line_xy, vertex_line = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(vertex_line, minlength=len(lines))
+    return line_xy, counts, np.cumsum(counts) - counts
 
 
 def _point_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
