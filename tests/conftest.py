@@ -11,13 +11,14 @@ import yaml
 
 from pipeline.contracts import STAMP
 from pipeline.paths import PROJECT_ROOT
-from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
+from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town, ward_geojson
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
 
+    from pipeline.config import ProvinceConfig
     from pipeline.contracts import Artifact
     from pipeline.paths import ProvincePaths
 
@@ -80,6 +81,28 @@ def town_project(project: Project, town_pbf: Path, town_boundary: Path) -> Proje
         "town", {"osm": {"file": str(town_pbf)}, "boundary": {"file": str(town_boundary)}}
     )
     return project
+
+
+def town_province(
+    tmp: Path, *, wards: bool = False, **overrides: Any
+) -> tuple[ProvinceConfig, ProvincePaths]:
+    """Make a project in ``tmp`` whose province ``town`` reads the reference town.
+
+    ``wards``: with the town's two wards from a file; ``overrides``: more config keys.
+    Returns the loaded config and the province's paths (no stage run yet).
+    """
+    from pipeline.config import load_config
+    from pipeline.paths import ProvincePaths
+
+    project = Project(tmp / "project")
+    config: dict[str, Any] = {
+        "osm": {"file": str(town().write(tmp / "town.osm.pbf"))},
+        "boundary": {"file": str(boundary_geojson(tmp / "b.geojson", *TOWN_BOUNDS))},
+    }
+    if wards:
+        config["wards"] = {"file": str(ward_geojson(tmp / "wards.geojson"))}
+    project.province("town", {**config, **overrides})
+    return load_config("town", root=project.root), ProvincePaths("town", project.root)
 
 
 def write_stand_in(paths: ProvincePaths, art: Artifact, frame: pd.DataFrame) -> None:

@@ -13,26 +13,15 @@ import shapely
 
 from pipeline import contracts
 from pipeline._errors import InputDataError, MissingInputError, StaleInputError, ValidationError
-from pipeline.config import load_config
 from pipeline.paths import ProvincePaths
 from pipeline.stage import StageContext, run_pipeline, run_stage
-from tests.conftest import Project
-from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town, ward_geojson
+from tests.conftest import town_province
 
 
 @pytest.fixture(scope="module")
 def town_stages(tmp_path_factory):
     """Every stage but the report on the town with its two wards."""
-    tmp = tmp_path_factory.mktemp("contracts")
-    project = Project(tmp / "project")
-    project.province(
-        "town",
-        {"osm": {"file": str(town().write(tmp / "town.osm.pbf"))},
-         "boundary": {"file": str(boundary_geojson(tmp / "b.geojson", *TOWN_BOUNDS))},
-         "wards": {"file": str(ward_geojson(tmp / "wards.geojson"))}},
-    )  # fmt: skip
-    config = load_config("town", root=project.root)
-    paths = ProvincePaths("town", project.root)
+    config, paths = town_province(tmp_path_factory.mktemp("contracts"), wards=True)
     for stage in ("water", "coverage"):
         run_pipeline(stage, config, paths)
     return config, paths

@@ -8,26 +8,15 @@ import pytest
 
 from pipeline import _io, contracts, footprint_reread
 from pipeline._errors import InputDataError, ValidationError
-from pipeline.config import load_config
 from pipeline.footprint_reread import read_footprints, write_with_footprints
-from pipeline.paths import ProvincePaths
 from pipeline.stage import StageContext, run_pipeline
-from tests.conftest import Project
-from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town
+from tests.conftest import town_province
 
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     """The town's ingest outputs (its buildings table)."""
-    tmp = tmp_path_factory.mktemp("footprints")
-    project = Project(tmp / "project")
-    project.province(
-        "town",
-        {"osm": {"file": str(town().write(tmp / "town.osm.pbf"))},
-         "boundary": {"file": str(boundary_geojson(tmp / "b.geojson", *TOWN_BOUNDS))}},
-    )  # fmt: skip
-    config = load_config("town", root=project.root)
-    paths = ProvincePaths("town", project.root)
+    config, paths = town_province(tmp_path_factory.mktemp("footprints"))
     run_pipeline("ingest", config, paths)
     return config, paths
 

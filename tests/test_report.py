@@ -20,7 +20,6 @@ from pipeline.report_inputs import INPUTS, read_input
 from pipeline.report_pages import _sources, network_notes, osm_data_date
 from pipeline.stage import _outputs_exist, run_pipeline
 from tests.browser import chromium_paths, open_maps
-from tests.osm_fixtures import TOWN_BOUNDS, boundary_geojson, town, ward_geojson
 from tests.text_scan import codes_in, scan_outputs
 
 SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
@@ -29,21 +28,14 @@ SCREENS = PROJECT_ROOT.parent / "prompts" / "screens"
 @pytest.fixture(scope="module")
 def town_run(tmp_path_factory):
     """Run every stage on the town, the report once (Vietnamese)."""
-    from tests.conftest import Project
+    from tests.conftest import town_province
 
-    tmp = tmp_path_factory.mktemp("report")
-    pbf = town().write(tmp / "town.osm.pbf")
-    bnd = boundary_geojson(tmp / "boundary.geojson", *TOWN_BOUNDS)
-    project = Project(tmp / "project")
-    wards = ward_geojson(tmp / "wards.geojson")
-    project.province(
-        "town",
-        {"osm": {"file": str(pbf)}, "boundary": {"file": str(bnd)}, "wards": {"file": str(wards)},
-         # The 4 m rule: the untagged "Ngõ 5" (service=alley, at most 3.5 m) is not passable.
-         "access": {"use_urban_renovated_width": True}},
-    )  # fmt: skip
-    config = load_config("town", root=project.root)
-    paths = ProvincePaths("town", project.root)
+    config, paths = town_province(
+        tmp_path_factory.mktemp("report"),
+        wards=True,
+        # The 4 m rule: the untagged "Ngõ 5" (service=alley, at most 3.5 m) is not passable.
+        access={"use_urban_renovated_width": True},
+    )
     result = run_pipeline("report", config, paths)
     return config, paths, result["report"]["summary"]
 
